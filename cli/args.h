@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A small option parser for the brillm subcommands: --name VALUE, --name=VALUE, boolean
+// --flag, positional arguments, and a generated --help.
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace brillm::cli {
+
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class ArgParser {
+public:
+    ArgParser(std::string command, std::string summary);
+
+    void flag(const std::string& name, bool* out, const std::string& help);
+    void option(const std::string& name, std::string* out, const std::string& metavar, const std::string& help);
+    void option(const std::string& name, int64_t* out, const std::string& metavar, const std::string& help);
+    void option(const std::string& name, double* out, const std::string& metavar, const std::string& help);
+    void option(const std::string& name, uint64_t* out, const std::string& metavar, const std::string& help);
+    // Repeatable option: each occurrence appends.
+    void list(const std::string& name, std::vector<std::string>* out, const std::string& metavar,
+              const std::string& help);
+    void positional(const std::string& name, std::string* out, const std::string& help, bool required = true);
+    void required(const std::string& name); // an option that must be given
+
+    // Returns false when --help was printed (exit 0). Throws UsageError on bad arguments.
+    bool parse(const std::vector<std::string>& args);
+    bool given(const std::string& name) const;
+    std::string help() const;
+
+private:
+    struct Opt {
+        std::string name, metavar, help;
+        bool isFlag = false, repeat = false, required = false, seen = false;
+        std::function<void(const std::string&)> set;
+    };
+    struct Pos {
+        std::string name, help;
+        std::string* out;
+        bool required;
+    };
+    Opt* find(const std::string& name);
+
+    std::string m_command, m_summary;
+    std::vector<Opt> m_opts;
+    std::vector<Pos> m_pos;
+};
+
+// Splits "1,2,3" into integers; throws UsageError naming the option on a bad entry.
+std::vector<int64_t> parseIdList(const std::string& text, const std::string& option);
+
+} // namespace brillm::cli

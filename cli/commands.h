@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The brillm subcommands. Each takes its arguments (after the command name) and returns the
+// process exit code; errors escape as exceptions and main() turns them into messages.
+
+#include <string>
+#include <vector>
+
+namespace brillm::cli {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const Args& args);
+};
+
+int runBench(const Args& args);
+int runDemo(const Args& args);
+
+} // namespace brillm::cli

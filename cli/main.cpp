@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// brillm: the command-line front end of the BriLLM core.
+#include "args.h"
+#include "commands.h"
+
+#include "brillm/error.h"
+
+#include <iostream>
+#include <vector>
+
+namespace {
+
+using brillm::cli::Command;
+
+const std::vector<Command> kCommands = {
+};
+
+void printUsage(std::ostream& os) {
+    os << "usage: brillm COMMAND [options]   (brillm COMMAND --help for details)\n\ncommands:\n";
+    for (const auto& c : kCommands) {
+        std::string name = c.name;
+        os << "  " << name << std::string(name.size() < 12 ? 12 - name.size() : 1, ' ') << c.summary << '\n';
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        printUsage(std::cerr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        printUsage(std::cout);
+        return 0;
+    }
+    if (name == "--version") {
+        std::cout << "brillm " << BRILLM_VERSION << '\n';
+        return 0;
+    }
+    for (const auto& c : kCommands) {
+        if (name != c.name) continue;
+        try {
+            return c.run(brillm::cli::Args(argv + 2, argv + argc));
+        } catch (const brillm::cli::UsageError& e) {
+            std::cerr << "brillm " << name << ": " << e.what() << '\n';
+            return 2;
+        } catch (const std::exception& e) {
+            std::cerr << "brillm " << name << ": error: " << e.what() << '\n';
+            return 1;
+        }
+    }
+    std::cerr << "brillm: unknown command '" << name << "'\n";
+    printUsage(std::cerr);
+    return 2;
+}
