@@ -2,6 +2,7 @@
 #include "brillm/signal.h"
 
 #include "brillm/error.h"
+#include "kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,45 +27,9 @@ std::vector<double> positionalEncoding(int64_t rows, int64_t dim) {
 
 double gelu(double z) { return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2)); }
 
-namespace {
-
-inline float geluT(float z) { return 0.5f * z * (1.0f + std::erf(z * static_cast<float>(M_SQRT1_2))); }
-inline double geluT(double z) { return gelu(z); }
-
-// The reference builds PE in float32 (torch.arange / float division); a float32 model uses
-// the float32 rounding of our float64 table, which is what torch computes to within 1 ulp.
-template <class T> std::shared_ptr<const std::vector<T>> peTable(int64_t rows, int64_t dim) {
-    static std::mutex mutex;
-    static std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const std::vector<T>>> cache;
-    std::lock_guard lock(mutex);
-    auto& slot = cache[{rows, dim}];
-    if (!slot) {
-        const auto d = positionalEncoding(rows, dim);
-        slot = std::make_shared<const std::vector<T>>(d.begin(), d.end());
-    }
-    return slot;
-}
-
-// y = GELU(x @ W + b + pe); returns ||y||_2 (accumulated in T, as torch does).
-template <class T>
-inline T edgeKernel(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
-                    T* __restrict y, int64_t d) {
-    for (int64_t j = 0; j < d; ++j) y[j] = 0;
-    for (int64_t k = 0; k < d; ++k) {
-        const T xk = x[k];
-        const T* __restrict row = w + k * d;
-        for (int64_t j = 0; j < d; ++j) y[j] += xk * row[j];
-    }
-    T sq = 0;
-    for (int64_t j = 0; j < d; ++j) {
-        const T v = geluT(y[j] + b[j] + pe[j]);
-        y[j] = v;
-        sq += v * v;
-    }
-    return std::sqrt(sq);
-}
-
-} // namespace
+using detail::edgeKernel;
+using detail::geluT;
+using detail::peTable;
 
 // ---- CandidateScores --------------------------------------------------------------------
 
