@@ -13,6 +13,7 @@ namespace {
 using brillm::cli::Command;
 
 const std::vector<Command> kCommands = {
+    {"bench", "benchmarks: 'bench decode'", brillm::cli::runBench},
 };
 
 void printUsage(std::ostream& os) {

@@ -291,10 +291,17 @@ template <class T> CandidateScores SignalPath::score(const ScoreOptions& options
     s.ownTargets.assign(own.begin(), own.end());
     s.ownEnergies.resize(own.size());
     const int64_t first = edges.firstSlot(src);
-    for (size_t k = 0; k < own.size(); ++k) {
-        const int64_t slot = first + static_cast<int64_t>(k);
-        s.ownEnergies[k] = static_cast<double>(edgeKernel<T>(x.data(), W + slot * d * d, B + slot * d, pe, y.data(), d));
-    }
+    const auto scoreOwn = [&]<int D>() {
+        for (size_t k = 0; k < own.size(); ++k) {
+            const int64_t slot = first + static_cast<int64_t>(k);
+            s.ownEnergies[k] =
+                static_cast<double>(edgeKernel<T, D>(x.data(), W + slot * d * d, B + slot * d, pe, y.data(), d));
+        }
+    };
+    if (d == 32)
+        scoreOwn.template operator()<32>();
+    else
+        scoreOwn.template operator()<0>();
     s.numShared = V - static_cast<int64_t>(own.size());
     if (s.excluded >= 0 && !std::binary_search(own.begin(), own.end(), s.excluded)) --s.numShared;
     if (s.numShared > 0) s.sharedEnergy = static_cast<double>(edgeKernel<T>(x.data(), W, B, pe, y.data(), d));

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// brillm bench decode: decoding speed of the core on a synthetic sparse model, next to a plain
+// LibTorch version of the same maths and the memory-bandwidth floor measured in the same run.
+#include "args.h"
+#include "commands.h"
+
+#include "brillm/decode.h"
+#include "brillm/error.h"
+#include "brillm/signal.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <unordered_set>
+
+namespace brillm::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// Random distinct own pairs, uniform over the V*V graph.
+EdgeTable syntheticTable(int64_t V, int64_t E, uint64_t seed) {
+    if (E > V * V) throw InputError("--own-edges " + std::to_string(E) + " exceeds V*V = " + std::to_string(V * V));
+    std::mt19937_64 rng(seed);
+    std::unordered_set<int64_t> seen;
+    seen.reserve(static_cast<size_t>(E) * 2);
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    pairs.reserve(static_cast<size_t>(E));
+    std::uniform_int_distribution<int64_t> pick(0, V * V - 1);
+    while (static_cast<int64_t>(pairs.size()) < E) {
+        const int64_t p = pick(rng);
+        if (seen.insert(p).second) pairs.emplace_back(static_cast<int32_t>(p / V), static_cast<int32_t>(p % V));
+    }
+    return EdgeTable::fromPairs(V, pairs);
+}
+
+// Read bandwidth: sum a buffer much larger than the caches; best of a few passes.
+double measureReadBandwidth(size_t bytes) {
+    std::vector<float> buf(bytes / sizeof(float), 1.0f);
+    double best = 0;
+    volatile float sink = 0;
+    for (int pass = 0; pass < 4; ++pass) {
+        const auto t0 = Clock::now();
+        float acc[8] = {};
+        const size_t n = buf.size() / 8 * 8;
+        for (size_t i = 0; i < n; i += 8)
+            for (int k = 0; k < 8; ++k) acc[k] += buf[i + static_cast<size_t>(k)];
+        const auto t1 = Clock::now();
+        float s = 0;
+        for (float a : acc) s += a;
+        sink = sink + s;
+        if (pass > 0) best = std::max(best, static_cast<double>(bytes) / seconds(t0, t1));
+    }
+    return best;
+}
+
+struct PlainResult {
+    double tokensPerSecond = 0;
+    std::vector<int32_t> tokens;
+};
+
+// The same greedy decode written with LibTorch ops, as the reference does it: gather every
+// candidate's matrix and bias, bmm, GELU, norm, argmax. Used for speed and as a cross-check.
+PlainResult plainLibTorchDecode(const Model& m, int32_t start, int64_t steps) {
+    const int64_t V = m.vocabSize(), d = m.dim();
+    const auto peVec = positionalEncoding(m.config.maxPositions, d);
+    const auto pe = at::tensor(peVec, at::kDouble).reshape({m.config.maxPositions, d}).to(m.dtype());
+    at::NoGradGuard noGrad;
+    auto s = at::gelu(at::full({d}, 1.0 / static_cast<double>(d), m.weights.options()) + m.nodeBias[start][0] + pe[0]);
+    std::vector<at::Tensor> cache;
+    std::vector<int64_t> slots(static_cast<size_t>(V));
+    int32_t cur = start;
+    PlainResult r;
+    r.tokens.push_back(start);
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+        at::Tensor x = s;
+        if (i > 0) {
+            const auto a = m.positions.index({0, at::indexing::Slice(0, i), 0}).softmax(0);
+            x = (at::stack(cache) * a.unsqueeze(1)).sum(0);
+        }
+        std::fill(slots.begin(), slots.end(), 0);
+        const auto own = m.edges.ownTargets(cur);
+        for (size_t k = 0; k < own.size(); ++k) slots[static_cast<size_t>(own[k])] = m.edges.firstSlot(cur) + static_cast<int64_t>(k);
+        const auto idx = at::from_blob(slots.data(), {V}, at::kLong);
+        const auto W = m.weights.index_select(0, idx);
+        const auto b = m.biases.index_select(0, idx);
+        const auto y = at::gelu(at::bmm(x.reshape({1, 1, d}).expand({V, 1, d}), W) + b + pe[i + 1]).squeeze(1);
+        auto e = y.norm(2, {1});
+        e[cur] = -std::numeric_limits<double>::infinity(); // self-loop excluded
+        const auto next = static_cast<int32_t>(e.argmax().item<int64_t>());
+        cache.push_back(y[next]);
+        cur = next;
+        r.tokens.push_back(next);
+    }
+    r.tokensPerSecond = static_cast<double>(steps) / seconds(t0, Clock::now());
+    return r;
+}
+
+int benchDecode(const Args& args) {
+    int64_t V = 4000, E = 200000, dim = 32, runTokens = 32, minTokens = 20000, plainTokens = 64;
+    uint64_t seed = 1;
+    bool json = false;
+    ArgParser p("brillm bench decode",
+                "Greedy decoding speed (tokens/s, one thread) on a synthetic model with random own edges,\n"
+                "next to a plain LibTorch version of the same maths (gather the candidates' matrices, bmm,\n"
+                "GELU, norm) and the memory floor: the bytes a token must read over the read bandwidth\n"
+                "measured in the same run.");
+    p.option("vocab", &V, "V", "number of nodes (default 4000)");
+    p.option("own-edges", &E, "E", "own (non-shared) edges (default 200000)");
+    p.option("dim", &dim, "D", "signal dimension d (default 32)");
+    p.option("run-tokens", &runTokens, "N", "tokens per decode from a random start node (default 32)");
+    p.option("tokens", &minTokens, "N", "tokens to decode in total (default 20000)");
+    p.option("plain-tokens", &plainTokens, "N", "tokens for the plain LibTorch version (default 64)");
+    p.option("seed", &seed, "S", "seed of the synthetic model (default 1)");
+    p.flag("json", &json, "print one JSON object");
+    if (!p.parse(args)) return 0;
+    if (V < 2 || E < 0 || dim < 2 || dim % 2 || runTokens < 1 || minTokens < 1 || plainTokens < 1)
+        throw UsageError("need --vocab >= 2, --own-edges >= 0, an even --dim >= 2 and positive token counts");
+
+    const auto tBuild = Clock::now();
+    auto table = syntheticTable(V, E, seed);
+    const auto tTable = Clock::now();
+    const Model model = Model::randomInit({V, dim, 512}, std::move(table), seed);
+    const auto tModel = Clock::now();
+    if (!json)
+        std::cerr << "synthetic model: V=" << V << " own edges=" << E << " d=" << dim << " ("
+                  << model.weights.numel() * 4 / 1e6 << " MB of weights); edge table built in "
+                  << seconds(tBuild, tTable) << " s\n";
+
+    // ours: greedy decoding without dense traces, single thread
+    DecodeOptions o;
+    o.maxNewTokens = runTokens;
+    o.recordTrace = false;
+    std::mt19937_64 rng(seed + 7);
+    std::uniform_int_distribution<int32_t> node(0, static_cast<int32_t>(V) - 1);
+    int64_t produced = 0;
+    double bytes = 0;
+    const double edgeBytes = static_cast<double>(dim * dim + dim) * 4;
+    // warm-up run
+    decode(model, std::vector<int32_t>{node(rng)}, o);
+    const auto t0 = Clock::now();
+    while (produced < minTokens) {
+        const auto trace = decode(model, std::vector<int32_t>{node(rng)}, o);
+        for (const auto& s : trace.steps) {
+            bytes += edgeBytes * static_cast<double>(model.edges.ownCount(s.source) + (s.sharedCandidates > 0 ? 1 : 0));
+            ++produced;
+        }
+    }
+    const double ours = static_cast<double>(produced) / seconds(t0, Clock::now());
+    const double bytesPerToken = bytes / static_cast<double>(produced);
+
+    // cross-check on one run and time the plain version
+    const int32_t start = node(rng);
+    DecodeOptions check;
+    check.maxNewTokens = plainTokens;
+    check.recordTrace = false;
+    const auto oursPath = decode(model, std::vector<int32_t>{start}, check).tokens;
+    const auto plain = plainLibTorchDecode(model, start, plainTokens);
+    const bool agree = oursPath == plain.tokens;
+
+    const double bandwidth = measureReadBandwidth(size_t{1} << 29);
+    const double floorTps = bandwidth / bytesPerToken;
+    const double plainFloorTps = bandwidth / (edgeBytes * static_cast<double>(V));
+
+    nlohmann::json j = {
+        {"benchmark", "decode"},
+        {"vocab", V},
+        {"own_edges", E},
+        {"dim", dim},
+        {"threads", 1},
+        {"tokens", produced},
+        {"tokens_per_s", ours},
+        {"bytes_per_token", bytesPerToken},
+        {"read_bandwidth_gb_s", bandwidth / 1e9},
+        {"memory_floor_tokens_per_s", floorTps},
+        {"fraction_of_floor", ours / floorTps},
+        {"plain_libtorch_tokens_per_s", plain.tokensPerSecond},
+        {"plain_libtorch_threads", at::get_num_threads()},
+        {"plain_libtorch_memory_floor_tokens_per_s", plainFloorTps},
+        {"speedup_vs_plain", ours / plain.tokensPerSecond},
+        {"plain_matches_ours", agree},
+        {"model_init_s", seconds(tTable, tModel)},
+        {"edge_table_build_s", seconds(tBuild, tTable)},
+    };
+    if (json) {
+        std::cout << j.dump() << '\n';
+    } else {
+        std::cout << "decode, V=" << V << ", " << E << " own edges, d=" << dim << ", 1 thread\n"
+                  << "  ours:            " << ours << " tokens/s (" << bytesPerToken / 1e3 << " kB of edges per token)\n"
+                  << "  plain LibTorch:  " << plain.tokensPerSecond << " tokens/s (" << at::get_num_threads()
+                  << " threads; same tokens: " << (agree ? "yes" : "NO") << ")\n"
+                  << "  memory floor:    " << floorTps << " tokens/s at " << bandwidth / 1e9
+                  << " GB/s read bandwidth; ours reaches " << 100 * ours / floorTps << "% of it\n"
+                  << "  speedup vs plain: " << ours / plain.tokensPerSecond << "x\n";
+    }
+    return agree ? 0 : 1;
+}
+
+} // namespace
+
+int runBench(const Args& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::cout << "usage: brillm bench decode [options]\n\nbenchmarks:\n"
+                     "  decode    decoding speed on a synthetic model (brillm bench decode --help)\n";
+        return args.empty() ? 2 : 0;
+    }
+    const Args rest(args.begin() + 1, args.end());
+    if (args[0] == "decode") return benchDecode(rest);
+    throw UsageError("unknown benchmark '" + args[0] + "' (see 'brillm bench --help')");
+}
+
+} // namespace brillm::cli
