@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Export of a Model as a torch.save state dict that the reference Python code loads:
+//   model.load_state_dict(torch.load(path))     (weights_only=True works too)
+// Keys "weights", "biases", "node_bias", "positions" (optionally prefixed), contiguous tensors
+// in the zip layout torch.save writes. The slot map is not part of a state dict: the reference
+// rebuilds it from its vocabulary and frequency table, so those must match the model's edges.
+//
+// The write is atomic (CheckpointWriter) and streams each tensor in chunks. Throws
+// CheckpointError, or CancelledError when the progress callback returns false.
+
+#include "brillm/checkpoint_dtype.h"
+#include "brillm/model.h"
+#include "brillm/model_file.h"
+
+#include <optional>
+#include <string>
+
+namespace brillm {
+
+struct TorchExportOptions {
+    std::optional<StorageDtype> dtype; // default: the model's dtype
+    std::string archiveName = "archive"; // the zip's top folder (torch uses the file stem or "archive")
+    std::string keyPrefix;             // e.g. "module." for a distributed-run state dict
+    bool forceZip64 = false;           // zip64 records even when not needed (tests)
+    FileProgress progress;
+};
+
+void exportTorchStateDict(const std::string& path, const Model& model, const TorchExportOptions& options = {});
+
+} // namespace brillm
