@@ -18,5 +18,8 @@ struct Command {
 
 int runBench(const Args& args);
 int runDemo(const Args& args);
+int runTokenize(const Args& args);
+int runVocab(const Args& args);
+int runEdges(const Args& args);
 
 } // namespace brillm::cli

@@ -14,6 +14,9 @@ using brillm::cli::Command;
 
 const std::vector<Command> kCommands = {
     {"bench", "benchmarks: 'bench decode'", brillm::cli::runBench},
+    {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},
+    {"vocab", "build a vocabulary or BPE tokenizer from a corpus; check one", brillm::cli::runVocab},
+    {"edges", "count bigrams of a corpus; edge and parameter counts", brillm::cli::runEdges},
 };
 
 void printUsage(std::ostream& os) {

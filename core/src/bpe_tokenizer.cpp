@@ -313,6 +313,12 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
     for (size_t i = 0; i < t->m_added.size(); ++i) {
         const AddedToken& a = t->m_added[i];
         t->m_isAdded[static_cast<size_t>(a.id)] = true;
+        // HuggingFace reports (and decodes) a normalized added token by its normalised form.
+        if (a.normalized) {
+            std::string n = t->normalizeText(a.content);
+            t->m_addedByText.emplace(n, a.id);
+            t->m_idToToken[static_cast<size_t>(a.id)] = std::move(n);
+        }
         if (a.special) specialContent[a.content] = true;
     }
     for (size_t id = 0; id < t->m_idToToken.size(); ++id)
@@ -554,7 +560,8 @@ void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
 
     for (const Split& seg : raw) {
         if (seg.id >= 0) {
-            emit(seg.id, seg.begin, seg.end);
+            // As HuggingFace, an added token's string is the text it matched (stripped spaces included).
+            emit(seg.id, seg.begin, seg.end, text.substr(seg.begin, seg.end - seg.begin));
             continue;
         }
         if (seg.begin >= seg.end) continue;
@@ -582,7 +589,7 @@ void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
         for (const Split& piece : normSplits) {
             if (piece.id >= 0) {
                 const auto [b, e] = original(piece.begin, piece.end);
-                emit(piece.id, b, e);
+                emit(piece.id, b, e, std::string_view(ns).substr(piece.begin, piece.end - piece.begin));
                 continue;
             }
             if (piece.begin >= piece.end) continue;
@@ -607,7 +614,7 @@ void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
                     const size_t lo = piece.begin + std::max(at, prefix) - prefix;
                     const size_t hi = piece.begin + std::max(at + s.len, prefix) - prefix;
                     const auto [b, e] = original(lo, hi);
-                    emit(s.id, b, e);
+                    emit(s.id, b, e, std::string_view());
                     at += s.len;
                 }
             }
@@ -618,16 +625,16 @@ void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
 
 Encoding ByteLevelBpeTokenizer::encode(std::string_view text) const {
     Encoding e;
-    run<true>(text, [&](int32_t id, size_t b, size_t en) {
+    run<true>(text, [&](int32_t id, size_t b, size_t en, std::string_view matched) {
         e.ids.push_back(id);
-        e.tokens.push_back(m_idToToken[static_cast<size_t>(id)]);
+        e.tokens.push_back(matched.data() ? std::string(matched) : m_idToToken[static_cast<size_t>(id)]);
         e.offsets.emplace_back(b, en);
     });
     return e;
 }
 
 void ByteLevelBpeTokenizer::encodeIds(std::string_view text, std::vector<int32_t>& out) const {
-    run<false>(text, [&](int32_t id, size_t, size_t) { out.push_back(id); });
+    run<false>(text, [&](int32_t id, size_t, size_t, std::string_view) { out.push_back(id); });
 }
 
 std::string ByteLevelBpeTokenizer::decode(std::span<const int32_t> ids, bool skipSpecial) const {

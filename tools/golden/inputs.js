@@ -29,6 +29,15 @@ const handPicked = [
   'ababababababababababababababab', 'thethethethethethe', 'the the the the', 'Ġ Ċ ĉ', 'ĠĠĠ', 'Âł', '\u0100\u0101\u0120',
 ]
 
+// Exercise the added-token flags of the flags fixture (harmless for other tokenizers).
+const addedTokenLines = [
+  'a <sw> b', 'a<sw>b', '<sw>', 'x <sw>', '<sw> y', 'é<sw>', '_<sw>_', 'a  <ls>  b', 'a<ls>b', '<ls>', '   <ls>', 'a \t\n <ls>',
+  'a  <rs>  b', '<rs>   ', '<rs>\n\nz', 'x <both>   y', '<both><both>', '  <both>  <both>  ', '<ls><rs>', 'a <ls> <rs> b', '<ls><rs><ls>',
+  'ﬁne', 'fine', 'a ﬁne day', 'ﬁnest', 'refined', 'Mr. Darcy', 'Mr.  Darcy', 'Mr. Darcy\'s', 'ＭＲ. Darcy', 'Mr. Ｄarcy',
+  'word', 'a word b', 'words', 'sword', 'word.', '(word)', 'word_', 'wordé', 'éword', 'word\u0301', '\u0301word', 'ｗｏｒｄ', 'a ｗｏｒｄ b',
+  'é', 'e\u0301', 'café', 'cafe\u0301', 'é<rs> é', '[CLS]<sw> [SEP]<ls>', '<sw<sw>>', '<<ls>>', '<rs<rs>', 'no tokens here',
+]
+
 function austenLines(file, count) {
   if (!file || !fs.existsSync(file)) return []
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim().length > 0)
@@ -66,7 +75,7 @@ function mixtures(count) {
 }
 
 function allInputs(austenFile) {
-  return [...handPicked, ...austenLines(austenFile, 200), ...mixtures(120)]
+  return [...handPicked, ...addedTokenLines, ...austenLines(austenFile, 200), ...mixtures(120)]
 }
 
 module.exports = { allInputs }

@@ -26,7 +26,9 @@ namespace brillm {
 
 struct Encoding {
     std::vector<int32_t> ids;
-    std::vector<std::string> tokens; // the vocabulary strings of ids
+    // The vocabulary string of each id; for a HuggingFace added token, the text it matched
+    // (with the spaces its lstrip/rstrip took, after normalisation for normalized ones).
+    std::vector<std::string> tokens;
     // Byte range [first, second) of the input text each token came from. Tokens produced by a
     // changed normalisation span cover that whole span; a prefix space added by the
     // pre-tokenizer covers nothing.
