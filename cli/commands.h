@@ -22,4 +22,8 @@ int runTokenize(const Args& args);
 int runVocab(const Args& args);
 int runEdges(const Args& args);
 
+int runImport(const Args& args);
+int runExport(const Args& args);
+int runInfo(const Args& args);
+int runVerify(const Args& args);
 } // namespace brillm::cli

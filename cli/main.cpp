@@ -17,6 +17,10 @@ const std::vector<Command> kCommands = {
     {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},
     {"vocab", "build a vocabulary or BPE tokenizer from a corpus; check one", brillm::cli::runVocab},
     {"edges", "count bigrams of a corpus; edge and parameter counts", brillm::cli::runEdges},
+    {"import", "convert a reference torch.save checkpoint into a model file", brillm::cli::runImport},
+    {"export", "write a model file as a torch.save state dict (or another dtype)", brillm::cli::runExport},
+    {"info", "what a model file holds: config, edges, parameters, tokenizer, provenance", brillm::cli::runInfo},
+    {"verify", "check a model file: shapes, checksum, NaN/Inf", brillm::cli::runVerify},
 };
 
 void printUsage(std::ostream& os) {

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// brillm export: a BriLLM model file to a torch.save state dict (or to another model file).
+#include "args.h"
+#include "commands.h"
+
+#include "brillm/checkpoint_export.h"
+#include "brillm/model_file.h"
+
+#include <cstdio>
+
+namespace brillm::cli {
+
+FileProgress terminalProgress(const char* what);
+
+int runExport(const Args& args) {
+    std::string modelPath, format, out, dtypeText, prefix;
+    bool quiet = false;
+    ArgParser p("brillm export",
+                "Writes a model file as a torch.save state dict (--format torch) that the reference Python code loads with\n"
+                "model.load_state_dict(torch.load(FILE)), or as a model file in another dtype (--format brillm). The\n"
+                "reference rebuilds the slot map from its node dictionary and word_frequency.json: use the ones the\n"
+                "model was imported or trained with.");
+    p.option("model", &modelPath, "FILE", "BriLLM model file to export");
+    p.option("format", &format, "torch|brillm", "output format");
+    p.option("out", &out, "FILE", "file to write (atomically)");
+    p.option("dtype", &dtypeText, "f32|f16|bf16|f64", "dtype of the written tensors (default: as stored)");
+    p.option("prefix", &prefix, "TEXT", "torch: a prefix for every key, e.g. 'module.'");
+    p.flag("quiet", &quiet, "print nothing but errors");
+    p.required("model");
+    p.required("format");
+    p.required("out");
+    if (!p.parse(args)) return 0;
+    std::optional<StorageDtype> dtype;
+    if (!dtypeText.empty()) {
+        dtype = parseFloatDtype(dtypeText);
+        if (!dtype) throw UsageError("--dtype: '" + dtypeText + "' is not one of f32, f16, bf16, f64");
+    }
+    if (format != "torch" && format != "brillm") throw UsageError("--format: '" + format + "' is not torch or brillm");
+    if (format == "brillm" && !prefix.empty()) throw UsageError("--prefix applies to --format torch only");
+
+    const ModelFile file = ModelFile::open(modelPath);
+    // The tensors as stored: no float32 detour for an F16/BF16 file.
+    Model model;
+    model.config = file.config();
+    model.edges = file.edges();
+    model.weights = file.tensor(ModelFileHeader::kWeights);
+    model.biases = file.tensor(ModelFileHeader::kBiases);
+    model.nodeBias = file.tensor(ModelFileHeader::kNodeBias);
+    model.positions = file.tensor(ModelFileHeader::kPositions);
+    const FileProgress progress = quiet ? FileProgress{} : terminalProgress("writing");
+    if (format == "torch") {
+        TorchExportOptions o;
+        o.dtype = dtype;
+        o.keyPrefix = prefix;
+        o.progress = progress;
+        exportTorchStateDict(out, model, o);
+    } else {
+        ModelSaveOptions o;
+        o.dtype = dtype;
+        o.progress = progress;
+        ModelFile::save(out, model, file.metadata(), o);
+    }
+    if (!quiet)
+        std::printf("wrote %s (%s, %s)\n", out.c_str(), format.c_str(), shortName(dtype.value_or(file.header().dtype)));
+    return 0;
+}
+
+} // namespace brillm::cli

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// brillm info: what a model file (or a torch.save checkpoint) holds, without reading its data.
+#include "args.h"
+#include "commands.h"
+
+#include "brillm/model_file.h"
+#include "brillm/torch_checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace brillm::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string grouped(int64_t n) {
+    std::string s = std::to_string(n < 0 ? -n : n), out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (i && (s.size() - i) % 3 == 0) out += ',';
+        out += s[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+bool isZip(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[2] = {};
+    return in.read(magic, 2) && magic[0] == 'P' && magic[1] == 'K';
+}
+
+json shapeJson(const std::vector<int64_t>& shape) { return json(shape); }
+
+int torchInfo(const std::string& path, bool asJson) {
+    const TorchCheckpoint c = TorchCheckpoint::open(path);
+    json j = {{"file", path}, {"format", "torch.save"}, {"layout", c.stateDict().layout}, {"tensors", json::array()}};
+    for (const auto& t : c.tensors())
+        j["tensors"].push_back({{"key", t.originalKey}, {"dtype", shortName(t.dtype)}, {"shape", shapeJson(t.shape)}});
+    j["notes"] = c.stateDict().notes;
+    j["extras"] = json::parse(c.stateDict().extrasJson);
+    if (asJson) {
+        std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+        return 0;
+    }
+    std::printf("file        %s\nformat      torch.save (%s)\n", path.c_str(), c.stateDict().layout.c_str());
+    for (const auto& t : c.tensors()) {
+        std::string shape;
+        for (size_t k = 0; k < t.shape.size(); ++k) shape += (k ? ", " : "") + std::to_string(t.shape[k]);
+        std::printf("  %-28s %-5s [%s]\n", t.originalKey.c_str(), shortName(t.dtype), shape.c_str());
+    }
+    for (const auto& n : c.stateDict().notes) std::printf("note        %s\n", n.c_str());
+    if (c.stateDict().extrasJson != "{}") std::printf("extras      %s\n", c.stateDict().extrasJson.c_str());
+    std::printf("(import it with 'brillm import --state-dict %s --vocab ... --frequency ... --out ...')\n", path.c_str());
+    return 0;
+}
+
+} // namespace
+
+int runInfo(const Args& args) {
+    std::string path;
+    bool asJson = false;
+    ArgParser p("brillm info",
+                "Shows what a BriLLM model file holds - config, dtype, edges, parameter counts (sparse against the dense\n"
+                "graph), tokenizer, vocabulary, provenance, checksum - reading only its header. A torch.save checkpoint\n"
+                "is listed too (keys, dtypes, shapes).");
+    p.positional("MODEL", &path, "model file or torch.save checkpoint");
+    p.flag("json", &asJson, "print JSON instead of text");
+    if (!p.parse(args)) return 0;
+    if (isZip(path)) return torchInfo(path, asJson);
+
+    const ModelFile f = ModelFile::open(path);
+    const ModelFileHeader& h = f.header();
+    const int64_t v = h.vocabSize, d = h.dim, slots = h.edges.numSlots(), own = h.edges.numOwn();
+    const int64_t perEdge = d * d + d;
+    const int64_t nodes = v * d, positions = h.maxPositions;
+    const int64_t sparse = slots * perEdge + nodes + positions;
+    const int64_t dense = v * v * perEdge + nodes + positions;
+    json provenance = json::parse(h.provenanceJson, nullptr, false);
+    json j = {
+        {"file", path},
+        {"file_bytes", f.mapping()->size()},
+        {"format", kModelFileFormat},
+        {"format_version", h.formatVersion},
+        {"writer", h.writer},
+        {"config", {{"vocab_size", v}, {"dim", d}, {"max_positions", h.maxPositions}}},
+        {"dtype", safetensorsName(h.dtype)},
+        {"edges", {{"own", own}, {"slots", slots}, {"pairs", v * v}}},
+        {"parameters", {{"sparse", sparse}, {"dense", dense}, {"edge_slots", slots * perEdge}, {"node_bias", nodes},
+                        {"positions", positions}}},
+        {"tokenizer", {{"kind", h.tokenizerKind}, {"embedded_json_bytes", h.tokenizerJson.size()}}},
+        {"vocabulary_size", h.vocabulary.size()},
+        {"provenance", provenance.is_discarded() ? json(h.provenanceJson) : provenance},
+        {"checksum", h.checksum},
+        {"notes", h.notes},
+    };
+    if (asJson) {
+        std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+        return 0;
+    }
+    const double pct = 100.0 * static_cast<double>(sparse) / static_cast<double>(dense);
+    std::printf("file         %s (%.3f GB)\n", path.c_str(), static_cast<double>(f.mapping()->size()) / 1e9);
+    std::printf("format       %s v%d%s\n", kModelFileFormat, h.formatVersion,
+                h.writer.empty() ? "" : (", written by " + h.writer).c_str());
+    std::printf("config       V = %lld, d = %lld, P = %lld\n", static_cast<long long>(v), static_cast<long long>(d),
+                static_cast<long long>(h.maxPositions));
+    std::printf("dtype        %s\n", safetensorsName(h.dtype));
+    std::printf("edges        %s own of %s pairs (%.2f%%), %s slots with the shared one\n", grouped(own).c_str(),
+                grouped(v * v).c_str(), 100.0 * static_cast<double>(own) / static_cast<double>(v * v),
+                grouped(slots).c_str());
+    std::printf("parameters   %s sparse vs %s dense (%.2f%%): edges %s, node biases %s, positions %s\n",
+                grouped(sparse).c_str(), grouped(dense).c_str(), pct, grouped(slots * perEdge).c_str(),
+                grouped(nodes).c_str(), grouped(positions).c_str());
+    std::printf("tokenizer    %s%s\n", h.tokenizerKind.empty() ? "(unknown)" : h.tokenizerKind.c_str(),
+                h.tokenizerJson.empty() ? "" : (" (tokenizer.json embedded, " + grouped(static_cast<int64_t>(h.tokenizerJson.size())) + " bytes)").c_str());
+    std::string sample;
+    for (size_t i = 0; i < h.vocabulary.size() && i < 8; ++i) sample += (i ? " " : "") + h.vocabulary[i];
+    std::printf("vocabulary   %zu tokens%s%s\n", h.vocabulary.size(), sample.empty() ? "" : ": ", sample.c_str());
+    std::printf("provenance   %s\n", h.provenanceJson.c_str());
+    std::printf("checksum     %s\n", h.checksum.empty() ? "(none)" : h.checksum.c_str());
+    for (const auto& n : h.notes) std::printf("note         %s\n", n.c_str());
+    return 0;
+}
+
+} // namespace brillm::cli
