@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "model_session.h"
+
+#include "brillm/error.h"
+
+#include <cmath>
+
+namespace brillm::cli {
+
+ModelSession ModelSession::open(const std::string& path) {
+    ModelSession s;
+    s.loaded = ModelFile::load(path);
+    if (!s.loaded.metadata.vocabulary.empty())
+        s.codec.emplace(TextCodec::fromMetadata(s.loaded.metadata, s.loaded.model.vocabSize()));
+    return s;
+}
+
+std::vector<int32_t> ModelSession::encodePrompt(const std::string& text, bool idsGiven) const {
+    if (idsGiven || !codec) {
+        std::vector<int32_t> ids;
+        for (int64_t v : parseIdList(text, idsGiven ? "prompt-ids" : "prompt")) {
+            if (v < 0 || v >= model().vocabSize())
+                throw InputError("node id " + std::to_string(v) + " is outside the model's " +
+                                 std::to_string(model().vocabSize()) + " nodes");
+            ids.push_back(static_cast<int32_t>(v));
+        }
+        return ids;
+    }
+    return codec->encode(text).nodes;
+}
+
+std::string ModelSession::nodeLabel(int32_t node) const {
+    return codec ? codec->nodeText(node) : "#" + std::to_string(node);
+}
+
+std::string ModelSession::nodeToken(int32_t node) const {
+    return codec ? codec->nodeToken(node) : std::to_string(node);
+}
+
+std::string ModelSession::decode(std::span<const int32_t> nodes) const {
+    if (codec) return codec->decode(nodes);
+    std::string out;
+    for (int32_t n : nodes) out += (out.empty() ? "" : " ") + std::to_string(n);
+    return out;
+}
+
+void DecodeArgs::registerOn(ArgParser& p) {
+    p.option("max-new-tokens", &maxNewTokens, "N", "tokens to generate (default 32)");
+    p.flag("greedy", &greedy, "greedy decoding (the default unless --temperature/--top-k/--top-p is given)");
+    p.option("temperature", &temperature, "T", "sample from softmax(energy / T)");
+    p.option("top-k", &topK, "K", "sample among the K best candidates only");
+    p.option("top-p", &topP, "P", "sample among the smallest set of candidates holding probability P");
+    p.option("seed", &seed, "S", "seed of the sampler (default 0)");
+    p.flag("reference-decode", &referenceDecode,
+           "reproduce the released decoder: PE[i] for edge i, temperature/top-k/top-p ignored");
+    p.flag("keep-self-loops", &keepSelfLoops, "let a node follow itself (the released decoder excludes it)");
+    p.list("stop", &stop, "TOKEN", "stop after generating this token (vocabulary string or #id); repeatable");
+}
+
+DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& session) const {
+    DecodeOptions o;
+    o.maxNewTokens = maxNewTokens;
+    const bool sampling = p.given("temperature") || p.given("top-k") || p.given("top-p");
+    if (greedy && sampling) throw UsageError("--greedy cannot be combined with --temperature, --top-k or --top-p");
+    o.greedy = !sampling;
+    if (p.given("temperature")) o.temperature = temperature;
+    o.topK = topK;
+    o.topP = topP;
+    o.seed = seed;
+    o.referenceDecode = referenceDecode;
+    o.excludeSelfLoop = !keepSelfLoops;
+    for (const auto& s : stop) {
+        if (s.size() > 1 && s[0] == '#') {
+            o.stopTokens.push_back(static_cast<int32_t>(parseIdList(s.substr(1), "stop").at(0)));
+            continue;
+        }
+        const auto id = session.codec ? session.codec->vocabulary().id(s) : std::nullopt;
+        if (!id) throw UsageError("--stop: '" + s + "' is not a token of the model's vocabulary (use #ID for a node id)");
+        o.stopTokens.push_back(*id);
+    }
+    return o;
+}
+
+nlohmann::json jsonNumber(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+} // namespace brillm::cli
