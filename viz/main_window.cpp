@@ -38,6 +38,9 @@
 
 #include <cstdio>
 
+// Resources of a static library are registered by hand (outside any namespace).
+static void initStudioResources() { Q_INIT_RESOURCE(studio); }
+
 namespace brillm::viz {
 
 namespace {
@@ -48,6 +51,7 @@ const char* kExamplePromptZh = "中国的";
 
 MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     : QMainWindow(parent), m_options(options), m_doc(new StudioDocument(this)) {
+    initStudioResources();
     setWindowTitle(tr("BriLLM Studio"));
     setWindowIcon(QIcon(QStringLiteral(":/studio/icons/brillm-studio.svg")));
     setAcceptDrops(true);

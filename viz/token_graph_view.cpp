@@ -444,6 +444,16 @@ void TokenGraphView::highlightNode(int node, bool on) {
     if (node >= 0 && node < nodeCount()) m_nodes[static_cast<size_t>(node)]->setHighlighted(on);
 }
 
+QString TokenGraphView::nodeToolTip(int i) const {
+    return i >= 0 && i < nodeCount() ? m_nodes[static_cast<size_t>(i)]->toolTip() : QString();
+}
+
+int TokenGraphView::highlightedEdgeCount() const {
+    int n = 0;
+    for (auto* e : m_edges) n += e->highlighted() ? 1 : 0;
+    return n;
+}
+
 bool TokenGraphView::search(const QString& text) {
     if (text.isEmpty() || m_nodes.empty()) return false;
     const int n = nodeCount();

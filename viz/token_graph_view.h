@@ -81,8 +81,8 @@ public:
     // Hover highlight, as the mouse does it (tests).
     void highlightNode(int node, bool on);
     int nodeCount() const { return static_cast<int>(m_nodes.size()); }
-    GraphNodeItem* nodeItem(int i) const { return m_nodes[static_cast<size_t>(i)]; }
-    const std::vector<GraphEdgeItem*>& edgeItems() const { return m_edges; }
+    QString nodeToolTip(int i) const;
+    int highlightedEdgeCount() const;
 
     QString exportName() const override { return QStringLiteral("token-graph"); }
     QSize exportSize() const override;

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "test_models.h"
+
+#include <brillm/model_file.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace brillm::viz::testmodels {
+
+namespace {
+// UTF-8 code points of s.
+std::vector<std::string> codePoints(const std::string& s) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        out.push_back(s.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
+std::string utf8(char32_t cp) {
+    std::string s;
+    if (cp < 0x80) s += static_cast<char>(cp);
+    else if (cp < 0x800) s += {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
+    else
+        s += {static_cast<char>(0xE0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+              static_cast<char>(0x80 | (cp & 0x3F))};
+    return s;
+}
+} // namespace
+
+std::string makeCharModel(const std::string& path, const std::string& text, unsigned seed) {
+    const auto cps = codePoints(text);
+    std::vector<std::string> vocab(cps.begin(), cps.end());
+    std::sort(vocab.begin(), vocab.end());
+    vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+    auto id = [&](const std::string& c) {
+        return static_cast<int32_t>(std::lower_bound(vocab.begin(), vocab.end(), c) - vocab.begin());
+    };
+    std::set<std::pair<int32_t, int32_t>> pairs;
+    for (size_t i = 0; i + 1 < cps.size(); ++i) pairs.insert({id(cps[i]), id(cps[i + 1])});
+    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
+    ModelConfig config;
+    config.vocabSize = static_cast<int64_t>(vocab.size());
+    config.dim = 32;
+    config.maxPositions = 512;
+    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
+    ModelMetadata meta;
+    meta.vocabulary = vocab;
+    meta.tokenizerKind = "char";
+    meta.provenanceJson = R"({"source": "studio test model"})";
+    ModelFile::save(path, model, meta);
+    return path;
+}
+
+std::string makeLargeModel(const std::string& path, int vocabSize, int ownPerNode, unsigned seed) {
+    std::vector<std::string> vocab;
+    for (char32_t c = 0x20; c < 0x7F && static_cast<int>(vocab.size()) < vocabSize; ++c) vocab.push_back(utf8(c));
+    for (char32_t c = 0x4E00; static_cast<int>(vocab.size()) < vocabSize; ++c) vocab.push_back(utf8(c));
+    std::mt19937 rng(seed);
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    std::uniform_int_distribution<int32_t> pick(0, vocabSize - 1);
+    for (int32_t s = 0; s < vocabSize; ++s) {
+        std::set<int32_t> targets;
+        while (static_cast<int>(targets.size()) < std::min(ownPerNode, vocabSize)) targets.insert(pick(rng));
+        for (int32_t t : targets) pairs.push_back({s, t});
+    }
+    ModelConfig config;
+    config.vocabSize = vocabSize;
+    const Model model = Model::randomInit(config, EdgeTable::fromPairs(vocabSize, pairs), seed);
+    ModelMetadata meta;
+    meta.vocabulary = vocab;
+    meta.tokenizerKind = "char";
+    ModelFile::save(path, model, meta);
+    return path;
+}
+
+} // namespace brillm::viz::testmodels
