@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The brillm import / export / info / verify commands, run as a user runs them: exit codes,
+// output, and error messages that name the file.
+#include "test_checkpoint_util.h"
+
+#include "brillm/safetensors.h"
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+namespace brillm {
+namespace {
+
+using test::fixture;
+using test::ScratchDir;
+using nlohmann::json;
+
+struct CliRun {
+    int code = -1;
+    std::string out; // stdout and stderr together
+};
+
+CliRun brillm(const std::string& args) {
+    const std::string cmd = std::string(BRILLM_CLI_PATH) + " " + args + " 2>&1";
+    CliRun r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+class CliTest : public ::testing::Test {
+protected:
+    std::string importPlain(const std::string& name) {
+        const std::string out = dir.file(name);
+        const CliRun r = brillm("import --state-dict " + fixture("plain.pt") + " --vocab " + fixture("vocab.json") +
+                             " --frequency " + fixture("word_frequency.json") + " --out " + out);
+        EXPECT_EQ(r.code, 0) << r.out;
+        return out;
+    }
+    ScratchDir dir;
+};
+
+// Each launch costs about a second (LibTorch's shared libraries), so the cases are few and full.
+TEST_F(CliTest, EveryCommandHasHelp) {
+    const CliRun all = brillm("--help");
+    for (const char* cmd : {"import", "export", "info", "verify"}) {
+        EXPECT_TRUE(contains(all.out, cmd)) << all.out;
+        const CliRun r = brillm(std::string(cmd) + " --help");
+        EXPECT_EQ(r.code, 0) << cmd;
+        EXPECT_TRUE(contains(r.out, "usage: brillm " + std::string(cmd))) << r.out;
+    }
+}
+
+TEST_F(CliTest, ImportInfoVerifyExport) {
+    const std::string model = importPlain("m.brillm");
+    CliRun r = brillm("info " + model);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(contains(r.out, "V = 5, d = 4, P = 8")) << r.out;
+    EXPECT_TRUE(contains(r.out, "17 own of 25 pairs")) << r.out;
+    r = brillm("info --json " + model);
+    ASSERT_EQ(r.code, 0) << r.out;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["config"]["vocab_size"], 5);
+    EXPECT_EQ(j["edges"]["own"], 17);
+    EXPECT_EQ(j["dtype"], "F32");
+    EXPECT_EQ(j["tokenizer"]["kind"], "char");
+    EXPECT_EQ(j["parameters"]["sparse"], 18 * 20 + 5 * 4 + 8);
+    EXPECT_EQ(j["parameters"]["dense"], 25 * 20 + 5 * 4 + 8);
+
+    r = brillm("export --model " + model + " --format torch --out " + dir.file("m.pt"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    r = brillm("info " + dir.file("m.pt"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(contains(r.out, "weights")) << r.out;
+    r = brillm("export --model " + model + " --format brillm --dtype bf16 --out " + dir.file("bf16.brillm"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    r = brillm("info --json " + dir.file("bf16.brillm"));
+    EXPECT_EQ(json::parse(r.out)["dtype"], "BF16");
+    r = brillm("verify " + dir.file("bf16.brillm"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(contains(r.out, "verified")) << r.out;
+}
+
+TEST_F(CliTest, VerifyFailsOnDamage) {
+    const std::string model = importPlain("m.brillm");
+    auto bytes = test::readBytes(model);
+    const SafetensorsHeader layout = SafetensorsHeader::parse(bytes, model);
+    bytes[layout.dataStart + layout.find("weights")->begin + 3] ^= std::byte{0x40};
+    test::writeBytes(dir.file("damaged.brillm"), bytes);
+    CliRun r = brillm("verify " + dir.file("damaged.brillm"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_TRUE(contains(r.out, "checksum mismatch")) << r.out;
+    bytes.resize(bytes.size() / 2);
+    test::writeBytes(dir.file("truncated.brillm"), bytes);
+    r = brillm("verify " + dir.file("truncated.brillm"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_TRUE(contains(r.out, "truncated.brillm")) << r.out;
+    EXPECT_TRUE(contains(r.out, "truncated")) << r.out;
+}
+
+TEST_F(CliTest, ErrorsNameTheFileAndExitNonZero) {
+    CliRun r = brillm("import --state-dict " + fixture("plain.pt") + " --vocab " + fixture("vocab.json") + " --out " +
+                   dir.file("x.brillm"));
+    EXPECT_EQ(r.code, 1);
+    EXPECT_TRUE(contains(r.out, "plain.pt")) << r.out;
+    EXPECT_TRUE(contains(r.out, "frequency")) << r.out;
+    r = brillm("import --state-dict " + fixture("bad_list.pt") + " --vocab " + fixture("vocab.json") + " --out " +
+               dir.file("x.brillm"));
+    EXPECT_EQ(r.code, 1);
+    EXPECT_TRUE(contains(r.out, "bad_list.pt")) << r.out;
+    r = brillm("info " + fixture("vocab.json"));
+    EXPECT_EQ(r.code, 1);
+    EXPECT_TRUE(contains(r.out, "vocab.json")) << r.out;
+    r = brillm("export --model m --format onnx --out y");
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("x.brillm")));
+}
+
+} // namespace
+} // namespace brillm
