@@ -15,12 +15,22 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace brillm::cli {
 namespace {
 
-bool isJsonPath(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0; }
+double cpuSeconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+bool isJsonPath(const std::string& path) {
+    return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
 
 // Node names for the table: the node dictionary when given, else the tokenizer's tokens.
 NodeVocabulary nodeNames(const Tokenizer& tok, const std::string& vocabPath) {
@@ -42,19 +52,22 @@ int runEdgesCount(const Args& args) {
     uint64_t minCount = 1;
     int64_t threads = 2, dim = 32;
     bool nfkc = false, quiet = false;
-    ArgParser p("brillm edges count",
-                "Counts adjacent node pairs (source -> target) within each corpus line in one streaming pass, writes the\n"
-                "table, and prints how many edges own a parameter slot and the parameter count against the dense graph.");
+    ArgParser p(
+        "brillm edges count",
+        "Counts adjacent node pairs (source -> target) within each corpus line in one streaming pass, writes the\n"
+        "table, and prints how many edges own a parameter slot and the parameter count against the dense graph.");
     p.list("corpus", &corpus, "FILE", "corpus file (repeat for several)");
     p.option("tokenizer", &tokenizerPath, "FILE", "tokenizer.json or character node dictionary");
     p.option("vocab", &vocabPath, "FILE", "node dictionary {token: id} (default: the tokenizer's own ids)");
     p.option("out", &out, "FILE", "output table");
-    p.option("format", &format, "json|binary", "word_frequency.json shape or the compact binary form (default: by the .json suffix)");
+    p.option("format", &format, "json|binary",
+             "word_frequency.json shape or the compact binary form (default: by the .json suffix)");
     p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default 1)");
     p.option("threads", &threads, "N", "tokenising threads (default 2)");
     p.option("dim", &dim, "D", "hidden size for the parameter count (default 32)");
     p.flag("nfkc", &nfkc, "character tokenizers: NFKC-normalise the text first");
-    p.option("on-invalid-utf8", &onInvalid, "stop|skip", "a corpus line that is not UTF-8 stops the pass or is skipped");
+    p.option("on-invalid-utf8", &onInvalid, "stop|skip",
+             "a corpus line that is not UTF-8 stops the pass or is skipped");
     p.option("report", &reportPath, "FILE", "also write the statistics as JSON");
     p.flag("quiet", &quiet, "no progress on standard error");
     p.required("corpus");
@@ -74,7 +87,9 @@ int runEdgesCount(const Args& args) {
     if (!vocabPath.empty()) {
         int64_t missing = 0;
         nodeMap = names.mapFrom(*tok, &missing);
-        if (missing) std::cerr << "brillm edges count: note: " << missing << " tokenizer tokens are not in " << vocabPath << '\n';
+        if (missing)
+            std::cerr << "brillm edges count: note: " << missing << " tokenizer tokens are not in " << vocabPath
+                      << '\n';
     }
     BigramCountOptions o;
     o.threads = static_cast<int>(threads);
@@ -85,13 +100,16 @@ int runEdgesCount(const Args& args) {
         const auto now = std::chrono::steady_clock::now();
         if (showProgress && (now - last > std::chrono::milliseconds(500) || done >= total)) {
             last = now;
-            std::fprintf(stderr, "\rcounting: %.1f / %.1f MB", static_cast<double>(done) / 1e6, static_cast<double>(total) / 1e6);
+            std::fprintf(stderr, "\rcounting: %.1f / %.1f MB", static_cast<double>(done) / 1e6,
+                         static_cast<double>(total) / 1e6);
             if (done >= total) std::fputc('\n', stderr);
         }
         return true;
     };
     const BigramCounter counter(*tok, nodeMap, names.size(), o);
+    const double cpuBefore = cpuSeconds();
     const BigramCountResult r = counter.count({corpus.begin(), corpus.end()});
+    const double cpu = cpuSeconds() - cpuBefore;
     if (format == "json")
         r.table.saveJson(out, names);
     else
@@ -99,7 +117,8 @@ int runEdgesCount(const Args& args) {
 
     const double mb = static_cast<double>(r.corpus.bytes) / 1e6;
     std::printf("corpus               %.2f MB, %llu lines (%llu skipped for invalid UTF-8)\n", mb,
-                static_cast<unsigned long long>(r.corpus.lines), static_cast<unsigned long long>(r.corpus.skippedLines));
+                static_cast<unsigned long long>(r.corpus.lines),
+                static_cast<unsigned long long>(r.corpus.skippedLines));
     std::printf("tokens               %llu in %.2f s (%.2f MB/s tokenise + count, %lld threads)\n",
                 static_cast<unsigned long long>(r.tokens), r.seconds, mb / r.seconds, static_cast<long long>(threads));
     std::printf("wrote                %s (%s)\n", out.c_str(), format.c_str());
@@ -107,10 +126,20 @@ int runEdgesCount(const Args& args) {
     if (!reportPath.empty()) {
         const EdgeTable edges = r.table.toEdgeTable(minCount);
         const auto rep = edgeParameterReport(edges, dim);
-        nlohmann::json j{{"corpus_bytes", r.corpus.bytes}, {"lines", r.corpus.lines}, {"skipped_lines", r.corpus.skippedLines},
-                         {"tokens", r.tokens}, {"seconds", r.seconds}, {"mb_per_s", mb / r.seconds}, {"threads", threads},
-                         {"vocab_size", names.size()}, {"distinct_pairs", r.table.numPairs()}, {"min_count", minCount},
-                         {"own_edges", edges.numOwn()}, {"dim", dim}, {"dense_parameters", rep.denseParameters},
+        nlohmann::json j{{"corpus_bytes", r.corpus.bytes},
+                         {"lines", r.corpus.lines},
+                         {"skipped_lines", r.corpus.skippedLines},
+                         {"tokens", r.tokens},
+                         {"seconds", r.seconds},
+                         {"cpu_seconds", cpu},
+                         {"mb_per_s", mb / r.seconds},
+                         {"threads", threads},
+                         {"vocab_size", names.size()},
+                         {"distinct_pairs", r.table.numPairs()},
+                         {"min_count", minCount},
+                         {"own_edges", edges.numOwn()},
+                         {"dim", dim},
+                         {"dense_parameters", rep.denseParameters},
                          {"sparse_parameters", rep.sparseParameters}};
         std::ofstream(reportPath) << j.dump(2) << '\n';
     }
@@ -128,11 +157,14 @@ int runEdgesInfo(const Args& args) {
     p.option("tokenizer", &tokenizerPath, "FILE", "or the tokenizer whose tokens are the nodes");
     p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default 1)");
     p.option("dim", &dim, "D", "hidden size for the parameter count (default 32)");
-    p.flag("reference", &reference, "the reference's rule: pairs listed with count 0 are shared, all others own a slot");
+    p.flag("reference", &reference,
+           "the reference's rule: pairs listed with count 0 are shared, all others own a slot");
     if (!p.parse(args)) return 0;
     std::optional<NodeVocabulary> names;
-    if (!vocabPath.empty()) names = NodeVocabulary::load(vocabPath);
-    else if (!tokenizerPath.empty()) names = NodeVocabulary::fromTokenizer(*loadTokenizer(tokenizerPath));
+    if (!vocabPath.empty())
+        names = NodeVocabulary::load(vocabPath);
+    else if (!tokenizerPath.empty())
+        names = NodeVocabulary::fromTokenizer(*loadTokenizer(tokenizerPath));
     const BigramTable table = BigramTable::load(file, names ? &*names : nullptr);
     if (reference) {
         std::fputs(formatEdgeParameterReport(edgeParameterReport(table.toReferenceEdgeTable(), dim)).c_str(), stdout);

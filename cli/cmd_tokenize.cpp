@@ -19,17 +19,19 @@ namespace brillm::cli {
 int runTokenize(const Args& args) {
     std::string tokenizerPath, vocabPath, onInvalid = "stop", unk;
     bool json = false, nfkc = false, decode = false;
-    ArgParser p("brillm tokenize",
-                "Reads lines from standard input and writes their tokens, one line of output per line of input.\n"
-                "A trailing '\\r' (CRLF input) is dropped. The tokenizer is a HuggingFace tokenizer.json (byte-level BPE)\n"
-                "or a {token: id} node dictionary (one node per character).");
+    ArgParser p(
+        "brillm tokenize",
+        "Reads lines from standard input and writes their tokens, one line of output per line of input.\n"
+        "A trailing '\\r' (CRLF input) is dropped. The tokenizer is a HuggingFace tokenizer.json (byte-level BPE)\n"
+        "or a {token: id} node dictionary (one node per character).");
     p.option("tokenizer", &tokenizerPath, "FILE", "tokenizer.json or character node dictionary");
     p.option("vocab", &vocabPath, "FILE", "node dictionary {token: id}: also print node ids (\"nodes\")");
     p.flag("json", &json, "one JSON object per line: ids, tokens, offsets (byte ranges), nodes");
     p.flag("nfkc", &nfkc, "character tokenizers: NFKC-normalise the text first");
     p.option("unk", &unk, "TOKEN", "character tokenizers: the unknown token (default <unk>/[UNK])");
     p.flag("decode", &decode, "also print the decoded text (\"decoded\")");
-    p.option("on-invalid-utf8", &onInvalid, "stop|skip", "a line that is not UTF-8 stops (exit 1) or is reported and skipped");
+    p.option("on-invalid-utf8", &onInvalid, "stop|skip",
+             "a line that is not UTF-8 stops (exit 1) or is reported and skipped");
     p.required("tokenizer");
     if (!p.parse(args)) return 0;
     if (onInvalid != "stop" && onInvalid != "skip") throw UsageError("--on-invalid-utf8 must be stop or skip");
@@ -45,8 +47,8 @@ int runTokenize(const Args& args) {
         int64_t missing = 0;
         nodeMap = vocab->mapFrom(*tok, &missing);
         if (missing > 0)
-            std::cerr << "brillm tokenize: note: " << missing << " tokenizer tokens are not in " << vocabPath << " (mapped to "
-                      << (vocab->unknownId() ? "its unknown token" : "-1") << ")\n";
+            std::cerr << "brillm tokenize: note: " << missing << " tokenizer tokens are not in " << vocabPath
+                      << " (mapped to " << (vocab->unknownId() ? "its unknown token" : "-1") << ")\n";
     }
     const bool interactive = ::isatty(STDIN_FILENO) != 0;
     std::string line;
@@ -56,18 +58,25 @@ int runTokenize(const Args& args) {
         ++lineNumber;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (const size_t bad = unicode::findInvalidUtf8(line); bad != unicode::kValid) {
-            const std::string msg = "line " + std::to_string(lineNumber) + ": invalid UTF-8 at byte " + std::to_string(bad);
+            const std::string msg =
+                "line " + std::to_string(lineNumber) + ": invalid UTF-8 at byte " + std::to_string(bad);
             if (onInvalid == "stop") throw InputError("standard input " + msg);
             std::cerr << "brillm tokenize: skipped " << msg << '\n';
-            if (json) std::cout << nlohmann::json{{"line", lineNumber}, {"error", "invalid UTF-8 at byte " + std::to_string(bad)}}.dump() << '\n';
-            else std::cout << '\n';
+            if (json)
+                std::cout << nlohmann::json{{"line", lineNumber},
+                                            {"error", "invalid UTF-8 at byte " + std::to_string(bad)}}
+                                 .dump()
+                          << '\n';
+            else
+                std::cout << '\n';
 
             continue;
         }
         const Encoding e = tok->encode(line);
         std::vector<int32_t> nodes;
         if (vocab)
-            for (const int32_t id : e.ids) nodes.push_back(nodeMap[static_cast<size_t>(id)]);
+            for (const int32_t id : e.ids)
+                nodes.push_back(nodeMap[static_cast<size_t>(id)]);
         if (json) {
             nlohmann::json out;
             out["ids"] = e.ids;

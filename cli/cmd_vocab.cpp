@@ -17,7 +17,9 @@
 namespace brillm::cli {
 namespace {
 
-std::vector<std::filesystem::path> paths(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::vector<std::filesystem::path> paths(const std::vector<std::string>& v) {
+    return {v.begin(), v.end()};
+}
 
 int runVocabBuild(const Args& args) {
     std::vector<std::string> corpus;
@@ -25,22 +27,25 @@ int runVocabBuild(const Args& args) {
     int64_t size = 0;
     uint64_t minFrequency = 2;
     bool nfkc = false, seenBytesOnly = false, noNfkc = false;
-    ArgParser p("brillm vocab build",
-                "Builds a vocabulary from a corpus (UTF-8 text, one sentence or paragraph per line).\n"
-                "  char: the unknown token (id 0) and the SIZE-1 most frequent characters, written as {token: id}\n"
-                "  bpe:  a byte-level BPE of SIZE tokens ([PAD] [UNK] [CLS] [SEP] [MASK], the 256 byte symbols, merges),\n"
-                "        written as a HuggingFace tokenizer.json");
+    ArgParser p(
+        "brillm vocab build",
+        "Builds a vocabulary from a corpus (UTF-8 text, one sentence or paragraph per line).\n"
+        "  char: the unknown token (id 0) and the SIZE-1 most frequent characters, written as {token: id}\n"
+        "  bpe:  a byte-level BPE of SIZE tokens ([PAD] [UNK] [CLS] [SEP] [MASK], the 256 byte symbols, merges),\n"
+        "        written as a HuggingFace tokenizer.json");
     p.list("corpus", &corpus, "FILE", "corpus file (repeat for several)");
     p.option("kind", &kind, "char|bpe", "vocabulary kind");
     p.option("size", &size, "V", "number of tokens (nodes)");
     p.option("out", &out, "FILE", "output file");
     p.option("min-frequency", &minFrequency, "N", "bpe: merge only pairs seen at least N times (default 2)");
-    p.flag("seen-bytes-only", &seenBytesOnly, "bpe: only the bytes seen in the corpus (as the released file), not all 256");
+    p.flag("seen-bytes-only", &seenBytesOnly,
+           "bpe: only the bytes seen in the corpus (as the released file), not all 256");
     p.flag("no-nfkc", &noNfkc, "bpe: no NFKC normaliser");
     p.flag("nfkc", &nfkc, "char: count NFKC-normalised characters");
     p.option("unk", &unk, "TOKEN", "char: the unknown token (default <unk>)");
     p.option("node-vocab-out", &nodeOut, "FILE", "bpe: also write the node dictionary {token: id}");
-    p.option("on-invalid-utf8", &onInvalid, "stop|skip", "a corpus line that is not UTF-8 stops the build or is skipped");
+    p.option("on-invalid-utf8", &onInvalid, "stop|skip",
+             "a corpus line that is not UTF-8 stops the build or is skipped");
     p.required("corpus");
     p.required("kind");
     p.required("size");
@@ -48,10 +53,13 @@ int runVocabBuild(const Args& args) {
     if (!p.parse(args)) return 0;
     const auto policy = invalidUtf8PolicyFromName(onInvalid);
     const auto started = std::chrono::steady_clock::now();
-    const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    const auto seconds = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
     const auto reportSkipped = [](const CorpusStats& s) {
         if (s.skippedLines)
-            std::cerr << "brillm vocab build: skipped " << s.skippedLines << " lines with invalid UTF-8 (first: " << s.firstSkipped << ")\n";
+            std::cerr << "brillm vocab build: skipped " << s.skippedLines
+                      << " lines with invalid UTF-8 (first: " << s.firstSkipped << ")\n";
     };
 
     if (kind == "char") {
@@ -63,9 +71,10 @@ int runVocabBuild(const Args& args) {
         const auto r = buildCharVocabulary(paths(corpus), o);
         r.vocabulary.save(out);
         reportSkipped(r.corpus);
-        std::printf("wrote %s: %lld tokens (%lld distinct characters in %llu lines, %.2f%% of them covered) in %.1f s\n", out.c_str(),
-                    static_cast<long long>(r.vocabulary.size()), static_cast<long long>(r.distinctCharacters),
-                    static_cast<unsigned long long>(r.corpus.lines), 100.0 * r.coverage, seconds());
+        std::printf(
+            "wrote %s: %lld tokens (%lld distinct characters in %llu lines, %.2f%% of them covered) in %.1f s\n",
+            out.c_str(), static_cast<long long>(r.vocabulary.size()), static_cast<long long>(r.distinctCharacters),
+            static_cast<unsigned long long>(r.corpus.lines), 100.0 * r.coverage, seconds());
         if (r.vocabulary.size() < size)
             std::printf("note: the corpus has only %lld distinct characters, so the vocabulary is smaller than %lld\n",
                         static_cast<long long>(r.distinctCharacters), static_cast<long long>(size));
@@ -82,16 +91,18 @@ int runVocabBuild(const Args& args) {
         trainer.addCorpus(paths(corpus));
         const auto r = trainer.trainToFile(out);
         reportSkipped(r.corpus);
-        std::printf("wrote %s: %lld tokens, %lld merges, from %llu distinct words in %llu lines, in %.1f s\n", out.c_str(),
-                    static_cast<long long>(r.vocabSize), static_cast<long long>(r.merges), static_cast<unsigned long long>(r.distinctWords),
-                    static_cast<unsigned long long>(r.corpus.lines), seconds());
+        std::printf("wrote %s: %lld tokens, %lld merges, from %llu distinct words in %llu lines, in %.1f s\n",
+                    out.c_str(), static_cast<long long>(r.vocabSize), static_cast<long long>(r.merges),
+                    static_cast<unsigned long long>(r.distinctWords), static_cast<unsigned long long>(r.corpus.lines),
+                    seconds());
         if (r.vocabSize < size)
             std::printf("note: no pair is seen %llu times any more; the vocabulary stops at %lld tokens\n",
                         static_cast<unsigned long long>(minFrequency), static_cast<long long>(r.vocabSize));
         if (!nodeOut.empty()) {
             const auto tok = ByteLevelBpeTokenizer::load(out);
             NodeVocabulary::fromTokenizer(*tok).save(nodeOut);
-            std::printf("wrote %s: the node dictionary of %lld tokens\n", nodeOut.c_str(), static_cast<long long>(tok->vocabSize()));
+            std::printf("wrote %s: the node dictionary of %lld tokens\n", nodeOut.c_str(),
+                        static_cast<long long>(tok->vocabSize()));
         }
         return 0;
     }
@@ -100,17 +111,23 @@ int runVocabBuild(const Args& args) {
 
 int runVocabCheck(const Args& args) {
     std::string file;
-    ArgParser p("brillm vocab check", "Loads a tokenizer.json or a {token: id} node dictionary and reports what it is, or why it is invalid.");
+    ArgParser p(
+        "brillm vocab check",
+        "Loads a tokenizer.json or a {token: id} node dictionary and reports what it is, or why it is invalid.");
     p.positional("FILE", &file, "the file to check");
     if (!p.parse(args)) return 0;
     const auto tok = loadTokenizer(file);
-    std::printf("%s: %s, %lld tokens", file.c_str(), tok->kind() == TokenizerKind::Char ? "character node dictionary" : "byte-level BPE tokenizer",
+    std::printf("%s: %s, %lld tokens", file.c_str(),
+                tok->kind() == TokenizerKind::Char ? "character node dictionary" : "byte-level BPE tokenizer",
                 static_cast<long long>(tok->vocabSize()));
-    if (const auto* bpe = dynamic_cast<const ByteLevelBpeTokenizer*>(tok.get())) std::printf(", %zu merges", bpe->numMerges());
+    if (const auto* bpe = dynamic_cast<const ByteLevelBpeTokenizer*>(tok.get()))
+        std::printf(", %zu merges", bpe->numMerges());
     std::printf("\n");
-    if (const auto unk = tok->unknownId()) std::printf("unknown token: %s (id %d)\n", tok->idToToken(*unk).c_str(), *unk);
+    if (const auto unk = tok->unknownId())
+        std::printf("unknown token: %s (id %d)\n", tok->idToToken(*unk).c_str(), *unk);
     std::string special;
-    for (const int32_t id : tok->specialIds()) special += " " + tok->idToToken(id);
+    for (const int32_t id : tok->specialIds())
+        special += " " + tok->idToToken(id);
     if (!special.empty()) std::printf("special tokens:%s\n", special.c_str());
     return 0;
 }

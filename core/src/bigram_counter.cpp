@@ -37,8 +37,7 @@ public:
             i = (i + 1) & (m_capacity - 1);
         }
     }
-    template <class F>
-    void forEach(F&& f) const {
+    template <class F> void forEach(F&& f) const {
         for (size_t i = 0; i < m_capacity; ++i)
             if (m_keys[i] != kEmpty) f(m_keys[i], m_values[i]);
     }
@@ -109,19 +108,23 @@ private:
 
 } // namespace
 
-BigramCounter::BigramCounter(const Tokenizer& tokenizer, std::vector<int32_t> nodeMap, int64_t numNodes, BigramCountOptions options)
+BigramCounter::BigramCounter(const Tokenizer& tokenizer, std::vector<int32_t> nodeMap, int64_t numNodes,
+                             BigramCountOptions options)
     : m_tokenizer(tokenizer), m_nodeMap(std::move(nodeMap)), m_numNodes(numNodes), m_options(std::move(options)) {
     if (m_options.threads < 1) throw InputError("the number of threads must be at least 1");
     if (m_nodeMap.empty()) {
         if (numNodes != tokenizer.vocabSize())
-            throw InputError("without a node map the node count (" + std::to_string(numNodes) + ") must equal the tokenizer's vocabulary size (" +
-                             std::to_string(tokenizer.vocabSize()) + ")");
+            throw InputError("without a node map the node count (" + std::to_string(numNodes) +
+                             ") must equal the tokenizer's vocabulary size (" + std::to_string(tokenizer.vocabSize()) +
+                             ")");
     } else {
         if (static_cast<int64_t>(m_nodeMap.size()) != tokenizer.vocabSize())
             throw InputError("the node map has " + std::to_string(m_nodeMap.size()) + " entries, the tokenizer " +
                              std::to_string(tokenizer.vocabSize()) + " ids");
         for (const int32_t n : m_nodeMap)
-            if (n < -1 || n >= numNodes) throw InputError("node map entry " + std::to_string(n) + " is outside [0, " + std::to_string(numNodes) + ")");
+            if (n < -1 || n >= numNodes)
+                throw InputError("node map entry " + std::to_string(n) + " is outside [0, " + std::to_string(numNodes) +
+                                 ")");
     }
 }
 
@@ -177,7 +180,8 @@ BigramCountResult BigramCounter::count(const std::vector<std::filesystem::path>&
     try {
         CorpusChunk chunk;
         while (reader.next(chunk)) {
-            if (m_options.progress && !m_options.progress(reader.stats().bytes, reader.totalBytes())) throw CancelledError();
+            if (m_options.progress && !m_options.progress(reader.stats().bytes, reader.totalBytes()))
+                throw CancelledError();
             if (!queue.push(std::move(chunk))) break; // a worker failed
             chunk = CorpusChunk{};
         }
@@ -185,7 +189,8 @@ BigramCountResult BigramCounter::count(const std::vector<std::filesystem::path>&
     } catch (...) {
         fail(std::current_exception());
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     if (failure) std::rethrow_exception(failure);
     reader.requireNonEmpty();
 
@@ -204,7 +209,8 @@ BigramCountResult BigramCounter::count(const std::vector<std::filesystem::path>&
     BigramCountResult r;
     r.table = BigramTable::fromCounts(m_numNodes, std::move(pairs));
     r.corpus = reader.stats();
-    for (const auto n : tokenCounts) r.tokens += n;
+    for (const auto n : tokenCounts)
+        r.tokens += n;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (m_options.progress) m_options.progress(reader.stats().bytes, reader.totalBytes());
     return r;

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -31,31 +31,36 @@ uint64_t fnv1a(const char* data, size_t n, uint64_t h = 1469598103934665603ULL) 
     return h;
 }
 
-template <class T>
-void put(std::string& out, const T& v) {
+template <class T> void put(std::string& out, const T& v) {
     out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
 std::string humanCount(int64_t n) {
     char buf[32];
     const double v = static_cast<double>(n);
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2f B", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.2f k", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+    if (v >= 1e9)
+        std::snprintf(buf, sizeof buf, "%.2f B", v / 1e9);
+    else if (v >= 1e6)
+        std::snprintf(buf, sizeof buf, "%.2f M", v / 1e6);
+    else if (v >= 1e3)
+        std::snprintf(buf, sizeof buf, "%.2f k", v / 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
     return buf;
 }
 
 } // namespace
 
 BigramTable BigramTable::fromCounts(int64_t vocabSize, std::vector<BigramCount> counts) {
-    if (vocabSize < 0 || vocabSize > std::numeric_limits<int32_t>::max()) throw InputError("invalid vocabulary size " + std::to_string(vocabSize));
+    if (vocabSize < 0 || vocabSize > std::numeric_limits<int32_t>::max())
+        throw InputError("invalid vocabulary size " + std::to_string(vocabSize));
     for (const auto& c : counts)
         if (c.source < 0 || c.source >= vocabSize || c.target < 0 || c.target >= vocabSize)
-            throw InputError("bigram (" + std::to_string(c.source) + ", " + std::to_string(c.target) + ") is outside the vocabulary [0, " +
-                             std::to_string(vocabSize) + ")");
-    std::sort(counts.begin(), counts.end(),
-              [](const BigramCount& a, const BigramCount& b) { return a.source != b.source ? a.source < b.source : a.target < b.target; });
+            throw InputError("bigram (" + std::to_string(c.source) + ", " + std::to_string(c.target) +
+                             ") is outside the vocabulary [0, " + std::to_string(vocabSize) + ")");
+    std::sort(counts.begin(), counts.end(), [](const BigramCount& a, const BigramCount& b) {
+        return a.source != b.source ? a.source < b.source : a.target < b.target;
+    });
     BigramTable t;
     t.m_vocabSize = vocabSize;
     t.m_rowPtr.assign(static_cast<size_t>(vocabSize) + 1, 0);
@@ -86,12 +91,14 @@ std::vector<BigramCount> BigramTable::pairs() const {
     out.reserve(m_targets.size());
     for (int64_t s = 0; s < m_vocabSize; ++s)
         for (int64_t k = m_rowPtr[static_cast<size_t>(s)]; k < m_rowPtr[static_cast<size_t>(s) + 1]; ++k)
-            out.push_back({static_cast<int32_t>(s), m_targets[static_cast<size_t>(k)], m_counts[static_cast<size_t>(k)]});
+            out.push_back(
+                {static_cast<int32_t>(s), m_targets[static_cast<size_t>(k)], m_counts[static_cast<size_t>(k)]});
     return out;
 }
 
 std::span<const int32_t> BigramTable::targets(int32_t source) const {
-    if (source < 0 || source >= m_vocabSize) throw InputError("node id " + std::to_string(source) + " is outside the bigram table");
+    if (source < 0 || source >= m_vocabSize)
+        throw InputError("node id " + std::to_string(source) + " is outside the bigram table");
     const auto b = static_cast<size_t>(m_rowPtr[static_cast<size_t>(source)]);
     const auto e = static_cast<size_t>(m_rowPtr[static_cast<size_t>(source) + 1]);
     return std::span<const int32_t>(m_targets).subspan(b, e - b);
@@ -122,8 +129,8 @@ EdgeTable BigramTable::toReferenceEdgeTable() const {
 
 std::string BigramTable::toJson(const NodeVocabulary& nodes) const {
     if (nodes.size() != m_vocabSize)
-        throw InputError("the node vocabulary " + nodes.source() + " has " + std::to_string(nodes.size()) + " tokens, the bigram table " +
-                         std::to_string(m_vocabSize));
+        throw InputError("the node vocabulary " + nodes.source() + " has " + std::to_string(nodes.size()) +
+                         " tokens, the bigram table " + std::to_string(m_vocabSize));
     std::string out = "{\n";
     bool firstRow = true;
     std::vector<size_t> order;
@@ -161,16 +168,19 @@ BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& 
     if (!j.is_object()) throw InputError(sourceName + ": expected a JSON object {source: {target: count}}");
     const auto idOf = [&](const std::string& token) {
         const auto id = nodes.id(token);
-        if (!id) throw InputError(sourceName + ": token \"" + token + "\" is not in the node vocabulary " + nodes.source());
+        if (!id)
+            throw InputError(sourceName + ": token \"" + token + "\" is not in the node vocabulary " + nodes.source());
         return *id;
     };
     std::vector<BigramCount> counts;
     for (const auto& [src, row] : j.items()) {
         const int32_t s = idOf(src);
-        if (!row.is_object()) throw InputError(sourceName + ": the entry of \"" + src + "\" is not an object {target: count}");
+        if (!row.is_object())
+            throw InputError(sourceName + ": the entry of \"" + src + "\" is not an object {target: count}");
         for (const auto& [tgt, c] : row.items()) {
             if (!c.is_number_integer() || (c.is_number_integer() && !c.is_number_unsigned() && c.get<int64_t>() < 0))
-                throw InputError(sourceName + ": the count of \"" + src + "\" -> \"" + tgt + "\" is not a non-negative integer");
+                throw InputError(sourceName + ": the count of \"" + src + "\" -> \"" + tgt +
+                                 "\" is not a non-negative integer");
             counts.push_back({s, idOf(tgt), c.get<uint64_t>()});
         }
     }
@@ -211,19 +221,22 @@ BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {
     uint64_t vocab = 0, numPairs = 0, total = 0;
     get(8, version);
     if (version != kBinaryVersion)
-        throw InputError(name + ": bigram table version " + std::to_string(version) + " is not supported (this build reads version " +
-                         std::to_string(kBinaryVersion) + ")");
+        throw InputError(name + ": bigram table version " + std::to_string(version) +
+                         " is not supported (this build reads version " + std::to_string(kBinaryVersion) + ")");
     get(16, vocab);
     get(24, numPairs);
     get(32, total);
     if (vocab > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) || numPairs > vocab * vocab)
-        throw InputError(name + ": corrupt header (V = " + std::to_string(vocab) + ", pairs = " + std::to_string(numPairs) + ")");
+        throw InputError(name + ": corrupt header (V = " + std::to_string(vocab) +
+                         ", pairs = " + std::to_string(numPairs) + ")");
     const size_t expected = kHeader + (vocab + 1) * 8 + numPairs * 4 + numPairs * 8 + 8;
     if (data.size() != expected)
-        throw InputError(name + ": truncated or oversized file (" + std::to_string(data.size()) + " bytes, expected " + std::to_string(expected) + ")");
+        throw InputError(name + ": truncated or oversized file (" + std::to_string(data.size()) + " bytes, expected " +
+                         std::to_string(expected) + ")");
     uint64_t stored = 0;
     get(expected - 8, stored);
-    if (fnv1a(data.data(), expected - 8) != stored) throw InputError(name + ": checksum mismatch (the file is corrupt)");
+    if (fnv1a(data.data(), expected - 8) != stored)
+        throw InputError(name + ": checksum mismatch (the file is corrupt)");
     BigramTable t;
     t.m_vocabSize = static_cast<int64_t>(vocab);
     t.m_total = total;
@@ -242,7 +255,8 @@ BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {
     } catch (const Error& e) {
         throw InputError(name + ": corrupt CSR arrays: " + e.what());
     }
-    if (t.m_rowPtr.back() != static_cast<int64_t>(numPairs)) throw InputError(name + ": corrupt CSR arrays (row pointers do not end at the pair count)");
+    if (t.m_rowPtr.back() != static_cast<int64_t>(numPairs))
+        throw InputError(name + ": corrupt CSR arrays (row pointers do not end at the pair count)");
     return t;
 }
 
@@ -280,9 +294,11 @@ std::string formatEdgeParameterReport(const EdgeParameterReport& r) {
                   r.denseEdges ? 100.0 * static_cast<double>(r.ownEdges) / static_cast<double>(r.denseEdges) : 0.0);
     os << "nodes (V)            " << r.vocabSize << "\n"
        << "hidden size (d)      " << r.dim << "  (" << r.dim * r.dim + r.dim << " parameters per edge slot)\n"
-       << "own edges            " << r.ownEdges << " of " << r.denseEdges << " (" << edgePct << "), plus 1 shared slot\n"
+       << "own edges            " << r.ownEdges << " of " << r.denseEdges << " (" << edgePct
+       << "), plus 1 shared slot\n"
        << "parameters, dense    " << humanCount(r.denseParameters) << "  (" << r.denseParameters << ")\n"
-       << "parameters, sparse   " << humanCount(r.sparseParameters) << "  (" << r.sparseParameters << ", " << pct << " of dense)\n";
+       << "parameters, sparse   " << humanCount(r.sparseParameters) << "  (" << r.sparseParameters << ", " << pct
+       << " of dense)\n";
     return os.str();
 }
 

@@ -18,7 +18,9 @@ Cls classify(char32_t cp) {
     return Cls::Other;
 }
 
-bool isWs(Cls c) { return c == Cls::Space || c == Cls::OtherWs; }
+bool isWs(Cls c) {
+    return c == Cls::Space || c == Cls::OtherWs;
+}
 
 struct Alphabet {
     std::array<std::string, 256> byteToChar;
@@ -26,9 +28,12 @@ struct Alphabet {
     Alphabet() {
         charToByte.fill(-1);
         std::array<bool, 256> direct{};
-        for (int b = '!'; b <= '~'; ++b) direct[static_cast<size_t>(b)] = true;
-        for (int b = 0xA1; b <= 0xAC; ++b) direct[static_cast<size_t>(b)] = true;
-        for (int b = 0xAE; b <= 0xFF; ++b) direct[static_cast<size_t>(b)] = true;
+        for (int b = '!'; b <= '~'; ++b)
+            direct[static_cast<size_t>(b)] = true;
+        for (int b = 0xA1; b <= 0xAC; ++b)
+            direct[static_cast<size_t>(b)] = true;
+        for (int b = 0xAE; b <= 0xFF; ++b)
+            direct[static_cast<size_t>(b)] = true;
         char32_t next = 256;
         for (int b = 0; b < 256; ++b) {
             const char32_t cp = direct[static_cast<size_t>(b)] ? static_cast<char32_t>(b) : next++;
@@ -64,7 +69,8 @@ void splitGpt2(std::string_view text, std::vector<std::string_view>& out) {
     const size_t n = cps.size();
     const auto runOf = [&](size_t from, auto pred) {
         size_t k = from;
-        while (k < n && pred(cls[k])) ++k;
+        while (k < n && pred(cls[k]))
+            ++k;
         return k;
     };
     size_t i = 0;
@@ -86,7 +92,8 @@ void splitGpt2(std::string_view text, std::vector<std::string_view>& out) {
             const size_t j = (cls[i] == Cls::Space && i + 1 < n) ? i + 1 : i;
             const Cls cj = cls[j];
             if (j == i + 1 || !isWs(cj)) {
-                if (cj == Cls::Letter || cj == Cls::Number || cj == Cls::Other) end = runOf(j, [cj](Cls x) { return x == cj; });
+                if (cj == Cls::Letter || cj == Cls::Number || cj == Cls::Other)
+                    end = runOf(j, [cj](Cls x) { return x == cj; });
             }
         }
         if (end == 0) {
@@ -102,14 +109,19 @@ void splitGpt2(std::string_view text, std::vector<std::string_view>& out) {
     }
 }
 
-const std::string& byteToUnicode(uint8_t byte) { return alphabet().byteToChar[byte]; }
+const std::string& byteToUnicode(uint8_t byte) {
+    return alphabet().byteToChar[byte];
+}
 
-int byteFromUnicode(char32_t cp) { return cp < 512 ? alphabet().charToByte[cp] : -1; }
+int byteFromUnicode(char32_t cp) {
+    return cp < 512 ? alphabet().charToByte[cp] : -1;
+}
 
 std::string toByteLevel(std::string_view raw) {
     std::string out;
     out.reserve(raw.size() * 2);
-    for (const char c : raw) out += byteToUnicode(static_cast<uint8_t>(c));
+    for (const char c : raw)
+        out += byteToUnicode(static_cast<uint8_t>(c));
     return out;
 }
 

@@ -67,7 +67,8 @@ std::atomic<uint64_t> g_nextInstance{1};
 // Last / first code point of a valid UTF-8 text.
 char32_t lastCodePoint(std::string_view s) {
     size_t p = s.size() - 1;
-    while (p > 0 && (static_cast<unsigned char>(s[p]) & 0xC0) == 0x80) --p;
+    while (p > 0 && (static_cast<unsigned char>(s[p]) & 0xC0) == 0x80)
+        --p;
     return unicode::decodeNext(s, p);
 }
 char32_t firstCodePoint(std::string_view s) {
@@ -79,7 +80,8 @@ size_t trailingSpaceStart(std::string_view s) {
     size_t end = s.size();
     while (end > 0) {
         size_t p = end - 1;
-        while (p > 0 && (static_cast<unsigned char>(s[p]) & 0xC0) == 0x80) --p;
+        while (p > 0 && (static_cast<unsigned char>(s[p]) & 0xC0) == 0x80)
+            --p;
         size_t q = p;
         if (!unicode::isWhiteSpace(unicode::decodeNext(s, q))) break;
         end = p;
@@ -97,7 +99,9 @@ size_t leadingSpaceEnd(std::string_view s) {
     return p;
 }
 
-uint64_t pairKey(int32_t a, int32_t b) { return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b); }
+uint64_t pairKey(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+}
 
 // Field access that turns nlohmann type errors into messages naming the file and field.
 class Reader {
@@ -130,7 +134,8 @@ void parseNormalizer(const Reader& r, const json& j, std::vector<unicode::Normal
     if (j.is_null()) return;
     const std::string type = r.type(j, where);
     if (type == "Sequence") {
-        if (!j.contains("normalizers") || !j.at("normalizers").is_array()) r.fail(where + ".normalizers must be an array");
+        if (!j.contains("normalizers") || !j.at("normalizers").is_array())
+            r.fail(where + ".normalizers must be an array");
         for (size_t i = 0; i < j.at("normalizers").size(); ++i)
             parseNormalizer(r, j.at("normalizers")[i], out, where + ".normalizers[" + std::to_string(i) + "]");
         return;
@@ -145,7 +150,8 @@ void parseNormalizer(const Reader& r, const json& j, std::vector<unicode::Normal
 } // namespace
 
 ByteLevelBpeTokenizer::ByteLevelBpeTokenizer()
-    : m_instance(g_nextInstance.fetch_add(1)), m_rawTrie(std::make_unique<Trie>()), m_normTrie(std::make_unique<Trie>()) {
+    : m_instance(g_nextInstance.fetch_add(1)), m_rawTrie(std::make_unique<Trie>()),
+      m_normTrie(std::make_unique<Trie>()) {
     m_byteId.fill(-1);
     m_fallbackId.fill(-1);
 }
@@ -156,7 +162,8 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::load(const std::fi
     return parse(readTokenizerFile(path), path.string());
 }
 
-std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_view text, const std::string& sourceName) {
+std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_view text,
+                                                                    const std::string& sourceName) {
     json j;
     try {
         j = json::parse(text.begin(), text.end());
@@ -169,11 +176,14 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
     t->m_source = sourceName;
 
     try {
-        if (!r.isNull(j, "truncation")) r.fail("\"truncation\" is set; truncating tokenizers are not supported (set it to null)");
-        if (!r.isNull(j, "padding")) r.fail("\"padding\" is set; padding tokenizers are not supported (set it to null)");
+        if (!r.isNull(j, "truncation"))
+            r.fail("\"truncation\" is set; truncating tokenizers are not supported (set it to null)");
+        if (!r.isNull(j, "padding"))
+            r.fail("\"padding\" is set; padding tokenizers are not supported (set it to null)");
         if (j.contains("normalizer")) parseNormalizer(r, j.at("normalizer"), t->m_normalizers, "normalizer");
 
-        if (r.isNull(j, "pre_tokenizer")) r.fail("pre_tokenizer is null; only the ByteLevel pre-tokenizer is supported");
+        if (r.isNull(j, "pre_tokenizer"))
+            r.fail("pre_tokenizer is null; only the ByteLevel pre-tokenizer is supported");
         const json& pre = j.at("pre_tokenizer");
         if (const std::string type = r.type(pre, "pre_tokenizer"); type != "ByteLevel")
             r.fail("unsupported pre_tokenizer type '" + type + "' (only ByteLevel is supported)");
@@ -194,7 +204,8 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
         if (r.isNull(j, "model")) r.fail("no \"model\" section");
         const json& model = j.at("model");
         if (!model.is_object()) r.fail("\"model\" must be an object");
-        std::string modelType = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>() : "";
+        std::string modelType =
+            model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>() : "";
         if (modelType.empty() && model.contains("merges")) modelType = "BPE";
         if (modelType != "BPE")
             r.fail("unsupported model type '" + (modelType.empty() ? std::string("(none)") : modelType) +
@@ -211,18 +222,21 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
         t->m_ignoreMerges = r.flag(model, "ignore_merges", false, "model");
 
         // Vocabulary: model tokens, then added tokens (which may reuse model ids).
-        if (!model.contains("vocab") || !model.at("vocab").is_object()) r.fail("model.vocab must be an object {token: id}");
+        if (!model.contains("vocab") || !model.at("vocab").is_object())
+            r.fail("model.vocab must be an object {token: id}");
         std::vector<std::string> byId;
         std::vector<bool> filled;
         const auto place = [&](const std::string& token, int64_t id, const char* where) {
-            if (id < 0 || id > 50'000'000) r.fail(std::string(where) + ": token \"" + token + "\" has an invalid id " + std::to_string(id));
+            if (id < 0 || id > 50'000'000)
+                r.fail(std::string(where) + ": token \"" + token + "\" has an invalid id " + std::to_string(id));
             const auto u = static_cast<size_t>(id);
             if (u >= byId.size()) {
                 byId.resize(u + 1);
                 filled.resize(u + 1, false);
             }
             if (filled[u] && byId[u] != token)
-                r.fail(std::string(where) + ": id " + std::to_string(id) + " is given to both \"" + byId[u] + "\" and \"" + token + "\"");
+                r.fail(std::string(where) + ": id " + std::to_string(id) + " is given to both \"" + byId[u] +
+                       "\" and \"" + token + "\"");
             byId[u] = token;
             filled[u] = true;
         };
@@ -247,14 +261,16 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
                 at.special = r.flag(a, "special", false, "added_tokens");
                 if (at.content.empty()) continue; // HuggingFace ignores empty added tokens
                 if (const auto it = t->m_vocab.find(at.content); it != t->m_vocab.end() && it->second != at.id)
-                    r.fail("added token \"" + at.content + "\" has id " + std::to_string(at.id) + " but the model vocabulary gives it " +
-                           std::to_string(it->second));
+                    r.fail("added token \"" + at.content + "\" has id " + std::to_string(at.id) +
+                           " but the model vocabulary gives it " + std::to_string(it->second));
                 place(at.content, at.id, "added_tokens");
                 if (t->m_addedByText.emplace(at.content, at.id).second) t->m_added.push_back(at);
             }
         }
         for (size_t i = 0; i < filled.size(); ++i)
-            if (!filled[i]) r.fail("token ids are not contiguous: id " + std::to_string(i) + " has no token (" + std::to_string(filled.size()) + " ids expected)");
+            if (!filled[i])
+                r.fail("token ids are not contiguous: id " + std::to_string(i) + " has no token (" +
+                       std::to_string(filled.size()) + " ids expected)");
         if (byId.empty()) r.fail("the vocabulary is empty");
         t->m_idToToken = std::move(byId);
 
@@ -271,7 +287,8 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
                     const std::string s = m.get<std::string>();
                     const auto sp = s.find(' ');
                     if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-                        r.fail("model.merges[" + std::to_string(rank) + "] \"" + s + "\" is not two tokens separated by one space");
+                        r.fail("model.merges[" + std::to_string(rank) + "] \"" + s +
+                               "\" is not two tokens separated by one space");
                     a = s.substr(0, sp);
                     b = s.substr(sp + 1);
                 } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
@@ -287,7 +304,8 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
                 const std::string merged = a + (b.size() >= prefixLen ? b.substr(prefixLen) : std::string());
                 const auto in = t->m_vocab.find(merged);
                 if (in == t->m_vocab.end())
-                    r.fail("model.merges[" + std::to_string(rank) + "] produces \"" + merged + "\", which is not in model.vocab");
+                    r.fail("model.merges[" + std::to_string(rank) + "] produces \"" + merged +
+                           "\", which is not in model.vocab");
                 t->m_merges.insert_or_assign(pairKey(ia->second, ib->second),
                                              std::pair<uint32_t, int32_t>{static_cast<uint32_t>(rank), in->second});
             }
@@ -301,7 +319,8 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_
             t->m_byteId[static_cast<size_t>(b)] = it->second;
         char name[8];
         std::snprintf(name, sizeof name, "<0x%02X>", b);
-        if (const auto it = t->m_vocab.find(std::string_view(name)); it != t->m_vocab.end()) t->m_fallbackId[static_cast<size_t>(b)] = it->second;
+        if (const auto it = t->m_vocab.find(std::string_view(name)); it != t->m_vocab.end())
+            t->m_fallbackId[static_cast<size_t>(b)] = it->second;
     }
     if (!t->m_unkToken.empty()) {
         if (const auto it = t->m_vocab.find(t->m_unkToken); it != t->m_vocab.end()) t->m_unk = it->second;
@@ -345,8 +364,8 @@ std::optional<int32_t> ByteLevelBpeTokenizer::tokenToId(std::string_view token) 
 
 const std::string& ByteLevelBpeTokenizer::idToToken(int32_t id) const {
     if (id < 0 || static_cast<size_t>(id) >= m_idToToken.size())
-        throw InputError("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(m_idToToken.size()) +
-                         ") of " + m_source);
+        throw InputError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                         std::to_string(m_idToToken.size()) + ") of " + m_source);
     return m_idToToken[static_cast<size_t>(id)];
 }
 
@@ -359,7 +378,8 @@ std::vector<int32_t> ByteLevelBpeTokenizer::specialIds() const {
 
 std::string ByteLevelBpeTokenizer::normalizeText(std::string_view text) const {
     std::string s(text);
-    for (const auto form : m_normalizers) s = unicode::normalize(s, form);
+    for (const auto form : m_normalizers)
+        s = unicode::normalize(s, form);
     return s;
 }
 
@@ -435,7 +455,8 @@ void ByteLevelBpeTokenizer::bpeWord(std::string_view word, std::vector<Symbol>& 
     bpeWordUncached(word, out);
     if (word.size() <= kMaxWordBytes) {
         if (cache.words.size() >= kMaxEntries) cache.words.clear();
-        cache.words.emplace(std::string(word), std::vector<Symbol>(out.begin() + static_cast<ptrdiff_t>(first), out.end()));
+        cache.words.emplace(std::string(word),
+                            std::vector<Symbol>(out.begin() + static_cast<ptrdiff_t>(first), out.end()));
     }
 }
 
@@ -476,7 +497,8 @@ void ByteLevelBpeTokenizer::bpeWordUncached(std::string_view word, std::vector<S
         if (plain) {
             id = m_byteId[byte];
         } else {
-            s = (i > 0 ? m_prefix : std::string()) + bpe::byteToUnicode(byte) + (i + 1 == word.size() ? m_suffix : std::string());
+            s = (i > 0 ? m_prefix : std::string()) + bpe::byteToUnicode(byte) +
+                (i + 1 == word.size() ? m_suffix : std::string());
             if (const auto it = m_vocab.find(s); it != m_vocab.end()) id = it->second;
         }
         if (id >= 0) {
@@ -487,9 +509,11 @@ void ByteLevelBpeTokenizer::bpeWordUncached(std::string_view word, std::vector<S
         if (m_byteFallback) {
             if (plain) s = bpe::byteToUnicode(byte);
             bool all = true;
-            for (const char c : s) all = all && m_fallbackId[static_cast<uint8_t>(c)] >= 0;
+            for (const char c : s)
+                all = all && m_fallbackId[static_cast<uint8_t>(c)] >= 0;
             if (all) {
-                for (size_t k = 0; k < s.size(); ++k) add(m_fallbackId[static_cast<uint8_t>(s[k])], k == 0 ? 1 : 0);
+                for (size_t k = 0; k < s.size(); ++k)
+                    add(m_fallbackId[static_cast<uint8_t>(s[k])], k == 0 ? 1 : 0);
                 continue;
             }
         }
@@ -511,7 +535,9 @@ void ByteLevelBpeTokenizer::bpeWordUncached(std::string_view word, std::vector<S
         int32_t pos;
         int32_t newId;
     };
-    const auto later = [](const Merge& a, const Merge& b) { return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos; };
+    const auto later = [](const Merge& a, const Merge& b) {
+        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
     thread_local std::vector<Merge> heapStore;
     heapStore.clear();
     std::priority_queue<Merge, std::vector<Merge>, decltype(later)> queue(later, std::move(heapStore));
@@ -533,11 +559,13 @@ void ByteLevelBpeTokenizer::bpeWordUncached(std::string_view word, std::vector<S
         cur.next = right.next;
         if (right.next >= 0) syms[static_cast<size_t>(right.next)].prev = top.pos;
         if (cur.prev >= 0) {
-            if (const auto p = m_merges.find(pairKey(syms[static_cast<size_t>(cur.prev)].id, cur.id)); p != m_merges.end())
+            if (const auto p = m_merges.find(pairKey(syms[static_cast<size_t>(cur.prev)].id, cur.id));
+                p != m_merges.end())
                 queue.push({p->second.first, cur.prev, p->second.second});
         }
         if (cur.next >= 0) {
-            if (const auto p = m_merges.find(pairKey(cur.id, syms[static_cast<size_t>(cur.next)].id)); p != m_merges.end())
+            if (const auto p = m_merges.find(pairKey(cur.id, syms[static_cast<size_t>(cur.next)].id));
+                p != m_merges.end())
                 queue.push({p->second.first, top.pos, p->second.second});
         }
     }
@@ -545,8 +573,7 @@ void ByteLevelBpeTokenizer::bpeWordUncached(std::string_view word, std::vector<S
         if (s.alive) out.push_back({s.id, s.len});
 }
 
-template <bool kOffsets, class Emit>
-void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
+template <bool kOffsets, class Emit> void ByteLevelBpeTokenizer::run(std::string_view text, Emit&& emit) const {
     if (const size_t bad = unicode::findInvalidUtf8(text); bad != unicode::kValid)
         throw InputError("invalid UTF-8 at byte " + std::to_string(bad) + " of the text to tokenise");
     thread_local std::vector<Split> rawSplits, normSplits;

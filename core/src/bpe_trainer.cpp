@@ -15,9 +15,15 @@
 namespace brillm {
 namespace {
 
-uint64_t key(int32_t a, int32_t b) { return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b); }
-int32_t left(uint64_t k) { return static_cast<int32_t>(k >> 32); }
-int32_t right(uint64_t k) { return static_cast<int32_t>(k & 0xffffffffu); }
+uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+}
+int32_t left(uint64_t k) {
+    return static_cast<int32_t>(k >> 32);
+}
+int32_t right(uint64_t k) {
+    return static_cast<int32_t>(k & 0xffffffffu);
+}
 
 } // namespace
 
@@ -29,10 +35,12 @@ BpeTrainer::BpeTrainer(BpeTrainerOptions options) : m_options(std::move(options)
     }
     if (!m_options.unknownToken.empty() && !seen.count(m_options.unknownToken))
         throw InputError("the unknown token \"" + m_options.unknownToken + "\" must be one of the special tokens");
-    const int64_t minimum = static_cast<int64_t>(m_options.specialTokens.size()) + (m_options.fullByteAlphabet ? 256 : 1);
+    const int64_t minimum =
+        static_cast<int64_t>(m_options.specialTokens.size()) + (m_options.fullByteAlphabet ? 256 : 1);
     if (m_options.vocabSize < minimum)
-        throw InputError("a byte-level BPE vocabulary needs at least " + std::to_string(minimum) + " tokens (special tokens" +
-                         (m_options.fullByteAlphabet ? " + 256 bytes" : " + an alphabet") + "), got " + std::to_string(m_options.vocabSize));
+        throw InputError("a byte-level BPE vocabulary needs at least " + std::to_string(minimum) +
+                         " tokens (special tokens" + (m_options.fullByteAlphabet ? " + 256 bytes" : " + an alphabet") +
+                         "), got " + std::to_string(m_options.vocabSize));
 }
 
 void BpeTrainer::addLine(std::string_view line) {
@@ -56,7 +64,8 @@ void BpeTrainer::addCorpus(const std::vector<std::filesystem::path>& files) {
     CorpusReader reader(files, co);
     CorpusChunk chunk;
     while (reader.next(chunk))
-        for (size_t i = 0; i < chunk.size(); ++i) addLine(chunk.line(i));
+        for (size_t i = 0; i < chunk.size(); ++i)
+            addLine(chunk.line(i));
     reader.requireNonEmpty();
     const auto& s = reader.stats();
     m_stats.bytes += s.bytes;
@@ -71,13 +80,15 @@ BpeTrainingResult BpeTrainer::train() const {
     // Tokens: special tokens, then the byte alphabet ordered by its stand-in code points.
     std::vector<std::string> tokens = m_options.specialTokens;
     std::unordered_map<std::string, int32_t> ids;
-    for (size_t i = 0; i < tokens.size(); ++i) ids.emplace(tokens[i], static_cast<int32_t>(i));
+    for (size_t i = 0; i < tokens.size(); ++i)
+        ids.emplace(tokens[i], static_cast<int32_t>(i));
     std::array<bool, 256> used{};
     if (m_options.fullByteAlphabet) {
         used.fill(true);
     } else {
         for (const auto& [w, n] : m_words)
-            for (const char c : w) used[static_cast<uint8_t>(c)] = true;
+            for (const char c : w)
+                used[static_cast<uint8_t>(c)] = true;
     }
     std::vector<std::pair<char32_t, uint8_t>> alphabet;
     for (int b = 0; b < 256; ++b) {
@@ -106,7 +117,8 @@ BpeTrainingResult BpeTrainer::train() const {
     words.reserve(sortedWords.size());
     for (const auto& [w, n] : sortedWords) {
         Word word{{}, n};
-        for (const char c : w) word.syms.push_back(byteId[static_cast<uint8_t>(c)]);
+        for (const char c : w)
+            word.syms.push_back(byteId[static_cast<uint8_t>(c)]);
         words.push_back(std::move(word));
     }
 
@@ -126,9 +138,12 @@ BpeTrainingResult BpeTrainer::train() const {
         int64_t count;
         uint64_t pair;
     };
-    const auto lower = [](const Entry& a, const Entry& b) { return a.count != b.count ? a.count < b.count : a.pair > b.pair; };
+    const auto lower = [](const Entry& a, const Entry& b) {
+        return a.count != b.count ? a.count < b.count : a.pair > b.pair;
+    };
     std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> queue(lower);
-    for (const auto& [k, c] : pairCount) queue.push({c, k});
+    for (const auto& [k, c] : pairCount)
+        queue.push({c, k});
 
     std::vector<std::pair<std::string, std::string>> merges;
     std::vector<uint32_t> stamp(words.size(), 0);
@@ -177,7 +192,8 @@ BpeTrainingResult BpeTrainer::train() const {
                 }
             }
             if (!changed) continue;
-            for (size_t i = 0; i + 1 < w.syms.size(); ++i) pairCount[key(w.syms[i], w.syms[i + 1])] -= cnt;
+            for (size_t i = 0; i + 1 < w.syms.size(); ++i)
+                pairCount[key(w.syms[i], w.syms[i + 1])] -= cnt;
             for (size_t i = 0; i + 1 < next.size(); ++i) {
                 const uint64_t k = key(next[i], next[i + 1]);
                 pairCount[k] += cnt;
@@ -191,10 +207,12 @@ BpeTrainingResult BpeTrainer::train() const {
         }
         std::sort(grown.begin(), grown.end());
         grown.erase(std::unique(grown.begin(), grown.end()), grown.end());
-        for (const uint64_t k : grown) queue.push({pairCount[k], k});
+        for (const uint64_t k : grown)
+            queue.push({pairCount[k], k});
         pairCount.erase(top.pair);
         where.erase(top.pair);
-        if (m_options.progress && !m_options.progress(static_cast<int64_t>(merges.size()), target)) throw CancelledError();
+        if (m_options.progress && !m_options.progress(static_cast<int64_t>(merges.size()), target))
+            throw CancelledError();
     }
 
     using ojson = nlohmann::ordered_json;
@@ -204,11 +222,19 @@ BpeTrainingResult BpeTrainer::train() const {
     j["padding"] = nullptr;
     ojson added = ojson::array();
     for (size_t i = 0; i < m_options.specialTokens.size(); ++i)
-        added.push_back(ojson{{"id", i}, {"content", m_options.specialTokens[i]}, {"single_word", false}, {"lstrip", false},
-                              {"rstrip", false}, {"normalized", false}, {"special", true}});
+        added.push_back(ojson{{"id", i},
+                              {"content", m_options.specialTokens[i]},
+                              {"single_word", false},
+                              {"lstrip", false},
+                              {"rstrip", false},
+                              {"normalized", false},
+                              {"special", true}});
     j["added_tokens"] = added;
     j["normalizer"] = m_options.nfkc ? ojson{{"type", "NFKC"}} : ojson(nullptr);
-    const ojson byteLevel{{"type", "ByteLevel"}, {"add_prefix_space", m_options.addPrefixSpace}, {"trim_offsets", true}, {"use_regex", true}};
+    const ojson byteLevel{{"type", "ByteLevel"},
+                          {"add_prefix_space", m_options.addPrefixSpace},
+                          {"trim_offsets", true},
+                          {"use_regex", true}};
     j["pre_tokenizer"] = byteLevel;
     j["post_processor"] = nullptr;
     j["decoder"] = byteLevel;
@@ -222,10 +248,12 @@ BpeTrainingResult BpeTrainer::train() const {
     model["byte_fallback"] = false;
     model["ignore_merges"] = false;
     ojson vocab = ojson::object();
-    for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = i;
+    for (size_t i = 0; i < tokens.size(); ++i)
+        vocab[tokens[i]] = i;
     model["vocab"] = vocab;
     ojson mergeList = ojson::array();
-    for (const auto& [l, r] : merges) mergeList.push_back(ojson::array({l, r}));
+    for (const auto& [l, r] : merges)
+        mergeList.push_back(ojson::array({l, r}));
     model["merges"] = mergeList;
     j["model"] = model;
 

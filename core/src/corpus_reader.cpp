@@ -21,7 +21,8 @@ CorpusReader::CorpusReader(std::vector<std::filesystem::path> files, CorpusOptio
     if (m_options.chunkBytes < 4096) m_options.chunkBytes = 4096;
     for (const auto& f : m_files) {
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(f, ec)) throw InputError("cannot open corpus " + f.string() + ": no such file");
+        if (!std::filesystem::is_regular_file(f, ec))
+            throw InputError("cannot open corpus " + f.string() + ": no such file");
         const auto size = std::filesystem::file_size(f, ec);
         if (ec) throw InputError("cannot open corpus " + f.string() + ": " + ec.message());
         m_totalBytes += size;
@@ -76,7 +77,9 @@ bool CorpusReader::next(CorpusChunk& chunk) {
     while (chunk.text.size() < m_options.chunkBytes && chunk.lines.size() < m_options.chunkBytes / 8) {
         const size_t got = std::fread(m_buffer.data(), 1, m_buffer.size(), m_file);
         if (got == 0) {
-            if (std::ferror(m_file)) throw InputError("cannot read corpus " + m_files[m_fileIndex - 1].string() + ": " + std::strerror(errno));
+            if (std::ferror(m_file))
+                throw InputError("cannot read corpus " + m_files[m_fileIndex - 1].string() + ": " +
+                                 std::strerror(errno));
             // End of this file: its last line may lack a '\n'.
             if (!m_carry.empty()) {
                 addLine(m_carry);
@@ -110,9 +113,11 @@ bool CorpusReader::next(CorpusChunk& chunk) {
 void CorpusReader::requireNonEmpty() const {
     if (m_stats.nonEmptyLines > 0) return;
     std::string names;
-    for (const auto& f : m_files) names += (names.empty() ? "" : ", ") + f.string();
-    throw InputError("the corpus is empty (" + names + ": " + std::to_string(m_stats.lines) + " lines, none with text" +
-                     (m_stats.skippedLines ? ", " + std::to_string(m_stats.skippedLines) + " skipped for invalid UTF-8" : "") + ")");
+    for (const auto& f : m_files)
+        names += (names.empty() ? "" : ", ") + f.string();
+    throw InputError(
+        "the corpus is empty (" + names + ": " + std::to_string(m_stats.lines) + " lines, none with text" +
+        (m_stats.skippedLines ? ", " + std::to_string(m_stats.skippedLines) + " skipped for invalid UTF-8" : "") + ")");
 }
 
 CorpusStats forEachLine(const std::vector<std::filesystem::path>& files, const CorpusOptions& options,
@@ -120,7 +125,8 @@ CorpusStats forEachLine(const std::vector<std::filesystem::path>& files, const C
     CorpusReader reader(files, options);
     CorpusChunk chunk;
     while (reader.next(chunk))
-        for (size_t i = 0; i < chunk.size(); ++i) fn(chunk.line(i));
+        for (size_t i = 0; i < chunk.size(); ++i)
+            fn(chunk.line(i));
     return reader.stats();
 }
 

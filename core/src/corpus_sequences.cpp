@@ -8,7 +8,8 @@
 
 namespace brillm {
 
-std::vector<PaddedSequence> makeSequences(std::span<const int32_t> ids, int64_t maxLength, int32_t padId, SequenceCut cut) {
+std::vector<PaddedSequence> makeSequences(std::span<const int32_t> ids, int64_t maxLength, int32_t padId,
+                                          SequenceCut cut) {
     if (maxLength < 2) throw InputError("max_seq_length must be at least 2, got " + std::to_string(maxLength));
     std::vector<PaddedSequence> out;
     const auto len = static_cast<size_t>(maxLength);

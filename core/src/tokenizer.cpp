@@ -11,7 +11,8 @@ namespace brillm {
 
 std::string readTokenizerFile(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) throw TokenizerError("cannot read tokenizer " + path.string() + ": no such file");
+    if (!std::filesystem::is_regular_file(path, ec))
+        throw TokenizerError("cannot read tokenizer " + path.string() + ": no such file");
     std::string text;
     if (!detail::readWholeFile(path, text)) throw TokenizerError("cannot read tokenizer " + path.string());
     return text;

@@ -20,7 +20,8 @@ CharTokenizer::CharTokenizer(NodeVocabulary vocabulary, bool nfkc, const std::st
     if (!unknownToken.empty()) {
         m_unknown = m_vocab.id(unknownToken);
         if (!m_unknown)
-            throw TokenizerError(m_vocab.source() + ": the unknown token \"" + unknownToken + "\" is not in the vocabulary");
+            throw TokenizerError(m_vocab.source() + ": the unknown token \"" + unknownToken +
+                                 "\" is not in the vocabulary");
     } else {
         m_unknown = m_vocab.unknownId();
     }
@@ -38,8 +39,7 @@ CharTokenizer::CharTokenizer(NodeVocabulary vocabulary, bool nfkc, const std::st
     }
 }
 
-template <class Emit>
-void CharTokenizer::run(std::string_view input, Emit&& emit) const {
+template <class Emit> void CharTokenizer::run(std::string_view input, Emit&& emit) const {
     if (const size_t bad = unicode::findInvalidUtf8(input); bad != unicode::kValid)
         throw InputError("invalid UTF-8 at byte " + std::to_string(bad) + " of the text to tokenise");
     unicode::NormalizedText norm;

@@ -49,11 +49,20 @@ const icu::Normalizer2& normalizer(NormalForm form) {
     UErrorCode status = U_ZERO_ERROR;
     const icu::Normalizer2* n = nullptr;
     switch (form) {
-    case NormalForm::Nfc: n = icu::Normalizer2::getNFCInstance(status); break;
-    case NormalForm::Nfd: n = icu::Normalizer2::getNFDInstance(status); break;
-    case NormalForm::Nfkc: n = icu::Normalizer2::getNFKCInstance(status); break;
-    case NormalForm::Nfkd: n = icu::Normalizer2::getNFKDInstance(status); break;
-    case NormalForm::None: break;
+    case NormalForm::Nfc:
+        n = icu::Normalizer2::getNFCInstance(status);
+        break;
+    case NormalForm::Nfd:
+        n = icu::Normalizer2::getNFDInstance(status);
+        break;
+    case NormalForm::Nfkc:
+        n = icu::Normalizer2::getNFKCInstance(status);
+        break;
+    case NormalForm::Nfkd:
+        n = icu::Normalizer2::getNFKDInstance(status);
+        break;
+    case NormalForm::None:
+        break;
     }
     if (U_FAILURE(status) || n == nullptr)
         throw Error(std::string("ICU normaliser unavailable: ") + u_errorName(status));
@@ -96,7 +105,8 @@ size_t findInvalidUtf8(std::string_view text) {
         // ASCII runs dominate real text: skip 8 bytes at a time.
         while (i + 8 <= text.size()) {
             uint64_t word = 0;
-            for (size_t k = 0; k < 8; ++k) word |= static_cast<uint64_t>(static_cast<unsigned char>(text[i + k])) << (8 * k);
+            for (size_t k = 0; k < 8; ++k)
+                word |= static_cast<uint64_t>(static_cast<unsigned char>(text[i + k])) << (8 * k);
             if (word & 0x8080808080808080ULL) break;
             i += 8;
         }

@@ -27,7 +27,7 @@ public:
     bool number_integer(number_integer_t v) override { return value(v); }
     bool number_unsigned(number_unsigned_t v) override {
         return v > static_cast<number_unsigned_t>(std::numeric_limits<int32_t>::max()) ? bad("an id above 2^31")
-                                                                                        : value(static_cast<int64_t>(v));
+                                                                                       : value(static_cast<int64_t>(v));
     }
     bool number_float(number_float_t, const string_t&) override { return bad("a fractional number"); }
     bool string(string_t&) override { return bad("a string"); }
@@ -90,7 +90,8 @@ NodeVocabulary NodeVocabulary::fromTokens(std::vector<std::string> tokens, std::
 NodeVocabulary NodeVocabulary::fromTokenizer(const Tokenizer& tokenizer) {
     std::vector<std::string> tokens;
     tokens.reserve(static_cast<size_t>(tokenizer.vocabSize()));
-    for (int64_t i = 0; i < tokenizer.vocabSize(); ++i) tokens.push_back(tokenizer.idToToken(static_cast<int32_t>(i)));
+    for (int64_t i = 0; i < tokenizer.vocabSize(); ++i)
+        tokens.push_back(tokenizer.idToToken(static_cast<int32_t>(i)));
     return fromTokens(std::move(tokens), tokenizer.source());
 }
 
@@ -108,7 +109,8 @@ NodeVocabulary NodeVocabulary::parse(std::string_view text, const std::string& s
         if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
         throw TokenizerError(detail::jsonPosition(sourceName, text, h.syntaxByte) + ": malformed JSON: " + what);
     }
-    if (!ok || !h.problem.empty()) throw TokenizerError(sourceName + ": " + (h.problem.empty() ? "invalid vocabulary" : h.problem));
+    if (!ok || !h.problem.empty())
+        throw TokenizerError(sourceName + ": " + (h.problem.empty() ? "invalid vocabulary" : h.problem));
     if (h.entries.empty()) throw TokenizerError(sourceName + ": the vocabulary is empty");
 
     const size_t n = h.entries.size();
@@ -129,10 +131,11 @@ NodeVocabulary NodeVocabulary::parse(std::string_view text, const std::string& s
     for (size_t i = 0; i < n; ++i) {
         if (!seen[i]) {
             int64_t maxId = 0;
-            for (const auto& e : h.entries) maxId = std::max(maxId, e.second);
-            throw TokenizerError(sourceName + ": ids are not contiguous: " + std::to_string(n) +
-                                 " tokens but id " + std::to_string(i) + " is missing (largest id " +
-                                 std::to_string(maxId) + "); expected ids 0.." + std::to_string(n - 1));
+            for (const auto& e : h.entries)
+                maxId = std::max(maxId, e.second);
+            throw TokenizerError(sourceName + ": ids are not contiguous: " + std::to_string(n) + " tokens but id " +
+                                 std::to_string(i) + " is missing (largest id " + std::to_string(maxId) +
+                                 "); expected ids 0.." + std::to_string(n - 1));
         }
     }
     return fromTokens(std::move(tokens), sourceName);
@@ -148,7 +151,9 @@ std::string NodeVocabulary::toJson() const {
     return out;
 }
 
-void NodeVocabulary::save(const std::filesystem::path& path) const { detail::writeFileAtomic(path, toJson()); }
+void NodeVocabulary::save(const std::filesystem::path& path) const {
+    detail::writeFileAtomic(path, toJson());
+}
 
 std::optional<int32_t> NodeVocabulary::id(std::string_view token) const {
     const auto it = m_ids.find(token);

@@ -9,8 +9,10 @@
 
 namespace brillm {
 
-CharVocabularyResult buildCharVocabulary(const std::vector<std::filesystem::path>& files, const CharVocabularyOptions& options) {
-    if (options.size < 2) throw InputError("a character vocabulary needs a size of at least 2 (the unknown token and one character)");
+CharVocabularyResult buildCharVocabulary(const std::vector<std::filesystem::path>& files,
+                                         const CharVocabularyOptions& options) {
+    if (options.size < 2)
+        throw InputError("a character vocabulary needs a size of at least 2 (the unknown token and one character)");
     std::vector<uint64_t> bmp(0x10000, 0);
     std::unordered_map<char32_t, uint64_t> astral;
     CorpusOptions co;
@@ -42,10 +44,14 @@ CharVocabularyResult buildCharVocabulary(const std::vector<std::filesystem::path
     uint64_t total = 0;
     for (char32_t cp = 0; cp < 0x10000; ++cp)
         if (bmp[cp]) counts.emplace_back(cp, bmp[cp]);
-    for (const auto& [cp, n] : astral) counts.emplace_back(cp, n);
-    for (const auto& c : counts) total += c.second;
+    for (const auto& [cp, n] : astral)
+        counts.emplace_back(cp, n);
+    for (const auto& c : counts)
+        total += c.second;
     if (counts.empty()) throw InputError("the corpus has no characters other than control characters");
-    std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
 
     std::vector<std::string> tokens{options.unknownToken};
     uint64_t covered = 0;

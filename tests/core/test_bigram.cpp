@@ -131,7 +131,8 @@ std::map<std::pair<int32_t, int32_t>, uint64_t> naiveCounts(const Tokenizer& tok
     while (std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         const auto ids = tok.encodeIds(line);
-        for (size_t i = 1; i < ids.size(); ++i) ++m[{ids[i - 1], ids[i]}];
+        for (size_t i = 1; i < ids.size(); ++i)
+            ++m[{ids[i - 1], ids[i]}];
     }
     return m;
 }
@@ -154,7 +155,8 @@ TEST(BigramCounter, MatchesANaiveCountWithOneAndTwoThreads) {
         const auto r = BigramCounter(*tok, {}, tok->vocabSize(), o).count({corpus});
         EXPECT_EQ(lastDone, std::filesystem::file_size(corpus));
         ASSERT_EQ(r.table.numPairs(), static_cast<int64_t>(want.size()));
-        for (const auto& p : r.table.pairs()) ASSERT_EQ(p.count, (want.at({p.source, p.target})));
+        for (const auto& p : r.table.pairs())
+            ASSERT_EQ(p.count, (want.at({p.source, p.target})));
         if (first)
             EXPECT_EQ(r.table, *first);
         else

@@ -16,7 +16,8 @@
 namespace brillm {
 namespace {
 
-std::vector<std::string> readAll(const std::vector<std::filesystem::path>& files, CorpusOptions o = {}, CorpusStats* stats = nullptr) {
+std::vector<std::string> readAll(const std::vector<std::filesystem::path>& files, CorpusOptions o = {},
+                                 CorpusStats* stats = nullptr) {
     std::vector<std::string> lines;
     const auto s = forEachLine(files, o, [&](std::string_view l) { lines.emplace_back(l); });
     if (stats) *stats = s;
@@ -28,7 +29,8 @@ TEST(CorpusReader, LinesAcrossFilesAndBuffers) {
     const auto a = dir.write("a.txt", "one\r\ntwo\n\nthree");
     // Lines longer than the read buffer and many of them, to cross chunk boundaries.
     std::string big;
-    for (int i = 0; i < 3000; ++i) big += std::string(static_cast<size_t>(i % 97), 'x') + std::to_string(i) + "\n";
+    for (int i = 0; i < 3000; ++i)
+        big += std::string(static_cast<size_t>(i % 97), 'x') + std::to_string(i) + "\n";
     big += std::string(10000, 'y') + "\n";
     const auto b = dir.write("b.txt", big);
     CorpusOptions o;
@@ -134,10 +136,12 @@ TEST(BpeTrainer, ReproducesTheCommittedHuggingFaceVerifiedFixture) {
     EXPECT_EQ(r.merges, 600 - 5 - 256);
 
     const auto tok = ByteLevelBpeTokenizer::parse(r.tokenizerJson, "trained");
-    for (const std::string line : {"It is a truth universally acknowledged.", "Mr. Bennet's £5000 (at 4 per cent)", "naïve café 😀"}) {
+    for (const std::string line :
+         {"It is a truth universally acknowledged.", "Mr. Bennet's £5000 (at 4 per cent)", "naïve café 😀"}) {
         const auto ids = tok->encodeIds(line);
         EXPECT_EQ(tok->decode(ids), " " + line); // add_prefix_space, every byte known
-        for (const auto id : ids) EXPECT_NE(id, 1) << "unexpected [UNK] in " << line;
+        for (const auto id : ids)
+            EXPECT_NE(id, 1) << "unexpected [UNK] in " << line;
     }
 }
 
@@ -166,7 +170,8 @@ TEST(BpeTrainer, StopsWhenNoPairIsFrequentEnough) {
     const auto r = t.train();
     EXPECT_LT(r.vocabSize, 1000);
     EXPECT_GT(r.merges, 0);
-    EXPECT_EQ(ByteLevelBpeTokenizer::parse(r.tokenizerJson, "t")->encode("abc").tokens, (std::vector<std::string>{"Ġabc"}));
+    EXPECT_EQ(ByteLevelBpeTokenizer::parse(r.tokenizerJson, "t")->encode("abc").tokens,
+              (std::vector<std::string>{"Ġabc"}));
 }
 
 } // namespace

@@ -37,8 +37,10 @@ int checkGolden(const Tokenizer& tok, const json& golden) {
         if (e.ids != ids || e.tokens != tokens) {
             ++failures;
             std::string got, want;
-            for (const auto& t : e.tokens) got += "'" + escaped(t) + "' ";
-            for (const auto& t : tokens) want += "'" + escaped(t) + "' ";
+            for (const auto& t : e.tokens)
+                got.append("'").append(escaped(t)).append("' ");
+            for (const auto& t : tokens)
+                want.append("'").append(escaped(t)).append("' ");
             ADD_FAILURE() << "encode mismatch for \"" << escaped(text) << "\"\n  want: " << want << "\n  got:  " << got;
             continue;
         }
@@ -52,7 +54,8 @@ int checkGolden(const Tokenizer& tok, const json& golden) {
         if (decoded != c.at("decoded").get<std::string>()) {
             ++failures;
             ADD_FAILURE() << "decode mismatch for \"" << escaped(text) << "\"\n  want: \""
-                          << escaped(c.at("decoded").get<std::string>()) << "\"\n  got:  \"" << escaped(decoded) << "\"";
+                          << escaped(c.at("decoded").get<std::string>()) << "\"\n  got:  \"" << escaped(decoded)
+                          << "\"";
         }
         EXPECT_EQ(tok.decode(ids, /*skipSpecial=*/true), c.at("decoded_skip_special").get<std::string>())
             << "for \"" << escaped(text) << "\"";
@@ -99,7 +102,8 @@ TEST(BpeTokenizer, OffsetsPointIntoTheOriginalText) {
 TEST(BpeTokenizer, ConcurrentEncodingGivesTheSameIds) {
     if (!std::filesystem::exists(test::releasedBpe())) GTEST_SKIP() << "no " << test::releasedBpe();
     const auto tok = ByteLevelBpeTokenizer::load(test::releasedBpe());
-    const std::string text = "It is a truth universally acknowledged, that a single man in possession of a good fortune.";
+    const std::string text =
+        "It is a truth universally acknowledged, that a single man in possession of a good fortune.";
     const auto want = tok->encodeIds(text);
     std::vector<std::thread> threads;
     std::atomic<int> bad{0};
@@ -108,7 +112,8 @@ TEST(BpeTokenizer, ConcurrentEncodingGivesTheSameIds) {
             for (int i = 0; i < 200; ++i)
                 if (tok->encodeIds(text) != want) ++bad;
         });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     EXPECT_EQ(bad.load(), 0);
 }
 
@@ -173,8 +178,11 @@ TEST(BpeTokenizer, UnsupportedSectionsAreNamed) {
     j["pre_tokenizer"] = nullptr;
     EXPECT_NE(errorOf(j).find("pre_tokenizer is null"), std::string::npos);
     j = minimalTokenizer();
-    j["normalizer"] = json{{"type", "Sequence"}, {"normalizers", json::array({json{{"type", "NFC"}}, json{{"type", "Lowercase"}}})}};
-    EXPECT_NE(errorOf(j).find("unsupported normalizer type 'Lowercase' in normalizer.normalizers[1]"), std::string::npos) << errorOf(j);
+    j["normalizer"] =
+        json{{"type", "Sequence"}, {"normalizers", json::array({json{{"type", "NFC"}}, json{{"type", "Lowercase"}}})}};
+    EXPECT_NE(errorOf(j).find("unsupported normalizer type 'Lowercase' in normalizer.normalizers[1]"),
+              std::string::npos)
+        << errorOf(j);
     j = minimalTokenizer();
     j["post_processor"] = json{{"type", "TemplateProcessing"}};
     EXPECT_NE(errorOf(j).find("post_processor type 'TemplateProcessing'"), std::string::npos);

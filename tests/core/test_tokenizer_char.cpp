@@ -50,7 +50,7 @@ TEST(CharTokenizer, ErrorsAreClear) {
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("U+0063 at byte 2"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(smallTokenizer().encode("a\xC0\x80"), InputError); // overlong NUL
+    EXPECT_THROW(smallTokenizer().encode("a\xC0\x80"), InputError);    // overlong NUL
     EXPECT_THROW(smallTokenizer().encode("\xED\xA0\x80"), InputError); // surrogate
     EXPECT_THROW(CharTokenizer(NodeVocabulary::fromTokens({"a"}), false, "<nope>"), TokenizerError);
     EXPECT_THROW(smallTokenizer().idToToken(7), InputError);

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <sys/wait.h>
 
 namespace brillm {
@@ -25,37 +25,47 @@ CliResult run(const std::string& args, const std::string& stdinFile = "/dev/null
     if (!p) return r;
     std::array<char, 4096> buf{};
     size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
+        r.output.append(buf.data(), n);
     const int status = ::pclose(p);
     r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
 }
 
-TEST(TokenizerCli, EveryCommandHasHelp) {
-    for (const char* c : {"tokenize --help", "vocab --help", "vocab build --help", "vocab check --help", "edges --help",
-                          "edges count --help", "edges info --help"}) {
-        const CliResult r = run(c);
-        EXPECT_EQ(r.exitCode, 0) << c << ": " << r.output;
-        EXPECT_NE(r.output.find("usage"), std::string::npos) << c << ": " << r.output;
-    }
+// One test per command, so that each stays short (every run starts a process).
+class TokenizerCliHelp : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TokenizerCliHelp, PrintsUsageAndExitsZero) {
+    const CliResult r = run(std::string(GetParam()) + " --help");
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("usage"), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Commands, TokenizerCliHelp,
+                         ::testing::Values("tokenize", "vocab", "vocab build", "vocab check", "edges", "edges count",
+                                           "edges info"));
+
+TEST(TokenizerCli, UsageErrorsExitWithTwo) {
     EXPECT_EQ(run("tokenize").exitCode, 2); // --tokenizer missing
+    EXPECT_EQ(run("vocab build --kind word --size 5 --corpus x --out y").exitCode, 2);
 }
 
 TEST(TokenizerCli, TokenizeJsonLines) {
     test::TempDir dir;
     const auto in = dir.write("in.txt", "It is a truth.\r\n\nMr. Darcy [CLS]\n");
-    const CliResult r = run("tokenize --json --tokenizer '" + test::fixture("austen_bpe_600.json").string() + "' --vocab '" +
-                          test::fixture("austen_bpe_600.json").string() + "'",
-                      in.string());
+    const CliResult r = run("tokenize --json --tokenizer '" + test::fixture("austen_bpe_600.json").string() +
+                                "' --vocab '" + test::fixture("austen_bpe_600.json").string() + "'",
+                            in.string());
     // A tokenizer.json is not a node dictionary.
     EXPECT_EQ(r.exitCode, 1) << r.output;
     const auto nodes = dir.path() / "nodes.json";
-    ASSERT_EQ(run("vocab build --kind bpe --size 600 --corpus '" + test::fixture("austen_sample.txt").string() + "' --out '" +
-                  (dir.path() / "t.json").string() + "' --node-vocab-out '" + nodes.string() + "'")
+    ASSERT_EQ(run("vocab build --kind bpe --size 600 --corpus '" + test::fixture("austen_sample.txt").string() +
+                  "' --out '" + (dir.path() / "t.json").string() + "' --node-vocab-out '" + nodes.string() + "'")
                   .exitCode,
               0);
-    const CliResult ok = run("tokenize --json --tokenizer '" + test::fixture("austen_bpe_600.json").string() + "' --vocab '" + nodes.string() + "'",
-                       in.string());
+    const CliResult ok = run("tokenize --json --tokenizer '" + test::fixture("austen_bpe_600.json").string() +
+                                 "' --vocab '" + nodes.string() + "'",
+                             in.string());
     ASSERT_EQ(ok.exitCode, 0) << ok.output;
     std::vector<nlohmann::json> lines;
     size_t start = 0;
@@ -72,7 +82,7 @@ TEST(TokenizerCli, TokenizeJsonLines) {
     EXPECT_EQ(lines[2]["ids"].back(), 2);
 }
 
-TEST(TokenizerCli, BadInputGivesNonZeroExitAndAClearMessage) {
+TEST(TokenizerCli, BadVocabulariesAreRejected) {
     test::TempDir dir;
     const auto dupIds = dir.write("dup.json", R"({"<unk>": 0, "a": 1, "b": 1})");
     CliResult r = run("vocab check '" + dupIds.string() + "'");
@@ -86,32 +96,51 @@ TEST(TokenizerCli, BadInputGivesNonZeroExitAndAClearMessage) {
     r = run("vocab check '" + broken.string() + "'");
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_NE(r.output.find(broken.string() + ":2:"), std::string::npos) << r.output;
+}
 
+TEST(TokenizerCli, EmptyCorpusIsAnError) {
+    test::TempDir dir;
     const auto vocab = dir.write("v.json", R"({"<unk>": 0, "a": 1, "b": 2})");
+    CliResult r;
     const auto empty = dir.write("empty.txt", "\n\n");
-    r = run("edges count --tokenizer '" + vocab.string() + "' --corpus '" + empty.string() + "' --out '" + (dir.path() / "o.bin").string() + "'");
+    r = run("edges count --tokenizer '" + vocab.string() + "' --corpus '" + empty.string() + "' --out '" +
+            (dir.path() / "o.bin").string() + "'");
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_NE(r.output.find("the corpus is empty"), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "o.bin"));
+}
 
+TEST(TokenizerCli, InvalidUtf8StopsOrIsSkipped) {
+    test::TempDir dir;
+    const auto vocab = dir.write("v.json", R"({"<unk>": 0, "a": 1, "b": 2})");
+    CliResult r;
     const auto bad = dir.write("bad.txt", "ab\nb\xff\nba\n");
-    const std::string count = "edges count --tokenizer '" + vocab.string() + "' --corpus '" + bad.string() + "' --out '" +
-                              (dir.path() / "wf.json").string() + "'";
+    const std::string count = "edges count --tokenizer '" + vocab.string() + "' --corpus '" + bad.string() +
+                              "' --out '" + (dir.path() / "wf.json").string() + "'";
     r = run(count);
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_NE(r.output.find(bad.string() + ":2: invalid UTF-8"), std::string::npos) << r.output;
     r = run(count + " --on-invalid-utf8 skip");
     EXPECT_EQ(r.exitCode, 0) << r.output;
     EXPECT_NE(r.output.find("1 skipped"), std::string::npos) << r.output;
-    EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir.path() / "wf.json")), nlohmann::json::parse(R"({"a": {"b": 1}, "b": {"a": 1}})"));
+    EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir.path() / "wf.json")),
+              nlohmann::json::parse(R"({"a": {"b": 1}, "b": {"a": 1}})"));
     r = run("edges info '" + (dir.path() / "wf.json").string() + "' --vocab '" + vocab.string() + "'");
     EXPECT_EQ(r.exitCode, 0) << r.output;
     EXPECT_NE(r.output.find("own edges            2 of 9"), std::string::npos) << r.output;
+}
 
-    r = run("tokenize --tokenizer '" + vocab.string() + "'", bad.string());
+TEST(TokenizerCli, TokenizeStopsAtInvalidUtf8) {
+    test::TempDir dir;
+    const auto vocab = dir.write("v.json", R"({"<unk>": 0, "a": 1, "b": 2})");
+    const auto bad = dir.write("bad.txt", "ab\nb\xff\nba\n");
+    CliResult r = run("tokenize --tokenizer '" + vocab.string() + "'", bad.string());
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_NE(r.output.find("line 2: invalid UTF-8"), std::string::npos) << r.output;
-    EXPECT_EQ(run("vocab build --kind word --size 5 --corpus x --out y").exitCode, 2);
+    r = run("tokenize --on-invalid-utf8 skip --tokenizer '" + vocab.string() + "'", bad.string());
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("skipped line 2"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("b/2 a/1"), std::string::npos) << r.output;
 }
 
 } // namespace

@@ -68,7 +68,8 @@ TEST(NodeVocabulary, ReleasedEnglishNodesMatchTheTokenizer) {
     int64_t missing = -1;
     const auto map = nodes.mapFrom(*tok, &missing);
     EXPECT_EQ(missing, 0);
-    for (size_t i = 0; i < map.size(); ++i) ASSERT_EQ(map[i], static_cast<int32_t>(i));
+    for (size_t i = 0; i < map.size(); ++i)
+        ASSERT_EQ(map[i], static_cast<int32_t>(i));
     EXPECT_EQ(NodeVocabulary::fromTokenizer(*tok).tokens(), nodes.tokens());
 }
 

@@ -24,9 +24,9 @@ namespace brillm {
 class Tokenizer;
 
 struct BigramCountOptions {
-    int threads                    = 2;  // tokenising workers (>= 1)
+    int threads = 2; // tokenising workers (>= 1)
     InvalidUtf8Policy onInvalidUtf8 = InvalidUtf8Policy::Stop;
-    size_t chunkBytes              = size_t{1} << 20;
+    size_t chunkBytes = size_t{1} << 20;
     std::function<bool(uint64_t bytesRead, uint64_t totalBytes)> progress;
 };
 
@@ -42,7 +42,8 @@ public:
     // nodeMap: tokenizer id -> node id in [0, numNodes) or -1; empty = identity (numNodes must
     // then equal the tokenizer's vocabulary size). Throws InputError on inconsistent sizes.
     // The tokenizer must outlive the counter.
-    BigramCounter(const Tokenizer& tokenizer, std::vector<int32_t> nodeMap, int64_t numNodes, BigramCountOptions options = {});
+    BigramCounter(const Tokenizer& tokenizer, std::vector<int32_t> nodeMap, int64_t numNodes,
+                  BigramCountOptions options = {});
 
     // Throws InputError (unreadable file, invalid UTF-8 with Stop, empty corpus),
     // CancelledError, or whatever the tokenizer throws, after stopping all workers.

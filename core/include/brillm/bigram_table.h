@@ -84,7 +84,9 @@ struct EdgeParameterReport {
     int64_t denseEdges = 0;
     int64_t sparseParameters = 0; // shared slot + own slots + node biases + positions
     int64_t denseParameters = 0;  // V*V slots + node biases + positions
-    double fraction() const { return denseParameters ? static_cast<double>(sparseParameters) / static_cast<double>(denseParameters) : 0.0; }
+    double fraction() const {
+        return denseParameters ? static_cast<double>(sparseParameters) / static_cast<double>(denseParameters) : 0.0;
+    }
 };
 EdgeParameterReport edgeParameterReport(const EdgeTable& table, int64_t dim);
 // A small aligned table for terminals ("1.23 B" style numbers next to exact counts).

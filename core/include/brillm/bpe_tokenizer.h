@@ -72,8 +72,7 @@ private:
     };
     struct Piece; // a run of text between added tokens, after normalisation
 
-    template <bool kOffsets, class Emit>
-    void run(std::string_view text, Emit&& emit) const;
+    template <bool kOffsets, class Emit> void run(std::string_view text, Emit&& emit) const;
     // BPE of one pre-token (raw bytes); symbols appended to out.
     void bpeWord(std::string_view word, std::vector<Symbol>& out) const;
     void bpeWordUncached(std::string_view word, std::vector<Symbol>& out) const;
@@ -94,20 +93,20 @@ private:
     std::string m_source;
     uint64_t m_instance = 0; // keys the per-thread word cache
     std::vector<std::string> m_idToToken;
-    std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> m_vocab;      // model vocabulary
+    std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> m_vocab;       // model vocabulary
     std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> m_addedByText; // added tokens
     std::vector<AddedToken> m_added;
     std::vector<bool> m_isSpecial; // [vocabSize]
     std::vector<bool> m_isAdded;   // [vocabSize]
     std::unique_ptr<Trie> m_rawTrie, m_normTrie;
     std::unordered_map<uint64_t, std::pair<uint32_t, int32_t>> m_merges; // (left,right) -> (rank, new id)
-    std::array<int32_t, 256> m_byteId{}; // id of each byte's stand-in, -1 when absent
+    std::array<int32_t, 256> m_byteId{};                                 // id of each byte's stand-in, -1 when absent
     std::optional<int32_t> m_unk;
     std::string m_unkToken;
     bool m_fuseUnk = false;
     bool m_byteFallback = false;
     bool m_ignoreMerges = false;
-    std::string m_prefix, m_suffix; // continuing_subword_prefix, end_of_word_suffix
+    std::string m_prefix, m_suffix;          // continuing_subword_prefix, end_of_word_suffix
     std::array<int32_t, 256> m_fallbackId{}; // <0xAB> tokens, -1 when absent
     std::vector<unicode::NormalForm> m_normalizers;
     bool m_addPrefixSpace = true;

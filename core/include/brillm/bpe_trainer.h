@@ -22,14 +22,14 @@
 namespace brillm {
 
 struct BpeTrainerOptions {
-    int64_t vocabSize                       = 4000;
-    std::vector<std::string> specialTokens  = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-    std::string unknownToken                = "[UNK]"; // one of specialTokens, or empty
-    bool fullByteAlphabet                   = true;    // all 256 bytes, so nothing is ever unknown
-    uint64_t minFrequency                   = 2;       // pairs seen less often are never merged
-    bool nfkc                               = true;
-    bool addPrefixSpace                     = true;
-    InvalidUtf8Policy onInvalidUtf8         = InvalidUtf8Policy::Stop;
+    int64_t vocabSize = 4000;
+    std::vector<std::string> specialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    std::string unknownToken = "[UNK]"; // one of specialTokens, or empty
+    bool fullByteAlphabet = true;       // all 256 bytes, so nothing is ever unknown
+    uint64_t minFrequency = 2;          // pairs seen less often are never merged
+    bool nfkc = true;
+    bool addPrefixSpace = true;
+    InvalidUtf8Policy onInvalidUtf8 = InvalidUtf8Policy::Stop;
     std::function<bool(int64_t merges, int64_t target)> progress; // false cancels
 };
 

@@ -26,12 +26,12 @@ InvalidUtf8Policy invalidUtf8PolicyFromName(std::string_view name);
 
 struct CorpusOptions {
     InvalidUtf8Policy onInvalidUtf8 = InvalidUtf8Policy::Stop;
-    size_t chunkBytes               = size_t{1} << 20; // target text per chunk
+    size_t chunkBytes = size_t{1} << 20; // target text per chunk
 };
 
 struct CorpusStats {
-    uint64_t bytes        = 0; // bytes read, newlines included
-    uint64_t lines        = 0; // lines delivered (empty ones included)
+    uint64_t bytes = 0; // bytes read, newlines included
+    uint64_t lines = 0; // lines delivered (empty ones included)
     uint64_t nonEmptyLines = 0;
     uint64_t skippedLines = 0; // invalid UTF-8, with InvalidUtf8Policy::Skip
     // The first skipped line, for messages: "FILE:LINE".
@@ -39,9 +39,9 @@ struct CorpusStats {
 };
 
 struct CorpusChunk {
-    std::string text;                                  // the lines' bytes, back to back
+    std::string text;                                 // the lines' bytes, back to back
     std::vector<std::pair<uint32_t, uint32_t>> lines; // (offset, length) into text
-    uint64_t firstLineNumber = 0;                      // 1-based, in its file (for messages)
+    uint64_t firstLineNumber = 0;                     // 1-based, in its file (for messages)
     size_t size() const { return lines.size(); }
     std::string_view line(size_t i) const { return std::string_view(text).substr(lines[i].first, lines[i].second); }
 };

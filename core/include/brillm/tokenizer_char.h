@@ -38,8 +38,7 @@ public:
     bool nfkc() const { return m_nfkc; }
 
 private:
-    template <class Emit>
-    void run(std::string_view text, Emit&& emit) const;
+    template <class Emit> void run(std::string_view text, Emit&& emit) const;
 
     NodeVocabulary m_vocab;
     bool m_nfkc = false;

@@ -20,7 +20,9 @@ inline constexpr size_t kValid = static_cast<size_t>(-1);
 // Byte offset of the first ill-formed sequence (overlong forms, surrogates and code points
 // above U+10FFFF are ill-formed), or kValid.
 size_t findInvalidUtf8(std::string_view text);
-inline bool isValidUtf8(std::string_view text) { return findInvalidUtf8(text) == kValid; }
+inline bool isValidUtf8(std::string_view text) {
+    return findInvalidUtf8(text) == kValid;
+}
 
 // Decodes the code point at pos and advances pos. The text must be valid UTF-8.
 char32_t decodeNext(std::string_view text, size_t& pos);

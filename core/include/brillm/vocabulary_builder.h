@@ -15,9 +15,9 @@
 namespace brillm {
 
 struct CharVocabularyOptions {
-    int64_t size                    = 4001;
-    std::string unknownToken        = "<unk>";
-    bool nfkc                       = false; // count NFKC-normalised text
+    int64_t size = 4001;
+    std::string unknownToken = "<unk>";
+    bool nfkc = false; // count NFKC-normalised text
     InvalidUtf8Policy onInvalidUtf8 = InvalidUtf8Policy::Stop;
 };
 
@@ -29,6 +29,7 @@ struct CharVocabularyResult {
 };
 
 // Throws InputError: unreadable file, invalid UTF-8 (with Stop), empty corpus, size < 2.
-CharVocabularyResult buildCharVocabulary(const std::vector<std::filesystem::path>& files, const CharVocabularyOptions& options);
+CharVocabularyResult buildCharVocabulary(const std::vector<std::filesystem::path>& files,
+                                         const CharVocabularyOptions& options);
 
 } // namespace brillm
