@@ -12,6 +12,7 @@ packages=(
   qt6-base-dev qt6-svg-dev libqcustomplot-dev
   libgraphviz-dev
   xvfb xauth
+  clang libclang-rt-14-dev   # libFuzzer targets of the checkpoint parsers (tests/fuzz)
 )
 
 missing=()
