@@ -251,7 +251,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     m_table->verticalHeader()->hide();
     m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
-    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->setAlternatingRowColors(true);
     m_candidateCount = new QSpinBox;
     m_candidateCount->setRange(1, 500);

@@ -112,6 +112,7 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
         if (on) followSelection();
     });
     connect(doc, &StudioDocument::selectionChanged, this, &EdgeInspector::followSelection);
+    connect(doc, &StudioDocument::edgeInspectionRequested, this, &EdgeInspector::inspect);
     connect(doc, &StudioDocument::traceFinished, this, &EdgeInspector::followSelection);
     connect(doc, &StudioDocument::modelChanged, this, [this] {
         m_valid = false;
@@ -133,7 +134,6 @@ void EdgeInspector::followSelection() {
     if (s < 0) return;
     const auto& st = m_doc->trace().steps[static_cast<size_t>(s)];
     inspect(st.source, st.target);
-    m_follow->setChecked(true);
 }
 
 void EdgeInspector::showTyped() {

@@ -261,7 +261,10 @@ void EnergyHeatmapView::onMouseMove(QMouseEvent* event) {
 
 void EnergyHeatmapView::onMousePress(QMouseEvent* event) {
     int s = 0, r = 0;
-    if (cellAt(event->position(), &s, &r)) m_doc->selectStep(s);
+    if (!cellAt(event->position(), &s, &r)) return;
+    m_doc->selectStep(s);
+    const auto& col = m_data.columns[static_cast<size_t>(s)];
+    if (r < static_cast<int>(col.size())) m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(s)].source, col[static_cast<size_t>(r)].node);
 }
 
 QSize EnergyHeatmapView::exportSize() const { return m_plot->size().expandedTo(QSize(640, 420)); }

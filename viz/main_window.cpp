@@ -98,7 +98,12 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     connect(m_doc, &StudioDocument::completionFailed, this, &MainWindow::onCompletionFailed);
     connect(m_doc, &StudioDocument::viewsSettled, this, &MainWindow::onSettled);
     connect(m_doc, &StudioDocument::busyChanged, this, &MainWindow::updateStatus);
-    connect(m_doc, &StudioDocument::traceReset, this, [this] { m_windowStallMs = 0; });
+    connect(m_doc, &StudioDocument::traceReset, this, [this] {
+        if (m_doc->isGenerating()) {
+            m_windowStallMs = 0;
+            m_measuring = true;
+        }
+    });
     connect(m_doc, &StudioDocument::traceFinished, this, &MainWindow::updateStatus);
     connect(m_doc, &StudioDocument::progress, this, [this](double f, const QString&) {
         if (f >= 0 && m_doc->isGenerating()) {
@@ -119,17 +124,13 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     heartbeat->setInterval(10);
     connect(heartbeat, &QTimer::timeout, this, [this] {
         if (m_heartbeat.isValid()) {
-            const double gap = static_cast<double>(m_heartbeat.nsecsElapsed()) * 1e-6 - 10.0;
-            const bool active = m_doc->isGenerating() || m_doc->isLoading() || (m_graph && m_graph->isLayingOut()) ||
-                                (m_cortex && m_cortex->isLayingOut());
-            if (active || gap > 100) {
-                m_maxStallMs = std::max(m_maxStallMs, gap);
-                m_windowStallMs = std::max(m_windowStallMs, gap);
-            }
+            const double gap = std::max(0.0, static_cast<double>(m_heartbeat.nsecsElapsed()) * 1e-6 - 10.0);
+            m_maxStallMs = std::max(m_maxStallMs, gap);
+            if (m_measuring) m_windowStallMs = std::max(m_windowStallMs, gap);
         }
         m_heartbeat.restart();
     });
-    QTimer::singleShot(500, heartbeat, qOverload<>(&QTimer::start)); // after the first show
+    heartbeat->start();
 
     restoreSettings();
     if (!options.theme.isEmpty()) setTheme(themeFromString(options.theme));
@@ -199,8 +200,9 @@ void MainWindow::createDocks() {
     tabifyDockWidget(dHeat, dCortex);
     tabifyDockWidget(dCortex, dEdge);
     dHeat->raise();
-    resizeDocks({dCompletion, dGraph}, {620, 760}, Qt::Horizontal);
-    resizeDocks({dCompletion, dPath}, {420, 320}, Qt::Vertical);
+    resizeDocks({dCompletion, dGraph}, {680, 760}, Qt::Horizontal);
+    resizeDocks({dCompletion, dPath}, {430, 330}, Qt::Vertical);
+    resizeDocks({dGraph, dHeat}, {400, 460}, Qt::Vertical);
     m_lastDock = dGraph;
 
     connect(m_doc, &StudioDocument::modelChanged, this, [this] { m_steps->setModel(m_doc->model()); });
@@ -484,6 +486,8 @@ void MainWindow::updateStatus() {
 }
 
 void MainWindow::onSettled(double ms) {
+    // Keep measuring a little: the views' last repaints land after they report.
+    QTimer::singleShot(250, this, [this] { m_measuring = false; });
     const double decodeMs = m_doc->lastDecodeMs();
     const auto n = m_doc->lastNewTokens();
     m_timingLabel->setText(tr("%1 tokens: decode %2 ms (%3 tok/s) · all views %4 ms · UI max stall %5 ms")
@@ -569,7 +573,7 @@ QString MainWindow::exportAll(const QString& dir) {
     if (m_doc->hasTrace()) {
         for (const char* name : {"trace.json", "trace.csv"}) {
             const QString err = saveTrace(QDir(dir).filePath(QLatin1String(name)), m_doc->trace(), m_doc->model().get(),
-                                          m_doc->userPromptTokens());
+                                          m_doc->userPromptTokens(), m_doc->lastOptions());
             if (!err.isEmpty()) return err;
         }
     }
@@ -596,7 +600,7 @@ void MainWindow::exportTrace() {
                                                       tr("JSON (*.json);;CSV (*.csv)"), &selected);
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("exportDir"), QFileInfo(path).absolutePath());
-    const QString err = saveTrace(path, m_doc->trace(), m_doc->model().get(), m_doc->userPromptTokens());
+    const QString err = saveTrace(path, m_doc->trace(), m_doc->model().get(), m_doc->userPromptTokens(), m_doc->lastOptions());
     if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
     else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
 }

@@ -124,7 +124,8 @@ private:
     // thread was blocked.
     QElapsedTimer m_heartbeat;
     double m_maxStallMs = 0;
-    double m_windowStallMs = 0;
+    double m_windowStallMs = 0; // from a completion's request until every view shows it
+    bool m_measuring = false;
 };
 
 } // namespace brillm::viz

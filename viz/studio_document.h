@@ -75,6 +75,8 @@ public Q_SLOTS:
     void branchAt(int step, int32_t candidate);
     void cancel();
     void selectStep(int step);
+    // Asks the edge inspector to show source -> target (a candidate picked in a view).
+    void inspectEdge(int32_t source, int32_t target) { Q_EMIT edgeInspectionRequested(source, target); }
     void back();
     void forward();
 
@@ -92,6 +94,7 @@ Q_SIGNALS:
     void traceFinished();           // the trace is complete (or was cancelled)
     void completionFailed(const QString& message);
     void selectionChanged(int step);
+    void edgeInspectionRequested(int32_t source, int32_t target);
     void historyChanged();
     void busyChanged();
     void progress(double fraction, const QString& message);

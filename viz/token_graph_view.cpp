@@ -258,6 +258,7 @@ void GraphCanvas::drawBackground(QPainter* painter, const QRectF& rect) {
 void GraphNodeItem::mousePressEvent(QGraphicsSceneMouseEvent* event) {
     event->accept();
     m_view->nodeClicked(m_node.step);
+    if (m_node.kind == 3 && m_node.step >= 0) m_view->inspectCandidate(m_node.step, m_node.token);
 }
 
 TokenGraphView::TokenGraphView(StudioDocument* doc, QWidget* parent) : QWidget(parent), m_doc(doc) {
@@ -320,6 +321,11 @@ TokenGraphView::TokenGraphView(StudioDocument* doc, QWidget* parent) : QWidget(p
 }
 
 void TokenGraphView::nodeClicked(int step) { m_doc->selectStep(std::max(0, step)); }
+
+void TokenGraphView::inspectCandidate(int step, int32_t token) {
+    if (step >= 0 && step < static_cast<int>(m_doc->trace().steps.size()))
+        m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(step)].source, token);
+}
 
 void TokenGraphView::setTopK(int k) { m_k->setValue(k); }
 

@@ -78,6 +78,7 @@ public:
     // Finds the next node whose label contains text, centres it and selects its step.
     bool search(const QString& text);
     void nodeClicked(int step);
+    void inspectCandidate(int step, int32_t token);
     // Hover highlight, as the mouse does it (tests).
     void highlightNode(int node, bool on);
     int nodeCount() const { return static_cast<int>(m_nodes.size()); }

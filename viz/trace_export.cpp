@@ -30,52 +30,77 @@ QString csvField(QString s) {
 }
 } // namespace
 
-QByteArray traceToJson(const Trace& trace, const StudioModel* model, const TraceExportOptions& options) {
+QByteArray traceToJson(const Trace& trace, const StudioModel* model, const DecodeOptions& o,
+                       const TraceExportOptions& options) {
+    auto token = [&](int32_t n) {
+        if (model && model->codec) return QString::fromStdString(model->codec->nodeToken(n));
+        return model ? model->text(n) : QString::number(n);
+    };
     QJsonObject root;
-    QJsonArray tokens, texts;
-    for (int32_t t : trace.tokens) {
-        tokens.append(t);
-        if (model) texts.append(model->text(t));
-    }
-    root[QStringLiteral("tokens")] = tokens;
-    if (model) root[QStringLiteral("token_text")] = texts;
-    root[QStringLiteral("prompt_tokens")] = static_cast<qint64>(trace.promptTokens);
-    root[QStringLiteral("stop_reason")] = QString::fromStdString(trace.stopReason);
+    root[QStringLiteral("format")] = QStringLiteral("brillm-trace");
+    root[QStringLiteral("version")] = 1;
     if (model) {
         root[QStringLiteral("model")] = model->path;
         root[QStringLiteral("vocab_size")] = static_cast<qint64>(model->vocabSize());
+        root[QStringLiteral("dim")] = static_cast<qint64>(model->model().dim());
     }
+    QJsonObject opts;
+    opts[QStringLiteral("greedy")] = o.greedy;
+    opts[QStringLiteral("temperature")] = o.temperature;
+    opts[QStringLiteral("top_k")] = static_cast<qint64>(o.topK);
+    opts[QStringLiteral("top_p")] = o.topP;
+    opts[QStringLiteral("seed")] = static_cast<qint64>(o.seed);
+    opts[QStringLiteral("exclude_self_loop")] = o.excludeSelfLoop;
+    opts[QStringLiteral("reference_decode")] = o.referenceDecode;
+    opts[QStringLiteral("max_new_tokens")] = static_cast<qint64>(o.maxNewTokens);
+    root[QStringLiteral("options")] = opts;
+    root[QStringLiteral("prompt_tokens")] = static_cast<qint64>(trace.promptTokens);
+    QJsonArray tokens, strings;
+    for (int32_t t : trace.tokens) {
+        tokens.append(t);
+        strings.append(token(t));
+    }
+    root[QStringLiteral("tokens")] = tokens;
+    root[QStringLiteral("token_strings")] = strings;
+    if (model && model->codec) {
+        try {
+            root[QStringLiteral("text")] = QString::fromStdString(model->codec->decode(trace.tokens));
+        } catch (const std::exception&) {
+        }
+    }
+    root[QStringLiteral("stop_reason")] = QString::fromStdString(trace.stopReason);
+    root[QStringLiteral("initial_signal")] = numbers(trace.initialSignal);
     QJsonArray steps;
     for (const auto& s : trace.steps) {
-        QJsonObject o;
-        o[QStringLiteral("index")] = static_cast<qint64>(s.index);
-        o[QStringLiteral("generated")] = s.generated;
-        o[QStringLiteral("source")] = s.source;
-        o[QStringLiteral("target")] = s.target;
+        QJsonObject e;
+        e[QStringLiteral("index")] = static_cast<qint64>(s.index);
+        e[QStringLiteral("generated")] = s.generated;
+        e[QStringLiteral("source")] = s.source;
+        e[QStringLiteral("target")] = s.target;
+        e[QStringLiteral("source_token")] = token(s.source);
+        e[QStringLiteral("target_token")] = token(s.target);
         if (model) {
-            o[QStringLiteral("source_text")] = model->text(s.source);
-            o[QStringLiteral("target_text")] = model->text(s.target);
+            e[QStringLiteral("source_text")] = model->text(s.source);
+            e[QStringLiteral("target_text")] = model->text(s.target);
         }
-        o[QStringLiteral("energy")] = number(s.energy);
-        o[QStringLiteral("probability")] = number(s.probability);
-        o[QStringLiteral("rank")] = static_cast<qint64>(s.rank);
-        o[QStringLiteral("candidates")] = static_cast<qint64>(s.candidates);
-        o[QStringLiteral("slot")] = static_cast<qint64>(s.slot);
-        o[QStringLiteral("shared")] = s.shared;
-        o[QStringLiteral("best")] = s.best;
-        o[QStringLiteral("best_energy")] = number(s.bestEnergy);
-        o[QStringLiteral("ties")] = static_cast<qint64>(s.ties);
-        o[QStringLiteral("shared_candidates")] = static_cast<qint64>(s.sharedCandidates);
-        o[QStringLiteral("shared_energy")] = number(s.sharedEnergy);
-        o[QStringLiteral("pe_index")] = static_cast<qint64>(s.peIndex);
-        o[QStringLiteral("mix_weights")] = numbers(s.mixWeights);
-        if (options.denseEnergies) o[QStringLiteral("energies")] = numbers(s.energies);
-        if (options.probabilities) o[QStringLiteral("probabilities")] = numbers(s.probabilities);
-        if (options.includeSignals) {
-            o[QStringLiteral("input")] = numbers(s.input);
-            o[QStringLiteral("output")] = numbers(s.output);
-        }
-        steps.append(o);
+        e[QStringLiteral("slot")] = static_cast<qint64>(s.slot);
+        e[QStringLiteral("shared")] = s.shared;
+        e[QStringLiteral("pe_index")] = static_cast<qint64>(s.peIndex);
+        e[QStringLiteral("mix_weights")] = numbers(s.mixWeights);
+        e[QStringLiteral("energy")] = number(s.energy);
+        e[QStringLiteral("probability")] = number(s.probability);
+        e[QStringLiteral("rank")] = static_cast<qint64>(s.rank);
+        e[QStringLiteral("candidates")] = static_cast<qint64>(s.candidates);
+        e[QStringLiteral("best")] = s.best;
+        e[QStringLiteral("best_energy")] = number(s.bestEnergy);
+        e[QStringLiteral("ties")] = static_cast<qint64>(s.ties);
+        e[QStringLiteral("shared_candidates")] = static_cast<qint64>(s.sharedCandidates);
+        e[QStringLiteral("shared_energy")] = number(s.sharedEnergy);
+        e[QStringLiteral("input")] = numbers(s.input);
+        e[QStringLiteral("output")] = numbers(s.output);
+        e[QStringLiteral("energies")] = numbers(s.energies);
+        if (options.probabilities) e[QStringLiteral("probabilities")] = numbers(s.probabilities);
+        steps.append(e);
     }
     root[QStringLiteral("steps")] = steps;
     return QJsonDocument(root).toJson(QJsonDocument::Compact);
@@ -108,13 +133,14 @@ QByteArray traceToCsv(const Trace& trace, const StudioModel* model, int64_t user
     return out.toUtf8();
 }
 
-QString saveTrace(const QString& path, const Trace& trace, const StudioModel* model, int64_t userPromptTokens) {
+QString saveTrace(const QString& path, const Trace& trace, const StudioModel* model, int64_t userPromptTokens,
+                  const DecodeOptions& decodeOptions) {
     const QString suffix = QFileInfo(path).suffix().toLower();
     QByteArray bytes;
     if (suffix == QLatin1String("csv"))
         bytes = traceToCsv(trace, model, userPromptTokens);
     else if (suffix == QLatin1String("json"))
-        bytes = traceToJson(trace, model);
+        bytes = traceToJson(trace, model, decodeOptions);
     else
         return QStringLiteral("%1: unknown trace format (use .json or .csv)").arg(path);
     QSaveFile f(path);

@@ -171,11 +171,14 @@ TEST(TraceExport, JsonMatchesTheTraceSchema) {
     DecodeOptions o;
     o.maxNewTokens = 4;
     const Trace trace = decode(m->model(), m->encode(QStringLiteral("the")), o);
-    const QJsonObject root = QJsonDocument::fromJson(traceToJson(trace, m.get())).object();
+    const QJsonObject root = QJsonDocument::fromJson(traceToJson(trace, m.get(), o)).object();
+    EXPECT_EQ(root[QStringLiteral("format")].toString(), QStringLiteral("brillm-trace"));
+    EXPECT_EQ(root[QStringLiteral("token_strings")].toArray().size(), static_cast<qsizetype>(trace.tokens.size()));
     const QJsonArray steps = root[QStringLiteral("steps")].toArray();
     ASSERT_EQ(steps.size(), static_cast<qsizetype>(trace.steps.size()));
     const QJsonObject s0 = steps[0].toObject();
-    for (const char* key : {"source", "target", "energies", "mix_weights", "rank", "probability", "slot", "shared"})
+    for (const char* key : {"source", "target", "source_token", "energies", "mix_weights", "rank", "probability", "slot",
+                            "shared", "pe_index", "best", "ties", "input", "output"})
         EXPECT_TRUE(s0.contains(QLatin1String(key))) << key;
     // Self-loops are excluded: the source's own energy is null.
     const QJsonArray energies = s0[QStringLiteral("energies")].toArray();
