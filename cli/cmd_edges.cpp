@@ -51,7 +51,7 @@ int runEdgesCount(const Args& args) {
     std::string tokenizerPath, vocabPath, out, format, onInvalid = "stop", reportPath;
     uint64_t minCount = 1;
     int64_t threads = 2, dim = 32;
-    bool nfkc = false, quiet = false;
+    bool nfkc = false, quiet = false, listZeros = false;
     ArgParser p(
         "brillm edges count",
         "Counts adjacent node pairs (source -> target) within each corpus line in one streaming pass, writes the\n"
@@ -66,6 +66,9 @@ int runEdgesCount(const Args& args) {
     p.option("threads", &threads, "N", "tokenising threads (default 2)");
     p.option("dim", &dim, "D", "hidden size for the parameter count (default 32)");
     p.flag("nfkc", &nfkc, "character tokenizers: NFKC-normalise the text first");
+    p.flag("list-zeros", &listZeros,
+           "json: also list every unseen pair with count 0 (V*V entries), as the reference's word_frequency.json, "
+           "whose loader gives unlisted pairs their own slot");
     p.option("on-invalid-utf8", &onInvalid, "stop|skip",
              "a corpus line that is not UTF-8 stops the pass or is skipped");
     p.option("report", &reportPath, "FILE", "also write the statistics as JSON");
@@ -111,7 +114,7 @@ int runEdgesCount(const Args& args) {
     const BigramCountResult r = counter.count({corpus.begin(), corpus.end()});
     const double cpu = cpuSeconds() - cpuBefore;
     if (format == "json")
-        r.table.saveJson(out, names);
+        r.table.saveJson(out, names, listZeros);
     else
         r.table.saveBinary(out);
 

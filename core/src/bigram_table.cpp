@@ -127,26 +127,44 @@ EdgeTable BigramTable::toReferenceEdgeTable() const {
     return EdgeTable::fromReferenceZeroLists(m_vocabSize, zero);
 }
 
-std::string BigramTable::toJson(const NodeVocabulary& nodes) const {
+std::string BigramTable::toJson(const NodeVocabulary& nodes, bool listZeros) const {
     if (nodes.size() != m_vocabSize)
         throw InputError("the node vocabulary " + nodes.source() + " has " + std::to_string(nodes.size()) +
                          " tokens, the bigram table " + std::to_string(m_vocabSize));
+    // Token names, JSON-escaped once.
+    std::vector<std::string> names(static_cast<size_t>(m_vocabSize));
+    for (int32_t i = 0; i < m_vocabSize; ++i)
+        names[static_cast<size_t>(i)] = nlohmann::json(nodes.token(i)).dump();
     std::string out = "{\n";
     bool firstRow = true;
     std::vector<size_t> order;
+    std::vector<bool> listed;
     for (int32_t s = 0; s < m_vocabSize; ++s) {
         const auto row = targets(s);
-        if (row.empty()) continue;
+        if (row.empty() && !listZeros) continue;
         const auto cnt = counts(s);
         order.resize(row.size());
         std::iota(order.begin(), order.end(), size_t{0});
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cnt[a] > cnt[b]; });
         out += firstRow ? "  " : ",\n  ";
         firstRow = false;
-        out += nlohmann::json(nodes.token(s)).dump() + ": {";
+        out += names[static_cast<size_t>(s)] + ": {";
+        bool first = true;
         for (size_t k = 0; k < order.size(); ++k) {
-            if (k) out += ", ";
-            out += nlohmann::json(nodes.token(row[order[k]])).dump() + ": " + std::to_string(cnt[order[k]]);
+            if (!first) out += ", ";
+            first = false;
+            out += names[static_cast<size_t>(row[order[k]])] + ": " + std::to_string(cnt[order[k]]);
+        }
+        if (listZeros) {
+            listed.assign(static_cast<size_t>(m_vocabSize), false);
+            for (const int32_t t : row)
+                listed[static_cast<size_t>(t)] = true;
+            for (int32_t t = 0; t < m_vocabSize; ++t) {
+                if (listed[static_cast<size_t>(t)]) continue;
+                if (!first) out += ", ";
+                first = false;
+                out += names[static_cast<size_t>(t)] + ": 0";
+            }
         }
         out += "}";
     }
@@ -154,37 +172,92 @@ std::string BigramTable::toJson(const NodeVocabulary& nodes) const {
     return out;
 }
 
-void BigramTable::saveJson(const std::filesystem::path& path, const NodeVocabulary& nodes) const {
-    detail::writeFileAtomic(path, toJson(nodes));
+void BigramTable::saveJson(const std::filesystem::path& path, const NodeVocabulary& nodes, bool listZeros) const {
+    detail::writeFileAtomic(path, toJson(nodes, listZeros));
 }
+namespace {
+
+// SAX reader for {source: {target: count}}: the reference's file lists V*V pairs (16 M for
+// V = 4000), far too many for a DOM.
+class FrequencyHandler : public nlohmann::json_sax<nlohmann::json> {
+public:
+    FrequencyHandler(const NodeVocabulary& nodes) : m_nodes(nodes) {}
+    std::vector<BigramCount> counts;
+    std::string problem, syntaxError;
+    size_t syntaxByte = 0;
+
+    bool null() override { return bad("null"); }
+    bool boolean(bool) override { return bad("a boolean"); }
+    bool number_integer(number_integer_t v) override {
+        if (v < 0) return bad("a negative number");
+        return value(static_cast<uint64_t>(v));
+    }
+    bool number_unsigned(number_unsigned_t v) override { return value(v); }
+    bool number_float(number_float_t, const string_t&) override { return bad("a fractional number"); }
+    bool string(string_t&) override { return bad("a string"); }
+    bool binary(binary_t&) override { return bad("binary data"); }
+    bool start_object(std::size_t) override {
+        if (m_depth == 1 && m_source < 0) return bad("an object without a source token");
+        if (++m_depth > 2) return bad("an object nested too deeply");
+        return true;
+    }
+    bool end_object() override {
+        if (--m_depth == 1) m_source = -1;
+        return true;
+    }
+    bool start_array(std::size_t) override { return bad("an array"); }
+    bool end_array() override { return true; }
+    bool key(string_t& k) override {
+        const auto id = m_nodes.id(k);
+        if (!id) {
+            problem = "token \"" + k + "\" is not in the node vocabulary " + m_nodes.source();
+            return false;
+        }
+        (m_depth == 1 ? m_source : m_target) = *id;
+        return true;
+    }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+        syntaxByte = position > 0 ? position - 1 : 0;
+        syntaxError = e.what();
+        return false;
+    }
+
+private:
+    bool value(uint64_t v) {
+        if (m_depth != 2) return bad("a number outside a source's object");
+        counts.push_back({m_source, m_target, v});
+        return true;
+    }
+    bool bad(const std::string& what) {
+        if (m_depth == 0)
+            problem = "expected a JSON object {source: {target: count}}, found " + what;
+        else if (m_depth == 1)
+            problem = "the entry of \"" + m_nodes.token(m_source < 0 ? 0 : m_source) + "\" is " + what +
+                      ", expected an object {target: count}";
+        else
+            problem = "the count of \"" + m_nodes.token(m_source) + "\" -> \"" + m_nodes.token(m_target) + "\" is " +
+                      what + ", expected a non-negative integer";
+        return false;
+    }
+    const NodeVocabulary& m_nodes;
+    int m_depth = 0;
+    int32_t m_source = -1, m_target = -1;
+};
+
+} // namespace
 
 BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& nodes, const std::string& sourceName) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(detail::describeJsonError(sourceName, text, e));
+    FrequencyHandler h(nodes);
+    const bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &h, nlohmann::json::input_format_t::json,
+                                              /*strict=*/true);
+    if (!h.syntaxError.empty()) {
+        std::string what = h.syntaxError;
+        if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+        throw InputError(detail::jsonPosition(sourceName, text, h.syntaxByte) + ": malformed JSON: " + what);
     }
-    if (!j.is_object()) throw InputError(sourceName + ": expected a JSON object {source: {target: count}}");
-    const auto idOf = [&](const std::string& token) {
-        const auto id = nodes.id(token);
-        if (!id)
-            throw InputError(sourceName + ": token \"" + token + "\" is not in the node vocabulary " + nodes.source());
-        return *id;
-    };
-    std::vector<BigramCount> counts;
-    for (const auto& [src, row] : j.items()) {
-        const int32_t s = idOf(src);
-        if (!row.is_object())
-            throw InputError(sourceName + ": the entry of \"" + src + "\" is not an object {target: count}");
-        for (const auto& [tgt, c] : row.items()) {
-            if (!c.is_number_integer() || (c.is_number_integer() && !c.is_number_unsigned() && c.get<int64_t>() < 0))
-                throw InputError(sourceName + ": the count of \"" + src + "\" -> \"" + tgt +
-                                 "\" is not a non-negative integer");
-            counts.push_back({s, idOf(tgt), c.get<uint64_t>()});
-        }
-    }
-    return fromCounts(nodes.size(), std::move(counts));
+    if (!ok || !h.problem.empty())
+        throw InputError(sourceName + ": " + (h.problem.empty() ? std::string("invalid bigram table") : h.problem));
+    return fromCounts(nodes.size(), std::move(h.counts));
 }
 
 BigramTable BigramTable::loadJson(const std::filesystem::path& path, const NodeVocabulary& nodes) {

@@ -46,6 +46,15 @@ TEST(BigramTable, JsonHasTheReferenceShapeAndRoundTrips) {
     const auto j = nlohmann::ordered_json::parse(t.toJson(nodes));
     // Targets most frequent first (ties by node id); sources in node order.
     EXPECT_EQ(j.dump(), R"({"a":{"b":5,"\"c\"":5},"b":{"\"c\"":0},"\"c\"":{"a":1},"中":{"中":7}})");
+    // With every unseen pair listed as 0, the reference's rule gives the same edges as ours.
+    const auto dense = nlohmann::ordered_json::parse(t.toJson(nodes, /*listZeros=*/true));
+    EXPECT_EQ(dense.size(), 4u);
+    for (const auto& [src, row] : dense.items())
+        EXPECT_EQ(row.size(), 4u) << src;
+    EXPECT_EQ(dense["b"].dump(), R"({"\"c\"":0,"a":0,"b":0,"中":0})");
+    const auto reread = BigramTable::parseJson(t.toJson(nodes, true), nodes, "dense.json");
+    EXPECT_EQ(reread.toReferenceEdgeTable(), t.toEdgeTable(1));
+    EXPECT_EQ(reread.toEdgeTable(1), t.toEdgeTable(1));
     test::TempDir dir;
     t.saveJson(dir.path() / "wf.json", nodes);
     EXPECT_EQ(BigramTable::loadJson(dir.path() / "wf.json", nodes), t);
@@ -64,8 +73,9 @@ TEST(BigramTable, JsonErrorsNameFileAndProblem) {
         return std::string("(no error)");
     };
     EXPECT_NE(err(R"({"a": {"z": 1}})").find("token \"z\" is not in the node vocabulary"), std::string::npos);
-    EXPECT_NE(err(R"({"a": {"b": -1}})").find("not a non-negative integer"), std::string::npos);
-    EXPECT_NE(err(R"({"a": [1]})").find("is not an object"), std::string::npos);
+    EXPECT_NE(err(R"({"a": {"b": -1}})").find("is a negative number, expected a non-negative integer"),
+              std::string::npos);
+    EXPECT_NE(err(R"({"a": [1]})").find("the entry of \"a\" is an array, expected an object"), std::string::npos);
     EXPECT_NE(err("{\"a\": {\"b\": 1}\n,,}").find("wf.json:2:2"), std::string::npos) << err("{\"a\": {\"b\": 1}\n,,}");
 }
 

@@ -26,7 +26,7 @@ class Tokenizer;
 struct BigramCountOptions {
     int threads = 2; // tokenising workers (>= 1)
     InvalidUtf8Policy onInvalidUtf8 = InvalidUtf8Policy::Stop;
-    size_t chunkBytes = size_t{1} << 20;
+    size_t chunkBytes = size_t{1} << 18; // keeps both workers busy on a 4 MB corpus
     std::function<bool(uint64_t bytesRead, uint64_t totalBytes)> progress;
 };
 

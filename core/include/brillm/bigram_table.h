@@ -43,8 +43,12 @@ public:
     // Either form, told apart by the magic. `nodes` is needed for JSON only.
     static BigramTable load(const std::filesystem::path& path, const NodeVocabulary* nodes);
 
-    std::string toJson(const NodeVocabulary& nodes) const; // throws InputError when sizes differ
-    void saveJson(const std::filesystem::path& path, const NodeVocabulary& nodes) const;
+    // Pairs with a count, targets most frequent first. Our readers take an unlisted pair as
+    // count 0. listZeros also lists every unseen pair with 0 (V*V entries, as the reference's
+    // file), so that the reference's rule (listed 0 = shared, unlisted = own slot) reads the
+    // same edges. Throws InputError when the vocabulary size differs.
+    std::string toJson(const NodeVocabulary& nodes, bool listZeros = false) const;
+    void saveJson(const std::filesystem::path& path, const NodeVocabulary& nodes, bool listZeros = false) const;
     void saveBinary(const std::filesystem::path& path) const;
 
     int64_t vocabSize() const { return m_vocabSize; }
