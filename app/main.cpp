@@ -8,14 +8,37 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QRegularExpression>
 
 #include <cstdio>
 #include <exception>
 
+namespace {
+// With BRILLM_STUDIO_SLOW_EVENTS=MS, events that keep the UI thread longer than MS are logged:
+// how the "UI never blocks" bar is checked and kept.
+class StudioApplication : public QApplication {
+public:
+    using QApplication::QApplication;
+    bool notify(QObject* receiver, QEvent* event) override {
+        if (m_slowMs <= 0) return QApplication::notify(receiver, event);
+        QElapsedTimer t;
+        t.start();
+        const int type = event->type();
+        const bool r = QApplication::notify(receiver, event);
+        const double ms = static_cast<double>(t.nsecsElapsed()) * 1e-6;
+        if (ms >= m_slowMs)
+            std::fprintf(stderr, "slow event: %.1f ms, type %d, %s %s\n", ms, type, receiver->metaObject()->className(),
+                         qPrintable(receiver->objectName()));
+        return r;
+    }
+    double m_slowMs = qEnvironmentVariableIntValue("BRILLM_STUDIO_SLOW_EVENTS");
+};
+} // namespace
+
 int main(int argc, char** argv) {
-    QApplication app(argc, argv);
+    StudioApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("brillm-studio"));
     QApplication::setOrganizationName(QStringLiteral("BriLLM"));
     QApplication::setApplicationDisplayName(QStringLiteral("BriLLM Studio"));

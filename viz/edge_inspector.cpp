@@ -89,6 +89,9 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     m_stats = new QLabel;
     m_stats->setTextFormat(Qt::RichText);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // Fixed heights: a label that changes height would re-layout and re-plot the whole view.
+    m_header->setFixedHeight(m_header->fontMetrics().lineSpacing() * 2 + 6);
+    m_stats->setFixedHeight(m_stats->fontMetrics().lineSpacing() * 7 + 20);
     m_plot = new QCustomPlot;
     m_plot->setMinimumHeight(220);
 
@@ -185,7 +188,18 @@ QString EdgeInspector::statisticsText() const {
     return html + QStringLiteral("</table>");
 }
 
-void EdgeInspector::rebuild() {
+void EdgeInspector::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    if (m_dirty) rebuild();
+}
+
+void EdgeInspector::rebuild(bool force) {
+    // Hidden (a tab behind another): rebuild when shown.
+    if (!isVisible() && !force) {
+        m_dirty = true;
+        return;
+    }
+    m_dirty = false;
     const ViewColors c = ViewColors::current();
     m_plot->clearPlottables();
     m_plot->plotLayout()->clear();
@@ -303,6 +317,7 @@ void EdgeInspector::rebuild() {
 QSize EdgeInspector::exportSize() const { return size().expandedTo(QSize(900, 520)); }
 
 void EdgeInspector::renderExport(QPainter& painter) {
+    if (m_dirty) rebuild(true);
     const QSize size = exportSize();
     painter.fillRect(QRect(QPoint(0, 0), size), ViewColors::current().background);
     // Header and statistics as text, the plots as vectors.

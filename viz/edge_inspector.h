@@ -49,10 +49,13 @@ public:
     QSize exportSize() const override;
     void renderExport(QPainter& painter) override;
 
+protected:
+    void showEvent(QShowEvent* event) override;
+
 private:
     void followSelection();
     void showTyped();
-    void rebuild();
+    void rebuild(bool force = false);
 
     StudioDocument* m_doc;
     QLineEdit* m_source;
@@ -63,6 +66,7 @@ private:
     QCustomPlot* m_plot;
     EdgeParameters m_params;
     bool m_valid = false;
+    bool m_dirty = false;
 };
 
 } // namespace brillm::viz

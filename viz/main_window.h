@@ -125,6 +125,8 @@ private:
     QElapsedTimer m_heartbeat;
     double m_maxStallMs = 0;
     double m_windowStallMs = 0; // from a completion's request until every view shows it
+    double m_windowBusyMs = 0;  // the most CPU time the UI thread spent between two ticks
+    double m_lastCpuMs = 0;
     bool m_measuring = false;
 };
 

@@ -86,7 +86,9 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
     auto visible = [&](double x0, double x1) { return x1 >= clip.left() - kSpacing && x0 <= clip.right() + kSpacing; };
 
     // Mixing weights of the selected step: arcs from each earlier edge's midpoint to this edge's.
-    if (selected >= 1 && selected < steps) {
+    // Only for a step the user selected: while a completion streams in, the arcs would be redrawn
+    // for every new step.
+    if (selected >= 1 && selected < steps && m_doc->selectedStep() == selected) {
         const auto& w = trace.steps[static_cast<size_t>(selected)].mixWeights;
         const double maxW = w.empty() ? 1.0 : *std::max_element(w.begin(), w.end());
         const double yBase = kNodeY + kNodeH + 18;

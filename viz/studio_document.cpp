@@ -20,6 +20,10 @@ StudioDocument::StudioDocument(QObject* parent) : QObject(parent), m_trace(std::
     connect(m_worker, &StudioWorker::progress, this, [this](quint64 job, double f, const QString& msg) {
         if (m_loads.isCurrent(job) || m_completions.isCurrent(job)) Q_EMIT progress(f, msg);
     });
+    m_stepBatch = new QTimer(this);
+    m_stepBatch->setSingleShot(true);
+    m_stepBatch->setInterval(kStepBatchMs);
+    connect(m_stepBatch, &QTimer::timeout, this, &StudioDocument::announceSteps);
     m_thread.setObjectName(QStringLiteral("brillm-worker"));
     m_thread.start();
 }
@@ -105,6 +109,8 @@ void StudioDocument::completeTokens(std::vector<int32_t> tokens, const DecodeOpt
     m_trace->promptTokens = static_cast<int64_t>(tokens.size());
     m_trace->tokens.push_back(tokens.front());
     m_selected = -1;
+    m_announced = -1;
+    m_stepBatch->stop();
     m_waitingForViews = false;
     m_requestTimer.start();
     Q_EMIT traceReset();
@@ -137,12 +143,23 @@ void StudioDocument::onStep(quint64 job, StepPtr step) {
     if (!m_completions.accept(job)) return;
     m_trace->steps.push_back(*step);
     m_trace->tokens.push_back(step->target);
-    Q_EMIT stepAppended(static_cast<int>(m_trace->steps.size()) - 1);
+    // The first step at once (the user sees a reaction), the rest in batches.
+    if (m_announced < 0) announceSteps();
+    else if (!m_stepBatch->isActive()) m_stepBatch->start();
+}
+
+void StudioDocument::announceSteps() {
+    m_stepBatch->stop();
+    const int newest = static_cast<int>(m_trace->steps.size()) - 1;
+    if (newest <= m_announced) return;
+    m_announced = newest;
+    Q_EMIT stepAppended(newest);
 }
 
 void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds) {
     if (!m_completions.accept(job)) return;
     m_completions.invalidate();
+    m_stepBatch->stop();
     m_trace = std::make_shared<Trace>(*trace);
     m_lastDecodeMs = seconds * 1e3;
     m_lastNewTokens = static_cast<int64_t>(trace->tokens.size()) - trace->promptTokens;

@@ -13,6 +13,7 @@
 #include <QPointer>
 #include <QHash>
 #include <QThread>
+#include <QTimer>
 
 #include <memory>
 #include <vector>
@@ -31,6 +32,7 @@ struct Branch {
 class StudioDocument : public QObject {
     Q_OBJECT
 public:
+    static constexpr int kStepBatchMs = 30;
     explicit StudioDocument(QObject* parent = nullptr);
     ~StudioDocument() override;
 
@@ -90,7 +92,7 @@ Q_SIGNALS:
     void modelChanged();
     void modelFailed(const QString& path, const QString& message);
     void traceReset();              // a new trace (empty, or a branch from the history) is shown
-    void stepAppended(int step);    // while streaming
+    void stepAppended(int step);    // while streaming: steps up to `step` are in; at most every kStepBatchMs
     void traceFinished();           // the trace is complete (or was cancelled)
     void completionFailed(const QString& message);
     void selectionChanged(int step);
@@ -125,6 +127,10 @@ private:
 
     std::vector<Branch> m_history;
     int m_historyIndex = -1;
+
+    QTimer* m_stepBatch = nullptr; // coalesces stepAppended: the worker is faster than any repaint
+    int m_announced = -1;          // the last step stepAppended announced
+    void announceSteps();
 
     QElapsedTimer m_requestTimer;
     double m_lastDecodeMs = 0;
