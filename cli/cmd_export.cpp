@@ -4,6 +4,7 @@
 #include "commands.h"
 
 #include "brillm/checkpoint_export.h"
+#include "brillm/error.h"
 #include "brillm/model_file.h"
 
 #include <cstdio>
@@ -13,7 +14,7 @@ namespace brillm::cli {
 FileProgress terminalProgress(const char* what);
 
 int runExport(const Args& args) {
-    std::string modelPath, format, out, dtypeText, prefix;
+    std::string modelPath, format, out, dtypeText, prefix, vocabOut, frequencyOut;
     bool quiet = false;
     ArgParser p("brillm export",
                 "Writes a model file as a torch.save state dict (--format torch) that the reference Python code loads with\n"
@@ -25,6 +26,9 @@ int runExport(const Args& args) {
     p.option("out", &out, "FILE", "file to write (atomically)");
     p.option("dtype", &dtypeText, "f32|f16|bf16|f64", "dtype of the written tensors (default: as stored)");
     p.option("prefix", &prefix, "TEXT", "torch: a prefix for every key, e.g. 'module.'");
+    p.option("vocab-out", &vocabOut, "FILE", "torch: also write the node dictionary {token: id} the reference reads");
+    p.option("frequency-out", &frequencyOut, "FILE",
+             "torch: also write a word_frequency.json that rebuilds this model's slot map (own pairs 1, shared 0)");
     p.flag("quiet", &quiet, "print nothing but errors");
     p.required("model");
     p.required("format");
@@ -36,7 +40,8 @@ int runExport(const Args& args) {
         if (!dtype) throw UsageError("--dtype: '" + dtypeText + "' is not one of f32, f16, bf16, f64");
     }
     if (format != "torch" && format != "brillm") throw UsageError("--format: '" + format + "' is not torch or brillm");
-    if (format == "brillm" && !prefix.empty()) throw UsageError("--prefix applies to --format torch only");
+    if (format == "brillm" && (!prefix.empty() || !vocabOut.empty() || !frequencyOut.empty()))
+        throw UsageError("--prefix, --vocab-out and --frequency-out apply to --format torch only");
 
     const ModelFile file = ModelFile::open(modelPath);
     // The tensors as stored: no float32 detour for an F16/BF16 file.
@@ -54,6 +59,11 @@ int runExport(const Args& args) {
         o.keyPrefix = prefix;
         o.progress = progress;
         exportTorchStateDict(out, model, o);
+        const std::vector<std::string>& tokens = file.header().vocabulary;
+        if ((!vocabOut.empty() || !frequencyOut.empty()) && tokens.empty())
+            throw CheckpointError("'" + modelPath + "' names no vocabulary: --vocab-out and --frequency-out need one");
+        if (!vocabOut.empty()) writeReferenceVocabulary(vocabOut, tokens);
+        if (!frequencyOut.empty()) writeReferenceFrequencyTable(frequencyOut, file.edges(), tokens);
     } else {
         ModelSaveOptions o;
         o.dtype = dtype;

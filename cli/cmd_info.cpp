@@ -26,10 +26,12 @@ std::string grouped(int64_t n) {
     return n < 0 ? "-" + out : out;
 }
 
+// A zip's local header ("PK\3\4", then a version and flags) versus a model file's 8-byte header
+// length followed by '{'.
 bool isZip(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    char magic[2] = {};
-    return in.read(magic, 2) && magic[0] == 'P' && magic[1] == 'K';
+    char head[9] = {};
+    return in.read(head, 9) && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && head[8] != '{';
 }
 
 json shapeJson(const std::vector<int64_t>& shape) { return json(shape); }

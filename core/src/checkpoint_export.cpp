@@ -8,7 +8,21 @@
 #include "brillm/torch_pickle_writer.h"
 #include "brillm/torch_zip_writer.h"
 
+#include <nlohmann/json.hpp>
+
 namespace brillm {
+
+namespace {
+
+std::string quoted(const std::string& token, size_t id) {
+    try {
+        return nlohmann::json(token).dump();
+    } catch (const nlohmann::json::exception&) {
+        throw CheckpointError("token " + std::to_string(id) + " is not valid UTF-8");
+    }
+}
+
+} // namespace
 
 void exportTorchStateDict(const std::string& path, const Model& model, const TorchExportOptions& options) {
     const struct {
@@ -50,6 +64,54 @@ void exportTorchStateDict(const std::string& path, const Model& model, const Tor
     }
     zip.addEntry(archive + "/version", std::string("3\n"));
     zip.finish();
+    out.commit();
+}
+
+} // namespace brillm
+
+namespace brillm {
+
+void writeReferenceVocabulary(const std::string& path, const std::vector<std::string>& tokens) {
+    std::string text = "{\n";
+    for (size_t i = 0; i < tokens.size(); ++i)
+        text += "  " + quoted(tokens[i], i) + ": " + std::to_string(i) + (i + 1 < tokens.size() ? ",\n" : "\n");
+    text += "}\n";
+    CheckpointWriter out(path);
+    out.write(text.data(), text.size());
+    out.commit();
+}
+
+void writeReferenceFrequencyTable(const std::string& path, const EdgeTable& edges,
+                                  const std::vector<std::string>& tokens) {
+    const int64_t v = edges.vocabSize();
+    if (static_cast<int64_t>(tokens.size()) != v)
+        throw CheckpointError("cannot write '" + path + "': " + std::to_string(tokens.size()) + " tokens for " +
+                              std::to_string(v) + " nodes");
+    std::vector<std::string> names(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) names[i] = quoted(tokens[i], i);
+    CheckpointWriter out(path);
+    std::string line;
+    std::vector<uint8_t> own(static_cast<size_t>(v));
+    out.write("{", 1);
+    for (int64_t s = 0; s < v; ++s) {
+        line = (s ? ",\n" : "\n") + names[static_cast<size_t>(s)] + ": {";
+        bool first = true;
+        const auto row = edges.ownTargets(s);
+        for (int32_t t : row) {
+            own[static_cast<size_t>(t)] = 1;
+            line += (first ? "" : ", ") + names[static_cast<size_t>(t)] + ": 1";
+            first = false;
+        }
+        for (int64_t t = 0; t < v; ++t) {
+            if (own[static_cast<size_t>(t)]) continue;
+            line += (first ? "" : ", ") + names[static_cast<size_t>(t)] + ": 0";
+            first = false;
+        }
+        for (int32_t t : row) own[static_cast<size_t>(t)] = 0;
+        line += "}";
+        out.write(line.data(), line.size());
+    }
+    out.write("\n}\n", 3);
     out.commit();
 }
 

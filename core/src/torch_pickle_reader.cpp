@@ -72,6 +72,8 @@ constexpr StorageName kStorages[] = {
 
 class Unpickler {
 public:
+    static constexpr size_t kMaxValues = size_t{16} << 20;
+
     Unpickler(std::span<const std::byte> data, const std::string& where) : m_data(data), m_where(where) {}
 
     uint32_t run();
@@ -110,7 +112,8 @@ private:
     }
 
     uint32_t make(Value v) {
-        if (m_values.size() >= std::numeric_limits<uint32_t>::max()) fail("too many values");
+        // A state dict's pickle holds a few values per tensor; this bounds memory on hostile input.
+        if (m_values.size() >= kMaxValues) fail("more than " + std::to_string(kMaxValues) + " values: not a state dict");
         m_values.push_back(std::move(v));
         return static_cast<uint32_t>(m_values.size() - 1);
     }

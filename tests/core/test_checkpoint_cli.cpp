@@ -75,8 +75,13 @@ TEST_F(CliTest, ImportInfoVerifyExport) {
     EXPECT_EQ(j["parameters"]["sparse"], 18 * 20 + 5 * 4 + 8);
     EXPECT_EQ(j["parameters"]["dense"], 25 * 20 + 5 * 4 + 8);
 
-    r = brillm("export --model " + model + " --format torch --out " + dir.file("m.pt"));
+    r = brillm("export --model " + model + " --format torch --out " + dir.file("m.pt") + " --vocab-out " +
+               dir.file("v.json") + " --frequency-out " + dir.file("f.json"));
     EXPECT_EQ(r.code, 0) << r.out;
+    r = brillm("import --state-dict " + dir.file("m.pt") + " --vocab " + dir.file("v.json") + " --frequency " +
+               dir.file("f.json") + " --out " + dir.file("back.brillm"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(json::parse(brillm("info --json " + dir.file("back.brillm")).out)["checksum"], j["checksum"]);
     r = brillm("info " + dir.file("m.pt"));
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_TRUE(contains(r.out, "weights")) << r.out;

@@ -150,6 +150,34 @@ TEST_F(ImportTest, ImportExportImportIsBitExact) {
     expectModel(dir.file("second.brillm"), expected["plain"]);
 }
 
+TEST_F(ImportTest, OurModelsRoundTripThroughTheReferenceFiles) {
+    // Any edge table (here not derived from a frequency table) survives export with a
+    // generated node dictionary and frequency table, and import back.
+    const Model m = test::smallModel();
+    ModelMetadata meta;
+    meta.vocabulary = {"<unk>", "的", "Ġthe", "a\"b", "x", "y"};
+    ModelFile::save(dir.file("ours.brillm"), m, meta);
+    exportTorchStateDict(dir.file("ours.pt"), m);
+    writeReferenceVocabulary(dir.file("vocab.json"), meta.vocabulary);
+    writeReferenceFrequencyTable(dir.file("freq.json"), m.edges, meta.vocabulary);
+    EXPECT_EQ(NodeVocabulary::load(dir.file("vocab.json")).tokens(), meta.vocabulary);
+    const json freq = json::parse(test::readBytes(dir.file("freq.json")));
+    EXPECT_EQ(freq.size(), 6u);
+    EXPECT_EQ(freq["<unk>"].size(), 6u);
+    EXPECT_EQ(freq["<unk>"]["的"], 1);
+    EXPECT_EQ(freq["<unk>"]["<unk>"], 0);
+    ImportOptions o;
+    o.stateDictPath = dir.file("ours.pt");
+    o.vocabPath = dir.file("vocab.json");
+    o.frequencyPath = dir.file("freq.json");
+    o.outPath = dir.file("back.brillm");
+    importTorchCheckpoint(o);
+    const ModelFile back = ModelFile::open(dir.file("back.brillm"));
+    EXPECT_TRUE(back.edges() == m.edges);
+    EXPECT_EQ(back.header().checksum, ModelFile::open(dir.file("ours.brillm")).header().checksum);
+    EXPECT_EQ(back.metadata().vocabulary, meta.vocabulary);
+}
+
 TEST_F(ImportTest, MismatchesAreNamedWithBothNumbers) {
     // Without a frequency table a sparse checkpoint cannot be imported.
     ImportOptions o = options("plain.pt", "x.brillm");

@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace brillm {
 
@@ -27,5 +28,16 @@ struct TorchExportOptions {
 };
 
 void exportTorchStateDict(const std::string& path, const Model& model, const TorchExportOptions& options = {});
+
+// The reference's node dictionary {token: id}, tokens in id order. Atomic; throws
+// CheckpointError (also for a token that is not valid UTF-8).
+void writeReferenceVocabulary(const std::string& path, const std::vector<std::string>& tokens);
+
+// A word_frequency.json from which the reference's rule rebuilds exactly `edges`: for each
+// source, its own targets with count 1, then every shared target with count 0 (V*V entries,
+// as the reference's own file). It carries no corpus counts: the reference's training would
+// draw negatives from the own targets. Atomic; throws CheckpointError.
+void writeReferenceFrequencyTable(const std::string& path, const EdgeTable& edges,
+                                  const std::vector<std::string>& tokens);
 
 } // namespace brillm
