@@ -6,7 +6,9 @@
 
 #include "brillm/decode.h"
 #include "brillm/error.h"
+#include "brillm/loss.h"
 #include "brillm/signal.h"
+#include "brillm/training/optimizer.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <iostream>
 #include <random>
+#include <thread>
 #include <unordered_set>
 
 namespace brillm::cli {
@@ -205,16 +208,228 @@ int benchDecode(const Args& args) {
     return agree ? 0 : 1;
 }
 
+// ---- bench train ----------------------------------------------------------------------------
+
+struct TrainBatch {
+    std::vector<LossSample> samples;
+    std::vector<std::vector<int64_t>> slots; // per sample: slot of every candidate, edge by edge
+};
+
+// Sequences from random walks over own edges (so positives are mostly own slots) and, like
+// frequency negatives, the source's own targets first, topped up with random nodes.
+TrainBatch syntheticBatch(const Model& m, int64_t batch, int64_t len, int64_t k, std::mt19937_64& rng) {
+    const int64_t V = m.vocabSize();
+    std::uniform_int_distribution<int32_t> node(0, static_cast<int32_t>(V) - 1);
+    TrainBatch out;
+    std::vector<uint8_t> used(static_cast<size_t>(V), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+        std::vector<int32_t> tokens{node(rng)};
+        while (static_cast<int64_t>(tokens.size()) < len) {
+            const auto own = m.edges.ownTargets(tokens.back());
+            tokens.push_back(own.empty() ? node(rng) : own[std::uniform_int_distribution<size_t>(0, own.size() - 1)(rng)]);
+        }
+        std::vector<std::vector<int32_t>> neg(tokens.size() - 1);
+        for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+            const int32_t t = tokens[i + 1];
+            used[static_cast<size_t>(t)] = 1;
+            for (int32_t v : m.edges.ownTargets(tokens[i])) {
+                if (static_cast<int64_t>(neg[i].size()) == k) break;
+                if (!used[static_cast<size_t>(v)]) neg[i].push_back(v), used[static_cast<size_t>(v)] = 1;
+            }
+            while (static_cast<int64_t>(neg[i].size()) < std::min<int64_t>(k, V - 1)) {
+                const int32_t v = node(rng);
+                if (!used[static_cast<size_t>(v)]) neg[i].push_back(v), used[static_cast<size_t>(v)] = 1;
+            }
+            used[static_cast<size_t>(t)] = 0;
+            for (int32_t v : neg[i]) used[static_cast<size_t>(v)] = 0;
+        }
+        out.samples.push_back(LossSample::fromNegatives(std::move(tokens), neg));
+        std::vector<int64_t> slots;
+        const auto& s = out.samples.back();
+        for (int64_t i = 0; i < s.numEdges(); ++i)
+            for (int64_t c = s.offsets[static_cast<size_t>(i)]; c < s.offsets[static_cast<size_t>(i) + 1]; ++c)
+                slots.push_back(m.edges.slot(s.tokens[static_cast<size_t>(i)], s.candidates[static_cast<size_t>(c)]));
+        out.slots.push_back(std::move(slots));
+    }
+    return out;
+}
+
+// The same training step with LibTorch autograd, written the way the reference is: gather the
+// candidates' matrices, bmm, GELU, norm, cross-entropy, backward into dense gradients, AdamW.
+struct PlainTrainer {
+    at::Tensor w, b, nb, pos, pe;
+    std::vector<at::Tensor> m, v;
+    int64_t t = 0;
+    explicit PlainTrainer(const Model& model) {
+        w = model.weights.clone().requires_grad_(true);
+        b = model.biases.clone().requires_grad_(true);
+        nb = model.nodeBias.clone().requires_grad_(true);
+        pos = model.positions.clone().requires_grad_(true);
+        const auto peVec = positionalEncoding(model.config.maxPositions, model.dim());
+        pe = at::tensor(peVec, at::kDouble).reshape({model.config.maxPositions, model.dim()}).to(at::kFloat);
+        for (const auto& p : {w, b, nb, pos}) {
+            m.push_back(at::zeros_like(p));
+            v.push_back(at::zeros_like(p));
+        }
+    }
+    double step(const TrainBatch& batch, int64_t d, double lr) {
+        at::Tensor total = at::zeros({});
+        for (size_t s = 0; s < batch.samples.size(); ++s) {
+            const auto& smp = batch.samples[s];
+            auto sig = at::gelu(at::full({d}, 1.0 / static_cast<double>(d)) + nb[smp.tokens[0]][0] + pe[0]);
+            std::vector<at::Tensor> cache;
+            at::Tensor loss = at::zeros({});
+            size_t c0 = 0;
+            for (int64_t i = 0; i < smp.numEdges(); ++i) {
+                at::Tensor x = sig;
+                if (i > 0) x = (at::stack(cache) * pos.index({0, at::indexing::Slice(0, i), 0}).softmax(0).unsqueeze(1)).sum(0);
+                const int64_t C = smp.offsets[static_cast<size_t>(i) + 1] - smp.offsets[static_cast<size_t>(i)];
+                const auto idx = at::tensor(std::vector<int64_t>(batch.slots[s].begin() + static_cast<std::ptrdiff_t>(c0),
+                                                                 batch.slots[s].begin() + static_cast<std::ptrdiff_t>(c0) + C),
+                                            at::kLong);
+                c0 += static_cast<size_t>(C);
+                const auto y = at::gelu(at::bmm(x.reshape({1, 1, d}).expand({C, 1, d}), w.index_select(0, idx)).squeeze(1) +
+                                        b.index_select(0, idx).squeeze(1) + pe[i + 1]);
+                const auto e = y.norm(2, {1});
+                loss = loss + (at::logsumexp(e, 0) - e[0]);
+                cache.push_back(y[0]);
+            }
+            total = total + loss / static_cast<double>(smp.numEdges());
+        }
+        total = total / static_cast<double>(batch.samples.size());
+        total.backward();
+        ++t;
+        at::NoGradGuard ng;
+        const double bc1 = 1 - std::pow(0.9, static_cast<double>(t)), bc2 = 1 - std::pow(0.999, static_cast<double>(t));
+        std::vector<at::Tensor> params{w, b, nb, pos};
+        for (size_t k = 0; k < params.size(); ++k) {
+            auto g = params[k].grad();
+            m[k].mul_(0.9).add_(g, 0.1);
+            v[k].mul_(0.999).addcmul_(g, g, 0.001);
+            params[k].addcdiv_(m[k], v[k].sqrt().div_(std::sqrt(bc2)).add_(1e-8), -lr / bc1);
+            g.zero_();
+        }
+        return total.item<double>();
+    }
+};
+
+int benchTrain(const Args& args) {
+    int64_t V = 1000, E = 100000, batch = 8, len = 32, k = 400, steps = 8, plainSteps = 1, dim = 32, threads = 0;
+    uint64_t seed = 1;
+    std::string optimizer = "adamw";
+    bool json = false;
+    ArgParser p("brillm bench train",
+                "Training speed (samples/s) of one AdamW step on a synthetic model: our sparse loss and\n"
+                "optimizer next to a plain LibTorch autograd version of the same step (gathered matrices,\n"
+                "dense gradients) and the memory floor of the optimizer's traffic.");
+    p.option("vocab", &V, "V", "nodes (default 1000)");
+    p.option("own-edges", &E, "E", "own edges (default 100000)");
+    p.option("batch", &batch, "B", "samples per step (default 8)");
+    p.option("seq-len", &len, "L", "tokens per sample (default 32)");
+    p.option("negatives", &k, "K", "negatives per edge (default 400)");
+    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "optimizer (default adamw)");
+    p.option("steps", &steps, "N", "measured steps (default 8)");
+    p.option("plain-steps", &plainSteps, "N", "steps of the plain LibTorch version (default 1; 0 skips it)");
+    p.option("dim", &dim, "D", "signal dimension (default 32)");
+    p.option("threads", &threads, "N", "threads (default: all cores)");
+    p.option("seed", &seed, "S", "seed (default 1)");
+    p.flag("json", &json, "print one JSON object");
+    if (!p.parse(args)) return 0;
+    if (V < 2 || E < 0 || batch < 1 || len < 2 || k < 1 || steps < 1)
+        throw UsageError("need --vocab >= 2, --batch >= 1, --seq-len >= 2, --negatives >= 1, --steps >= 1");
+    training::AdamWSettings settings;
+    settings.kind = training::optimizerFromString(optimizer);
+    settings.threads = static_cast<int>(threads);
+
+    Model model = Model::randomInit({V, dim, 512}, syntheticTable(V, E, seed), seed);
+    std::mt19937_64 rng(seed + 3);
+    std::vector<TrainBatch> batches;
+    for (int64_t s = 0; s < steps + 1; ++s) batches.push_back(syntheticBatch(model, batch, len, k, rng));
+
+    training::AdamW opt(model, settings);
+    const LossOptions lo{true, static_cast<int>(threads)};
+    LossWorkspace workspace;
+    double lossTime = 0, optTime = 0;
+    int64_t touched = 0;
+    // the first step warms up allocations and page tables
+    for (int64_t s = 0; s <= steps; ++s) {
+        const auto t0 = Clock::now();
+        const auto r = sampledLoss(model, batches[static_cast<size_t>(s)].samples, lo, &workspace);
+        const auto t1 = Clock::now();
+        opt.step(model, r.grad, 1e-3);
+        const auto t2 = Clock::now();
+        if (s == 0) continue;
+        lossTime += seconds(t0, t1);
+        optTime += seconds(t1, t2);
+        touched += static_cast<int64_t>(r.grad.slots.size());
+    }
+    const double stepTime = (lossTime + optTime) / static_cast<double>(steps);
+    const double ours = static_cast<double>(batch) / stepTime;
+
+    double plain = 0;
+    if (plainSteps > 0) {
+        PlainTrainer pt(model);
+        pt.step(batches[0], dim, 1e-3); // warm-up
+        const auto t0 = Clock::now();
+        for (int64_t s = 0; s < plainSteps; ++s) pt.step(batches[static_cast<size_t>(1 + s % steps)], dim, 1e-3);
+        plain = static_cast<double>(batch * plainSteps) / seconds(t0, Clock::now());
+    }
+
+    // optimizer traffic: dense AdamW reads and writes p, m, v of every slot (6 x 4 bytes per
+    // parameter) plus the touched gradient rows; sparse only the touched rows
+    const double bandwidth = measureReadBandwidth(size_t{1} << 29);
+    const double rowBytes = static_cast<double>(dim * dim + dim) * 4;
+    const double avgTouched = static_cast<double>(touched) / static_cast<double>(steps);
+    const double optimizerBytes = settings.kind == training::OptimizerKind::AdamW
+                                      ? rowBytes * static_cast<double>(model.edges.numSlots()) * 6 + rowBytes * avgTouched
+                                      : rowBytes * avgTouched * 7;
+    const double floorSamples = static_cast<double>(batch) * bandwidth / optimizerBytes;
+    nlohmann::json j = {{"benchmark", "train"},
+                        {"vocab", V},
+                        {"own_edges", E},
+                        {"batch", batch},
+                        {"seq_len", len},
+                        {"negatives", k},
+                        {"optimizer", optimizer},
+                        {"threads", threads > 0 ? threads : static_cast<int64_t>(std::thread::hardware_concurrency())},
+                        {"steps", steps},
+                        {"samples_per_s", ours},
+                        {"loss_seconds_per_step", lossTime / static_cast<double>(steps)},
+                        {"optimizer_seconds_per_step", optTime / static_cast<double>(steps)},
+                        {"touched_slots_per_step", avgTouched},
+                        {"plain_libtorch_samples_per_s", plainSteps > 0 ? nlohmann::json(plain) : nlohmann::json(nullptr)},
+                        {"speedup_vs_plain", plainSteps > 0 ? nlohmann::json(ours / plain) : nlohmann::json(nullptr)},
+                        {"read_bandwidth_gb_s", bandwidth / 1e9},
+                        {"optimizer_bytes_per_step", optimizerBytes},
+                        {"memory_floor_samples_per_s", floorSamples},
+                        {"fraction_of_floor", ours / floorSamples}};
+    if (json) {
+        std::cout << j.dump() << '\n';
+        return 0;
+    }
+    std::cout << "train, V=" << V << ", " << E << " own edges, batch " << batch << ", seq " << len << ", k=" << k << ", "
+              << optimizer << "\n"
+              << "  ours:           " << ours << " samples/s (loss " << 1e3 * lossTime / static_cast<double>(steps)
+              << " ms + optimizer " << 1e3 * optTime / static_cast<double>(steps) << " ms per step, " << avgTouched
+              << " slots touched)\n";
+    if (plainSteps > 0) std::cout << "  plain LibTorch: " << plain << " samples/s (speedup " << ours / plain << "x)\n";
+    std::cout << "  memory floor:   " << floorSamples << " samples/s (optimizer traffic " << optimizerBytes / 1e6
+              << " MB per step at " << bandwidth / 1e9 << " GB/s); ours reaches " << 100 * ours / floorSamples << "%\n";
+    return 0;
+}
+
 } // namespace
 
 int runBench(const Args& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << "usage: brillm bench decode [options]\n\nbenchmarks:\n"
-                     "  decode    decoding speed on a synthetic model (brillm bench decode --help)\n";
+        std::cout << "usage: brillm bench decode|train [options]\n\nbenchmarks:\n"
+                     "  decode    decoding speed on a synthetic model (brillm bench decode --help)\n"
+                     "  train     training speed on a synthetic model (brillm bench train --help)\n";
         return args.empty() ? 2 : 0;
     }
     const Args rest(args.begin() + 1, args.end());
     if (args[0] == "decode") return benchDecode(rest);
+    if (args[0] == "train") return benchTrain(rest);
     throw UsageError("unknown benchmark '" + args[0] + "' (see 'brillm bench --help')");
 }
 

@@ -16,6 +16,7 @@ const std::vector<Command> kCommands = {
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},
     {"score", "exact and sampled-negative loss and perplexity of a text", brillm::cli::runScore},
+    {"train", "train a model from a corpus, or resume a run", brillm::cli::runTrain},
     {"bench", "benchmarks: 'bench decode'", brillm::cli::runBench},
     {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},
     {"vocab", "build a vocabulary or BPE tokenizer from a corpus; check one", brillm::cli::runVocab},

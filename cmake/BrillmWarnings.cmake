@@ -13,3 +13,8 @@ function(brillm_forbid_qt target)
     endif()
   endforeach()
 endfunction()
+
+# brillm_numeric(target): lets the compiler vectorise sqrt/exp loops (we never read errno).
+function(brillm_numeric target)
+  target_compile_options(${target} PRIVATE -fno-math-errno)
+endfunction()

@@ -52,9 +52,14 @@ inline float geluT(float z) { return 0.5f * z * (1.0f + erfFloat(z * static_cast
 inline double geluT(double z) { return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2)); }
 
 // d GELU / dz = Phi(z) + z * phi(z)
-template <class T> inline T geluGrad(T z) {
-    const T cdf = T(0.5) * (T(1) + std::erf(z * static_cast<T>(M_SQRT1_2)));
-    const T pdf = std::exp(T(-0.5) * z * z) * static_cast<T>(0.3989422804014327); // 1/sqrt(2 pi)
+inline float geluGrad(float z) {
+    const float cdf = 0.5f * (1.0f + erfFloat(z * static_cast<float>(M_SQRT1_2)));
+    const float pdf = expNonPositive(-0.5f * z * z) * 0.3989422804014327f; // 1/sqrt(2 pi)
+    return cdf + z * pdf;
+}
+inline double geluGrad(double z) {
+    const double cdf = 0.5 * (1.0 + std::erf(z * M_SQRT1_2));
+    const double pdf = std::exp(-0.5 * z * z) * 0.3989422804014327;
     return cdf + z * pdf;
 }
 

@@ -64,57 +64,102 @@ void checkSample(const Model& model, const LossSample& s, size_t index) {
     }
 }
 
-// Per-thread gradient accumulator: dense rows for the touched slots, dense node bias and positions.
+// Per-thread gradient accumulator: rows for the touched slots (memory kept across calls),
+// dense node bias and positions.
 template <class T> struct GradAccumulator {
     int64_t d = 0;
-    std::unordered_map<int64_t, int64_t> rowOf; // slot -> row
-    std::vector<int64_t> slots;
-    std::vector<T> w, b; // [rows, d*d], [rows, d]
+    std::vector<int32_t> rowOf; // slot -> row, -1 when untouched
+    std::vector<int64_t> slots; // touched slots, in first-touch order
+    std::vector<T> w, b;        // [capacity, d*d], [capacity, d]; rows < slots.size() are live
     std::vector<T> nodeBias, positions;
 
-    GradAccumulator(int64_t dim, int64_t V, int64_t P)
-        : d(dim), nodeBias(static_cast<size_t>(V * dim), T(0)), positions(static_cast<size_t>(P), T(0)) {}
+    void reset(int64_t dim, int64_t numSlots, int64_t V, int64_t P) {
+        if (d != dim || static_cast<int64_t>(rowOf.size()) != numSlots) {
+            rowOf.assign(static_cast<size_t>(numSlots), -1);
+        } else {
+            for (int64_t s : slots) rowOf[static_cast<size_t>(s)] = -1;
+        }
+        d = dim;
+        slots.clear();
+        nodeBias.assign(static_cast<size_t>(V * dim), T(0));
+        positions.assign(static_cast<size_t>(P), T(0));
+    }
 
     int64_t row(int64_t slot) {
-        auto [it, inserted] = rowOf.try_emplace(slot, static_cast<int64_t>(slots.size()));
-        if (inserted) {
+        int32_t& r = rowOf[static_cast<size_t>(slot)];
+        if (r < 0) {
+            r = static_cast<int32_t>(slots.size());
             slots.push_back(slot);
-            w.resize(w.size() + static_cast<size_t>(d * d), T(0));
-            b.resize(b.size() + static_cast<size_t>(d), T(0));
+            const auto need = slots.size() * static_cast<size_t>(d * d);
+            if (w.size() < need) {
+                w.resize(std::max(need, w.size() * 3 / 2));
+                b.resize(w.size() / static_cast<size_t>(d));
+            }
+            std::fill_n(w.begin() + static_cast<std::ptrdiff_t>(r) * d * d, d * d, T(0));
+            std::fill_n(b.begin() + static_cast<std::ptrdiff_t>(r) * d, d, T(0));
         }
-        return it->second;
+        return r;
     }
 };
 
 template <class T> struct SampleWork {
-    // Forward results of one sample, kept for its backward pass.
-    std::vector<T> z0, s0;         // [d] initial pre-activation and signal
-    std::vector<T> x;              // [n, d] inputs
-    std::vector<int64_t> slot;     // [C] slot of every candidate edge
-    std::vector<T> z, y;           // [C, d] pre-activations and outputs
-    std::vector<T> e;              // [C] energies
-    std::vector<T> mix;            // [n, n] softmax weights a^(i)_j (row i, j < i)
+    // What the backward pass of one sample needs from its forward pass. Negatives are
+    // back-propagated during the forward pass, while their matrices are still in cache; only
+    // the positives (whose gradient also depends on later edges) wait for the reverse sweep.
+    std::vector<T> z0, s0;       // [d] initial pre-activation and signal
+    std::vector<T> x;            // [n, d] inputs
+    std::vector<T> posZ, posY;   // [n, d] the positives' pre-activations and outputs
+    std::vector<T> posE, posGe;  // [n] the positives' energies and dLoss/dEnergy (local part)
+    std::vector<int64_t> posSlot;
+    std::vector<T> dxNeg;        // [n, d] dLoss/dx_i through the negatives
+    std::vector<T> mix;          // [n, n] softmax weights a^(i)_j (row i, j < i)
+    std::vector<T> z, y, e;      // one edge's candidates: [C_i, d], [C_i, d], [C_i]
+    std::vector<int64_t> slot;   // [C_i]
 };
 
-template <class T>
-double sampleForwardBackward(const Model& model, const LossSample& s, const T* pe, bool withGrad, T gradScale,
-                             GradAccumulator<T>* acc, SampleWork<T>& wk) {
-    const int64_t d = model.dim(), n = s.numEdges();
-    const auto C = static_cast<int64_t>(s.candidates.size());
+// Accumulates the gradient of one candidate edge with dLoss/dy = dy into the slot's rows and
+// dLoss/dx into dx.
+template <class T, int D>
+inline void edgeBackward(const T* __restrict x, const T* __restrict w, const T* __restrict z, T* __restrict dy,
+                         T* __restrict gw, T* __restrict gb, T* __restrict dx, int64_t dRuntime) {
+    const int64_t d = D > 0 ? D : dRuntime;
+    for (int64_t j = 0; j < d; ++j) dy[j] *= geluGrad(z[j]); // dy becomes dz
+    for (int64_t a = 0; a < d; ++a) {
+        const T xa = x[a];
+        T* __restrict gwRow = gw + a * d;
+        const T* __restrict wRow = w + a * d;
+        T acc = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            gwRow[j] += xa * dy[j];
+            acc += wRow[j] * dy[j];
+        }
+        dx[a] += acc;
+    }
+    for (int64_t j = 0; j < d; ++j) gb[j] += dy[j];
+}
+
+template <class T, int D>
+double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* pe, bool withGrad, T gradScale,
+                              GradAccumulator<T>* acc, SampleWork<T>& wk) {
+    const int64_t d = D > 0 ? D : model.dim(), n = s.numEdges();
     const T* W = model.weights.data_ptr<T>();
     const T* B = model.biases.data_ptr<T>();
     const T* NB = model.nodeBias.data_ptr<T>();
     const T* POS = model.positions.data_ptr<T>();
-    const auto D = static_cast<size_t>(d);
+    const auto D_ = static_cast<size_t>(d);
+    const auto N_ = static_cast<size_t>(n);
 
-    wk.z0.assign(D, 0);
-    wk.s0.assign(D, 0);
-    wk.x.assign(static_cast<size_t>(n) * D, 0);
-    wk.slot.resize(static_cast<size_t>(C));
-    wk.z.resize(static_cast<size_t>(C) * D);
-    wk.y.resize(static_cast<size_t>(C) * D);
-    wk.e.resize(static_cast<size_t>(C));
-    wk.mix.assign(static_cast<size_t>(n * n), 0);
+    wk.z0.resize(D_);
+    wk.s0.resize(D_);
+    wk.x.assign(N_ * D_, 0);
+    wk.posZ.resize(N_ * D_);
+    wk.posY.resize(N_ * D_);
+    wk.posE.resize(N_);
+    wk.posGe.resize(N_);
+    wk.posSlot.resize(N_);
+    wk.dxNeg.assign(withGrad ? N_ * D_ : 0, 0);
+    wk.mix.assign(N_ * N_, 0);
+    std::vector<T> dy(D_);
 
     const int32_t t0 = s.tokens[0];
     const T invD = T(1) / static_cast<T>(d);
@@ -122,6 +167,7 @@ double sampleForwardBackward(const Model& model, const LossSample& s, const T* p
         wk.z0[static_cast<size_t>(j)] = invD + NB[t0 * d + j] + pe[j];
         wk.s0[static_cast<size_t>(j)] = geluT(wk.z0[static_cast<size_t>(j)]);
     }
+    const T edgeScale = gradScale / static_cast<T>(n);
 
     double loss = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -136,85 +182,80 @@ double sampleForwardBackward(const Model& model, const LossSample& s, const T* p
             for (int64_t j = 0; j < i; ++j) sum += (a[j] = std::exp(POS[j] - mx));
             for (int64_t j = 0; j < i; ++j) {
                 a[j] /= sum;
-                const T* yj = wk.y.data() + s.offsets[static_cast<size_t>(j)] * d; // edge j's positive
+                const T* yj = wk.posY.data() + j * d;
                 for (int64_t c = 0; c < d; ++c) xi[c] += a[j] * yj[c];
             }
         }
         const int32_t src = s.tokens[static_cast<size_t>(i)];
         const T* pei = pe + (i + 1) * d;
-        const int64_t cb = s.offsets[static_cast<size_t>(i)], ce = s.offsets[static_cast<size_t>(i) + 1];
+        const int64_t cb = s.offsets[static_cast<size_t>(i)], C = s.offsets[static_cast<size_t>(i) + 1] - cb;
+        wk.z.resize(static_cast<size_t>(C) * D_);
+        wk.y.resize(static_cast<size_t>(C) * D_);
+        wk.e.resize(static_cast<size_t>(C));
+        wk.slot.resize(static_cast<size_t>(C));
         T emax = -std::numeric_limits<T>::infinity();
-        for (int64_t k = cb; k < ce; ++k) {
-            const int64_t slot = model.edges.slot(src, s.candidates[static_cast<size_t>(k)]);
+        for (int64_t k = 0; k < C; ++k) {
+            const int64_t slot = model.edges.slot(src, s.candidates[static_cast<size_t>(cb + k)]);
             wk.slot[static_cast<size_t>(k)] = slot;
             T* zk = wk.z.data() + k * d;
             T* yk = wk.y.data() + k * d;
-            edgeAffine(xi, W + slot * d * d, B + slot * d, pei, zk, d);
+            edgeAffine<T, D>(xi, W + slot * d * d, B + slot * d, pei, zk, d);
             T sq = 0;
-            for (int64_t j = 0; j < d; ++j) {
-                yk[j] = geluT(zk[j]);
-                sq += yk[j] * yk[j];
-            }
+            for (int64_t j = 0; j < d; ++j) yk[j] = geluT(zk[j]);
+            for (int64_t j = 0; j < d; ++j) sq += yk[j] * yk[j];
             wk.e[static_cast<size_t>(k)] = std::sqrt(sq);
             emax = std::max(emax, wk.e[static_cast<size_t>(k)]);
         }
         double sumExp = 0;
-        for (int64_t k = cb; k < ce; ++k) sumExp += std::exp(static_cast<double>(wk.e[static_cast<size_t>(k)] - emax));
-        loss += static_cast<double>(emax) + std::log(sumExp) - static_cast<double>(wk.e[static_cast<size_t>(cb)]);
+        for (int64_t k = 0; k < C; ++k) sumExp += std::exp(static_cast<double>(wk.e[static_cast<size_t>(k)] - emax));
+        loss += static_cast<double>(emax) + std::log(sumExp) - static_cast<double>(wk.e[0]);
+
+        std::copy_n(wk.z.data(), d, wk.posZ.data() + i * d);
+        std::copy_n(wk.y.data(), d, wk.posY.data() + i * d);
+        wk.posE[static_cast<size_t>(i)] = wk.e[0];
+        wk.posSlot[static_cast<size_t>(i)] = wk.slot[0];
+        if (!withGrad) continue;
+        // dLoss/dEnergy_k = (softmax_k - [k == 0]) * scale; the negatives go back now
+        const T sumExpT = static_cast<T>(sumExp);
+        wk.posGe[static_cast<size_t>(i)] = (std::exp(wk.e[0] - emax) / sumExpT - T(1)) * edgeScale;
+        T* dxi = wk.dxNeg.data() + i * d;
+        for (int64_t k = 1; k < C; ++k) {
+            const T ek = wk.e[static_cast<size_t>(k)];
+            const T ge = std::exp(ek - emax) / sumExpT * edgeScale;
+            const T coef = ek > 0 ? ge / ek : T(0);
+            const T* yk = wk.y.data() + k * d;
+            for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yk[j];
+            const int64_t slot = wk.slot[static_cast<size_t>(k)];
+            const int64_t r = acc->row(slot);
+            edgeBackward<T, D>(xi, W + slot * d * d, wk.z.data() + k * d, dy.data(), acc->w.data() + r * d * d,
+                               acc->b.data() + r * d, dxi, d);
+        }
     }
     loss /= static_cast<double>(n);
     if (!withGrad) return loss;
 
-    // Backward, last edge first: dyPos[i] collects what later edges' mixing sends back to y_i.
-    std::vector<T> dyPos(static_cast<size_t>(n) * D, 0), dx(D), dy(D), dz(D), da(static_cast<size_t>(n));
-    const T edgeScale = gradScale / static_cast<T>(n);
+    // Reverse sweep over the positives: dyPos[i] collects what later edges' mixing sends back to y_i.
+    std::vector<T> dyPos(N_ * D_, 0), dx(D_), da(N_);
     for (int64_t i = n - 1; i >= 0; --i) {
         const T* xi = wk.x.data() + i * d;
-        const int64_t cb = s.offsets[static_cast<size_t>(i)], ce = s.offsets[static_cast<size_t>(i) + 1];
-        T emax = -std::numeric_limits<T>::infinity();
-        for (int64_t k = cb; k < ce; ++k) emax = std::max(emax, wk.e[static_cast<size_t>(k)]);
-        T sumExp = 0;
-        for (int64_t k = cb; k < ce; ++k) sumExp += std::exp(wk.e[static_cast<size_t>(k)] - emax);
-        std::fill(dx.begin(), dx.end(), T(0));
-        for (int64_t k = cb; k < ce; ++k) {
-            const T p = std::exp(wk.e[static_cast<size_t>(k)] - emax) / sumExp;
-            const T ge = (p - (k == cb ? T(1) : T(0))) * edgeScale;
-            const T ek = wk.e[static_cast<size_t>(k)];
-            const T* yk = wk.y.data() + k * d;
-            const T* zk = wk.z.data() + k * d;
-            const T coef = ek > 0 ? ge / ek : T(0);
-            for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yk[j];
-            if (k == cb)
-                for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] += dyPos[static_cast<size_t>(i * d + j)];
-            for (int64_t j = 0; j < d; ++j) dz[static_cast<size_t>(j)] = dy[static_cast<size_t>(j)] * geluGrad(zk[j]);
-            const int64_t slot = wk.slot[static_cast<size_t>(k)];
-            const int64_t r = acc->row(slot);
-            T* gw = acc->w.data() + r * d * d;
-            T* gb = acc->b.data() + r * d;
-            const T* w = W + slot * d * d;
-            for (int64_t a = 0; a < d; ++a) {
-                const T xa = xi[a];
-                T* gwRow = gw + a * d;
-                const T* wRow = w + a * d;
-                T acc2 = 0;
-                for (int64_t j = 0; j < d; ++j) {
-                    gwRow[j] += xa * dz[static_cast<size_t>(j)];
-                    acc2 += wRow[j] * dz[static_cast<size_t>(j)];
-                }
-                dx[static_cast<size_t>(a)] += acc2;
-            }
-            for (int64_t j = 0; j < d; ++j) gb[j] += dz[static_cast<size_t>(j)];
-        }
+        const T e0 = wk.posE[static_cast<size_t>(i)];
+        const T coef = e0 > 0 ? wk.posGe[static_cast<size_t>(i)] / e0 : T(0);
+        const T* y0 = wk.posY.data() + i * d;
+        for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * y0[j] + dyPos[static_cast<size_t>(i * d + j)];
+        std::copy_n(wk.dxNeg.data() + i * d, d, dx.data());
+        const int64_t slot = wk.posSlot[static_cast<size_t>(i)];
+        const int64_t r = acc->row(slot);
+        edgeBackward<T, D>(xi, W + slot * d * d, wk.posZ.data() + i * d, dy.data(), acc->w.data() + r * d * d,
+                           acc->b.data() + r * d, dx.data(), d);
         if (i == 0) {
-            const int32_t t0i = s.tokens[0];
             for (int64_t j = 0; j < d; ++j)
-                acc->nodeBias[static_cast<size_t>(t0i * d + j)] +=
+                acc->nodeBias[static_cast<size_t>(t0 * d + j)] +=
                     dx[static_cast<size_t>(j)] * geluGrad(wk.z0[static_cast<size_t>(j)]);
         } else {
             const T* a = wk.mix.data() + i * n;
             T dot = 0;
             for (int64_t j = 0; j < i; ++j) {
-                const T* yj = wk.y.data() + s.offsets[static_cast<size_t>(j)] * d;
+                const T* yj = wk.posY.data() + j * d;
                 T v = 0;
                 for (int64_t c = 0; c < d; ++c) {
                     v += dx[static_cast<size_t>(c)] * yj[c];
@@ -223,35 +264,81 @@ double sampleForwardBackward(const Model& model, const LossSample& s, const T* p
                 da[static_cast<size_t>(j)] = v;
                 dot += a[j] * v;
             }
-            for (int64_t j = 0; j < i; ++j) acc->positions[static_cast<size_t>(j)] += a[j] * (da[static_cast<size_t>(j)] - dot);
+            for (int64_t j = 0; j < i; ++j)
+                acc->positions[static_cast<size_t>(j)] += a[j] * (da[static_cast<size_t>(j)] - dot);
         }
     }
     return loss;
 }
 
 template <class T>
-LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const LossOptions& options) {
+double sampleForwardBackward(const Model& model, const LossSample& s, const T* pe, bool withGrad, T gradScale,
+                             GradAccumulator<T>* acc, SampleWork<T>& wk) {
+    return model.dim() == 32 ? sampleForwardBackwardD<T, 32>(model, s, pe, withGrad, gradScale, acc, wk)
+                             : sampleForwardBackwardD<T, 0>(model, s, pe, withGrad, gradScale, acc, wk);
+}
+
+template <class T> struct TypedWorkspace {
+    std::vector<GradAccumulator<T>> accs;
+    std::vector<SampleWork<T>> work;
+};
+
+} // namespace
+
+struct LossWorkspace::Impl {
+    TypedWorkspace<float> f;
+    TypedWorkspace<double> d;
+    at::Tensor weights, biases; // output buffers; results are views of their first rows
+    template <class T> TypedWorkspace<T>& typed() {
+        if constexpr (std::is_same_v<T, float>)
+            return f;
+        else
+            return d;
+    }
+};
+
+LossWorkspace::LossWorkspace() : m_impl(std::make_unique<Impl>()) {}
+LossWorkspace::~LossWorkspace() = default;
+
+namespace {
+
+// A [rows, ...] view of a reusable buffer with at least `rows` rows.
+at::Tensor rowsOf(at::Tensor& buffer, int64_t rows, at::IntArrayRef rowShape, at::ScalarType dtype) {
+    std::vector<int64_t> shape{rows};
+    shape.insert(shape.end(), rowShape.begin(), rowShape.end());
+    if (!buffer.defined() || buffer.scalar_type() != dtype || buffer.size(0) < rows ||
+        buffer.sizes().slice(1) != rowShape) {
+        shape[0] = std::max<int64_t>(rows, buffer.defined() ? buffer.size(0) * 3 / 2 : rows);
+        buffer = at::empty(shape, at::TensorOptions().dtype(dtype));
+    }
+    return buffer.narrow(0, 0, rows);
+}
+
+template <class T>
+LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const LossOptions& options,
+                    LossWorkspace::Impl& ws) {
     const int64_t d = model.dim(), V = model.vocabSize(), P = model.config.maxPositions;
     const auto pe = detail::peTable<T>(P, d);
     const auto nSamples = static_cast<int64_t>(batch.size());
     int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     threads = static_cast<int>(std::min<int64_t>(threads, nSamples));
     const T gradScale = T(1) / static_cast<T>(nSamples);
+    auto& tw = ws.typed<T>();
+    if (static_cast<int>(tw.work.size()) < threads) tw.work.resize(static_cast<size_t>(threads));
+    if (options.computeGradients) {
+        if (static_cast<int>(tw.accs.size()) < threads) tw.accs.resize(static_cast<size_t>(threads));
+        for (int t = 0; t < threads; ++t) tw.accs[static_cast<size_t>(t)].reset(d, model.edges.numSlots(), V, P);
+    }
 
     LossResult result;
     result.sampleLosses.assign(static_cast<size_t>(nSamples), 0);
-    std::vector<GradAccumulator<T>> accs;
-    if (options.computeGradients)
-        for (int t = 0; t < threads; ++t) accs.emplace_back(d, V, P);
-
     // contiguous chunks per thread: the same partition for the same thread count
     auto work = [&](int t) {
-        SampleWork<T> wk;
         const int64_t b = nSamples * t / threads, e = nSamples * (t + 1) / threads;
         for (int64_t k = b; k < e; ++k)
             result.sampleLosses[static_cast<size_t>(k)] = sampleForwardBackward<T>(
                 model, batch[static_cast<size_t>(k)], pe->data(), options.computeGradients, gradScale,
-                options.computeGradients ? &accs[static_cast<size_t>(t)] : nullptr, wk);
+                options.computeGradients ? &tw.accs[static_cast<size_t>(t)] : nullptr, tw.work[static_cast<size_t>(t)]);
     };
     if (threads == 1) {
         work(0);
@@ -281,28 +368,50 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
     result.loss = total / static_cast<double>(nSamples);
     if (!options.computeGradients) return result;
 
-    // merge the per-thread accumulators in thread order
+    // merge the per-thread accumulators in thread order, rows sorted by slot
     std::vector<int64_t> slots;
-    for (const auto& a : accs) slots.insert(slots.end(), a.slots.begin(), a.slots.end());
+    for (int t = 0; t < threads; ++t) {
+        const auto& a = tw.accs[static_cast<size_t>(t)];
+        slots.insert(slots.end(), a.slots.begin(), a.slots.end());
+    }
     std::sort(slots.begin(), slots.end());
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    const auto T_ = static_cast<int64_t>(slots.size());
     const auto opts = at::TensorOptions().dtype(model.dtype());
     auto& g = result.grad;
     g.slots = slots;
-    g.weights = at::zeros({static_cast<int64_t>(slots.size()), d, d}, opts);
-    g.biases = at::zeros({static_cast<int64_t>(slots.size()), 1, d}, opts);
+    g.weights = rowsOf(ws.weights, T_, {d, d}, model.dtype());
+    g.biases = rowsOf(ws.biases, T_, {1, d}, model.dtype());
     g.nodeBias = at::zeros({V, 1, d}, opts);
     g.positions = at::zeros({1, P, 1}, opts);
     T* gw = g.weights.data_ptr<T>();
     T* gb = g.biases.data_ptr<T>();
     T* gn = g.nodeBias.data_ptr<T>();
     T* gp = g.positions.data_ptr<T>();
-    for (const auto& a : accs) {
-        for (size_t r = 0; r < a.slots.size(); ++r) {
-            const auto out = std::lower_bound(slots.begin(), slots.end(), a.slots[r]) - slots.begin();
-            for (int64_t j = 0; j < d * d; ++j) gw[out * d * d + j] += a.w[r * static_cast<size_t>(d * d) + static_cast<size_t>(j)];
-            for (int64_t j = 0; j < d; ++j) gb[out * d + j] += a.b[r * static_cast<size_t>(d) + static_cast<size_t>(j)];
+    const auto dd = static_cast<size_t>(d * d);
+    for (int64_t r = 0; r < T_; ++r) {
+        const int64_t slot = slots[static_cast<size_t>(r)];
+        T* ow = gw + r * d * d;
+        T* ob = gb + r * d;
+        bool first = true;
+        for (int t = 0; t < threads; ++t) {
+            const auto& a = tw.accs[static_cast<size_t>(t)];
+            const int32_t ar = a.rowOf[static_cast<size_t>(slot)];
+            if (ar < 0) continue;
+            const T* sw = a.w.data() + static_cast<size_t>(ar) * dd;
+            const T* sb = a.b.data() + static_cast<size_t>(ar) * static_cast<size_t>(d);
+            if (first) {
+                std::copy_n(sw, dd, ow);
+                std::copy_n(sb, d, ob);
+                first = false;
+            } else {
+                for (size_t j = 0; j < dd; ++j) ow[j] += sw[j];
+                for (int64_t j = 0; j < d; ++j) ob[j] += sb[j];
+            }
         }
+    }
+    for (int t = 0; t < threads; ++t) {
+        const auto& a = tw.accs[static_cast<size_t>(t)];
         for (size_t j = 0; j < a.nodeBias.size(); ++j) gn[j] += a.nodeBias[j];
         for (size_t j = 0; j < a.positions.size(); ++j) gp[j] += a.positions[j];
     }
@@ -311,12 +420,15 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
 
 } // namespace
 
-LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, const LossOptions& options) {
+LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, const LossOptions& options,
+                       LossWorkspace* workspace) {
     model.validate();
     if (batch.empty()) throw InputError("empty training batch");
     for (size_t k = 0; k < batch.size(); ++k) checkSample(model, batch[k], k);
-    return model.dtype() == at::kDouble ? lossImpl<double>(model, batch, options)
-                                        : lossImpl<float>(model, batch, options);
+    LossWorkspace local;
+    auto& ws = workspace ? workspace->impl() : local.impl();
+    return model.dtype() == at::kDouble ? lossImpl<double>(model, batch, options, ws)
+                                        : lossImpl<float>(model, batch, options, ws);
 }
 
 ExactLoss exactLoss(const Model& model, std::span<const int32_t> tokens) {

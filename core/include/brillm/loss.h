@@ -15,6 +15,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -52,9 +53,27 @@ struct LossResult {
     SparseGradients grad;             // empty unless computeGradients
 };
 
+// Scratch memory reused across sampledLoss calls (per-thread gradient rows, forward caches,
+// the output gradient tensors), so that a training loop does not allocate and fault in
+// hundreds of MB every step. A result's gradients computed with a workspace stay valid until
+// the next call with the same workspace. Not thread-safe: one workspace per training loop.
+class LossWorkspace {
+public:
+    LossWorkspace();
+    ~LossWorkspace();
+    LossWorkspace(const LossWorkspace&) = delete;
+    LossWorkspace& operator=(const LossWorkspace&) = delete;
+    struct Impl;
+    Impl& impl() { return *m_impl; }
+
+private:
+    std::unique_ptr<Impl> m_impl;
+};
+
 // Throws InputError for an empty batch, samples without edges, malformed offsets, unknown ids,
 // or a negative equal to its positive target.
-LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, const LossOptions& options = {});
+LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, const LossOptions& options = {},
+                       LossWorkspace* workspace = nullptr);
 
 // The exact loss of a path over all V candidates (every target, self-loop included, as in
 // training), with the training PE convention.

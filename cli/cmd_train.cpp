@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// brillm train: train a BriLLM model from a corpus, or resume a run.
+#include "args.h"
+#include "commands.h"
+#include "progress_line.h"
+
+#include "brillm/training/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <iostream>
+
+namespace brillm::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void onInterrupt(int) { g_interrupted = 1; }
+
+} // namespace
+
+int runTrain(const Args& args) {
+    using namespace brillm::training;
+    TrainConfig c;
+    std::vector<std::string> corpus;
+    std::string out, resumeDir, negativeMode = "frequency", optimizer = "adamw", schedule = "constant", edges = "real";
+    bool quiet = false, json = false;
+    ArgParser p("brillm train",
+                "Train a BriLLM model from text files, writing a run directory (config.json, metrics.jsonl,\n"
+                "checkpoints/, model.brillm; docs/training-runs.md), or resume one with --resume. Ctrl-C\n"
+                "stops after writing a checkpoint.");
+    p.list("corpus", &corpus, "FILE", "training text (UTF-8); repeatable");
+    p.option("out", &out, "DIR", "the run directory to create");
+    p.option("resume", &resumeDir, "DIR", "continue this run from its latest checkpoint");
+    p.option("tokenizer", &c.tokenizer, "FILE", "tokenizer.json (BPE) or {token: id} node dictionary to use");
+    p.option("vocab-kind", &c.vocabKind, "char|bpe", "without --tokenizer: build this kind from the corpus (default char)");
+    p.option("vocab-size", &c.vocabSize, "V", "without --tokenizer: nodes to build (default 4000)");
+    p.option("init-model", &c.initModel, "FILE", "start from this model file instead of a random init");
+    p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
+    p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
+    p.option("edges", &edges, "real|reference", "edges trained per sequence (default real; reference: the first L-2, padding too)");
+    p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default 1)");
+    p.option("steps", &c.steps, "N", "total optimiser steps (default 1500)");
+    p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
+    p.option("negatives", &c.negatives, "K", "negatives per edge (default 400)");
+    p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default frequency)");
+    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "dense AdamW (the reference) or sparse (default adamw)");
+    p.option("lr", &c.lr, "LR", "learning rate (default 0.05)");
+    p.option("weight-decay", &c.weightDecay, "W", "decoupled weight decay (default 0)");
+    p.option("schedule", &schedule, "constant|cosine", "learning-rate schedule (default constant)");
+    p.option("warmup", &c.warmupSteps, "N", "linear warm-up steps (default 0)");
+    p.option("clip-norm", &c.clipNorm, "G", "clip the global gradient norm to G (default off)");
+    p.option("seed", &c.seed, "S", "seed of initialisation, data order and negatives (default 0)");
+    int64_t threads = 0;
+    p.option("threads", &threads, "N", "CPU threads (default: all cores)");
+    p.option("held-out", &c.heldOutFraction, "F", "fraction of sequences held out (default 0.01)");
+    p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default 100; 0 off)");
+    p.option("eval-samples", &c.evalSamples, "N", "held-out sequences evaluated (default 64)");
+    p.option("checkpoint-every", &c.checkpointEvery, "N", "checkpoint every N steps (default 500)");
+    p.option("checkpoint-minutes", &c.checkpointMinutes, "M", "also checkpoint every M minutes (default off)");
+    p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default 3)");
+    p.option("max-non-finite", &c.maxNonFinite, "N", "stop after N non-finite steps in a row (default 10)");
+    p.flag("quiet", &quiet, "no progress line");
+    p.flag("json", &json, "progress as JSON lines on standard output");
+    if (!p.parse(args)) return 0;
+    c.threads = static_cast<int>(threads);
+
+    const bool resuming = p.given("resume");
+    if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
+    if (resuming) {
+        for (const char* opt : {"corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "dim", "max-seq-length",
+                                "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
+            if (p.given(opt))
+                throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +
+                                 resumeDir + "/config.json (only --steps may be given)");
+    } else {
+        if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
+        c.corpus = corpus;
+        c.negativeMode = negativeModeFromString(negativeMode);
+        c.optimizer = optimizerFromString(optimizer);
+        c.schedule = scheduleFromString(schedule);
+        c.edges = edgeSelectionFromString(edges);
+    }
+
+    ProgressLine progress(quiet || json);
+    TrainCallbacks cb;
+    cb.onPrepare = [&](const std::string& stage, double f) {
+        progress.update("preparing: " + stage, f);
+        return g_interrupted == 0;
+    };
+    cb.onLog = [&](const std::string& msg) { progress.message(msg); };
+    cb.onStep = [&](const StepReport& r) {
+        if (json) {
+            nlohmann::json j = {{"step", r.step}, {"steps", r.totalSteps}, {"loss", r.loss}, {"samples_per_s", r.samplesPerSecond},
+                                {"eta_s", r.etaSeconds}};
+            if (r.evalLoss) j["eval_loss"] = *r.evalLoss;
+            std::cout << j.dump() << std::endl;
+        } else {
+            char buf[256];
+            std::snprintf(buf, sizeof buf, "step %lld/%lld  loss %.4f  ppl %.2f%s  %.1f samples/s  %.0f tok/s  ETA %s",
+                          static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.perplexity,
+                          r.evalLoss ? ("  held-out " + std::to_string(*r.evalLoss).substr(0, 6)).c_str() : "",
+                          r.samplesPerSecond, r.tokensPerSecond, ProgressLine::duration(r.etaSeconds).c_str());
+            progress.update(buf, static_cast<double>(r.step) / static_cast<double>(r.totalSteps));
+        }
+        return g_interrupted == 0;
+    };
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    const auto result = resuming ? resume(resumeDir, p.given("steps") ? std::optional<int64_t>(c.steps) : std::nullopt, cb)
+                                 : train(c, out, cb);
+    progress.finish();
+    std::cerr << (result.stoppedEarly ? "stopped" : "done") << " at step " << result.steps << ", loss " << result.lastLoss;
+    if (result.lastEvalLoss) std::cerr << ", held-out loss " << *result.lastEvalLoss;
+    std::cerr << "\nmodel: " << result.modelPath.string() << '\n';
+    return result.stoppedEarly ? 130 : 0;
+}
+
+} // namespace brillm::cli

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The trainer: prepares the data, builds or loads the model, and runs AdamW steps on the
+// sparse loss, writing metrics, checkpoints and the final model into a run directory.
+//
+// Batches are prepared on a background thread while the current step computes. Runs are
+// reproducible on the CPU: the same config and thread count give the same losses, and a run
+// resumed from a checkpoint continues with exactly the losses the uninterrupted run has.
+// A non-finite loss or gradient skips the step (counted, logged); maxNonFinite in a row stop
+// the run with TrainingError. Checkpoints are never written with non-finite parameters.
+
+#include "brillm/error.h"
+#include "brillm/training/train_config.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brillm::training {
+
+class TrainingError : public Error {
+public:
+    using Error::Error;
+};
+
+struct StepReport {
+    int64_t step = 0;       // 1-based: steps done
+    int64_t totalSteps = 0;
+    double loss = 0;        // sampled-negative loss of the batch
+    double perplexity = 0;
+    double learningRate = 0;
+    double gradNorm = 0;    // before clipping
+    double samplesPerSecond = 0;
+    double tokensPerSecond = 0;
+    double elapsedSeconds = 0;
+    double etaSeconds = 0;
+    bool skipped = false;   // non-finite loss or gradient: no update
+    std::optional<double> evalLoss; // exact held-out loss, when evaluated at this step
+};
+
+struct TrainCallbacks {
+    std::function<bool(const std::string& stage, double fraction)> onPrepare; // false cancels
+    std::function<bool(const StepReport&)> onStep;  // false stops the run after a checkpoint
+    std::function<void(const std::string&)> onLog;  // notable events (checkpoints, skipped steps)
+};
+
+struct TrainResult {
+    int64_t steps = 0;
+    double lastLoss = 0;
+    std::optional<double> lastEvalLoss;
+    std::filesystem::path modelPath;   // RUN_DIR/model.brillm
+    bool stoppedEarly = false;
+    std::vector<double> losses;        // per step run in this session (NaN for skipped steps)
+};
+
+// A new run in runDir (which must not hold one already).
+TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& callbacks = {});
+
+// Continues the run in runDir from its latest checkpoint, to `steps` total when given.
+// Throws InputError when the directory has no run or no checkpoint.
+TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps = std::nullopt,
+                   const TrainCallbacks& callbacks = {});
+
+} // namespace brillm::training

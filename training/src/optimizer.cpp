@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "brillm/training/optimizer.h"
+
+#include "brillm/error.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+namespace brillm::training {
+
+namespace {
+
+template <class T> struct AdamScalars {
+    T b1, b2, eps, decay, stepSize, invSqrtBc2;
+};
+
+// torch.optim.AdamW (foreach=False) for a contiguous run: p *= 1 - lr*wd; m = b1 m + (1-b1) g;
+// v = b2 v + (1-b2) g^2; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). g == nullptr: zero.
+template <class T>
+void adamRun(T* __restrict p, T* __restrict m, T* __restrict v, const T* __restrict g, int64_t n, const AdamScalars<T>& s,
+             T gradScale) {
+    const T b1 = s.b1, b2 = s.b2, eps = s.eps, decay = s.decay, stepSize = s.stepSize, inv = s.invSqrtBc2;
+    const T c1 = T(1) - b1, c2 = T(1) - b2;
+    if (g) {
+        for (int64_t i = 0; i < n; ++i) {
+            const T gi = g[i] * gradScale;
+            p[i] *= decay;
+            m[i] = b1 * m[i] + c1 * gi;
+            v[i] = b2 * v[i] + c2 * gi * gi;
+            p[i] -= stepSize * m[i] / (std::sqrt(v[i]) * inv + eps);
+        }
+    } else {
+        for (int64_t i = 0; i < n; ++i) {
+            p[i] *= decay;
+            m[i] = b1 * m[i];
+            v[i] = b2 * v[i];
+            p[i] -= stepSize * m[i] / (std::sqrt(v[i]) * inv + eps);
+        }
+    }
+}
+
+template <class F> void parallelFor(int64_t n, int threads, F&& f) {
+    if (threads <= 1 || n < 1024) {
+        f(0, n);
+        return;
+    }
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t)
+        pool.emplace_back([&, t] { f(n * t / threads, n * (t + 1) / threads); });
+    f(0, n / threads);
+    for (auto& th : pool) th.join();
+}
+
+template <class T>
+void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st, const AdamScalars<T>& s, T gradScale,
+              at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV, at::Tensor& nM, at::Tensor& nV,
+              at::Tensor& pM, at::Tensor& pV, int threads) {
+    const int64_t d = model.dim(), dd = d * d;
+    T* W = model.weights.data_ptr<T>();
+    T* B = model.biases.data_ptr<T>();
+    T* WM = wM.data_ptr<T>();
+    T* WV = wV.data_ptr<T>();
+    T* BM = bM.data_ptr<T>();
+    T* BV = bV.data_ptr<T>();
+    const T* GW = grad.weights.defined() && grad.weights.numel() ? grad.weights.data_ptr<T>() : nullptr;
+    const T* GB = grad.biases.defined() && grad.biases.numel() ? grad.biases.data_ptr<T>() : nullptr;
+    const auto& slots = grad.slots;
+    if (st.kind == OptimizerKind::SparseAdamW) {
+        parallelFor(static_cast<int64_t>(slots.size()), threads, [&](int64_t b, int64_t e) {
+            for (int64_t r = b; r < e; ++r) {
+                const int64_t slot = slots[static_cast<size_t>(r)];
+                adamRun<T>(W + slot * dd, WM + slot * dd, WV + slot * dd, GW + r * dd, dd, s, gradScale);
+                adamRun<T>(B + slot * d, BM + slot * d, BV + slot * d, GB + r * d, d, s, gradScale);
+            }
+        });
+    } else {
+        const int64_t N = model.weights.size(0);
+        parallelFor(N, threads, [&](int64_t b, int64_t e) {
+            auto it = std::lower_bound(slots.begin(), slots.end(), b);
+            int64_t slot = b;
+            while (slot < e) {
+                // untouched run [slot, next touched) in one sweep, then the touched slot
+                const int64_t next = it == slots.end() ? e : std::min<int64_t>(*it, e);
+                if (next > slot) {
+                    adamRun<T>(W + slot * dd, WM + slot * dd, WV + slot * dd, nullptr, (next - slot) * dd, s, gradScale);
+                    adamRun<T>(B + slot * d, BM + slot * d, BV + slot * d, nullptr, (next - slot) * d, s, gradScale);
+                    slot = next;
+                }
+                if (slot < e && it != slots.end() && *it == slot) {
+                    const int64_t r = it - slots.begin();
+                    adamRun<T>(W + slot * dd, WM + slot * dd, WV + slot * dd, GW + r * dd, dd, s, gradScale);
+                    adamRun<T>(B + slot * d, BM + slot * d, BV + slot * d, GB + r * d, d, s, gradScale);
+                    ++slot;
+                    ++it;
+                }
+            }
+        });
+    }
+    adamRun<T>(model.nodeBias.data_ptr<T>(), nM.data_ptr<T>(), nV.data_ptr<T>(), grad.nodeBias.data_ptr<T>(),
+               model.nodeBias.numel(), s, gradScale);
+    adamRun<T>(model.positions.data_ptr<T>(), pM.data_ptr<T>(), pV.data_ptr<T>(), grad.positions.data_ptr<T>(),
+               model.positions.numel(), s, gradScale);
+}
+
+} // namespace
+
+AdamW::AdamW(const Model& model, AdamWSettings settings) : m_settings(settings) {
+    m_wM = at::zeros_like(model.weights);
+    m_wV = at::zeros_like(model.weights);
+    m_bM = at::zeros_like(model.biases);
+    m_bV = at::zeros_like(model.biases);
+    m_nM = at::zeros_like(model.nodeBias);
+    m_nV = at::zeros_like(model.nodeBias);
+    m_pM = at::zeros_like(model.positions);
+    m_pV = at::zeros_like(model.positions);
+}
+
+void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gradScale) {
+    ++m_step;
+    const double bc1 = 1.0 - std::pow(m_settings.beta1, static_cast<double>(m_step));
+    const double bc2 = 1.0 - std::pow(m_settings.beta2, static_cast<double>(m_step));
+    const int threads = m_settings.threads > 0 ? m_settings.threads
+                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto run = [&](auto tag) {
+        using T = decltype(tag);
+        const AdamScalars<T> s{static_cast<T>(m_settings.beta1), static_cast<T>(m_settings.beta2),
+                               static_cast<T>(m_settings.eps), static_cast<T>(1.0 - lr * m_settings.weightDecay),
+                               static_cast<T>(lr / bc1), static_cast<T>(1.0 / std::sqrt(bc2))};
+        stepImpl<T>(model, grad, m_settings, s, static_cast<T>(gradScale), m_wM, m_wV, m_bM, m_bV, m_nM, m_nV, m_pM,
+                    m_pV, threads);
+    };
+    if (model.dtype() == at::kDouble)
+        run(double{});
+    else
+        run(float{});
+}
+
+std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
+    return {{"weights.m", m_wM}, {"weights.v", m_wV}, {"biases.m", m_bM}, {"biases.v", m_bV},
+            {"node_bias.m", m_nM}, {"node_bias.v", m_nV}, {"positions.m", m_pM}, {"positions.v", m_pV}};
+}
+
+void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps) {
+    for (auto& [name, mine] : std::vector<std::pair<std::string, at::Tensor*>>{
+             {"weights.m", &m_wM}, {"weights.v", &m_wV}, {"biases.m", &m_bM}, {"biases.v", &m_bV},
+             {"node_bias.m", &m_nM}, {"node_bias.v", &m_nV}, {"positions.m", &m_pM}, {"positions.v", &m_pV}}) {
+        const auto it = std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == name; });
+        if (it == state.end()) throw InputError("optimizer state lacks '" + name + "'");
+        if (it->second.sizes() != mine->sizes())
+            throw InputError("optimizer state '" + name + "' does not fit the model (another vocabulary or edge table?)");
+        mine->copy_(it->second);
+    }
+    m_step = steps;
+}
+
+double gradientNorm(const SparseGradients& g) {
+    double sq = 0;
+    for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions})
+        if (t->defined() && t->numel()) sq += t->to(at::kDouble).pow(2).sum().item<double>();
+    return std::sqrt(sq);
+}
+
+bool gradientsFinite(const SparseGradients& g) {
+    for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions})
+        if (t->defined() && t->numel() && !at::isfinite(*t).all().item<bool>()) return false;
+    return true;
+}
+
+double learningRate(const TrainConfig& c, int64_t step) {
+    if (c.schedule == LrSchedule::Constant) {
+        if (c.warmupSteps > 0 && step < c.warmupSteps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmupSteps);
+        return c.lr;
+    }
+    if (step < c.warmupSteps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmupSteps);
+    const double span = std::max<double>(1.0, static_cast<double>(c.steps - c.warmupSteps));
+    const double progress = std::min(1.0, static_cast<double>(step - c.warmupSteps) / span);
+    const double floor = c.lr * c.minLrFraction;
+    return floor + (c.lr - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+} // namespace brillm::training
