@@ -16,11 +16,12 @@ FileProgress terminalProgress(const char* what);
 int runExport(const Args& args) {
     std::string modelPath, format, out, dtypeText, prefix, vocabOut, frequencyOut;
     bool quiet = false;
-    ArgParser p("brillm export",
-                "Writes a model file as a torch.save state dict (--format torch) that the reference Python code loads with\n"
-                "model.load_state_dict(torch.load(FILE)), or as a model file in another dtype (--format brillm). The\n"
-                "reference rebuilds the slot map from its node dictionary and word_frequency.json: use the ones the\n"
-                "model was imported or trained with.");
+    ArgParser p(
+        "brillm export",
+        "Writes a model file as a torch.save state dict (--format torch) that the reference Python code loads with\n"
+        "model.load_state_dict(torch.load(FILE)), or as a model file in another dtype (--format brillm). The\n"
+        "reference rebuilds the slot map from its node dictionary and word_frequency.json: use the ones the\n"
+        "model was imported or trained with.");
     p.option("model", &modelPath, "FILE", "BriLLM model file to export");
     p.option("format", &format, "torch|brillm", "output format");
     p.option("out", &out, "FILE", "file to write (atomically)");

@@ -20,7 +20,8 @@ FileProgress terminalProgress(const char* what) {
         const auto now = std::chrono::steady_clock::now();
         if (done < total && now - *last < std::chrono::milliseconds(250)) return true;
         *last = now;
-        std::fprintf(stderr, "\r%s %5.1f%% of %.2f GB", what, total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+        std::fprintf(stderr, "\r%s %5.1f%% of %.2f GB", what,
+                     total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
                      static_cast<double>(total) / 1e9);
         if (done >= total) std::fputc('\n', stderr);
         return true;
@@ -31,17 +32,20 @@ int runImport(const Args& args) {
     ImportOptions o;
     std::string dtype;
     bool noCrc = false, quiet = false;
-    ArgParser p("brillm import",
-                "Converts a reference BriLLM checkpoint - a torch.save state dict such as model_en.bin or model_zh.bin,\n"
-                "keys optionally prefixed 'module.', or a trainer checkpoint {\"model_state_dict\": ...} - into a BriLLM\n"
-                "model file. The slot of each node pair is rebuilt as the reference does, from the node dictionary and\n"
-                "the frequency table (a pair listed with count 0 shares slot 0, every other pair owns one), and must\n"
-                "match the number of slots in the file. Nothing in the checkpoint is executed.");
+    ArgParser p(
+        "brillm import",
+        "Converts a reference BriLLM checkpoint - a torch.save state dict such as model_en.bin or model_zh.bin,\n"
+        "keys optionally prefixed 'module.', or a trainer checkpoint {\"model_state_dict\": ...} - into a BriLLM\n"
+        "model file. The slot of each node pair is rebuilt as the reference does, from the node dictionary and\n"
+        "the frequency table (a pair listed with count 0 shares slot 0, every other pair owns one), and must\n"
+        "match the number of slots in the file. Nothing in the checkpoint is executed.");
     p.option("state-dict", &o.stateDictPath, "FILE", "torch.save file to import");
     p.option("vocab", &o.vocabPath, "FILE", "node dictionary {token: id}, e.g. vocab_wiki_4k_en.json");
-    p.option("frequency", &o.frequencyPath, "FILE", "word_frequency.json the model was trained with (needed unless dense)");
+    p.option("frequency", &o.frequencyPath, "FILE",
+             "word_frequency.json the model was trained with (needed unless dense)");
     p.option("tokenizer", &o.tokenizerPath, "FILE", "tokenizer.json to embed in the model file (English model)");
-    p.option("tokenizer-kind", &o.tokenizerKind, "KIND", "tokenizer kind to record (default: detected; 'char' without --tokenizer)");
+    p.option("tokenizer-kind", &o.tokenizerKind, "KIND",
+             "tokenizer kind to record (default: detected; 'char' without --tokenizer)");
     p.option("dtype", &dtype, "f32|f16|bf16|f64", "storage dtype of the model file (default: the checkpoint's)");
     p.option("out", &o.outPath, "FILE", "model file to write (atomically)");
     p.flag("no-crc", &noCrc, "skip the zip CRC-32 check of the parameter data");
@@ -66,7 +70,8 @@ int runImport(const Args& args) {
                 static_cast<long long>(r.config.vocabSize), static_cast<long long>(r.config.dim),
                 static_cast<long long>(r.config.maxPositions), static_cast<long long>(r.numSlots),
                 static_cast<long long>(r.numSlots - 1), shortName(r.sourceDtype), shortName(r.storedDtype));
-    for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
+    for (const auto& note : r.notes)
+        std::printf("  note: %s\n", note.c_str());
     std::printf("wrote %s\n", o.outPath.c_str());
     return 0;
 }

@@ -34,7 +34,9 @@ bool isZip(const std::string& path) {
     return in.read(head, 9) && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && head[8] != '{';
 }
 
-json shapeJson(const std::vector<int64_t>& shape) { return json(shape); }
+json shapeJson(const std::vector<int64_t>& shape) {
+    return json(shape);
+}
 
 int torchInfo(const std::string& path, bool asJson) {
     const TorchCheckpoint c = TorchCheckpoint::open(path);
@@ -50,12 +52,15 @@ int torchInfo(const std::string& path, bool asJson) {
     std::printf("file        %s\nformat      torch.save (%s)\n", path.c_str(), c.stateDict().layout.c_str());
     for (const auto& t : c.tensors()) {
         std::string shape;
-        for (size_t k = 0; k < t.shape.size(); ++k) shape += (k ? ", " : "") + std::to_string(t.shape[k]);
+        for (size_t k = 0; k < t.shape.size(); ++k)
+            shape += (k ? ", " : "") + std::to_string(t.shape[k]);
         std::printf("  %-28s %-5s [%s]\n", t.originalKey.c_str(), shortName(t.dtype), shape.c_str());
     }
-    for (const auto& n : c.stateDict().notes) std::printf("note        %s\n", n.c_str());
+    for (const auto& n : c.stateDict().notes)
+        std::printf("note        %s\n", n.c_str());
     if (c.stateDict().extrasJson != "{}") std::printf("extras      %s\n", c.stateDict().extrasJson.c_str());
-    std::printf("(import it with 'brillm import --state-dict %s --vocab ... --frequency ... --out ...')\n", path.c_str());
+    std::printf("(import it with 'brillm import --state-dict %s --vocab ... --frequency ... --out ...')\n",
+                path.c_str());
     return 0;
 }
 
@@ -64,10 +69,11 @@ int torchInfo(const std::string& path, bool asJson) {
 int runInfo(const Args& args) {
     std::string path;
     bool asJson = false;
-    ArgParser p("brillm info",
-                "Shows what a BriLLM model file holds - config, dtype, edges, parameter counts (sparse against the dense\n"
-                "graph), tokenizer, vocabulary, provenance, checksum - reading only its header. A torch.save checkpoint\n"
-                "is listed too (keys, dtypes, shapes).");
+    ArgParser p(
+        "brillm info",
+        "Shows what a BriLLM model file holds - config, dtype, edges, parameter counts (sparse against the dense\n"
+        "graph), tokenizer, vocabulary, provenance, checksum - reading only its header. A torch.save checkpoint\n"
+        "is listed too (keys, dtypes, shapes).");
     p.positional("MODEL", &path, "model file or torch.save checkpoint");
     p.flag("json", &asJson, "print JSON instead of text");
     if (!p.parse(args)) return 0;
@@ -90,8 +96,12 @@ int runInfo(const Args& args) {
         {"config", {{"vocab_size", v}, {"dim", d}, {"max_positions", h.maxPositions}}},
         {"dtype", safetensorsName(h.dtype)},
         {"edges", {{"own", own}, {"slots", slots}, {"pairs", v * v}}},
-        {"parameters", {{"sparse", sparse}, {"dense", dense}, {"edge_slots", slots * perEdge}, {"node_bias", nodes},
-                        {"positions", positions}}},
+        {"parameters",
+         {{"sparse", sparse},
+          {"dense", dense},
+          {"edge_slots", slots * perEdge},
+          {"node_bias", nodes},
+          {"positions", positions}}},
         {"tokenizer", {{"kind", h.tokenizerKind}, {"embedded_json_bytes", h.tokenizerJson.size()}}},
         {"vocabulary_size", h.vocabulary.size()},
         {"provenance", provenance.is_discarded() ? json(h.provenanceJson) : provenance},
@@ -116,13 +126,18 @@ int runInfo(const Args& args) {
                 grouped(sparse).c_str(), grouped(dense).c_str(), pct, grouped(slots * perEdge).c_str(),
                 grouped(nodes).c_str(), grouped(positions).c_str());
     std::printf("tokenizer    %s%s\n", h.tokenizerKind.empty() ? "(unknown)" : h.tokenizerKind.c_str(),
-                h.tokenizerJson.empty() ? "" : (" (tokenizer.json embedded, " + grouped(static_cast<int64_t>(h.tokenizerJson.size())) + " bytes)").c_str());
+                h.tokenizerJson.empty() ? ""
+                                        : (" (tokenizer.json embedded, " +
+                                           grouped(static_cast<int64_t>(h.tokenizerJson.size())) + " bytes)")
+                                              .c_str());
     std::string sample;
-    for (size_t i = 0; i < h.vocabulary.size() && i < 8; ++i) sample += (i ? " " : "") + h.vocabulary[i];
+    for (size_t i = 0; i < h.vocabulary.size() && i < 8; ++i)
+        sample += (i ? " " : "") + h.vocabulary[i];
     std::printf("vocabulary   %zu tokens%s%s\n", h.vocabulary.size(), sample.empty() ? "" : ": ", sample.c_str());
     std::printf("provenance   %s\n", h.provenanceJson.c_str());
     std::printf("checksum     %s\n", h.checksum.empty() ? "(none)" : h.checksum.c_str());
-    for (const auto& n : h.notes) std::printf("note         %s\n", n.c_str());
+    for (const auto& n : h.notes)
+        std::printf("note         %s\n", n.c_str());
     return 0;
 }
 

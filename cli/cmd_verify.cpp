@@ -43,9 +43,11 @@ int runVerify(const Args& args) {
     if (!quiet) {
         if (r.storedChecksum == r.computedChecksum) std::printf("ok   checksum %s\n", r.computedChecksum.c_str());
         for (const auto& t : r.tensors)
-            if (t.nonFinite == 0) std::printf("ok   %-10s %lld values, all finite\n", t.name.c_str(), static_cast<long long>(t.numel));
+            if (t.nonFinite == 0)
+                std::printf("ok   %-10s %lld values, all finite\n", t.name.c_str(), static_cast<long long>(t.numel));
     }
-    for (const auto& problem : r.problems) std::printf("FAIL %s\n", problem.c_str());
+    for (const auto& problem : r.problems)
+        std::printf("FAIL %s\n", problem.c_str());
     if (!quiet) std::printf("%s: %s (%.1f s)\n", path.c_str(), r.ok() ? "verified" : "FAILED", secs);
     return r.ok() ? 0 : 1;
 }

@@ -14,8 +14,7 @@ namespace brillm::detail {
 
 constexpr int64_t kChunkElements = int64_t{1} << 22;
 
-template <class Sink>
-void forEachChunk(const at::Tensor& tensor, at::ScalarType target, Sink&& sink) {
+template <class Sink> void forEachChunk(const at::Tensor& tensor, at::ScalarType target, Sink&& sink) {
     const at::Tensor flat = tensor.reshape({-1});
     const int64_t n = flat.numel();
     for (int64_t b = 0; b < n; b += kChunkElements) {

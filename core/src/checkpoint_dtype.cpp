@@ -28,13 +28,21 @@ constexpr std::array<DtypeInfo, 10> kInfo{{
     {StorageDtype::Bool, 1, "BOOL", "bool"},
 }};
 
-const DtypeInfo& info(StorageDtype dtype) { return kInfo[static_cast<size_t>(dtype)]; }
+const DtypeInfo& info(StorageDtype dtype) {
+    return kInfo[static_cast<size_t>(dtype)];
+}
 
 } // namespace
 
-size_t elementSize(StorageDtype dtype) { return info(dtype).size; }
-const char* safetensorsName(StorageDtype dtype) { return info(dtype).safetensors; }
-const char* shortName(StorageDtype dtype) { return info(dtype).shortName; }
+size_t elementSize(StorageDtype dtype) {
+    return info(dtype).size;
+}
+const char* safetensorsName(StorageDtype dtype) {
+    return info(dtype).safetensors;
+}
+const char* shortName(StorageDtype dtype) {
+    return info(dtype).shortName;
+}
 
 std::optional<StorageDtype> dtypeFromSafetensorsName(std::string_view name) {
     for (const auto& i : kInfo)
@@ -44,7 +52,8 @@ std::optional<StorageDtype> dtypeFromSafetensorsName(std::string_view name) {
 
 std::optional<StorageDtype> parseFloatDtype(std::string_view text) {
     std::string t(text);
-    for (char& c : t) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    for (char& c : t)
+        c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     if (t == "f32" || t == "fp32" || t == "float32" || t == "float") return StorageDtype::F32;
     if (t == "f16" || t == "fp16" || t == "float16" || t == "half") return StorageDtype::F16;
     if (t == "bf16" || t == "bfloat16") return StorageDtype::BF16;

@@ -28,7 +28,9 @@ void exportTorchStateDict(const std::string& path, const Model& model, const Tor
     const struct {
         const char* key;
         const at::Tensor* tensor;
-    } items[] = {{"weights", &model.weights}, {"biases", &model.biases}, {"node_bias", &model.nodeBias},
+    } items[] = {{"weights", &model.weights},
+                 {"biases", &model.biases},
+                 {"node_bias", &model.nodeBias},
                  {"positions", &model.positions}};
     for (const auto& it : items)
         if (!it.tensor->defined())
@@ -88,7 +90,8 @@ void writeReferenceFrequencyTable(const std::string& path, const EdgeTable& edge
         throw CheckpointError("cannot write '" + path + "': " + std::to_string(tokens.size()) + " tokens for " +
                               std::to_string(v) + " nodes");
     std::vector<std::string> names(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) names[i] = quoted(tokens[i], i);
+    for (size_t i = 0; i < tokens.size(); ++i)
+        names[i] = quoted(tokens[i], i);
     CheckpointWriter out(path);
     std::string line;
     std::vector<uint8_t> own(static_cast<size_t>(v));
@@ -107,7 +110,8 @@ void writeReferenceFrequencyTable(const std::string& path, const EdgeTable& edge
             line += (first ? "" : ", ") + names[static_cast<size_t>(t)] + ": 0";
             first = false;
         }
-        for (int32_t t : row) own[static_cast<size_t>(t)] = 0;
+        for (int32_t t : row)
+            own[static_cast<size_t>(t)] = 0;
         line += "}";
         out.write(line.data(), line.size());
     }

@@ -24,12 +24,15 @@ using nlohmann::json;
 std::string shapeText(const std::vector<int64_t>& shape) {
     std::ostringstream os;
     os << '[';
-    for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i)
+        os << (i ? ", " : "") << shape[i];
     os << ']';
     return os.str();
 }
 
-std::string baseName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+std::string baseName(const std::string& path) {
+    return std::filesystem::path(path).filename().string();
+}
 
 std::string utcNow() {
     const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -70,8 +73,10 @@ public:
     bool key(string_t& k) override {
         const auto id = m_vocab.id(k);
         if (!id) ++m_out.unknownTokens;
-        if (m_depth == 1) m_source = id ? *id : -1;
-        else m_target = id ? *id : -1;
+        if (m_depth == 1)
+            m_source = id ? *id : -1;
+        else
+            m_target = id ? *id : -1;
         m_haveKey = true;
         return true;
     }
@@ -83,7 +88,9 @@ public:
 private:
     bool bad(const char* what) {
         problem = std::string("expected {source: {target: count}}, found ") + what +
-                  (m_depth == 0 ? " at the top level" : m_depth == 1 ? " as a source's value" : " as a count");
+                  (m_depth == 0   ? " at the top level"
+                   : m_depth == 1 ? " as a source's value"
+                                  : " as a count");
         return false;
     }
     bool count(bool zero, bool negative) {
@@ -112,7 +119,8 @@ private:
 const TorchTensorRecord& requireTensor(const TorchCheckpoint& c, const char* key) {
     if (const TorchTensorRecord* r = c.find(key)) return *r;
     std::string keys;
-    for (const auto& t : c.tensors()) keys += (keys.empty() ? "" : ", ") + t.originalKey;
+    for (const auto& t : c.tensors())
+        keys += (keys.empty() ? "" : ", ") + t.originalKey;
     throw CheckpointError("'" + c.path() + "' has no \"" + key + "\" tensor: not a BriLLM state dict (its " +
                           c.stateDict().layout + " holds: " + keys + ")");
 }
@@ -135,10 +143,13 @@ std::string detectTokenizerKind(const std::string& text, const std::string& path
     }
     const auto model = j.find("model");
     if (!j.is_object() || model == j.end() || !model->is_object() || !model->contains("type"))
-        throw CheckpointError("'" + path + "' is not a HuggingFace tokenizer.json (no \"model\" section with a \"type\")");
+        throw CheckpointError("'" + path +
+                              "' is not a HuggingFace tokenizer.json (no \"model\" section with a \"type\")");
     std::string type = (*model)["type"].is_string() ? (*model)["type"].get<std::string>() : "unknown";
-    for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    const bool byteLevel = j.contains("pre_tokenizer") && j["pre_tokenizer"].dump().find("\"ByteLevel\"") != std::string::npos;
+    for (char& ch : type)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bool byteLevel =
+        j.contains("pre_tokenizer") && j["pre_tokenizer"].dump().find("\"ByteLevel\"") != std::string::npos;
     return byteLevel && type == "bpe" ? "byte-level-bpe" : type;
 }
 
@@ -152,8 +163,9 @@ at::Tensor tensorFromCheckpoint(const TorchCheckpoint& checkpoint, const TorchTe
     auto* base = const_cast<std::byte*>(bytes.data());
     if (reinterpret_cast<uintptr_t>(base) % es == 0) {
         auto keep = checkpoint.file();
-        return at::from_blob(base + static_cast<size_t>(r.storageOffset) * es, r.shape, r.stride,
-                             [keep](void*) mutable { keep.reset(); }, opts);
+        return at::from_blob(
+            base + static_cast<size_t>(r.storageOffset) * es, r.shape, r.stride,
+            [keep](void*) mutable { keep.reset(); }, opts);
     }
     at::Tensor storage = at::empty({r.storageNumel}, opts);
     std::memcpy(storage.data_ptr(), base, static_cast<size_t>(r.storageNumel) * es);
@@ -205,9 +217,9 @@ ImportReport importTorchCheckpoint(const ImportOptions& o) {
     const int64_t v = nb.shape[0];
     auto expectShape = [&](const TorchTensorRecord& r, std::vector<int64_t> want, const char* layout) {
         if (r.shape != want)
-            throw CheckpointError("'" + o.stateDictPath + "': \"" + r.originalKey + "\" has shape " + shapeText(r.shape) +
-                                  ", expected " + layout + " = " + shapeText(want) + " to match \"weights\" " +
-                                  shapeText(w.shape));
+            throw CheckpointError("'" + o.stateDictPath + "': \"" + r.originalKey + "\" has shape " +
+                                  shapeText(r.shape) + ", expected " + layout + " = " + shapeText(want) +
+                                  " to match \"weights\" " + shapeText(w.shape));
     };
     expectShape(b, {n, 1, d}, "[N, 1, d]");
     expectShape(nb, {v, 1, d}, "[V, 1, d]");
@@ -229,27 +241,29 @@ ImportReport importTorchCheckpoint(const ImportOptions& o) {
     if (!o.frequencyPath.empty()) {
         const ZeroFrequencyLists zero = readZeroFrequencyLists(o.frequencyPath, vocab);
         if (zero.unknownTokens > 0)
-            report.notes.push_back(std::to_string(zero.unknownTokens) + " token strings of '" + baseName(o.frequencyPath) +
+            report.notes.push_back(std::to_string(zero.unknownTokens) + " token strings of '" +
+                                   baseName(o.frequencyPath) +
                                    "' are not in the node dictionary and were skipped (as the reference does)");
         edges = EdgeTable::fromReferenceZeroLists(v, zero.zeroListed);
         if (edges.numSlots() != n)
-            throw CheckpointError("'" + o.stateDictPath + "' has " + std::to_string(n) +
-                                  " edge slots (\"weights\" " + shapeText(w.shape) + "), but the node dictionary '" +
-                                  o.vocabPath + "' (" + std::to_string(v) + " nodes) and the frequency table '" +
-                                  o.frequencyPath + "' give " + std::to_string(edges.numSlots()) + " (1 shared + " +
+            throw CheckpointError("'" + o.stateDictPath + "' has " + std::to_string(n) + " edge slots (\"weights\" " +
+                                  shapeText(w.shape) + "), but the node dictionary '" + o.vocabPath + "' (" +
+                                  std::to_string(v) + " nodes) and the frequency table '" + o.frequencyPath +
+                                  "' give " + std::to_string(edges.numSlots()) + " (1 shared + " +
                                   std::to_string(edges.numOwn()) + " own edges; " + std::to_string(zero.zeroPairs) +
                                   " pairs listed with count 0): were they the ones this model was trained with?");
     } else {
         if (n != v * v + 1)
-            throw CheckpointError("'" + o.stateDictPath + "' has " + std::to_string(n) +
-                                  " edge slots; without a frequency table only a dense model (V*V + 1 = " +
-                                  std::to_string(v * v + 1) +
-                                  " slots) can be imported: give the word_frequency.json it was trained with");
+            throw CheckpointError(
+                "'" + o.stateDictPath + "' has " + std::to_string(n) +
+                " edge slots; without a frequency table only a dense model (V*V + 1 = " + std::to_string(v * v + 1) +
+                " slots) can be imported: give the word_frequency.json it was trained with");
         edges = EdgeTable::dense(v);
     }
 
     if (o.verifyCrc)
-        for (const TorchTensorRecord* r : {&w, &b, &nb, &pos}) ckpt.storageBytes(*r, /*verifyCrc=*/true);
+        for (const TorchTensorRecord* r : {&w, &b, &nb, &pos})
+            ckpt.storageBytes(*r, /*verifyCrc=*/true);
 
     ModelMetadata meta;
     meta.vocabulary = vocab.tokens();
@@ -275,8 +289,12 @@ ImportReport importTorchCheckpoint(const ImportOptions& o) {
     json provenance = {
         {"imported_at", utcNow()},
         {"tool", "brillm import"},
-        {"source", {{"file", baseName(o.stateDictPath)}, {"format", "torch.save"}, {"layout", report.layout},
-                    {"dtype", shortName(w.dtype)}, {"extras", json::parse(ckpt.stateDict().extrasJson)}}},
+        {"source",
+         {{"file", baseName(o.stateDictPath)},
+          {"format", "torch.save"},
+          {"layout", report.layout},
+          {"dtype", shortName(w.dtype)},
+          {"extras", json::parse(ckpt.stateDict().extrasJson)}}},
         {"node_dictionary", baseName(o.vocabPath)},
         {"frequency_table", o.frequencyPath.empty() ? json(nullptr) : json(baseName(o.frequencyPath))},
         {"tokenizer", o.tokenizerPath.empty() ? json(nullptr) : json(baseName(o.tokenizerPath))},

@@ -26,15 +26,15 @@ constexpr size_t kVerifyChunk = size_t{8} << 20;
 std::string shapeText(at::IntArrayRef shape) {
     std::ostringstream os;
     os << '[';
-    for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i)
+        os << (i ? ", " : "") << shape[i];
     os << ']';
     return os.str();
 }
 
 void expectSaveShape(const std::string& path, const char* name, const at::Tensor& t,
                      std::initializer_list<int64_t> want) {
-    if (!t.defined())
-        throw CheckpointError("cannot save '" + path + "': model tensor '" + name + "' is undefined");
+    if (!t.defined()) throw CheckpointError("cannot save '" + path + "': model tensor '" + name + "' is undefined");
     if (t.sizes() != at::IntArrayRef(want))
         throw CheckpointError("cannot save '" + path + "': model tensor '" + name + "' has shape " +
                               shapeText(t.sizes()) + ", expected " + shapeText(want));
@@ -58,11 +58,20 @@ void scanNonFinite(const std::byte* p, size_t count, U expMask, int64_t base, Mo
 
 void scanChunk(StorageDtype dt, const std::byte* p, size_t bytes, int64_t base, ModelVerifyReport::TensorCheck& c) {
     switch (dt) {
-    case StorageDtype::F32: scanNonFinite<uint32_t>(p, bytes / 4, 0x7f800000u, base, c); break;
-    case StorageDtype::F64: scanNonFinite<uint64_t>(p, bytes / 8, 0x7ff0000000000000ull, base, c); break;
-    case StorageDtype::F16: scanNonFinite<uint16_t>(p, bytes / 2, uint16_t{0x7c00}, base, c); break;
-    case StorageDtype::BF16: scanNonFinite<uint16_t>(p, bytes / 2, uint16_t{0x7f80}, base, c); break;
-    default: break;
+    case StorageDtype::F32:
+        scanNonFinite<uint32_t>(p, bytes / 4, 0x7f800000u, base, c);
+        break;
+    case StorageDtype::F64:
+        scanNonFinite<uint64_t>(p, bytes / 8, 0x7ff0000000000000ull, base, c);
+        break;
+    case StorageDtype::F16:
+        scanNonFinite<uint16_t>(p, bytes / 2, uint16_t{0x7c00}, base, c);
+        break;
+    case StorageDtype::BF16:
+        scanNonFinite<uint16_t>(p, bytes / 2, uint16_t{0x7f80}, base, c);
+        break;
+    default:
+        break;
     }
 }
 
@@ -70,38 +79,61 @@ void scanChunk(StorageDtype dt, const std::byte* p, size_t bytes, int64_t base, 
 
 at::ScalarType toScalarType(StorageDtype dtype) {
     switch (dtype) {
-    case StorageDtype::F64: return at::kDouble;
-    case StorageDtype::F32: return at::kFloat;
-    case StorageDtype::F16: return at::kHalf;
-    case StorageDtype::BF16: return at::kBFloat16;
-    case StorageDtype::I64: return at::kLong;
-    case StorageDtype::I32: return at::kInt;
-    case StorageDtype::I16: return at::kShort;
-    case StorageDtype::I8: return at::kChar;
-    case StorageDtype::U8: return at::kByte;
-    case StorageDtype::Bool: return at::kBool;
+    case StorageDtype::F64:
+        return at::kDouble;
+    case StorageDtype::F32:
+        return at::kFloat;
+    case StorageDtype::F16:
+        return at::kHalf;
+    case StorageDtype::BF16:
+        return at::kBFloat16;
+    case StorageDtype::I64:
+        return at::kLong;
+    case StorageDtype::I32:
+        return at::kInt;
+    case StorageDtype::I16:
+        return at::kShort;
+    case StorageDtype::I8:
+        return at::kChar;
+    case StorageDtype::U8:
+        return at::kByte;
+    case StorageDtype::Bool:
+        return at::kBool;
     }
     return at::kFloat;
 }
 
 StorageDtype toStorageDtype(at::ScalarType type) {
     switch (type) {
-    case at::kDouble: return StorageDtype::F64;
-    case at::kFloat: return StorageDtype::F32;
-    case at::kHalf: return StorageDtype::F16;
-    case at::kBFloat16: return StorageDtype::BF16;
-    case at::kLong: return StorageDtype::I64;
-    case at::kInt: return StorageDtype::I32;
-    case at::kShort: return StorageDtype::I16;
-    case at::kChar: return StorageDtype::I8;
-    case at::kByte: return StorageDtype::U8;
-    case at::kBool: return StorageDtype::Bool;
-    default: break;
+    case at::kDouble:
+        return StorageDtype::F64;
+    case at::kFloat:
+        return StorageDtype::F32;
+    case at::kHalf:
+        return StorageDtype::F16;
+    case at::kBFloat16:
+        return StorageDtype::BF16;
+    case at::kLong:
+        return StorageDtype::I64;
+    case at::kInt:
+        return StorageDtype::I32;
+    case at::kShort:
+        return StorageDtype::I16;
+    case at::kChar:
+        return StorageDtype::I8;
+    case at::kByte:
+        return StorageDtype::U8;
+    case at::kBool:
+        return StorageDtype::Bool;
+    default:
+        break;
     }
     throw CheckpointError(std::string("tensors of type ") + c10::toString(type) + " cannot be stored in a checkpoint");
 }
 
-ModelFile ModelFile::open(const std::string& path) { return fromMapping(MappedFile::open(path)); }
+ModelFile ModelFile::open(const std::string& path) {
+    return fromMapping(MappedFile::open(path));
+}
 
 ModelFile ModelFile::fromMapping(std::shared_ptr<const MappedFile> mapping) {
     ModelFile f;
@@ -144,7 +176,8 @@ at::Tensor ModelFile::tensor(const std::string& name) const {
         return copy;
     }
     auto keep = m_mapping;
-    return at::from_blob(p, e->shape, [keep](void*) mutable { keep.reset(); }, opts);
+    return at::from_blob(
+        p, e->shape, [keep](void*) mutable { keep.reset(); }, opts);
 }
 
 Model ModelFile::model(std::optional<at::ScalarType> dtype) const {
@@ -286,7 +319,8 @@ void ModelFile::save(const std::string& path, const Model& model, const ModelMet
     std::stable_sort(items.begin(), items.end(),
                      [](const Item& a, const Item& b) { return elementSize(a.dtype) > elementSize(b.dtype); });
     std::vector<SafetensorsEntry> entries;
-    for (const auto& it : items) entries.push_back({it.name, it.dtype, it.shape, 0, 0});
+    for (const auto& it : items)
+        entries.push_back({it.name, it.dtype, it.shape, 0, 0});
     const std::string prefix = SafetensorsHeader::serialize(entries, h.metadata());
     const size_t checksumPos = prefix.find(placeholder);
     if (checksumPos == std::string::npos) throw CheckpointError("internal error: checksum placeholder not found");

@@ -23,7 +23,8 @@ using nlohmann::json;
 std::string shapeText(const std::vector<int64_t>& shape) {
     std::ostringstream os;
     os << '[';
-    for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i)
+        os << (i ? ", " : "") << shape[i];
     os << ']';
     return os.str();
 }
@@ -67,8 +68,7 @@ const SafetensorsEntry& expectTensor(const ModelFileHeader& h, const char* name,
     return *e;
 }
 
-template <class T>
-std::vector<T> copyArray(std::span<const std::byte> bytes) {
+template <class T> std::vector<T> copyArray(std::span<const std::byte> bytes) {
     std::vector<T> out(bytes.size() / sizeof(T));
     if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
     return out;
@@ -98,7 +98,8 @@ ModelFileHeader ModelFileHeader::parse(std::span<const std::byte> file, const st
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used == 0 || used != version.size() || v < 1) bad(fileName, "format_version \"" + version + "\" is not a version number");
+        if (used == 0 || used != version.size() || v < 1)
+            bad(fileName, "format_version \"" + version + "\" is not a version number");
     }
     if (v > kModelFileVersion)
         throw CheckpointError("'" + fileName + "' has model file format version " + std::to_string(v) +
@@ -148,8 +149,8 @@ ModelFileHeader ModelFileHeader::parse(std::span<const std::byte> file, const st
         const json vocab = parseMetaJson(it->second, "vocabulary", fileName);
         if (!vocab.is_array()) bad(fileName, "metadata \"vocabulary\" is not a JSON array");
         if (!vocab.empty() && static_cast<int64_t>(vocab.size()) != h.vocabSize)
-            bad(fileName, "the vocabulary lists " + std::to_string(vocab.size()) + " tokens, expected vocab_size = " +
-                              std::to_string(h.vocabSize));
+            bad(fileName, "the vocabulary lists " + std::to_string(vocab.size()) +
+                              " tokens, expected vocab_size = " + std::to_string(h.vocabSize));
         h.vocabulary.reserve(vocab.size());
         for (const auto& t : vocab) {
             if (!t.is_string()) bad(fileName, "metadata \"vocabulary\" holds a non-string entry");

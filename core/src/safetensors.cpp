@@ -21,7 +21,8 @@ using nlohmann::json;
 
 uint64_t readLe64(const std::byte* p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<uint64_t>(p[i]);
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | std::to_integer<uint64_t>(p[i]);
     return v;
 }
 
@@ -43,7 +44,8 @@ bool asIndex(const json& j, uint64_t& out) {
 
 int64_t SafetensorsEntry::numel() const {
     int64_t n = 1;
-    for (int64_t s : shape) n *= s;
+    for (int64_t s : shape)
+        n *= s;
     return n;
 }
 
@@ -84,8 +86,7 @@ SafetensorsHeader SafetensorsHeader::parse(std::span<const std::byte> file, cons
         if (name == "__metadata__") {
             if (!v.is_object()) bad(fileName, "\"__metadata__\" must be an object of strings");
             for (auto m = v.begin(); m != v.end(); ++m) {
-                if (!m.value().is_string())
-                    bad(fileName, "\"__metadata__\" entry \"" + m.key() + "\" is not a string");
+                if (!m.value().is_string()) bad(fileName, "\"__metadata__\" entry \"" + m.key() + "\" is not a string");
                 out.metadata.emplace(m.key(), m.value().get<std::string>());
             }
             continue;
@@ -173,7 +174,8 @@ std::string SafetensorsHeader::serialize(std::vector<SafetensorsEntry>& entries,
                               " bytes, above the safetensors limit of " + std::to_string(kMaxHeaderSize));
     std::string out(8, '\0');
     uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        out[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
     return out + text;
 }
 

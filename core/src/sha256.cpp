@@ -25,7 +25,9 @@ constexpr std::array<uint32_t, 64> kRound{
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+inline uint32_t rotr(uint32_t x, int n) {
+    return (x >> n) | (x << (32 - n));
+}
 
 void compressPortable(uint32_t* state, const uint8_t* p, size_t count) {
     for (; count > 0; --count, p += 64) {
@@ -102,10 +104,10 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compressShaNi(uint32_t* state, 
         state0 = _mm_add_epi32(state0, abefSave);
         state1 = _mm_add_epi32(state1, cdghSave);
     }
-    tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
-    state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
-    state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
-    state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+    tmp = _mm_shuffle_epi32(state0, 0x1B);       // FEBA
+    state1 = _mm_shuffle_epi32(state1, 0xB1);    // DCHG
+    state0 = _mm_blend_epi16(tmp, state1, 0xF0); // DCBA
+    state1 = _mm_alignr_epi8(state1, tmp, 8);    // HGFE
     _mm_storeu_si128(reinterpret_cast<__m128i*>(state), state0);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), state1);
 }
@@ -121,9 +123,13 @@ std::atomic<bool> g_useShaNi{kCpuShaNi};
 Sha256::Sha256()
     : m_state{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
-bool Sha256::hardwareAccelerated() { return g_useShaNi.load(std::memory_order_relaxed); }
+bool Sha256::hardwareAccelerated() {
+    return g_useShaNi.load(std::memory_order_relaxed);
+}
 
-void Sha256::setHardwareAcceleration(bool enabled) { g_useShaNi.store(enabled && kCpuShaNi); }
+void Sha256::setHardwareAcceleration(bool enabled) {
+    g_useShaNi.store(enabled && kCpuShaNi);
+}
 
 void Sha256::compress(const uint8_t* blocks, size_t count) {
 #ifdef BRILLM_SHA_NI
@@ -164,11 +170,13 @@ Sha256::Digest Sha256::finish() {
     const uint64_t bits = m_length * 8;
     uint8_t pad[72] = {0x80};
     const size_t padLen = (m_buffered < 56 ? 56 - m_buffered : 120 - m_buffered);
-    for (int i = 0; i < 8; ++i) pad[padLen + static_cast<size_t>(i)] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+        pad[padLen + static_cast<size_t>(i)] = static_cast<uint8_t>(bits >> (56 - 8 * i));
     update(pad, padLen + 8);
     Digest out{};
     for (size_t i = 0; i < 8; ++i)
-        for (size_t j = 0; j < 4; ++j) out[4 * i + j] = static_cast<uint8_t>(m_state[i] >> (24 - 8 * j));
+        for (size_t j = 0; j < 4; ++j)
+            out[4 * i + j] = static_cast<uint8_t>(m_state[i] >> (24 - 8 * j));
     m_finished = true;
     return out;
 }

@@ -5,7 +5,9 @@
 
 namespace brillm {
 
-TorchCheckpoint TorchCheckpoint::open(const std::string& path) { return fromMapping(MappedFile::open(path)); }
+TorchCheckpoint TorchCheckpoint::open(const std::string& path) {
+    return fromMapping(MappedFile::open(path));
+}
 
 TorchCheckpoint TorchCheckpoint::fromMapping(std::shared_ptr<const MappedFile> file) {
     TorchCheckpoint c{TorchZipReader(std::move(file))};
@@ -21,7 +23,9 @@ TorchCheckpoint TorchCheckpoint::fromMapping(std::shared_ptr<const MappedFile> f
             c.m_archive = e.name.substr(0, slash);
         }
     }
-    if (!pkl) throw CheckpointError("'" + path + "' is a zip file without a \"<archive>/data.pkl\" record: not a torch.save file");
+    if (!pkl)
+        throw CheckpointError("'" + path +
+                              "' is a zip file without a \"<archive>/data.pkl\" record: not a torch.save file");
     if (const ZipEntry* order = c.m_zip.find(c.m_archive + "/byteorder")) {
         const auto bytes = c.m_zip.data(*order);
         const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());

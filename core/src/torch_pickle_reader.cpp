@@ -21,35 +21,57 @@ enum class Kind : uint8_t { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dic
 
 const char* kindName(Kind k) {
     switch (k) {
-    case Kind::None: return "None";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::Str: return "str";
-    case Kind::Bytes: return "bytes";
-    case Kind::Tuple: return "tuple";
-    case Kind::List: return "list";
-    case Kind::Dict: return "dict";
-    case Kind::Global: return "class or function";
-    case Kind::Storage: return "storage";
-    case Kind::Tensor: return "tensor";
-    case Kind::Object: return "object";
+    case Kind::None:
+        return "None";
+    case Kind::Bool:
+        return "bool";
+    case Kind::Int:
+        return "int";
+    case Kind::Float:
+        return "float";
+    case Kind::Str:
+        return "str";
+    case Kind::Bytes:
+        return "bytes";
+    case Kind::Tuple:
+        return "tuple";
+    case Kind::List:
+        return "list";
+    case Kind::Dict:
+        return "dict";
+    case Kind::Global:
+        return "class or function";
+    case Kind::Storage:
+        return "storage";
+    case Kind::Tensor:
+        return "tensor";
+    case Kind::Object:
+        return "object";
     }
     return "value";
 }
 
 // The allowed names; GLOBAL of anything else is an error.
 enum class Callable : uint8_t {
-    OrderedDict, RebuildTensorV2, RebuildTensor, RebuildParameter, RebuildParameterWithState, Storage, Namespace,
-    Size, Device, Set, CodecsEncode
+    OrderedDict,
+    RebuildTensorV2,
+    RebuildTensor,
+    RebuildParameter,
+    RebuildParameterWithState,
+    Storage,
+    Namespace,
+    Size,
+    Device,
+    Set,
+    CodecsEncode
 };
 
 struct Value {
     Kind kind = Kind::None;
     int64_t i = 0; // Int, Bool; Global: Callable; Storage/Tensor: index into the side tables
     double f = 0;
-    std::string s;              // Str, Bytes; Global and Object: the qualified name
-    std::vector<uint32_t> items; // Tuple/List elements; Dict k0, v0, k1, v1, ...; Object: [state]
+    std::string s;                          // Str, Bytes; Global and Object: the qualified name
+    std::vector<uint32_t> items;            // Tuple/List elements; Dict k0, v0, k1, v1, ...; Object: [state]
     StorageDtype dtype = StorageDtype::F32; // Global of a storage class
 };
 
@@ -64,9 +86,9 @@ struct StorageName {
     StorageDtype dtype;
 };
 constexpr StorageName kStorages[] = {
-    {"DoubleStorage", StorageDtype::F64}, {"FloatStorage", StorageDtype::F32}, {"HalfStorage", StorageDtype::F16},
-    {"BFloat16Storage", StorageDtype::BF16}, {"LongStorage", StorageDtype::I64}, {"IntStorage", StorageDtype::I32},
-    {"ShortStorage", StorageDtype::I16}, {"CharStorage", StorageDtype::I8}, {"ByteStorage", StorageDtype::U8},
+    {"DoubleStorage", StorageDtype::F64},    {"FloatStorage", StorageDtype::F32}, {"HalfStorage", StorageDtype::F16},
+    {"BFloat16Storage", StorageDtype::BF16}, {"LongStorage", StorageDtype::I64},  {"IntStorage", StorageDtype::I32},
+    {"ShortStorage", StorageDtype::I16},     {"CharStorage", StorageDtype::I8},   {"ByteStorage", StorageDtype::U8},
     {"BoolStorage", StorageDtype::Bool},
 };
 
@@ -92,7 +114,8 @@ private:
     uint64_t le(int n) {
         const std::byte* p = take(static_cast<uint64_t>(n));
         uint64_t v = 0;
-        for (int i = n - 1; i >= 0; --i) v = (v << 8) | std::to_integer<uint64_t>(p[i]);
+        for (int i = n - 1; i >= 0; --i)
+            v = (v << 8) | std::to_integer<uint64_t>(p[i]);
         return v;
     }
     std::string bytes(uint64_t n) {
@@ -113,7 +136,8 @@ private:
 
     uint32_t make(Value v) {
         // A state dict's pickle holds a few values per tensor; this bounds memory on hostile input.
-        if (m_values.size() >= kMaxValues) fail("more than " + std::to_string(kMaxValues) + " values: not a state dict");
+        if (m_values.size() >= kMaxValues)
+            fail("more than " + std::to_string(kMaxValues) + " values: not a state dict");
         m_values.push_back(std::move(v));
         return static_cast<uint32_t>(m_values.size() - 1);
     }
@@ -237,13 +261,14 @@ uint32_t Unpickler::rebuildTensor(const std::vector<uint32_t>& args, bool v2) {
         r.shape.push_back(n);
         r.stride.push_back(st);
         int64_t reach = 0;
-        if (n == 0) empty = true;
+        if (n == 0)
+            empty = true;
         else if (__builtin_mul_overflow(n - 1, st, &reach) || __builtin_add_overflow(last, reach, &last))
             fail("a tensor larger than any storage");
     }
     if (!empty && last >= si.numel)
-        fail("a tensor reaches element " + std::to_string(last) + " of storage '" + si.key +
-             "', which has " + std::to_string(si.numel) + " elements");
+        fail("a tensor reaches element " + std::to_string(last) + " of storage '" + si.key + "', which has " +
+             std::to_string(si.numel) + " elements");
     if (args.size() >= 5 && at(args[4]).kind == Kind::Bool) r.requiresGrad = at(args[4]).i != 0;
     m_tensors.push_back(std::move(r));
     Value v{Kind::Tensor, static_cast<int64_t>(m_tensors.size() - 1), 0, {}, {}, {}};
@@ -273,8 +298,10 @@ uint32_t Unpickler::call(uint32_t callable, uint32_t argsIdx) {
         setItems(d, kv);
         return d;
     }
-    case Callable::RebuildTensorV2: return rebuildTensor(args, true);
-    case Callable::RebuildTensor: return rebuildTensor(args, false);
+    case Callable::RebuildTensorV2:
+        return rebuildTensor(args, true);
+    case Callable::RebuildTensor:
+        return rebuildTensor(args, false);
     case Callable::RebuildParameter:
     case Callable::RebuildParameterWithState:
         if (args.empty()) fail("a parameter rebuild without its tensor");
@@ -299,8 +326,10 @@ uint32_t Unpickler::call(uint32_t callable, uint32_t argsIdx) {
         return makeKind(Kind::Bytes, at(args[0]).s);
     }
     case Callable::Namespace:
-    case Callable::Device: return makeKind(Kind::Object, name);
-    case Callable::Storage: break;
+    case Callable::Device:
+        return makeKind(Kind::Object, name);
+    case Callable::Storage:
+        break;
     }
     fail("REDUCE of '" + name + "' is not allowed");
 }
@@ -343,20 +372,42 @@ uint32_t Unpickler::run() {
         case 0x80: // PROTO
             if (std::to_integer<uint8_t>(*take(1)) > 5) fail("an unknown pickle protocol");
             break;
-        case 0x95: take(8); break; // FRAME: a framing hint only
-        case '.':                  // STOP
+        case 0x95:
+            take(8);
+            break; // FRAME: a framing hint only
+        case '.':  // STOP
             if (m_stack.empty()) fail("STOP with an empty stack");
             return m_stack.back();
-        case '(': m_marks.push_back(m_stack.size()); break;
-        case '0': pop(); break;
-        case '1': popMark(); break;
-        case '2': push(top()); break;
-        case 'N': push(makeKind(Kind::None)); break;
-        case 0x88: push(make({Kind::Bool, 1, 0, {}, {}, {}})); break;
-        case 0x89: push(make({Kind::Bool, 0, 0, {}, {}, {}})); break;
-        case 'J': push(makeInt(static_cast<int32_t>(static_cast<uint32_t>(le(4))))); break;
-        case 'K': push(makeInt(static_cast<int64_t>(le(1)))); break;
-        case 'M': push(makeInt(static_cast<int64_t>(le(2)))); break;
+        case '(':
+            m_marks.push_back(m_stack.size());
+            break;
+        case '0':
+            pop();
+            break;
+        case '1':
+            popMark();
+            break;
+        case '2':
+            push(top());
+            break;
+        case 'N':
+            push(makeKind(Kind::None));
+            break;
+        case 0x88:
+            push(make({Kind::Bool, 1, 0, {}, {}, {}}));
+            break;
+        case 0x89:
+            push(make({Kind::Bool, 0, 0, {}, {}, {}}));
+            break;
+        case 'J':
+            push(makeInt(static_cast<int32_t>(static_cast<uint32_t>(le(4)))));
+            break;
+        case 'K':
+            push(makeInt(static_cast<int64_t>(le(1))));
+            break;
+        case 'M':
+            push(makeInt(static_cast<int64_t>(le(2))));
+            break;
         case 0x8a:   // LONG1
         case 0x8b: { // LONG4
             const uint64_t n = op == 0x8a ? le(1) : le(4);
@@ -366,7 +417,8 @@ uint32_t Unpickler::run() {
                 break;
             }
             uint64_t v = 0;
-            for (uint64_t k = n; k-- > 0;) v = (v << 8) | std::to_integer<uint64_t>(p[k]);
+            for (uint64_t k = n; k-- > 0;)
+                v = (v << 8) | std::to_integer<uint64_t>(p[k]);
             if (n > 0 && n < 8 && (std::to_integer<uint8_t>(p[n - 1]) & 0x80)) v |= ~uint64_t{0} << (8 * n);
             push(makeInt(static_cast<int64_t>(v)));
             break;
@@ -374,20 +426,41 @@ uint32_t Unpickler::run() {
         case 'G': { // BINFLOAT, big-endian
             const std::byte* p = take(8);
             uint64_t bits = 0;
-            for (int k = 0; k < 8; ++k) bits = (bits << 8) | std::to_integer<uint64_t>(p[k]);
+            for (int k = 0; k < 8; ++k)
+                bits = (bits << 8) | std::to_integer<uint64_t>(p[k]);
             push(make({Kind::Float, 0, std::bit_cast<double>(bits), {}, {}, {}}));
             break;
         }
-        case 'X': push(makeKind(Kind::Str, bytes(le(4)))); break;
-        case 0x8c: push(makeKind(Kind::Str, bytes(le(1)))); break;
-        case 0x8d: push(makeKind(Kind::Str, bytes(le(8)))); break;
-        case 'U': push(makeKind(Kind::Str, bytes(le(1)))); break;
-        case 'T': push(makeKind(Kind::Str, bytes(le(4)))); break;
-        case 'C': push(makeKind(Kind::Bytes, bytes(le(1)))); break;
-        case 'B': push(makeKind(Kind::Bytes, bytes(le(4)))); break;
-        case 0x8e: push(makeKind(Kind::Bytes, bytes(le(8)))); break;
-        case ')': push(makeTuple({})); break;
-        case 't': push(makeTuple(popMark())); break;
+        case 'X':
+            push(makeKind(Kind::Str, bytes(le(4))));
+            break;
+        case 0x8c:
+            push(makeKind(Kind::Str, bytes(le(1))));
+            break;
+        case 0x8d:
+            push(makeKind(Kind::Str, bytes(le(8))));
+            break;
+        case 'U':
+            push(makeKind(Kind::Str, bytes(le(1))));
+            break;
+        case 'T':
+            push(makeKind(Kind::Str, bytes(le(4))));
+            break;
+        case 'C':
+            push(makeKind(Kind::Bytes, bytes(le(1))));
+            break;
+        case 'B':
+            push(makeKind(Kind::Bytes, bytes(le(4))));
+            break;
+        case 0x8e:
+            push(makeKind(Kind::Bytes, bytes(le(8))));
+            break;
+        case ')':
+            push(makeTuple({}));
+            break;
+        case 't':
+            push(makeTuple(popMark()));
+            break;
         case 0x85: {
             const uint32_t a = pop();
             push(makeTuple({a}));
@@ -404,7 +477,9 @@ uint32_t Unpickler::run() {
             break;
         }
         case ']':
-        case 0x8f: push(makeKind(Kind::List)); break; // EMPTY_LIST, EMPTY_SET
+        case 0x8f:
+            push(makeKind(Kind::List));
+            break; // EMPTY_LIST, EMPTY_SET
         case 'l':
         case 0x91: { // LIST, FROZENSET
             std::vector<uint32_t> items = popMark();
@@ -424,7 +499,9 @@ uint32_t Unpickler::run() {
             appendItems(top(), items);
             break;
         }
-        case '}': push(makeKind(Kind::Dict)); break;
+        case '}':
+            push(makeKind(Kind::Dict));
+            break;
         case 'd': {
             const std::vector<uint32_t> kv = popMark();
             const uint32_t d = makeKind(Kind::Dict);
@@ -442,9 +519,15 @@ uint32_t Unpickler::run() {
             setItems(top(), kv);
             break;
         }
-        case 'q': m_memo[le(1)] = top(); break;
-        case 'r': m_memo[le(4)] = top(); break;
-        case 0x94: m_memo[m_memo.size()] = top(); break; // MEMOIZE
+        case 'q':
+            m_memo[le(1)] = top();
+            break;
+        case 'r':
+            m_memo[le(4)] = top();
+            break;
+        case 0x94:
+            m_memo[m_memo.size()] = top();
+            break; // MEMOIZE
         case 'h':
         case 'j': {
             const uint64_t key = op == 'h' ? le(1) : le(4);
@@ -471,29 +554,32 @@ uint32_t Unpickler::run() {
             push(call(callable, args));
             break;
         }
-        case 0x81:   // NEWOBJ
-        case 0x92: { // NEWOBJ_EX
+        case 0x81:                 // NEWOBJ
+        case 0x92: {               // NEWOBJ_EX
             if (op == 0x92) pop(); // kwargs
             const uint32_t args = pop(), cls = pop();
             const Value& c = at(cls);
-            if (c.kind != Kind::Global ||
-                (static_cast<Callable>(c.i) != Callable::Namespace && static_cast<Callable>(c.i) != Callable::OrderedDict))
+            if (c.kind != Kind::Global || (static_cast<Callable>(c.i) != Callable::Namespace &&
+                                           static_cast<Callable>(c.i) != Callable::OrderedDict))
                 fail(std::string("NEWOBJ of a ") + (c.kind == Kind::Global ? "'" + c.s + "'" : kindName(c.kind)) +
                      ", which is not allowed");
             expect(args, Kind::Tuple, "NEWOBJ arguments");
             push(static_cast<Callable>(c.i) == Callable::OrderedDict ? makeKind(Kind::Dict)
-                                                                      : makeKind(Kind::Object, c.s));
+                                                                     : makeKind(Kind::Object, c.s));
             break;
         }
         case 'b': { // BUILD
             const uint32_t state = pop();
             Value& obj = at(top());
-            if (obj.kind == Kind::Object) obj.items = {state};
+            if (obj.kind == Kind::Object)
+                obj.items = {state};
             else if (obj.kind != Kind::Dict && obj.kind != Kind::Tensor)
                 fail(std::string("BUILD on a ") + kindName(obj.kind));
             break;
         }
-        case 'Q': push(persistentLoad(pop())); break; // BINPERSID
+        case 'Q':
+            push(persistentLoad(pop()));
+            break; // BINPERSID
         default: {
             char buf[8];
             std::snprintf(buf, sizeof buf, "0x%02x", op);
@@ -509,18 +595,28 @@ json Unpickler::toJson(uint32_t idx, int depth, int64_t& budget) const {
     const Value& v = m_values[idx];
     if (--budget < 0 || depth > 8) return "...";
     switch (v.kind) {
-    case Kind::None: return nullptr;
-    case Kind::Bool: return v.i != 0;
-    case Kind::Int: return v.i;
-    case Kind::Float: return v.f;
-    case Kind::Str: budget -= static_cast<int64_t>(v.s.size() / 16); return v.s;
-    case Kind::Bytes: return "<bytes>";
-    case Kind::Global: return "<" + v.s + ">";
-    case Kind::Storage: return "<storage>";
+    case Kind::None:
+        return nullptr;
+    case Kind::Bool:
+        return v.i != 0;
+    case Kind::Int:
+        return v.i;
+    case Kind::Float:
+        return v.f;
+    case Kind::Str:
+        budget -= static_cast<int64_t>(v.s.size() / 16);
+        return v.s;
+    case Kind::Bytes:
+        return "<bytes>";
+    case Kind::Global:
+        return "<" + v.s + ">";
+    case Kind::Storage:
+        return "<storage>";
     case Kind::Tensor: {
         const auto& t = m_tensors[static_cast<size_t>(v.i)];
         std::string s = std::string("<tensor ") + shortName(t.dtype) + " [";
-        for (size_t k = 0; k < t.shape.size(); ++k) s += (k ? ", " : "") + std::to_string(t.shape[k]);
+        for (size_t k = 0; k < t.shape.size(); ++k)
+            s += (k ? ", " : "") + std::to_string(t.shape[k]);
         return s + "]>";
     }
     case Kind::Object:
@@ -539,7 +635,7 @@ json Unpickler::toJson(uint32_t idx, int depth, int64_t& budget) const {
         json o = json::object();
         for (size_t k = 0; k + 1 < v.items.size() && budget >= 0; k += 2) {
             const Value& key = m_values[v.items[k]];
-            std::string name = key.kind == Kind::Str ? key.s
+            std::string name = key.kind == Kind::Str   ? key.s
                                : key.kind == Kind::Int ? std::to_string(key.i)
                                                        : std::string("<") + kindName(key.kind) + ">";
             o[name] = toJson(v.items[k + 1], depth + 1, budget);
@@ -584,7 +680,8 @@ TorchStateDict Unpickler::stateDict(uint32_t topIdx) {
             extras[name] = toJson(top.items[k + 1], 0, budget);
             ignored += (ignored.empty() ? "" : ", ") + name;
         }
-        if (!ignored.empty()) out.notes.push_back("checkpoint entries besides \"" + nested + "\" were ignored: " + ignored);
+        if (!ignored.empty())
+            out.notes.push_back("checkpoint entries besides \"" + nested + "\" were ignored: " + ignored);
         out.extrasJson = extras.dump(-1, ' ', false, json::error_handler_t::replace);
     } else {
         out.layout = "state dict";

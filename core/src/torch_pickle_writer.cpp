@@ -9,16 +9,26 @@ namespace {
 
 const char* storageClass(StorageDtype dtype) {
     switch (dtype) {
-    case StorageDtype::F64: return "DoubleStorage";
-    case StorageDtype::F32: return "FloatStorage";
-    case StorageDtype::F16: return "HalfStorage";
-    case StorageDtype::BF16: return "BFloat16Storage";
-    case StorageDtype::I64: return "LongStorage";
-    case StorageDtype::I32: return "IntStorage";
-    case StorageDtype::I16: return "ShortStorage";
-    case StorageDtype::I8: return "CharStorage";
-    case StorageDtype::U8: return "ByteStorage";
-    case StorageDtype::Bool: return "BoolStorage";
+    case StorageDtype::F64:
+        return "DoubleStorage";
+    case StorageDtype::F32:
+        return "FloatStorage";
+    case StorageDtype::F16:
+        return "HalfStorage";
+    case StorageDtype::BF16:
+        return "BFloat16Storage";
+    case StorageDtype::I64:
+        return "LongStorage";
+    case StorageDtype::I32:
+        return "IntStorage";
+    case StorageDtype::I16:
+        return "ShortStorage";
+    case StorageDtype::I8:
+        return "CharStorage";
+    case StorageDtype::U8:
+        return "ByteStorage";
+    case StorageDtype::Bool:
+        return "BoolStorage";
     }
     throw CheckpointError("no torch storage class for this dtype");
 }
@@ -27,7 +37,8 @@ class Pickle {
 public:
     void op(char c) { m_out.push_back(c); }
     void le(uint64_t v, int n) {
-        for (int i = 0; i < n; ++i) m_out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+        for (int i = 0; i < n; ++i)
+            m_out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
     }
     void str(const std::string& s) {
         op('X');
@@ -50,7 +61,8 @@ public:
             le(static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(v))), 4);
         } else { // LONG1: minimal little-endian two's complement
             int n = 1;
-            while (n < 8 && !(v >= -(int64_t{1} << (8 * n - 1)) && v < (int64_t{1} << (8 * n - 1)))) ++n;
+            while (n < 8 && !(v >= -(int64_t{1} << (8 * n - 1)) && v < (int64_t{1} << (8 * n - 1))))
+                ++n;
             op('\x8a');
             le(static_cast<uint64_t>(n), 1);
             le(static_cast<uint64_t>(v), n);
@@ -62,7 +74,8 @@ public:
             return;
         }
         if (items.size() > 3) op('(');
-        for (int64_t v : items) integer(v);
+        for (int64_t v : items)
+            integer(v);
         op(items.size() == 1 ? '\x85' : items.size() == 2 ? '\x86' : items.size() == 3 ? '\x87' : 't');
     }
     std::string take() { return std::move(m_out); }

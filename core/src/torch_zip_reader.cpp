@@ -24,7 +24,8 @@ public:
     uint64_t le(uint64_t offset, int n) const {
         if (!has(offset, static_cast<uint64_t>(n))) fail("a record runs past the end of the file (truncated?)");
         uint64_t v = 0;
-        for (int i = n - 1; i >= 0; --i) v = (v << 8) | std::to_integer<uint64_t>(m_data[offset + static_cast<uint64_t>(i)]);
+        for (int i = n - 1; i >= 0; --i)
+            v = (v << 8) | std::to_integer<uint64_t>(m_data[offset + static_cast<uint64_t>(i)]);
         return v;
     }
     uint16_t u16(uint64_t o) const { return static_cast<uint16_t>(le(o, 2)); }
@@ -144,9 +145,9 @@ std::span<const std::byte> TorchZipReader::data(const ZipEntry& e, bool verifyCr
     if (e.flags & 1u)
         throw CheckpointError("'" + path + "': entry \"" + e.name + "\" is encrypted, which torch.save never does");
     if (e.method != 0)
-        throw CheckpointError("'" + path + "': entry \"" + e.name + "\" is compressed (zip method " +
-                              std::to_string(e.method) +
-                              "); torch.save writes stored entries - was the file re-zipped? Re-save it with torch.save");
+        throw CheckpointError(
+            "'" + path + "': entry \"" + e.name + "\" is compressed (zip method " + std::to_string(e.method) +
+            "); torch.save writes stored entries - was the file re-zipped? Re-save it with torch.save");
     if (e.compressedSize != e.size)
         throw CheckpointError("'" + path + "': stored entry \"" + e.name + "\" has different sizes in its header");
     const auto bytes = m_file->bytes().subspan(static_cast<size_t>(e.dataOffset), static_cast<size_t>(e.size));

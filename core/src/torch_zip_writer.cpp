@@ -23,7 +23,8 @@ public:
 
 private:
     void le(uint64_t v, int n) {
-        for (int i = 0; i < n; ++i) m_buf.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+        for (int i = 0; i < n; ++i)
+            m_buf.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
     }
     std::string m_buf;
 };

@@ -12,9 +12,9 @@
 namespace brillm {
 namespace {
 
+using nlohmann::json;
 using test::fixture;
 using test::ScratchDir;
-using nlohmann::json;
 
 struct CliRun {
     int code = -1;
@@ -28,20 +28,23 @@ CliRun brillm(const std::string& args) {
     if (!p) return r;
     std::array<char, 4096> buf{};
     size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
+        r.out.append(buf.data(), n);
     const int status = ::pclose(p);
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 class CliTest : public ::testing::Test {
 protected:
     std::string importPlain(const std::string& name) {
         const std::string out = dir.file(name);
         const CliRun r = brillm("import --state-dict " + fixture("plain.pt") + " --vocab " + fixture("vocab.json") +
-                             " --frequency " + fixture("word_frequency.json") + " --out " + out);
+                                " --frequency " + fixture("word_frequency.json") + " --out " + out);
         EXPECT_EQ(r.code, 0) << r.out;
         return out;
     }
@@ -113,7 +116,7 @@ TEST_F(CliTest, VerifyFailsOnDamage) {
 
 TEST_F(CliTest, ErrorsNameTheFileAndExitNonZero) {
     CliRun r = brillm("import --state-dict " + fixture("plain.pt") + " --vocab " + fixture("vocab.json") + " --out " +
-                   dir.file("x.brillm"));
+                      dir.file("x.brillm"));
     EXPECT_EQ(r.code, 1);
     EXPECT_TRUE(contains(r.out, "plain.pt")) << r.out;
     EXPECT_TRUE(contains(r.out, "frequency")) << r.out;

@@ -16,10 +16,10 @@
 namespace brillm {
 namespace {
 
+using nlohmann::json;
 using test::expectError;
 using test::fixture;
 using test::ScratchDir;
-using nlohmann::json;
 
 std::vector<double> values(const at::Tensor& t) {
     const at::Tensor d = t.to(at::kDouble).contiguous();
@@ -71,7 +71,8 @@ TEST_F(ImportTest, PlainStateDictSlotsAndValues) {
     EXPECT_EQ(prov["frequency_table"], "word_frequency.json");
     EXPECT_TRUE(f.verify().ok());
     std::string notes;
-    for (const auto& n : r.notes) notes += n + "\n";
+    for (const auto& n : r.notes)
+        notes += n + "\n";
     EXPECT_NE(notes.find("not in the node dictionary"), std::string::npos) << notes;
 }
 
@@ -79,7 +80,8 @@ TEST_F(ImportTest, TrainerCheckpointGivesTheSameModel) {
     const ImportReport r = importTorchCheckpoint(options("trainer.pt", "trainer.brillm"));
     expectModel(dir.file("trainer.brillm"), expected["plain"]);
     std::string notes;
-    for (const auto& n : r.notes) notes += n + "\n";
+    for (const auto& n : r.notes)
+        notes += n + "\n";
     EXPECT_NE(notes.find("cond_proj.weight"), std::string::npos) << notes;
     EXPECT_NE(notes.find("module."), std::string::npos) << notes;
     const json prov = json::parse(ModelFile::open(dir.file("trainer.brillm")).metadata().provenanceJson);
@@ -106,7 +108,10 @@ TEST_F(ImportTest, Float16KeptOrConverted) {
     o.dtype = StorageDtype::BF16;
     importTorchCheckpoint(o);
     const LoadedModel bf = ModelFile::load(dir.file("bf16.brillm"));
-    const at::Tensor want = at::tensor(expected["plain"]["weights"].get<std::vector<double>>()).to(at::kFloat).to(at::kBFloat16).to(at::kFloat);
+    const at::Tensor want = at::tensor(expected["plain"]["weights"].get<std::vector<double>>())
+                                .to(at::kFloat)
+                                .to(at::kBFloat16)
+                                .to(at::kFloat);
     EXPECT_TRUE(at::equal(bf.model.weights.reshape(-1), want));
 }
 
@@ -134,7 +139,8 @@ TEST_F(ImportTest, EmbedsTheTokenizerVerbatim) {
     importTorchCheckpoint(o);
     EXPECT_EQ(ModelFile::open(dir.file("tok2.brillm")).metadata().tokenizerKind, "custom");
     o.tokenizerPath = fixture("word_frequency.json");
-    expectError<CheckpointError>([&] { importTorchCheckpoint(o); }, {"word_frequency.json", "not a HuggingFace tokenizer.json"});
+    expectError<CheckpointError>([&] { importTorchCheckpoint(o); },
+                                 {"word_frequency.json", "not a HuggingFace tokenizer.json"});
 }
 
 TEST_F(ImportTest, ImportExportImportIsBitExact) {
@@ -182,7 +188,8 @@ TEST_F(ImportTest, MismatchesAreNamedWithBothNumbers) {
     // Without a frequency table a sparse checkpoint cannot be imported.
     ImportOptions o = options("plain.pt", "x.brillm");
     o.frequencyPath.clear();
-    expectError<CheckpointError>([&] { importTorchCheckpoint(o); }, {"plain.pt", "18 edge slots", "26 slots", "word_frequency.json"});
+    expectError<CheckpointError>([&] { importTorchCheckpoint(o); },
+                                 {"plain.pt", "18 edge slots", "26 slots", "word_frequency.json"});
     // A frequency table with one zero-count pair more: one slot fewer than the file has.
     json freq = json::parse(test::readBytes(fixture("word_frequency.json")));
     freq["Ġb"]["c"] = 0;
@@ -195,7 +202,8 @@ TEST_F(ImportTest, MismatchesAreNamedWithBothNumbers) {
     test::writeText(dir.file("vocab4.json"), R"({"<unk>": 0, "的": 1, "a": 2, "Ġb": 3})");
     o = options("plain.pt", "x.brillm");
     o.vocabPath = dir.file("vocab4.json");
-    expectError<CheckpointError>([&] { importTorchCheckpoint(o); }, {"plain.pt", "has 5 nodes", "vocab4.json", "lists 4 tokens"});
+    expectError<CheckpointError>([&] { importTorchCheckpoint(o); },
+                                 {"plain.pt", "has 5 nodes", "vocab4.json", "lists 4 tokens"});
     // Not a BriLLM state dict.
     o = options("bad_global.pt", "x.brillm");
     expectError<CheckpointError>([&] { importTorchCheckpoint(o); }, {"bad_global.pt", "disallowed GLOBAL"});

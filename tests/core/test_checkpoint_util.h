@@ -24,7 +24,9 @@ namespace brillm::test {
 inline std::filesystem::path fixtureDir() {
     return std::filesystem::path(BRILLM_SOURCE_DIR) / "tests" / "fixtures" / "checkpoint";
 }
-inline std::string fixture(const std::string& name) { return (fixtureDir() / name).string(); }
+inline std::string fixture(const std::string& name) {
+    return (fixtureDir() / name).string();
+}
 
 inline nlohmann::json expectedValues() {
     std::ifstream in(fixtureDir() / "expected.json");
@@ -59,7 +61,8 @@ inline std::vector<std::byte> readBytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> out(c.size());
-    for (size_t i = 0; i < c.size(); ++i) out[i] = static_cast<std::byte>(c[i]);
+    for (size_t i = 0; i < c.size(); ++i)
+        out[i] = static_cast<std::byte>(c[i]);
     return out;
 }
 
@@ -74,14 +77,14 @@ inline void writeText(const std::string& path, const std::string& text) {
 }
 
 // Runs f, expects an exception of type E whose message contains every fragment.
-template <class E, class F>
-void expectError(F&& f, std::initializer_list<std::string> fragments) {
+template <class E, class F> void expectError(F&& f, std::initializer_list<std::string> fragments) {
     try {
         f();
         ADD_FAILURE() << "no exception; expected one mentioning '" << *fragments.begin() << "'";
     } catch (const E& e) {
         const std::string msg = e.what();
-        for (const auto& frag : fragments) EXPECT_NE(msg.find(frag), std::string::npos) << "message: " << msg << "\nlacks: " << frag;
+        for (const auto& frag : fragments)
+            EXPECT_NE(msg.find(frag), std::string::npos) << "message: " << msg << "\nlacks: " << frag;
     }
 }
 

@@ -17,9 +17,9 @@
 namespace brillm {
 namespace {
 
+using nlohmann::json;
 using test::expectError;
 using test::ScratchDir;
-using nlohmann::json;
 
 bool bitEqual(const at::Tensor& a, const at::Tensor& b) {
     if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
@@ -54,9 +54,11 @@ struct FileParts {
 
     static FileParts of(const std::vector<std::byte>& file) {
         uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | std::to_integer<uint64_t>(file[static_cast<size_t>(i)]);
+        for (int i = 7; i >= 0; --i)
+            n = (n << 8) | std::to_integer<uint64_t>(file[static_cast<size_t>(i)]);
         FileParts p;
-        p.header = json::parse(reinterpret_cast<const char*>(file.data()) + 8, reinterpret_cast<const char*>(file.data()) + 8 + n);
+        p.header = json::parse(reinterpret_cast<const char*>(file.data()) + 8,
+                               reinterpret_cast<const char*>(file.data()) + 8 + n);
         p.data.assign(file.begin() + 8 + static_cast<std::ptrdiff_t>(n), file.end());
         return p;
     }
@@ -64,8 +66,10 @@ struct FileParts {
         std::string text = header.dump();
         text.append((8 - text.size() % 8) % 8, ' ');
         std::vector<std::byte> out(8);
-        for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<std::byte>((text.size() >> (8 * i)) & 0xFF);
-        for (char c : text) out.push_back(static_cast<std::byte>(c));
+        for (int i = 0; i < 8; ++i)
+            out[static_cast<size_t>(i)] = static_cast<std::byte>((text.size() >> (8 * i)) & 0xFF);
+        for (char c : text)
+            out.push_back(static_cast<std::byte>(c));
         out.insert(out.end(), data.begin(), data.end());
         return out;
     }
@@ -112,7 +116,8 @@ TEST_F(ModelFileTest, LayoutFollowsTheSafetensorsSpec) {
     // Data section 8-byte aligned; metadata values are all strings; offsets tile the data.
     EXPECT_EQ((bytes.size() - parts.data.size()) % 8, 0u);
     ASSERT_TRUE(parts.header.contains("__metadata__"));
-    for (const auto& [k, v] : parts.header["__metadata__"].items()) EXPECT_TRUE(v.is_string()) << k;
+    for (const auto& [k, v] : parts.header["__metadata__"].items())
+        EXPECT_TRUE(v.is_string()) << k;
     EXPECT_EQ(parts.header["__metadata__"]["format"], "brillm-model");
     EXPECT_EQ(parts.header["__metadata__"]["format_version"], "1");
     EXPECT_EQ(parts.header["weights"]["dtype"], "F32");
@@ -133,8 +138,10 @@ TEST_F(ModelFileTest, ReadsAPlainSafetensorsFileFromTheSpec) {
     std::string header = R"({"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"foo":"bar"}})";
     std::vector<std::byte> file(8);
     file[0] = static_cast<std::byte>(header.size());
-    for (char c : header) file.push_back(static_cast<std::byte>(c));
-    for (int i = 0; i < 16; ++i) file.push_back(static_cast<std::byte>(i));
+    for (char c : header)
+        file.push_back(static_cast<std::byte>(c));
+    for (int i = 0; i < 16; ++i)
+        file.push_back(static_cast<std::byte>(i));
     const SafetensorsHeader h = SafetensorsHeader::parse(file, "spec.safetensors");
     ASSERT_EQ(h.entries.size(), 1u);
     EXPECT_EQ(h.entries[0].shape, (std::vector<int64_t>{2, 2}));
@@ -172,7 +179,8 @@ TEST_F(ModelFileTest, TensorsAreViewsOfTheMappingNotCopies) {
 
 TEST_F(ModelFileTest, HalfAndBfloat16StorageConvertOnLoad) {
     const Model m = test::smallModel();
-    for (auto [dtype, scalar] : {std::pair{StorageDtype::F16, at::kHalf}, std::pair{StorageDtype::BF16, at::kBFloat16}}) {
+    for (auto [dtype, scalar] :
+         {std::pair{StorageDtype::F16, at::kHalf}, std::pair{StorageDtype::BF16, at::kBFloat16}}) {
         const std::string path = dir.file(std::string("m_") + shortName(dtype) + ".brillm");
         ModelSaveOptions o;
         o.dtype = dtype;
@@ -340,7 +348,8 @@ TEST_F(BadModelFileTest, TruncatedFiles) {
     expectRejected(longer, {"trailing bytes"});
     // Every prefix fails cleanly.
     for (size_t n = 0; n < good.size(); n += 7) {
-        EXPECT_THROW(ModelFile::fromMapping(MappedFile::fromBytes({good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)}, "prefix")),
+        EXPECT_THROW(ModelFile::fromMapping(MappedFile::fromBytes(
+                         {good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)}, "prefix")),
                      CheckpointError)
             << n;
     }
@@ -348,7 +357,8 @@ TEST_F(BadModelFileTest, TruncatedFiles) {
 
 TEST_F(BadModelFileTest, NotAModelFile) {
     std::vector<std::byte> text;
-    for (char c : std::string("hello, this is not a model file at all")) text.push_back(static_cast<std::byte>(c));
+    for (char c : std::string("hello, this is not a model file at all"))
+        text.push_back(static_cast<std::byte>(c));
     expectRejected(text, {"header length"});
     auto notJson = good;
     notJson[8] = std::byte{'['};
@@ -383,7 +393,8 @@ TEST_F(BadModelFileTest, MalformedTensorIndex) {
         [](json& h) {
             // Overlap: biases moved onto the start of weights (sizes still match their shapes).
             auto w = h["weights"]["data_offsets"];
-            const uint64_t len = h["biases"]["data_offsets"][1].get<uint64_t>() - h["biases"]["data_offsets"][0].get<uint64_t>();
+            const uint64_t len =
+                h["biases"]["data_offsets"][1].get<uint64_t>() - h["biases"]["data_offsets"][0].get<uint64_t>();
             h["biases"]["data_offsets"] = {w[0], w[0].get<uint64_t>() + len};
         },
         {"overlaps"});
@@ -409,8 +420,12 @@ TEST_F(BadModelFileTest, ShapesThatDoNotFitConfigOrEdges) {
     p.header.erase("edges.targets");
     expectRejected(p.bytes(), {"tensors cover"});
     expectHeaderRejected([](json& h) { h.erase("node_bias"); }, {"a hole before tensor"});
-    expectHeaderRejected([](json& h) { h["weights"]["dtype"] = "F64"; h["weights"]["shape"] = {4, 3, 3}; },
-                         {"\"weights\" has dtype F64, expected F32"});
+    expectHeaderRejected(
+        [](json& h) {
+            h["weights"]["dtype"] = "F64";
+            h["weights"]["shape"] = {4, 3, 3};
+        },
+        {"\"weights\" has dtype F64, expected F32"});
 }
 
 TEST_F(BadModelFileTest, InconsistentEdgeTable) {
@@ -436,7 +451,8 @@ TEST_F(BadModelFileTest, RandomDamageNeverCrashes) {
         auto bytes = good;
         const int flips = 1 + static_cast<int>(rng() % 4);
         const size_t headerEnd = std::min<size_t>(bytes.size(), 600);
-        for (int k = 0; k < flips; ++k) bytes[rng() % headerEnd] = static_cast<std::byte>(rng() & 0xFF);
+        for (int k = 0; k < flips; ++k)
+            bytes[rng() % headerEnd] = static_cast<std::byte>(rng() & 0xFF);
         try {
             const ModelFile f = ModelFile::fromMapping(MappedFile::fromBytes(bytes, "damaged"));
             (void)f.model();
@@ -462,7 +478,8 @@ TEST(Checksum, Sha256KnownVectorsBothPaths) {
                   "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
         Sha256 h;
         const std::string a(1000, 'a');
-        for (int i = 0; i < 1000; ++i) h.update(a.data(), a.size());
+        for (int i = 0; i < 1000; ++i)
+            h.update(a.data(), a.size());
         EXPECT_EQ(Sha256::hex(h.finish()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     }
     Sha256::setHardwareAcceleration(true);
@@ -471,7 +488,8 @@ TEST(Checksum, Sha256KnownVectorsBothPaths) {
 TEST(Checksum, Sha256PathsAgreeOnEveryLengthAndSplit) {
     std::mt19937 rng(3);
     std::vector<std::byte> data(700);
-    for (auto& b : data) b = static_cast<std::byte>(rng());
+    for (auto& b : data)
+        b = static_cast<std::byte>(rng());
     for (size_t n = 0; n < data.size(); n += 13) {
         const std::span<const std::byte> s(data.data(), n);
         Sha256::setHardwareAcceleration(false);

@@ -67,7 +67,8 @@ TEST(ModelFileLarge, OpensInstantlyAndMapsLazily) {
         m.positions = at::ones({1, 512, 1});
         const auto t = std::chrono::steady_clock::now();
         ModelFile::save(path, m, {});
-        std::printf("saved %.0f M parameters (%.2f GB) in %.2f s\n", static_cast<double>(m.weights.numel() + m.biases.numel()) / 1e6,
+        std::printf("saved %.0f M parameters (%.2f GB) in %.2f s\n",
+                    static_cast<double>(m.weights.numel() + m.biases.numel()) / 1e6,
                     static_cast<double>(std::filesystem::file_size(path)) / 1e9, since(t));
     }
     evict(path);
@@ -95,7 +96,8 @@ TEST(ModelFileLarge, OpensInstantlyAndMapsLazily) {
     t = std::chrono::steady_clock::now();
     const ModelVerifyReport r = ModelFile::open(path).verify();
     const double verifySecs = since(t);
-    std::printf("verify (SHA-256 %s + NaN scan): %.2f s, %.2f GB/s\n", Sha256::hardwareAccelerated() ? "SHA-NI" : "portable", verifySecs,
+    std::printf("verify (SHA-256 %s + NaN scan): %.2f s, %.2f GB/s\n",
+                Sha256::hardwareAccelerated() ? "SHA-NI" : "portable", verifySecs,
                 static_cast<double>(std::filesystem::file_size(path)) / 1e9 / verifySecs);
     EXPECT_TRUE(r.ok());
 }

@@ -21,10 +21,10 @@
 namespace brillm {
 namespace {
 
+using nlohmann::json;
 using test::expectError;
 using test::fixture;
 using test::ScratchDir;
-using nlohmann::json;
 
 std::vector<double> values(const at::Tensor& t) {
     const at::Tensor d = t.to(at::kDouble).contiguous();
@@ -82,7 +82,8 @@ TEST(TorchCheckpoint, TrainerCheckpointWithPrefixesViewsAndExtras) {
     EXPECT_EQ(extras["loss"], 1.25);
     EXPECT_TRUE(extras["optimizer_state_dict"].contains("param_groups"));
     std::string notes;
-    for (const auto& n : c.stateDict().notes) notes += n + "\n";
+    for (const auto& n : c.stateDict().notes)
+        notes += n + "\n";
     EXPECT_NE(notes.find("module."), std::string::npos) << notes;
     EXPECT_NE(notes.find("optimizer_state_dict"), std::string::npos) << notes;
 }
@@ -90,7 +91,8 @@ TEST(TorchCheckpoint, TrainerCheckpointWithPrefixesViewsAndExtras) {
 TEST(TorchCheckpoint, Float16StateDict) {
     const json e = test::expectedValues();
     const TorchCheckpoint c = TorchCheckpoint::open(fixture("half.pt"));
-    for (const auto& key : kParams) EXPECT_EQ(c.find(key)->dtype, StorageDtype::F16) << key;
+    for (const auto& key : kParams)
+        EXPECT_EQ(c.find(key)->dtype, StorageDtype::F16) << key;
     expectValues(c, e["half"], kParams);
     EXPECT_EQ(tensorFromCheckpoint(c, *c.find("weights")).scalar_type(), at::kHalf);
 }
@@ -118,7 +120,8 @@ public:
     }
     PickleBuilder& str(const std::string& s) {
         m_s += 'X';
-        for (int i = 0; i < 4; ++i) m_s += static_cast<char>((s.size() >> (8 * i)) & 0xFF);
+        for (int i = 0; i < 4; ++i)
+            m_s += static_cast<char>((s.size() >> (8 * i)) & 0xFF);
         m_s += s;
         return *this;
     }
@@ -154,7 +157,8 @@ private:
 };
 
 TorchStateDict readPickle(const std::string& bytes) {
-    return TorchPickleReader::readStateDict({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "test.pkl");
+    return TorchPickleReader::readStateDict({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()},
+                                            "test.pkl");
 }
 
 void expectPickleError(const std::string& bytes, std::initializer_list<std::string> fragments) {
@@ -162,7 +166,8 @@ void expectPickleError(const std::string& bytes, std::initializer_list<std::stri
 }
 
 TEST(TorchPickleReader, ReadsAHandMadeStateDict) {
-    const std::string p = PickleBuilder().op('}').op('(').str("module.a").tensor("0", 6, 4, 2).str("b").small(7).op('u').op('.').proto();
+    const std::string p =
+        PickleBuilder().op('}').op('(').str("module.a").tensor("0", 6, 4, 2).str("b").small(7).op('u').op('.').proto();
     const TorchStateDict sd = readPickle(p);
     ASSERT_EQ(sd.tensors.size(), 1u);
     EXPECT_EQ(sd.tensors[0].key, "a");
@@ -174,8 +179,10 @@ TEST(TorchPickleReader, ReadsAHandMadeStateDict) {
 TEST(TorchPickleReader, RefusesCodeAndMalformedPrograms) {
     expectPickleError(PickleBuilder().global("os", "system").str("ls").op('\x85').op('R').op('.').proto(),
                       {"test.pkl", "disallowed GLOBAL 'os.system'", "at byte 2"});
-    expectPickleError(PickleBuilder().global("builtins", "eval").op('.').proto(), {"disallowed GLOBAL 'builtins.eval'"});
-    expectPickleError(PickleBuilder().str("builtins").str("exec").raw("\x93").op('.').proto(), {"disallowed GLOBAL 'builtins.exec'"});
+    expectPickleError(PickleBuilder().global("builtins", "eval").op('.').proto(),
+                      {"disallowed GLOBAL 'builtins.eval'"});
+    expectPickleError(PickleBuilder().str("builtins").str("exec").raw("\x93").op('.').proto(),
+                      {"disallowed GLOBAL 'builtins.exec'"});
     expectPickleError(PickleBuilder().op(']').op('.').proto(), {"holds a list"});
     expectPickleError(PickleBuilder().op('N').op('.').proto(), {"holds a None"});
     expectPickleError(PickleBuilder().op('}').op('(').str("ab").proto(), {"truncated"});
@@ -194,9 +201,19 @@ TEST(TorchPickleReader, RefusesCodeAndMalformedPrograms) {
                       {"reaches element 9", "4 elements"});
     expectPickleError(PickleBuilder().op('}').op('(').str("w").tensor("../x", 4, 2).op('u').op('.').proto(),
                       {"plain record name"});
-    expectPickleError(PickleBuilder().op('}').op('(').str("weights").tensor("0", 4, 2).str("module.weights").tensor("1", 4, 2).op('u').op('.').proto(),
+    expectPickleError(PickleBuilder()
+                          .op('}')
+                          .op('(')
+                          .str("weights")
+                          .tensor("0", 4, 2)
+                          .str("module.weights")
+                          .tensor("1", 4, 2)
+                          .op('u')
+                          .op('.')
+                          .proto(),
                       {"name the same tensor"});
-    expectPickleError(PickleBuilder().op('}').op('(').str("w").small(3).op('u').op('.').proto(), {"without tensors", "w"});
+    expectPickleError(PickleBuilder().op('}').op('(').str("w").small(3).op('u').op('.').proto(),
+                      {"without tensors", "w"});
 }
 
 TEST(TorchPickleReader, SelfReferencesAndSharingStayBounded) {
@@ -207,7 +224,8 @@ TEST(TorchPickleReader, SelfReferencesAndSharingStayBounded) {
     b.str("self").get(0);
     // "wide": a list holding itself 200 times - exponential if rendered naively.
     b.str("wide").op(']').put(1).op('(');
-    for (int i = 0; i < 200; ++i) b.get(1);
+    for (int i = 0; i < 200; ++i)
+        b.get(1);
     b.op('e').op('u').op('.');
     const TorchStateDict sd = readPickle(b.proto());
     ASSERT_EQ(sd.tensors.size(), 1u);
@@ -220,11 +238,19 @@ TEST(TorchPickleReader, NumbersAndAllowedObjects) {
     // LONG1 negative, BININT negative, BINFLOAT, Namespace via NEWOBJ + BUILD, torch.Size.
     PickleBuilder b;
     b.op('}').op('(').str("w").tensor("0", 4, 4);
-    b.str("neg").raw(std::string("\x8a\x02\x00\xff", 4)); // -256
-    b.str("int").raw(std::string("J\xfe\xff\xff\xff", 5)); // -2
+    b.str("neg").raw(std::string("\x8a\x02\x00\xff", 4));                          // -256
+    b.str("int").raw(std::string("J\xfe\xff\xff\xff", 5));                         // -2
     b.str("big").raw(std::string("\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x01", 10)); // 2^56
     b.str("pi").raw(std::string("G\x40\x09\x21\xfb\x54\x44\x2d\x18", 9));
-    b.str("args").global("argparse", "Namespace").op(')').raw("\x81").op('}').str("lr").raw(std::string("G\x3f\xa9\x99\x99\x99\x99\x99\x9a", 9)).op('s').op('b');
+    b.str("args")
+        .global("argparse", "Namespace")
+        .op(')')
+        .raw("\x81")
+        .op('}')
+        .str("lr")
+        .raw(std::string("G\x3f\xa9\x99\x99\x99\x99\x99\x9a", 9))
+        .op('s')
+        .op('b');
     b.str("size").global("torch", "Size").small(3).small(4).op('\x86').op('\x85').op('R');
     b.op('u').op('.');
     // Top-level state dict with extras is a plain "state dict": extras are notes only.
@@ -237,7 +263,15 @@ TEST(TorchPickleReader, NumbersAndAllowedObjects) {
     t.str("int").raw(std::string("J\xfe\xff\xff\xff", 5));
     t.str("big").raw(std::string("\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x01", 10));
     t.str("pi").raw(std::string("G\x40\x09\x21\xfb\x54\x44\x2d\x18", 9));
-    t.str("args").global("argparse", "Namespace").op(')').raw("\x81").op('}').str("lr").raw(std::string("G\x3f\xa9\x99\x99\x99\x99\x99\x9a", 9)).op('s').op('b');
+    t.str("args")
+        .global("argparse", "Namespace")
+        .op(')')
+        .raw("\x81")
+        .op('}')
+        .str("lr")
+        .raw(std::string("G\x3f\xa9\x99\x99\x99\x99\x99\x9a", 9))
+        .op('s')
+        .op('b');
     t.str("size").global("torch", "Size").small(3).small(4).op('\x86').op('\x85').op('R');
     t.op('u').op('.');
     const json extras = json::parse(readPickle(t.proto()).extrasJson);
@@ -254,10 +288,13 @@ TEST(TorchPickleReader, NumbersAndAllowedObjects) {
 // Offset of the central directory entry whose name ends with `suffix`.
 size_t centralEntry(const std::vector<std::byte>& z, const std::string& suffix) {
     for (size_t p = 0; p + 46 < z.size(); ++p) {
-        if (z[p] != std::byte{'P'} || z[p + 1] != std::byte{'K'} || z[p + 2] != std::byte{1} || z[p + 3] != std::byte{2}) continue;
+        if (z[p] != std::byte{'P'} || z[p + 1] != std::byte{'K'} || z[p + 2] != std::byte{1} ||
+            z[p + 3] != std::byte{2})
+            continue;
         const size_t n = std::to_integer<size_t>(z[p + 28]) | std::to_integer<size_t>(z[p + 29]) << 8;
         const std::string name(reinterpret_cast<const char*>(z.data()) + p + 46, n);
-        if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return p;
+        if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            return p;
     }
     return 0;
 }
@@ -274,7 +311,8 @@ TEST(TorchZip, DamagedContainers) {
         EXPECT_THROW(openBytes({good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)}), CheckpointError) << n;
 
     std::vector<std::byte> hello;
-    for (char c : std::string("hello world, not a zip")) hello.push_back(static_cast<std::byte>(c));
+    for (char c : std::string("hello world, not a zip"))
+        hello.push_back(static_cast<std::byte>(c));
     expectError<CheckpointError>([&] { openBytes(hello, "hello.pt"); }, {"hello.pt", "not a zip archive"});
     auto legacy = hello;
     legacy[0] = std::byte{0x80};
@@ -284,7 +322,8 @@ TEST(TorchZip, DamagedContainers) {
     const size_t e = centralEntry(good, "/data/0");
     ASSERT_NE(e, 0u);
     compressed[e + 10] = std::byte{8};
-    expectError<CheckpointError>([&] { openBytes(compressed, "deflated.pt"); }, {"deflated.pt", "compressed (zip method 8)"});
+    expectError<CheckpointError>([&] { openBytes(compressed, "deflated.pt"); },
+                                 {"deflated.pt", "compressed (zip method 8)"});
 
     auto renamed = good;
     renamed[centralEntry(good, "/data.pkl") + 46 + 7] = std::byte{'X'}; // "plain/data.pkl" -> "plain/dXta.pkl"
@@ -309,10 +348,12 @@ TEST(TorchZip, RandomDamageNeverCrashes) {
     int rejected = 0;
     for (int i = 0; i < 1500; ++i) {
         auto bytes = good;
-        for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) bytes[rng() % bytes.size()] = static_cast<std::byte>(rng());
+        for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k)
+            bytes[rng() % bytes.size()] = static_cast<std::byte>(rng());
         try {
             const TorchCheckpoint c = openBytes(bytes);
-            for (const auto& r : c.tensors()) (void)tensorFromCheckpoint(c, r).sum();
+            for (const auto& r : c.tensors())
+                (void)tensorFromCheckpoint(c, r).sum();
         } catch (const CheckpointError&) {
             ++rejected;
         }

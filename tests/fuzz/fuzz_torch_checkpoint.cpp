@@ -10,7 +10,8 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(data), reinterpret_cast<const std::byte*>(data) + size);
+    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(data),
+                                 reinterpret_cast<const std::byte*>(data) + size);
     try {
         const auto c = brillm::TorchCheckpoint::fromMapping(brillm::MappedFile::fromBytes(std::move(bytes), "fuzz.pt"));
         volatile uint8_t sink = 0;
@@ -19,8 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             int64_t last = r.storageOffset;
             bool empty = false;
             for (size_t k = 0; k < r.shape.size(); ++k) {
-                if (r.shape[k] == 0) empty = true;
-                else last += (r.shape[k] - 1) * r.stride[k];
+                if (r.shape[k] == 0)
+                    empty = true;
+                else
+                    last += (r.shape[k] - 1) * r.stride[k];
             }
             if (empty) continue;
             const size_t es = brillm::elementSize(r.dtype);

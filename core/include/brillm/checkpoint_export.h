@@ -20,10 +20,10 @@
 namespace brillm {
 
 struct TorchExportOptions {
-    std::optional<StorageDtype> dtype; // default: the model's dtype
+    std::optional<StorageDtype> dtype;   // default: the model's dtype
     std::string archiveName = "archive"; // the zip's top folder (torch uses the file stem or "archive")
-    std::string keyPrefix;             // e.g. "module." for a distributed-run state dict
-    bool forceZip64 = false;           // zip64 records even when not needed (tests)
+    std::string keyPrefix;               // e.g. "module." for a distributed-run state dict
+    bool forceZip64 = false;             // zip64 records even when not needed (tests)
     FileProgress progress;
 };
 

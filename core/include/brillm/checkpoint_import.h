@@ -32,15 +32,15 @@ namespace brillm {
 class NodeVocabulary;
 
 struct ImportOptions {
-    std::string stateDictPath;  // torch.save file (required)
-    std::string vocabPath;      // {token: id} node dictionary (required)
-    std::string frequencyPath;  // word_frequency.json; empty: dense checkpoints only
-    std::string tokenizerPath;  // tokenizer.json to embed; optional
-    std::string tokenizerKind;  // empty: detected (tokenizer.json -> its model type, none -> "char")
-    std::string outPath;        // our model file (required)
+    std::string stateDictPath;         // torch.save file (required)
+    std::string vocabPath;             // {token: id} node dictionary (required)
+    std::string frequencyPath;         // word_frequency.json; empty: dense checkpoints only
+    std::string tokenizerPath;         // tokenizer.json to embed; optional
+    std::string tokenizerKind;         // empty: detected (tokenizer.json -> its model type, none -> "char")
+    std::string outPath;               // our model file (required)
     std::optional<StorageDtype> dtype; // default: the checkpoint's dtype
-    bool verifyCrc = true;      // check the zip CRC-32 of every parameter storage
-    FileProgress progress;      // while writing
+    bool verifyCrc = true;             // check the zip CRC-32 of every parameter storage
+    FileProgress progress;             // while writing
 };
 
 struct ImportReport {
@@ -48,8 +48,8 @@ struct ImportReport {
     int64_t numSlots = 0;
     StorageDtype sourceDtype = StorageDtype::F32;
     StorageDtype storedDtype = StorageDtype::F32;
-    std::string layout;              // "state dict", "trainer checkpoint (...)"
-    std::vector<std::string> notes;  // ignored keys, removed prefixes, unknown tokens, ...
+    std::string layout;             // "state dict", "trainer checkpoint (...)"
+    std::vector<std::string> notes; // ignored keys, removed prefixes, unknown tokens, ...
 };
 
 ImportReport importTorchCheckpoint(const ImportOptions& options);
@@ -62,9 +62,9 @@ at::Tensor tensorFromCheckpoint(const TorchCheckpoint& checkpoint, const TorchTe
 
 struct ZeroFrequencyLists {
     std::vector<std::vector<int32_t>> zeroListed; // [V]: targets listed with count 0, per source
-    int64_t zeroPairs = 0;     // pairs listed with count 0
-    int64_t countedPairs = 0;  // pairs listed with a count above 0
-    int64_t unknownTokens = 0; // source or target strings the node dictionary lacks (skipped)
+    int64_t zeroPairs = 0;                        // pairs listed with count 0
+    int64_t countedPairs = 0;                     // pairs listed with a count above 0
+    int64_t unknownTokens = 0;                    // source or target strings the node dictionary lacks (skipped)
 };
 
 // Streams a word_frequency.json (SAX, no document tree: the released tables hold up to V*V

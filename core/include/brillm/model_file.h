@@ -54,7 +54,7 @@ struct ModelVerifyReport {
     struct TensorCheck {
         std::string name;
         int64_t numel = 0;
-        int64_t nonFinite = 0;      // NaN or +-Inf entries
+        int64_t nonFinite = 0;       // NaN or +-Inf entries
         int64_t firstNonFinite = -1; // flat index of the first, -1 when none
     };
     std::string storedChecksum;   // from the header; empty when the file has none

@@ -38,11 +38,11 @@ struct ModelFileHeader {
     static constexpr const char* kRowPtr = "edges.row_ptr";
     static constexpr const char* kTargets = "edges.targets";
 
-    SafetensorsHeader layout;           // where each tensor lies
+    SafetensorsHeader layout; // where each tensor lies
     int formatVersion = kModelFileVersion;
-    int64_t vocabSize = 0;              // V
-    int64_t dim = 0;                    // d
-    int64_t maxPositions = 0;           // P
+    int64_t vocabSize = 0;                  // V
+    int64_t dim = 0;                        // d
+    int64_t maxPositions = 0;               // P
     StorageDtype dtype = StorageDtype::F32; // of the four parameter tensors
     EdgeTable edges;
     std::vector<std::string> vocabulary; // token strings in node-id order; empty when unknown

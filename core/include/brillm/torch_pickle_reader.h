@@ -40,7 +40,7 @@ struct TorchTensorRecord {
 };
 
 struct TorchStateDict {
-    std::string layout; // "state dict" or "trainer checkpoint ('model_state_dict')", ...
+    std::string layout;                     // "state dict" or "trainer checkpoint ('model_state_dict')", ...
     std::vector<TorchTensorRecord> tensors; // in file order
     std::vector<std::string> notes;         // what was ignored or adjusted
     // The checkpoint's other top-level entries (args, epoch, ...) as JSON, when they are plain

@@ -23,12 +23,12 @@ namespace brillm {
 
 struct ZipEntry {
     std::string name;
-    uint64_t headerOffset = 0;   // local file header
-    uint64_t dataOffset = 0;     // first byte of the (stored) data
-    uint64_t size = 0;           // uncompressed
+    uint64_t headerOffset = 0; // local file header
+    uint64_t dataOffset = 0;   // first byte of the (stored) data
+    uint64_t size = 0;         // uncompressed
     uint64_t compressedSize = 0;
     uint32_t crc = 0;
-    uint16_t method = 0;         // 0 = stored
+    uint16_t method = 0; // 0 = stored
     uint16_t flags = 0;
 };
 
