@@ -113,8 +113,9 @@ template <class T> struct SampleWork {
     std::vector<int64_t> posSlot;
     std::vector<T> dxNeg;        // [n, d] dLoss/dx_i through the negatives
     std::vector<T> mix;          // [n, n] softmax weights a^(i)_j (row i, j < i)
-    std::vector<T> z, y, e;      // one edge's candidates: [C_i, d], [C_i, d], [C_i]
-    std::vector<int64_t> slot;   // [C_i]
+    std::vector<T> z, y, e;      // one edge's distinct candidate rows: [U, d], [U, d], [U]
+    std::vector<int64_t> slot;   // [U] their slots
+    std::vector<int32_t> negCount; // [U] negatives that use the row
 };
 
 // Accumulates the gradient of one candidate edge with dLoss/dy = dy into the slot's rows and
@@ -189,45 +190,66 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         const int32_t src = s.tokens[static_cast<size_t>(i)];
         const T* pei = pe + (i + 1) * d;
         const int64_t cb = s.offsets[static_cast<size_t>(i)], C = s.offsets[static_cast<size_t>(i) + 1] - cb;
+        // Every candidate on the shared slot has the same output: it is computed once (row
+        // `shared`), and its negatives go back through it once with their summed gradient.
         wk.z.resize(static_cast<size_t>(C) * D_);
         wk.y.resize(static_cast<size_t>(C) * D_);
         wk.e.resize(static_cast<size_t>(C));
         wk.slot.resize(static_cast<size_t>(C));
+        wk.negCount.assign(static_cast<size_t>(C), 0);
+        int64_t rows = 0, shared = -1, posRow = 0;
         T emax = -std::numeric_limits<T>::infinity();
         for (int64_t k = 0; k < C; ++k) {
             const int64_t slot = model.edges.slot(src, s.candidates[static_cast<size_t>(cb + k)]);
-            wk.slot[static_cast<size_t>(k)] = slot;
-            T* zk = wk.z.data() + k * d;
-            T* yk = wk.y.data() + k * d;
-            edgeAffine<T, D>(xi, W + slot * d * d, B + slot * d, pei, zk, d);
-            T sq = 0;
-            for (int64_t j = 0; j < d; ++j) yk[j] = geluT(zk[j]);
-            for (int64_t j = 0; j < d; ++j) sq += yk[j] * yk[j];
-            wk.e[static_cast<size_t>(k)] = std::sqrt(sq);
-            emax = std::max(emax, wk.e[static_cast<size_t>(k)]);
+            int64_t u;
+            if (slot == EdgeTable::kSharedSlot && shared >= 0) {
+                u = shared;
+            } else {
+                u = rows++;
+                if (slot == EdgeTable::kSharedSlot) shared = u;
+                wk.slot[static_cast<size_t>(u)] = slot;
+                T* zu = wk.z.data() + u * d;
+                T* yu = wk.y.data() + u * d;
+                edgeAffine<T, D>(xi, W + slot * d * d, B + slot * d, pei, zu, d);
+                T sq = 0;
+                for (int64_t j = 0; j < d; ++j) yu[j] = geluT(zu[j]);
+                for (int64_t j = 0; j < d; ++j) sq += yu[j] * yu[j];
+                wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
+                emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
+            }
+            if (k == 0)
+                posRow = u;
+            else
+                ++wk.negCount[static_cast<size_t>(u)];
         }
-        double sumExp = 0;
-        for (int64_t k = 0; k < C; ++k) sumExp += std::exp(static_cast<double>(wk.e[static_cast<size_t>(k)] - emax));
-        loss += static_cast<double>(emax) + std::log(sumExp) - static_cast<double>(wk.e[0]);
+        double sumExp = std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
+        for (int64_t u = 0; u < rows; ++u)
+            if (wk.negCount[static_cast<size_t>(u)])
+                sumExp += static_cast<double>(wk.negCount[static_cast<size_t>(u)]) *
+                          std::exp(static_cast<double>(wk.e[static_cast<size_t>(u)] - emax));
+        const T ePos = wk.e[static_cast<size_t>(posRow)];
+        loss += static_cast<double>(emax) + std::log(sumExp) - static_cast<double>(ePos);
 
-        std::copy_n(wk.z.data(), d, wk.posZ.data() + i * d);
-        std::copy_n(wk.y.data(), d, wk.posY.data() + i * d);
-        wk.posE[static_cast<size_t>(i)] = wk.e[0];
-        wk.posSlot[static_cast<size_t>(i)] = wk.slot[0];
+        std::copy_n(wk.z.data() + posRow * d, d, wk.posZ.data() + i * d);
+        std::copy_n(wk.y.data() + posRow * d, d, wk.posY.data() + i * d);
+        wk.posE[static_cast<size_t>(i)] = ePos;
+        wk.posSlot[static_cast<size_t>(i)] = wk.slot[static_cast<size_t>(posRow)];
         if (!withGrad) continue;
         // dLoss/dEnergy_k = (softmax_k - [k == 0]) * scale; the negatives go back now
         const T sumExpT = static_cast<T>(sumExp);
-        wk.posGe[static_cast<size_t>(i)] = (std::exp(wk.e[0] - emax) / sumExpT - T(1)) * edgeScale;
+        wk.posGe[static_cast<size_t>(i)] = (std::exp(ePos - emax) / sumExpT - T(1)) * edgeScale;
         T* dxi = wk.dxNeg.data() + i * d;
-        for (int64_t k = 1; k < C; ++k) {
-            const T ek = wk.e[static_cast<size_t>(k)];
-            const T ge = std::exp(ek - emax) / sumExpT * edgeScale;
-            const T coef = ek > 0 ? ge / ek : T(0);
-            const T* yk = wk.y.data() + k * d;
-            for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yk[j];
-            const int64_t slot = wk.slot[static_cast<size_t>(k)];
+        for (int64_t u = 0; u < rows; ++u) {
+            const int32_t count = wk.negCount[static_cast<size_t>(u)];
+            if (count == 0) continue;
+            const T eu = wk.e[static_cast<size_t>(u)];
+            const T ge = static_cast<T>(count) * std::exp(eu - emax) / sumExpT * edgeScale;
+            const T coef = eu > 0 ? ge / eu : T(0);
+            const T* yu = wk.y.data() + u * d;
+            for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yu[j];
+            const int64_t slot = wk.slot[static_cast<size_t>(u)];
             const int64_t r = acc->row(slot);
-            edgeBackward<T, D>(xi, W + slot * d * d, wk.z.data() + k * d, dy.data(), acc->w.data() + r * d * d,
+            edgeBackward<T, D>(xi, W + slot * d * d, wk.z.data() + u * d, dy.data(), acc->w.data() + r * d * d,
                                acc->b.data() + r * d, dxi, d);
         }
     }

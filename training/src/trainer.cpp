@@ -162,6 +162,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         } else {
             const double scale = c.clipNorm > 0 && r.gradNorm > c.clipNorm ? c.clipNorm / r.gradNorm : 1.0;
             s.optimizer->step(s.model, loss.grad, r.learningRate, scale);
+            s.state.optimizerSteps = s.optimizer->steps();
             s.state.nonFiniteStreak = 0;
         }
         ++s.state.step;
