@@ -187,4 +187,17 @@ std::vector<int32_t> NodeVocabulary::mapFrom(const Tokenizer& tokenizer, int64_t
     return map;
 }
 
+std::vector<int32_t> NodeVocabulary::mapTo(const Tokenizer& tokenizer, int64_t* missing) const {
+    std::vector<int32_t> map(m_tokens.size(), -1);
+    int64_t lacking = 0;
+    for (size_t i = 0; i < map.size(); ++i) {
+        if (const auto id = tokenizer.tokenToId(m_tokens[i]))
+            map[i] = *id;
+        else
+            ++lacking;
+    }
+    if (missing) *missing = lacking;
+    return map;
+}
+
 } // namespace brillm

@@ -82,6 +82,9 @@ TEST(NodeVocabulary, MapFromReportsMissingTokens) {
     EXPECT_EQ(map[static_cast<size_t>(*tok->tokenToId("Ġthe"))], 1);
     EXPECT_EQ(map[static_cast<size_t>(*tok->tokenToId("[PAD]"))], 2);
     EXPECT_EQ(map[static_cast<size_t>(*tok->tokenToId("a"))], 0); // -> [UNK]
+    const auto back = NodeVocabulary::fromTokens({"[UNK]", "Ġthe", "not-a-token"}).mapTo(*tok, &missing);
+    EXPECT_EQ(back, (std::vector<int32_t>{1, *tok->tokenToId("Ġthe"), -1}));
+    EXPECT_EQ(missing, 1);
 }
 
 } // namespace

@@ -53,6 +53,10 @@ public:
     // lacks map to unknownId(), or -1 without one; *missing counts them.
     std::vector<int32_t> mapFrom(const Tokenizer& tokenizer, int64_t* missing = nullptr) const;
 
+    // The way back: for each node id, the tokenizer id of the same token string, or -1 when
+    // the tokenizer lacks it; *missing counts those.
+    std::vector<int32_t> mapTo(const Tokenizer& tokenizer, int64_t* missing = nullptr) const;
+
 private:
     struct Hash {
         using is_transparent = void;
