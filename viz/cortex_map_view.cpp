@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "cortex_map_view.h"
 
+#include "graph_layout.h"
 #include "palette.h"
 #include "studio_document.h"
 #include "trace_models.h"
@@ -328,7 +329,7 @@ void CortexMapView::startLayout() {
         }
         m_doc->endViewWork(QStringLiteral("cortex-layout"));
     });
-    watcher->setFuture(QtConcurrent::run([model = m_doc->model(), dir = m_cacheDir] { return cortexLayout(*model, dir); }));
+    watcher->setFuture(QtConcurrent::run(layoutThreadPool(), [model = m_doc->model(), dir = m_cacheDir] { return cortexLayout(*model, dir); }));
 }
 
 QSize CortexMapView::exportSize() const { return QSize(760, 620); }

@@ -288,9 +288,11 @@ void EdgeInspector::rebuild(bool force) {
         rect->axis(QCPAxis::atBottom)->setLabel(tr("column j (output)"));
         rect->axis(QCPAxis::atLeft)->setLabel(tr("row i (input)"));
         auto* bmap = new QCPColorMap(brect->axis(QCPAxis::atBottom), brect->axis(QCPAxis::atLeft));
-        bmap->data()->setSize(d, 1);
-        bmap->data()->setRange(QCPRange(0, d - 1), QCPRange(0, 0));
-        for (int j = 0; j < d; ++j) bmap->data()->setCell(j, 0, (*pn.b)[static_cast<size_t>(j)]);
+        // Two equal rows: QCustomPlot draws no colour map of a single row.
+        bmap->data()->setSize(d, 2);
+        bmap->data()->setRange(QCPRange(0, d - 1), QCPRange(-0.25, 0.25));
+        for (int j = 0; j < d; ++j)
+            for (int r = 0; r < 2; ++r) bmap->data()->setCell(j, r, (*pn.b)[static_cast<size_t>(j)]);
         bmap->setInterpolate(false);
         bmap->setGradient(pn.diverging ? div : seq);
         bmap->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));

@@ -5,7 +5,9 @@
 #include <graphviz/gvc.h>
 
 #include <QElapsedTimer>
+#include <QThreadPool>
 
+#include <cstdio>
 #include <mutex>
 #include <string>
 
@@ -21,6 +23,16 @@ void set(void* obj, const char* name, const std::string& value) {
     agsafeset(obj, const_cast<char*>(name), const_cast<char*>(value.c_str()), const_cast<char*>(""));
 }
 } // namespace
+
+QThreadPool* layoutThreadPool() {
+    static QThreadPool* pool = [] {
+        auto* p = new QThreadPool; // lives as long as the process: layouts may outlive any window
+        p->setMaxThreadCount(1);
+        p->setObjectName(QStringLiteral("brillm-layout"));
+        return p;
+    }();
+    return pool;
+}
 
 GraphLayout layoutGraph(const GraphInput& input) {
     GraphLayout out;
@@ -51,7 +63,9 @@ GraphLayout layoutGraph(const GraphInput& input) {
     std::vector<Agnode_t*> nodes;
     nodes.reserve(input.nodes.size());
     for (size_t i = 0; i < input.nodes.size(); ++i) {
-        Agnode_t* n = agnode(g, const_cast<char*>(("n" + std::to_string(i)).c_str()), 1);
+        char name[32];
+        std::snprintf(name, sizeof name, "n%zu", i);
+        Agnode_t* n = agnode(g, name, 1);
         set(n, "shape", "box");
         set(n, "fixedsize", "true");
         set(n, "label", "");
@@ -63,8 +77,9 @@ GraphLayout layoutGraph(const GraphInput& input) {
     edges.reserve(input.edges.size());
     for (size_t i = 0; i < input.edges.size(); ++i) {
         const auto& e = input.edges[i];
-        Agedge_t* ed = agedge(g, nodes[static_cast<size_t>(e.from)], nodes[static_cast<size_t>(e.to)],
-                              const_cast<char*>(("e" + std::to_string(i)).c_str()), 1);
+        char name[32];
+        std::snprintf(name, sizeof name, "e%zu", i);
+        Agedge_t* ed = agedge(g, nodes[static_cast<size_t>(e.from)], nodes[static_cast<size_t>(e.to)], name, 1);
         set(ed, "weight", std::to_string(std::max(1, static_cast<int>(e.weight))));
         edges.push_back(ed);
     }

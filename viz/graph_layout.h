@@ -9,6 +9,8 @@
 #include <QSizeF>
 #include <QString>
 
+class QThreadPool;
+
 #include <vector>
 
 namespace brillm::viz {
@@ -38,5 +40,9 @@ struct GraphLayout {
 };
 
 GraphLayout layoutGraph(const GraphInput& input);
+
+// The pool layouts run on: one thread of our own. Never the global QThreadPool - Qt's raster
+// paint engine uses that one for its own work, and a long layout there stalls painting.
+QThreadPool* layoutThreadPool();
 
 } // namespace brillm::viz

@@ -54,7 +54,6 @@ double threadCpuMs() {
     return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 const char* kExamplePromptEn = "The history of";
-const char* kExamplePromptZh = "中国的";
 } // namespace
 
 MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
@@ -215,9 +214,13 @@ void MainWindow::createDocks() {
     tabifyDockWidget(dHeat, dCortex);
     tabifyDockWidget(dCortex, dEdge);
     dHeat->raise();
-    resizeDocks({dCompletion, dGraph}, {680, 760}, Qt::Horizontal);
-    resizeDocks({dCompletion, dPath}, {430, 330}, Qt::Vertical);
-    resizeDocks({dGraph, dHeat}, {400, 460}, Qt::Vertical);
+    // The default proportions, once the window has its size (a saved layout replaces them).
+    QTimer::singleShot(0, this, [=, this] {
+        if (!QSettings().value(QStringLiteral("window/state")).toByteArray().isEmpty()) return;
+        resizeDocks({dCompletion, dGraph}, {width() * 47 / 100, width() * 53 / 100}, Qt::Horizontal);
+        resizeDocks({dCompletion, dPath}, {height() * 45 / 100, height() * 40 / 100}, Qt::Vertical);
+        resizeDocks({dGraph, dHeat}, {height() * 40 / 100, height() * 50 / 100}, Qt::Vertical);
+    });
     m_lastDock = dGraph;
 
     connect(m_doc, &StudioDocument::modelChanged, this, [this] { m_steps->setModel(m_doc->model()); });

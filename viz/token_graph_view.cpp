@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "token_graph_view.h"
 
+#include "graph_layout.h"
 #include "palette.h"
 #include "studio_document.h"
 #include "trace_models.h"
@@ -365,7 +366,7 @@ void TokenGraphView::startLayout() {
         }
         m_doc->endViewWork(QStringLiteral("token-graph"));
     });
-    watcher->setFuture(QtConcurrent::run([input = std::move(input)] { return layoutGraph(input); }));
+    watcher->setFuture(QtConcurrent::run(layoutThreadPool(), [input = std::move(input)] { return layoutGraph(input); }));
 }
 
 void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLayout& layout) {
@@ -427,11 +428,18 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
                         .arg(graph.nodes.size())
                         .arg(graph.edges.size())
                         .arg(layout.seconds * 1e3, 0, 'f', 0));
+    updateSelection();
     if (m_fitPending) {
         m_view->zoomToFit();
         m_fitPending = m_doc->isGenerating();
+        // A long path fitted whole is unreadable: keep labels legible and show the step in focus.
+        if (m_view->transform().m11() < 0.55) {
+            m_view->setTransform(QTransform::fromScale(0.8, 0.8));
+            const int step = m_doc->shownStep();
+            for (auto* n : m_nodes)
+                if (n->node().kind != 3 && n->node().position == std::max(0, step)) m_view->centerOn(n);
+        }
     }
-    updateSelection();
     Q_EMIT layoutFinished();
 }
 
@@ -439,8 +447,8 @@ void TokenGraphView::updateSelection() {
     const int step = m_doc->shownStep();
     for (auto* n : m_nodes) {
         const auto& nd = n->node();
-        const bool sel = step >= 0 && (nd.position == step || (nd.position == step + 1 && nd.step == step));
-        n->setMark(sel && nd.kind != 3 ? true : (sel && nd.kind == 3), false);
+        const bool sel = step >= 0 && (nd.kind == 3 ? nd.step == step : (nd.position == step || nd.position == step + 1));
+        n->setMark(sel, false);
     }
     for (size_t i = 0; i < m_edges.size() && i < m_graph.edges.size(); ++i)
         m_edges[i]->setSelectedStep(m_graph.edges[i].taken && m_graph.edges[i].step == step);
