@@ -13,6 +13,7 @@ namespace {
 using brillm::cli::Command;
 
 const std::vector<Command> kCommands = {
+    {"demo", "complete a prompt with a demo model (trained on first use from the bundled corpora)", brillm::cli::runDemo},
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},
     {"score", "exact and sampled-negative loss and perplexity of a text", brillm::cli::runScore},
