@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     const QCommandLineOption selectStep(QStringLiteral("select-step"), QStringLiteral("Select this step after the completion."), QStringLiteral("N"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a screenshot of the window once every view is up to date."), QStringLiteral("PNG"));
     const QCommandLineOption exportDir(QStringLiteral("export-views"), QStringLiteral("Export every view (PNG, SVG) and the trace (JSON, CSV) into DIR once done."), QStringLiteral("DIR"));
-    const QCommandLineOption quit(QStringLiteral("quit-after-completion"), QStringLiteral("Quit once the completion is shown (and the screenshot saved); exit code 1 on any error."));
+    const QCommandLineOption quit(QStringLiteral("quit-after-completion"), QStringLiteral("Quit once the completion is shown (and the screenshot saved); exit code 1 on any error. Without --model: the demo model."));
     const QCommandLineOption noDemo(QStringLiteral("no-demo"), QStringLiteral("Do not prepare the demo model on first start."));
     const QCommandLineOption timings(QStringLiteral("report-timings"), QStringLiteral("Print the completion's timings as one JSON line."));
     const QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("light, dark or system."), QStringLiteral("THEME"));
@@ -77,14 +77,14 @@ int main(int argc, char** argv) {
     o.screenshot = parser.value(screenshot);
     o.exportDir = parser.value(exportDir);
     o.quitAfterCompletion = parser.isSet(quit);
-    o.noDemo = parser.isSet(noDemo) || o.quitAfterCompletion;
+    o.noDemo = parser.isSet(noDemo);
     o.reportTimings = parser.isSet(timings);
     o.theme = parser.value(theme);
     o.demoProgram = parser.value(demoProgram);
     const auto m = QRegularExpression(QStringLiteral("^(\\d+)x(\\d+)$")).match(parser.value(size));
     if (m.hasMatch()) o.size = QSize(m.captured(1).toInt(), m.captured(2).toInt());
-    if (o.quitAfterCompletion && o.modelPath.isEmpty()) {
-        std::fprintf(stderr, "brillm-studio: --quit-after-completion needs --model\n");
+    if (o.quitAfterCompletion && o.modelPath.isEmpty() && o.noDemo) {
+        std::fprintf(stderr, "brillm-studio: --quit-after-completion needs --model (or the demo)\n");
         return 2;
     }
 

@@ -57,7 +57,7 @@ bool DemoLauncher::handleLine(const QByteArray& line) {
         Q_EMIT failed(o.value(QStringLiteral("error")).toString());
     } else if (o.contains(QStringLiteral("model")) && !m_done) {
         m_done = true;
-        Q_EMIT modelReady(o.value(QStringLiteral("model")).toString());
+        Q_EMIT modelReady(o.value(QStringLiteral("model")).toString(), o.value(QStringLiteral("prompt")).toString());
     } else if (o.contains(QStringLiteral("progress"))) {
         Q_EMIT progress(o.value(QStringLiteral("progress")).toDouble(), o.value(QStringLiteral("message")).toString());
     }

@@ -3,7 +3,8 @@
 // DemoLauncher: prepares the demo model by running `brillm demo --prepare LANG --progress-json`
 // (the CLI next to the studio) in a separate process, so a crash or a kill cannot take the
 // studio down. The CLI prints JSON lines {"progress": 0.42, "message": "..."} and finally
-// {"model": "/abs/path/model.brillm"}; an {"error": "..."} line or a failing exit is reported.
+// {"model": "/abs/path/model.brillm", "prompt": "an example prompt"}; an {"error": "..."} line
+// or a failing exit is reported.
 
 #include <QObject>
 #include <QProcess>
@@ -28,7 +29,7 @@ public:
 
 Q_SIGNALS:
     void progress(double fraction, const QString& message);
-    void modelReady(const QString& path);
+    void modelReady(const QString& path, const QString& examplePrompt); // prompt may be empty
     void failed(const QString& message);
 
 private:

@@ -179,7 +179,7 @@ void EnergyHeatmapView::rebuild() {
 
     // Tick labels: the token taken at every step.
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    const int every = std::max(1, S / 40);
+    const int every = std::max(1, (S + 24) / 25); // readable tick labels on long traces
     for (int s = 0; s < S; s += every)
         ticker->addTick(s, QStringLiteral("%1 %2").arg(s).arg(model.label(trace.steps[static_cast<size_t>(s)].target)));
     m_plot->xAxis->setTicker(ticker);

@@ -84,14 +84,19 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
         m_progress->setValue(static_cast<int>(f * 100));
         if (!msg.isEmpty()) statusBar()->showMessage(tr("Demo: %1").arg(msg));
     });
-    connect(m_demo, &DemoLauncher::modelReady, this, [this](const QString& path) {
+    connect(m_demo, &DemoLauncher::modelReady, this, [this](const QString& path, const QString& prompt) {
         m_progress->setVisible(false);
         QSettings().setValue(QStringLiteral("demo/prepared"), true);
-        m_pendingPrompt = QString::fromUtf8(kExamplePromptEn);
+        m_pendingPrompt = prompt.isEmpty() ? QString::fromUtf8(kExamplePromptEn) : prompt;
         openModel(path);
     });
     connect(m_demo, &DemoLauncher::failed, this, [this](const QString& msg) {
         m_progress->setVisible(false);
+        if (m_options.quitAfterCompletion) {
+            std::fprintf(stderr, "brillm-studio: no demo model: %s\n", qPrintable(msg));
+            finishAutomation(1);
+            return;
+        }
         statusBar()->showMessage(tr("No demo model: %1. Open a model file (Ctrl+O).").arg(msg));
     });
 
@@ -158,7 +163,8 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     if (!options.modelPath.isEmpty()) {
         m_pendingPrompt = options.prompt;
         QTimer::singleShot(0, this, [this] { openModel(m_options.modelPath); });
-    } else if (!options.noDemo && !QSettings().value(QStringLiteral("demo/prepared"), false).toBool()) {
+    } else if (!options.noDemo &&
+               (options.quitAfterCompletion || !QSettings().value(QStringLiteral("demo/prepared"), false).toBool())) {
         QTimer::singleShot(0, this, &MainWindow::startDemo);
     } else {
         statusBar()->showMessage(tr("Open a model file (Ctrl+O) or drop one on the window."));

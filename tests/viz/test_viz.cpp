@@ -229,11 +229,12 @@ TEST(DemoLauncher, ParsesProgressLinesAndReportsMissingCli) {
     QSignalSpy failed(&d, &DemoLauncher::failed);
     EXPECT_TRUE(d.handleLine(R"({"progress": 0.5, "message": "training"})"));
     EXPECT_FALSE(d.handleLine("not json"));
-    EXPECT_TRUE(d.handleLine(R"({"model": "/tmp/m.brillm"})"));
+    EXPECT_TRUE(d.handleLine(R"({"progress": 1.0, "model": "/tmp/m.brillm", "prompt": "It is"})"));
     ASSERT_EQ(progress.size(), 1);
     EXPECT_DOUBLE_EQ(progress[0][0].toDouble(), 0.5);
     ASSERT_EQ(ready.size(), 1);
     EXPECT_EQ(ready[0][0].toString(), QStringLiteral("/tmp/m.brillm"));
+    EXPECT_EQ(ready[0][1].toString(), QStringLiteral("It is"));
     DemoLauncher missing;
     QSignalSpy failed2(&missing, &DemoLauncher::failed);
     missing.setProgram(QStringLiteral("/nonexistent/brillm"));
