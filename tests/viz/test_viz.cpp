@@ -31,7 +31,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QFileInfo>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -462,4 +464,17 @@ TEST_F(StudioWindowTest, BranchFromTheCandidateTable) {
     ASSERT_TRUE(settled.wait(20000));
     EXPECT_EQ(doc().trace().tokens[10], pick);
     EXPECT_EQ(doc().historyIndex(), 1);
+}
+
+TEST_F(StudioWindowTest, ThemeAndRecentFilesPersist) {
+    m_window->setTheme(Theme::Dark);
+    EXPECT_TRUE(isDarkPalette());
+    EXPECT_EQ(QSettings().value(QStringLiteral("theme")).toString(), QStringLiteral("dark"));
+    const QImage dark = m_window->signalPathView()->canvas()->grab().toImage();
+    EXPECT_LT(dark.pixelColor(2, dark.height() - 2).lightnessF(), 0.3);
+    m_window->setTheme(Theme::Light);
+    EXPECT_FALSE(isDarkPalette());
+    const QStringList recent = QSettings().value(QStringLiteral("recentFiles")).toStringList();
+    ASSERT_FALSE(recent.isEmpty());
+    EXPECT_EQ(recent.first(), QFileInfo(doc().model()->path).absoluteFilePath());
 }
