@@ -167,6 +167,13 @@ TEST_F(TrainerTest, BadInputGivesClearErrors) {
     EXPECT_THROW(train(c, m_dir / "d"), InputError);
     c = config(2);
     EXPECT_THROW(train(c, "/proc/brillm-cannot-write-here"), InputError);
+    // a model whose vocabulary does not match the tokenizer given with it
+    {
+        std::ofstream(m_dir / "other.json") << R"({"<unk>": 0, "x": 1, "y": 2})";
+    }
+    c.initModel = (m_dir / "c" / "model.brillm").string();
+    c.tokenizer = (m_dir / "other.json").string();
+    EXPECT_THROW(train(c, m_dir / "e"), InputError);
 }
 
 TEST_F(TrainerTest, BatchesAreAPureFunctionOfTheStep) {

@@ -3,6 +3,8 @@
 
 #include "brillm/loss.h"
 #include "brillm/model_file.h"
+#include "brillm/tokenizer.h"
+#include "brillm/vocabulary.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
@@ -277,6 +279,13 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
     if (!config.initModel.empty()) {
         init = ModelFile::load(config.initModel);
         codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(init->metadata, init->model.vocabSize()));
+        if (!config.tokenizer.empty()) {
+            const auto given = NodeVocabulary::fromTokenizer(*loadTokenizer(config.tokenizer));
+            if (given.tokens() != codec->vocabulary().tokens())
+                throw InputError("the tokenizer " + config.tokenizer + " (" + std::to_string(given.size()) +
+                                 " tokens) does not match the vocabulary of " + config.initModel + " (" +
+                                 std::to_string(codec->vocabSize()) + " nodes)");
+        }
     }
     s.data = prepareTrainingData(config, cb.onPrepare, codec);
     if (init) {
