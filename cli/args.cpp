@@ -142,6 +142,29 @@ std::string ArgParser::help() const {
     return os.str();
 }
 
+int dispatchSubcommand(const std::string& command, const std::vector<std::string>& args,
+                       const std::vector<Subcommand>& subcommands) {
+    std::string usage = "usage: " + command + " SUBCOMMAND [options]   (" + command +
+                        " SUBCOMMAND --help for details)\n\nsubcommands:\n";
+    std::string names;
+    for (const auto& s : subcommands) {
+        const std::string n = s.name;
+        usage += "  " + n + std::string(n.size() < 12 ? 12 - n.size() : 1, ' ') + s.summary + "\n";
+        names += (names.empty() ? "" : ", ") + n;
+    }
+    if (args.empty()) {
+        std::cerr << usage;
+        return 2;
+    }
+    if (args[0] == "--help" || args[0] == "-h") {
+        std::cout << usage;
+        return 0;
+    }
+    for (const auto& s : subcommands)
+        if (args[0] == s.name) return s.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    throw UsageError("unknown subcommand '" + args[0] + "' (" + names + ")");
+}
+
 std::vector<int64_t> parseIdList(const std::string& text, const std::string& option) {
     std::vector<int64_t> ids;
     std::stringstream ss(text);

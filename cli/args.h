@@ -54,6 +54,17 @@ private:
     std::vector<Pos> m_pos;
 };
 
+struct Subcommand {
+    const char* name;
+    const char* summary;
+    int (*run)(const std::vector<std::string>& args);
+};
+
+// Runs the subcommand args[0] names with the rest of args; prints the list for --help (exit 0)
+// or no arguments (exit 2); throws UsageError for an unknown one.
+int dispatchSubcommand(const std::string& command, const std::vector<std::string>& args,
+                       const std::vector<Subcommand>& subcommands);
+
 // Splits "1,2,3" into integers; throws UsageError naming the option on a bad entry.
 std::vector<int64_t> parseIdList(const std::string& text, const std::string& option);
 

@@ -421,16 +421,9 @@ int benchTrain(const Args& args) {
 } // namespace
 
 int runBench(const Args& args) {
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << "usage: brillm bench decode|train [options]\n\nbenchmarks:\n"
-                     "  decode    decoding speed on a synthetic model (brillm bench decode --help)\n"
-                     "  train     training speed on a synthetic model (brillm bench train --help)\n";
-        return args.empty() ? 2 : 0;
-    }
-    const Args rest(args.begin() + 1, args.end());
-    if (args[0] == "decode") return benchDecode(rest);
-    if (args[0] == "train") return benchTrain(rest);
-    throw UsageError("unknown benchmark '" + args[0] + "' (see 'brillm bench --help')");
+    return dispatchSubcommand("brillm bench", args,
+                              {{"decode", "decoding speed on a synthetic model", benchDecode},
+                               {"train", "training speed on a synthetic model", benchTrain}});
 }
 
 } // namespace brillm::cli

@@ -180,23 +180,9 @@ int runEdgesInfo(const Args& args) {
 } // namespace
 
 int runEdges(const Args& args) {
-    const std::string usage =
-        "usage: brillm edges SUBCOMMAND [options]   (brillm edges SUBCOMMAND --help for details)\n\n"
-        "subcommands:\n"
-        "  count       count bigrams of a corpus, write word_frequency.json or the binary table\n"
-        "  info        print edge and parameter counts of a bigram table\n";
-    if (args.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
-    if (args[0] == "--help" || args[0] == "-h") {
-        std::cout << usage;
-        return 0;
-    }
-    const Args rest(args.begin() + 1, args.end());
-    if (args[0] == "count") return runEdgesCount(rest);
-    if (args[0] == "info") return runEdgesInfo(rest);
-    throw UsageError("unknown subcommand '" + args[0] + "' (count, info)");
+    return dispatchSubcommand("brillm edges", args,
+                              {{"count", "count bigrams of a corpus, write word_frequency.json or the binary table", runEdgesCount},
+                               {"info", "print edge and parameter counts of a bigram table", runEdgesInfo}});
 }
 
 } // namespace brillm::cli

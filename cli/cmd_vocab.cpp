@@ -135,23 +135,9 @@ int runVocabCheck(const Args& args) {
 } // namespace
 
 int runVocab(const Args& args) {
-    const std::string usage =
-        "usage: brillm vocab SUBCOMMAND [options]   (brillm vocab SUBCOMMAND --help for details)\n\n"
-        "subcommands:\n"
-        "  build       build a character vocabulary or train a byte-level BPE from a corpus\n"
-        "  check       validate a tokenizer.json or node dictionary\n";
-    if (args.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
-    if (args[0] == "--help" || args[0] == "-h") {
-        std::cout << usage;
-        return 0;
-    }
-    const Args rest(args.begin() + 1, args.end());
-    if (args[0] == "build") return runVocabBuild(rest);
-    if (args[0] == "check") return runVocabCheck(rest);
-    throw UsageError("unknown subcommand '" + args[0] + "' (build, check)");
+    return dispatchSubcommand("brillm vocab", args,
+                              {{"build", "build a character vocabulary or train a byte-level BPE from a corpus", runVocabBuild},
+                               {"check", "validate a tokenizer.json or node dictionary", runVocabCheck}});
 }
 
 } // namespace brillm::cli
