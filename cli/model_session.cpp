@@ -30,7 +30,10 @@ std::vector<int32_t> ModelSession::encodePrompt(const std::string& text, bool id
 }
 
 std::string ModelSession::nodeLabel(int32_t node) const {
-    return codec ? codec->nodeText(node) : "#" + std::to_string(node);
+    if (codec) return codec->nodeText(node);
+    std::string label = "#";
+    label += std::to_string(node);
+    return label;
 }
 
 std::string ModelSession::nodeToken(int32_t node) const {
@@ -40,7 +43,10 @@ std::string ModelSession::nodeToken(int32_t node) const {
 std::string ModelSession::decode(std::span<const int32_t> nodes) const {
     if (codec) return codec->decode(nodes);
     std::string out;
-    for (int32_t n : nodes) out += (out.empty() ? "" : " ") + std::to_string(n);
+    for (int32_t n : nodes) {
+        if (!out.empty()) out += ' ';
+        out += std::to_string(n);
+    }
     return out;
 }
 

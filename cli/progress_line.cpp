@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "progress_line.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
@@ -21,9 +22,12 @@ void ProgressLine::update(const std::string& text, double fraction) {
     m_lastDraw = now;
     m_last = text;
     const int width = 20;
-    const int filled = static_cast<int>(fraction * width + 0.5);
-    std::string bar = "[" + std::string(static_cast<size_t>(std::max(0, std::min(width, filled))), '#') +
-                      std::string(static_cast<size_t>(std::max(0, width - filled)), '.') + "] ";
+    const int filled = std::max(0, std::min(width, static_cast<int>(fraction * width + 0.5)));
+    std::string bar(static_cast<size_t>(width) + 3, '.');
+    bar.front() = '[';
+    std::fill_n(bar.begin() + 1, filled, '#');
+    bar[static_cast<size_t>(width) + 1] = ']';
+    bar.back() = ' ';
     if (m_tty) {
         std::cerr << "\r\033[K" << bar << text << std::flush;
         m_drawn = true;
