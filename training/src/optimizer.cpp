@@ -156,17 +156,47 @@ void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& sta
     m_step = steps;
 }
 
+namespace {
+
+// Sum of squares in double, and whether every entry is finite, without temporary tensors (the
+// edge gradients of a step can be hundreds of MB).
+template <class T> void scan(const at::Tensor& t, double& sq, bool& finite) {
+    const T* p = t.data_ptr<T>();
+    const int64_t n = t.numel();
+    double acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    sq += acc;
+    if (!std::isfinite(acc))
+        for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i]);
+}
+
+void scanAll(const SparseGradients& g, double& sq, bool& finite) {
+    sq = 0;
+    finite = true;
+    for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions}) {
+        if (!t->defined() || t->numel() == 0) continue;
+        const auto c = t->contiguous();
+        if (c.scalar_type() == at::kDouble)
+            scan<double>(c, sq, finite);
+        else
+            scan<float>(c.to(at::kFloat), sq, finite);
+    }
+}
+
+} // namespace
+
 double gradientNorm(const SparseGradients& g) {
     double sq = 0;
-    for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions})
-        if (t->defined() && t->numel()) sq += t->to(at::kDouble).pow(2).sum().item<double>();
+    bool finite = true;
+    scanAll(g, sq, finite);
     return std::sqrt(sq);
 }
 
 bool gradientsFinite(const SparseGradients& g) {
-    for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions})
-        if (t->defined() && t->numel() && !at::isfinite(*t).all().item<bool>()) return false;
-    return true;
+    double sq = 0;
+    bool finite = true;
+    scanAll(g, sq, finite);
+    return finite;
 }
 
 double learningRate(const TrainConfig& c, int64_t step) {
