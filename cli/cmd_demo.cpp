@@ -156,12 +156,14 @@ int runDemo(const Args& args) {
     DecodeOptions o;
     o.maxNewTokens = maxNew;
     o.recordTrace = false;
-    if (auto pad = codec.vocabulary().id("[PAD]")) o.stopTokens.push_back(*pad); // the end of a text
+    // padding ends a training text and [UNK] stands for anything: neither reads well in a demo
+    for (const char* special : {"[PAD]", "[UNK]", "<unk>", "[CLS]", "[SEP]", "[MASK]"})
+        if (auto id = codec.vocabulary().id(special)) o.bannedTokens.push_back(*id);
     std::cout << prompt << std::flush;
     std::vector<int32_t> generated;
     std::string shown;
     const auto trace = decode(loaded.model, nodes, o, [&](const TraceStep& s) {
-        if (!s.generated || std::find(o.stopTokens.begin(), o.stopTokens.end(), s.target) != o.stopTokens.end()) return true;
+        if (!s.generated) return true;
         generated.push_back(s.target);
         const auto text = codec.decode(generated, /*skipSpecial=*/true);
         if (text.compare(0, shown.size(), shown) == 0 && text.find("\xEF\xBF\xBD") == std::string::npos) {

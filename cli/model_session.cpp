@@ -61,6 +61,7 @@ void DecodeArgs::registerOn(ArgParser& p) {
            "reproduce the released decoder: PE[i] for edge i, temperature/top-k/top-p ignored");
     p.flag("keep-self-loops", &keepSelfLoops, "let a node follow itself (the released decoder excludes it)");
     p.list("stop", &stop, "TOKEN", "stop after generating this token (vocabulary string or #id); repeatable");
+    p.list("ban", &ban, "TOKEN", "never generate this token (vocabulary string or #id); repeatable");
 }
 
 DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& session) const {
@@ -75,15 +76,21 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
     o.seed = seed;
     o.referenceDecode = referenceDecode;
     o.excludeSelfLoop = !keepSelfLoops;
-    for (const auto& s : stop) {
+    const auto tokenId = [&](const std::string& s, const char* option) -> int32_t {
         if (s.size() > 1 && s[0] == '#') {
-            o.stopTokens.push_back(static_cast<int32_t>(parseIdList(s.substr(1), "stop").at(0)));
-            continue;
+            const auto id = parseIdList(s.substr(1), option).at(0);
+            if (id < 0 || id >= session.model().vocabSize())
+                throw UsageError(std::string("--") + option + ": node id " + std::to_string(id) + " is outside the model");
+            return static_cast<int32_t>(id);
         }
         const auto id = session.codec ? session.codec->vocabulary().id(s) : std::nullopt;
-        if (!id) throw UsageError("--stop: '" + s + "' is not a token of the model's vocabulary (use #ID for a node id)");
-        o.stopTokens.push_back(*id);
-    }
+        if (!id)
+            throw UsageError(std::string("--") + option + ": '" + s +
+                             "' is not a token of the model's vocabulary (use #ID for a node id)");
+        return *id;
+    };
+    for (const auto& s : stop) o.stopTokens.push_back(tokenId(s, "stop"));
+    for (const auto& s : ban) o.bannedTokens.push_back(tokenId(s, "ban"));
     return o;
 }
 

@@ -30,7 +30,7 @@ struct ModelSession {
 };
 
 // --max-new-tokens, --greedy, --temperature, --top-k, --top-p, --seed, --reference-decode,
-// --keep-self-loops, --stop: registered on p, turned into DecodeOptions after parsing.
+// --keep-self-loops, --stop, --ban: registered on p, turned into DecodeOptions after parsing.
 struct DecodeArgs {
     int64_t maxNewTokens = 32;
     bool greedy = false;
@@ -41,6 +41,7 @@ struct DecodeArgs {
     bool referenceDecode = false;
     bool keepSelfLoops = false;
     std::vector<std::string> stop;
+    std::vector<std::string> ban;
 
     void registerOn(ArgParser& p);
     DecodeOptions options(const ArgParser& p, const ModelSession& session) const;

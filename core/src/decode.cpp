@@ -173,7 +173,15 @@ double TokenSampler::uniform() {
 
 int32_t TokenSampler::choose(const CandidateScores& scores, const DecodeOptions& options) {
     if (scores.numCandidates() == 0) throw InputError("no candidate to choose from");
-    if (options.greedy) return scores.best().target;
+    const auto& banned = options.bannedTokens;
+    const auto isBanned = [&](int32_t t) { return std::find(banned.begin(), banned.end(), t) != banned.end(); };
+    if (options.greedy) {
+        const int32_t best = scores.best().target;
+        if (!isBanned(best)) return best;
+        for (const auto& [t, e] : scores.top(0))
+            if (!isBanned(t)) return t;
+        throw InputError("every candidate is banned");
+    }
     const bool reference = options.referenceDecode;
     const double temperature = reference ? 1.0 : options.temperature;
     const int64_t topK = reference ? 0 : options.topK;
@@ -183,7 +191,9 @@ int32_t TokenSampler::choose(const CandidateScores& scores, const DecodeOptions&
     std::vector<std::pair<int32_t, double>> cand; // (id, energy)
     cand.reserve(energies.size());
     for (size_t t = 0; t < energies.size(); ++t)
-        if (!std::isnan(energies[t])) cand.emplace_back(static_cast<int32_t>(t), energies[t]);
+        if (!std::isnan(energies[t]) && !isBanned(static_cast<int32_t>(t)))
+            cand.emplace_back(static_cast<int32_t>(t), energies[t]);
+    if (cand.empty()) throw InputError("every candidate is banned");
     if (topK > 0 || topP < 1) {
         const auto cmp = [](const auto& a, const auto& b) {
             return a.second > b.second || (a.second == b.second && a.first < b.first);

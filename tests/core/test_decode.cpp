@@ -188,6 +188,26 @@ TEST(Decode, TraceRecordsEveryStep) {
     EXPECT_EQ(c.steps.size(), 5u);
 }
 
+TEST(Decode, BannedTokensAreNeverChosenButStayScored) {
+    const auto m = randomModel(20, 4, 0.4, 14, at::kDouble);
+    DecodeOptions o;
+    o.maxNewTokens = 10;
+    const auto free = decode(m, std::vector<int32_t>{2}, o);
+    o.bannedTokens = {free.tokens[1], free.tokens[2]};
+    const auto t = decode(m, std::vector<int32_t>{2}, o);
+    for (size_t i = 1; i < t.tokens.size(); ++i) {
+        EXPECT_NE(t.tokens[i], o.bannedTokens[0]);
+        EXPECT_NE(t.tokens[i], o.bannedTokens[1]);
+    }
+    // the first step now takes the best candidate that is not banned: rank 2 when the free best was banned
+    EXPECT_EQ(t.steps[0].rank, 2);
+    EXPECT_EQ(t.steps[0].best, free.tokens[1]);
+    o.greedy = false;
+    o.seed = 3;
+    const auto s = decode(m, std::vector<int32_t>{2}, o);
+    for (size_t i = 1; i < s.tokens.size(); ++i) EXPECT_NE(s.tokens[i], o.bannedTokens[0]);
+}
+
 TEST(Decode, StopTokensAndContextLimit) {
     const auto m = randomModel(10, 4, 0.5, 12, at::kDouble, /*maxPositions=*/6);
     DecodeOptions o;

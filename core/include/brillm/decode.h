@@ -34,6 +34,9 @@ struct DecodeOptions {
     bool excludeSelfLoop     = true;
     bool referenceDecode     = false;
     std::vector<int32_t> stopTokens; // generation stops after emitting one of these
+    // Never chosen (e.g. padding or unknown tokens); they stay candidates in the scores, so
+    // ranks and probabilities are reported over the full candidate set.
+    std::vector<int32_t> bannedTokens;
     bool recordTrace         = true; // dense per-step energies; off for raw speed
 };
 
