@@ -4,6 +4,7 @@
 #include "brillm/error.h"
 #include "brillm/mapped_file.h"
 #include "brillm/vocabulary.h"
+#include "shape_text.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -21,14 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string shapeText(const std::vector<int64_t>& shape) {
-    std::ostringstream os;
-    os << '[';
-    for (size_t i = 0; i < shape.size(); ++i)
-        os << (i ? ", " : "") << shape[i];
-    os << ']';
-    return os.str();
-}
+using detail::shapeText;
 
 std::string baseName(const std::string& path) {
     return std::filesystem::path(path).filename().string();

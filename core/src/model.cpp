@@ -2,6 +2,7 @@
 #include "brillm/model.h"
 
 #include "brillm/error.h"
+#include "shape_text.h"
 
 #include <ATen/ATen.h>
 
@@ -13,21 +14,15 @@ namespace {
 
 std::string shapeString(const at::Tensor& t) {
     if (!t.defined()) return "(undefined)";
-    std::ostringstream os;
-    os << '[';
-    for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
-    os << ']';
-    return os.str();
+    const auto sizes = t.sizes();
+    return detail::shapeText({sizes.data(), sizes.size()});
 }
 
 void expectShape(const char* name, const at::Tensor& t, std::initializer_list<int64_t> shape) {
     const std::vector<int64_t> want(shape);
     if (!t.defined() || t.sizes().vec() != want) {
-        std::ostringstream os;
-        os << "model tensor '" << name << "' has shape " << shapeString(t) << ", expected [";
-        for (size_t i = 0; i < want.size(); ++i) os << (i ? ", " : "") << want[i];
-        os << ']';
-        throw ShapeError(os.str());
+        throw ShapeError("model tensor '" + std::string(name) + "' has shape " + shapeString(t) + ", expected " +
+                         detail::shapeText(want));
     }
 }
 

@@ -2,6 +2,7 @@
 #include "brillm/model_file_header.h"
 
 #include "brillm/error.h"
+#include "shape_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,14 +21,7 @@ using nlohmann::json;
     throw CheckpointError("'" + file + "' is not a valid BriLLM model file: " + what);
 }
 
-std::string shapeText(const std::vector<int64_t>& shape) {
-    std::ostringstream os;
-    os << '[';
-    for (size_t i = 0; i < shape.size(); ++i)
-        os << (i ? ", " : "") << shape[i];
-    os << ']';
-    return os.str();
-}
+using detail::shapeText;
 
 const std::string& requireMeta(const SafetensorsHeader& layout, const std::string& key, const std::string& file) {
     const auto it = layout.metadata.find(key);

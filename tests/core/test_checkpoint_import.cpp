@@ -20,11 +20,8 @@ using nlohmann::json;
 using test::expectError;
 using test::fixture;
 using test::ScratchDir;
+using test::values;
 
-std::vector<double> values(const at::Tensor& t) {
-    const at::Tensor d = t.to(at::kDouble).contiguous();
-    return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
-}
 
 class ImportTest : public ::testing::Test {
 protected:

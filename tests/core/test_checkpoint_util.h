@@ -57,6 +57,12 @@ private:
     std::filesystem::path m_path;
 };
 
+// Every element of a tensor as a double, for number-by-number comparisons.
+inline std::vector<double> values(const at::Tensor& t) {
+    const at::Tensor d = t.to(at::kDouble).contiguous();
+    return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+}
+
 inline std::vector<std::byte> readBytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -25,11 +25,8 @@ using nlohmann::json;
 using test::expectError;
 using test::fixture;
 using test::ScratchDir;
+using test::values;
 
-std::vector<double> values(const at::Tensor& t) {
-    const at::Tensor d = t.to(at::kDouble).contiguous();
-    return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
-}
 
 bool bitEqual(const at::Tensor& a, const at::Tensor& b) {
     if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
