@@ -38,7 +38,7 @@ constexpr DemoSpec kDemos[] = {
     {"en", "en_austen.txt", "bpe", 1500, 3, "It is a truth universally acknowledged"},
     {"zh", "zh_poetry_songci.txt", "char", 2500, 2, "春风"},
 };
-constexpr int kDemoVersion = 1;
+constexpr int kDemoVersion = 2;
 
 fs::path executableDir() {
     std::error_code ec;
@@ -68,12 +68,12 @@ fs::path cacheDir(const std::string& given) {
 
 int runDemo(const Args& args) {
     std::string lang = "en", prompt, prepare, cache, corpus;
-    int64_t maxNew = 32, steps = 250;
+    int64_t maxNew = 32, steps = 400;
     bool progressJson = false, retrain = false;
     ArgParser p("brillm demo",
                 "Complete a prompt with a demo model. The demo models are trained from the bundled corpora\n"
                 "(resources/corpora: Jane Austen for English, Song ci for Chinese) the first time they are\n"
-                "needed - about two minutes on two cores - and cached (BRILLM_CACHE_DIR, else\n"
+                "needed - one to two minutes on two cores - and cached (BRILLM_CACHE_DIR, else\n"
                 "$XDG_CACHE_HOME/brillm, else ~/.cache/brillm).");
     p.option("lang", &lang, "en|zh", "which demo model (default en)");
     p.option("prompt", &prompt, "TEXT", "the prompt (default: an example for the language)");
@@ -83,7 +83,7 @@ int runDemo(const Args& args) {
     p.flag("retrain", &retrain, "train the demo model again even if it is cached");
     p.option("cache-dir", &cache, "DIR", "where demo models are kept");
     p.option("corpus", &corpus, "FILE", "train on this text instead of the bundled corpus");
-    p.option("steps", &steps, "N", "training steps (default 250)");
+    p.option("steps", &steps, "N", "training steps (default 400)");
     if (!p.parse(args)) return 0;
     if (!prepare.empty()) lang = prepare;
     const DemoSpec* spec = nullptr;
@@ -107,7 +107,7 @@ int runDemo(const Args& args) {
         c.minCount = spec->minCount;
         c.steps = steps;
         c.batchSize = 32;
-        c.negatives = 64;
+        c.negatives = 128;
         c.lr = 0.05;
         c.evalEvery = 50;
         c.evalSamples = 32;
