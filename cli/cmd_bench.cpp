@@ -8,7 +8,9 @@
 #include "brillm/error.h"
 #include "brillm/loss.h"
 #include "brillm/signal.h"
+#ifdef BRILLM_WITH_TRAINING
 #include "brillm/training/optimizer.h"
+#endif
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -208,6 +210,7 @@ int benchDecode(const Args& args) {
     return agree ? 0 : 1;
 }
 
+#ifdef BRILLM_WITH_TRAINING
 // ---- bench train ----------------------------------------------------------------------------
 
 struct TrainBatch {
@@ -418,12 +421,17 @@ int benchTrain(const Args& args) {
     return 0;
 }
 
+#endif // BRILLM_WITH_TRAINING
+
 } // namespace
 
 int runBench(const Args& args) {
     return dispatchSubcommand("brillm bench", args,
                               {{"decode", "decoding speed on a synthetic model", benchDecode},
-                               {"train", "training speed on a synthetic model", benchTrain}});
+#ifdef BRILLM_WITH_TRAINING
+                               {"train", "training speed on a synthetic model", benchTrain},
+#endif
+                              });
 }
 
 } // namespace brillm::cli

@@ -13,12 +13,16 @@ namespace {
 using brillm::cli::Command;
 
 const std::vector<Command> kCommands = {
+#ifdef BRILLM_WITH_TRAINING
     {"demo", "complete a prompt with a demo model (trained on first use from the bundled corpora)", brillm::cli::runDemo},
+#endif
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},
     {"score", "exact and sampled-negative loss and perplexity of a text", brillm::cli::runScore},
+#ifdef BRILLM_WITH_TRAINING
     {"train", "train a model from a corpus, or resume a run", brillm::cli::runTrain},
-    {"bench", "benchmarks: 'bench decode'", brillm::cli::runBench},
+#endif
+    {"bench", "benchmarks: decoding and training speed", brillm::cli::runBench},
     {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},
     {"vocab", "build a vocabulary or BPE tokenizer from a corpus; check one", brillm::cli::runVocab},
     {"edges", "count bigrams of a corpus; edge and parameter counts", brillm::cli::runEdges},
