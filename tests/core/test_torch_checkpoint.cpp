@@ -231,10 +231,9 @@ TEST(TorchPickleReader, SelfReferencesAndSharingStayBounded) {
     EXPECT_LT(sd.extrasJson.size(), 1u << 20);
 }
 
-TEST(TorchPickleReader, NumbersAndAllowedObjects) {
-    // LONG1 negative, BININT negative, BINFLOAT, Namespace via NEWOBJ + BUILD, torch.Size.
-    PickleBuilder b;
-    b.op('}').op('(').str("w").tensor("0", 4, 4);
+// The values NumbersAndAllowedObjects reads back: LONG1 negative, BININT negative, a big LONG1,
+// BINFLOAT, an argparse.Namespace via NEWOBJ + BUILD, and a torch.Size.
+void appendExtras(PickleBuilder& b) {
     b.str("neg").raw(std::string("\x8a\x02\x00\xff", 4));                          // -256
     b.str("int").raw(std::string("J\xfe\xff\xff\xff", 5));                         // -2
     b.str("big").raw(std::string("\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x01", 10)); // 2^56
@@ -249,6 +248,13 @@ TEST(TorchPickleReader, NumbersAndAllowedObjects) {
         .op('s')
         .op('b');
     b.str("size").global("torch", "Size").small(3).small(4).op('\x86').op('\x85').op('R');
+}
+
+TEST(TorchPickleReader, NumbersAndAllowedObjects) {
+    // LONG1 negative, BININT negative, BINFLOAT, Namespace via NEWOBJ + BUILD, torch.Size.
+    PickleBuilder b;
+    b.op('}').op('(').str("w").tensor("0", 4, 4);
+    appendExtras(b);
     b.op('u').op('.');
     // Top-level state dict with extras is a plain "state dict": extras are notes only.
     const TorchStateDict sd = readPickle(b.proto());
@@ -256,20 +262,7 @@ TEST(TorchPickleReader, NumbersAndAllowedObjects) {
     // The same values inside a trainer checkpoint are reported as extras.
     PickleBuilder t;
     t.op('}').op('(').str("model_state_dict").op('}').op('(').str("w").tensor("0", 4, 4).op('u');
-    t.str("neg").raw(std::string("\x8a\x02\x00\xff", 4));
-    t.str("int").raw(std::string("J\xfe\xff\xff\xff", 5));
-    t.str("big").raw(std::string("\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x01", 10));
-    t.str("pi").raw(std::string("G\x40\x09\x21\xfb\x54\x44\x2d\x18", 9));
-    t.str("args")
-        .global("argparse", "Namespace")
-        .op(')')
-        .raw("\x81")
-        .op('}')
-        .str("lr")
-        .raw(std::string("G\x3f\xa9\x99\x99\x99\x99\x99\x9a", 9))
-        .op('s')
-        .op('b');
-    t.str("size").global("torch", "Size").small(3).small(4).op('\x86').op('\x85').op('R');
+    appendExtras(t);
     t.op('u').op('.');
     const json extras = json::parse(readPickle(t.proto()).extrasJson);
     EXPECT_EQ(extras["neg"], -256);
