@@ -47,6 +47,7 @@ std::vector<TrainingAlert> AlertEngine::onRecord(const MetricsRecord& r) {
         a.run = m_run;
         a.step = r.step;
         a.value = r.loss;
+        a.time = r.time;
         const bool inf = r.nonFinite == NonFinite::Inf || std::isinf(r.loss);
         a.message = QCoreApplication::translate("AlertEngine", "%1: %2 at step %3%4")
                         .arg(m_run, inf ? QStringLiteral("Inf") : QStringLiteral("NaN"))
@@ -63,6 +64,7 @@ std::vector<TrainingAlert> AlertEngine::onRecord(const MetricsRecord& r) {
             a.run = m_run;
             a.step = r.step;
             a.value = r.loss;
+            a.time = r.time;
             a.message = QCoreApplication::translate("AlertEngine", "%1: loss spike %2 at step %3 (running mean %4)")
                             .arg(m_run)
                             .arg(r.loss, 0, 'g', 4)

@@ -9,6 +9,8 @@
 
 #include <QString>
 
+#include <limits>
+
 #include <optional>
 #include <vector>
 
@@ -26,6 +28,7 @@ struct TrainingAlert {
     QString run;          // the run's name
     std::int64_t step = 0;
     double value = 0;     // the loss (spike), seconds without data (stall)
+    double time = std::numeric_limits<double>::quiet_NaN(); // the record's Unix time, NaN: now
     QString message;
 };
 

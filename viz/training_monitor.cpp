@@ -395,7 +395,12 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     updateProcessUi();
 }
 
-TrainingMonitor::~TrainingMonitor() = default;
+TrainingMonitor::~TrainingMonitor() {
+    // Stop the trainer and the streams while the runs they report to still exist.
+    m_process->disconnect(this);
+    delete m_process;
+    for (auto& r : m_runs) delete r->stream;
+}
 
 // ---- settings ---------------------------------------------------------------------------
 
@@ -564,7 +569,9 @@ void TrainingMonitor::raise(Run* run, const TrainingAlert& alert, bool announce)
         delete m_alertList->takeItem(0);
     }
     m_alerts.push_back(alert);
-    const QString when = QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"));
+    const QDateTime at = std::isfinite(alert.time) ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(alert.time * 1e3))
+                                                   : QDateTime::currentDateTime();
+    const QString when = at.toString(at.date() == QDate::currentDate() ? QStringLiteral("HH:mm:ss") : QStringLiteral("dd MMM HH:mm"));
     auto* item = new QListWidgetItem(QStringLiteral("%1  [%2] %3").arg(when, alertKindName(alert.kind), alert.message));
     if (run) item->setIcon(swatch(run->color));
     const bool severe = alert.kind == TrainingAlert::Kind::NonFinite || alert.kind == TrainingAlert::Kind::Process;
