@@ -49,8 +49,10 @@ DownsampledCurve minMaxDownsample(const std::vector<double>& x, const std::vecto
     if (n == 0) return out;
     columns = std::max(columns, 1);
     // The visible points plus one neighbour on each side.
-    std::size_t b = static_cast<std::size_t>(std::lower_bound(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n), xMin) - x.begin());
-    std::size_t e = static_cast<std::size_t>(std::upper_bound(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n), xMax) - x.begin());
+    std::size_t b = static_cast<std::size_t>(
+        std::lower_bound(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n), xMin) - x.begin());
+    std::size_t e = static_cast<std::size_t>(
+        std::upper_bound(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n), xMax) - x.begin());
     if (b > 0) --b;
     if (e < n) ++e;
     Emitter em{x, y, out};
@@ -135,7 +137,9 @@ SpikeDetector::SpikeDetector(int window, double sigmas, int minHistory, double r
     : m_window(std::max(window, 2)), m_minHistory(std::clamp(minHistory, 2, std::max(window, 2))), m_sigmas(sigmas),
       m_relFloor(relFloor) {}
 
-double SpikeDetector::mean() const { return m_values.empty() ? kNan : m_sum / static_cast<double>(m_values.size()); }
+double SpikeDetector::mean() const {
+    return m_values.empty() ? kNan : m_sum / static_cast<double>(m_values.size());
+}
 
 double SpikeDetector::stddev() const {
     if (m_values.size() < 2) return kNan;

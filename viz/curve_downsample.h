@@ -15,9 +15,9 @@ struct Curve {
 };
 
 struct DownsampledCurve {
-    Curve line;                // finite points; a NaN y where the line must break
-    std::vector<double> nanX;  // x of the non-finite y values (one per column at most)
-    std::vector<double> nanY;  // where to mark them: the last finite y before, NaN when none
+    Curve line;               // finite points; a NaN y where the line must break
+    std::vector<double> nanX; // x of the non-finite y values (one per column at most)
+    std::vector<double> nanY; // where to mark them: the last finite y before, NaN when none
     std::vector<bool> nanIsInf;
 };
 

@@ -171,8 +171,10 @@ MetricsFollower::Chunk MetricsFollower::poll(qint64 maxBytes) {
         if (!line.trimmed().isEmpty()) {
             MetricsRecord r;
             QString err;
-            if (parseMetricsLine(line, &r, &err)) c.records.push_back(std::move(r));
-            else if (c.errors.size() < 100) c.errors << QStringLiteral("line %1: %2").arg(m_line).arg(err);
+            if (parseMetricsLine(line, &r, &err))
+                c.records.push_back(std::move(r));
+            else if (c.errors.size() < 100)
+                c.errors << QStringLiteral("line %1: %2").arg(m_line).arg(err);
         }
         start = nl + 1;
     }
@@ -182,8 +184,7 @@ MetricsFollower::Chunk MetricsFollower::poll(qint64 maxBytes) {
 // ---- RunSeries --------------------------------------------------------------------------
 
 namespace {
-template <class... V>
-void truncateAll(std::size_t n, V&... v) {
+template <class... V> void truncateAll(std::size_t n, V&... v) {
     (v.resize(std::min(n, v.size())), ...);
 }
 std::size_t firstAtOrAfter(const std::vector<double>& steps, double s) {
@@ -210,7 +211,8 @@ void RunSeries::append(const MetricsRecord& r) {
                 const std::size_t nr = firstAtOrAfter(rk.step, s);
                 truncateAll(nr, rk.step, rk.time, rk.elapsed, rk.samplesPerS, rk.tokensPerS, rk.memoryMb);
             }
-            while (!checkpointSteps.empty() && checkpointSteps.back() >= r.step) checkpointSteps.pop_back();
+            while (!checkpointSteps.empty() && checkpointSteps.back() >= r.step)
+                checkpointSteps.pop_back();
         }
         steps.step.push_back(s);
         steps.time.push_back(r.time);
@@ -277,7 +279,9 @@ MetricsStream::~MetricsStream() {
     delete m_follower;
 }
 
-void MetricsStream::setInterval(int ms) { m_timer->setInterval(std::max(ms, 10)); }
+void MetricsStream::setInterval(int ms) {
+    m_timer->setInterval(std::max(ms, 10));
+}
 
 void MetricsStream::start() {
     m_lastData.start();
@@ -285,7 +289,9 @@ void MetricsStream::start() {
     pollNow();
 }
 
-void MetricsStream::stop() { m_timer->stop(); }
+void MetricsStream::stop() {
+    m_timer->stop();
+}
 
 void MetricsStream::pollNow() {
     if (m_inFlight || m_stopping) return;

@@ -62,11 +62,11 @@ bool parseMetricsLine(const QByteArray& line, MetricsRecord* out, QString* error
 class MetricsFollower {
 public:
     struct Chunk {
-        bool reset = false;       // the file was truncated or replaced: drop what was read before
-        bool missing = false;     // the file does not exist (yet)
-        bool more = false;        // maxBytes was reached: poll again at once
+        bool reset = false;   // the file was truncated or replaced: drop what was read before
+        bool missing = false; // the file does not exist (yet)
+        bool more = false;    // maxBytes was reached: poll again at once
         std::vector<MetricsRecord> records;
-        QStringList errors;       // "line N: message", for lines that could not be parsed
+        QStringList errors; // "line N: message", for lines that could not be parsed
         qint64 bytesRead = 0;
     };
 

@@ -27,8 +27,8 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
     auto* addCorpus = new QPushButton(tr("Add…"));
     auto* removeCorpus = new QPushButton(tr("Remove"));
     connect(addCorpus, &QPushButton::clicked, this, [this] {
-        const QStringList files = QFileDialog::getOpenFileNames(this, tr("Training text"), QString(),
-                                                                tr("Text (*.txt);;All files (*)"));
+        const QStringList files =
+            QFileDialog::getOpenFileNames(this, tr("Training text"), QString(), tr("Text (*.txt);;All files (*)"));
         m_corpus->addItems(files);
     });
     connect(removeCorpus, &QPushButton::clicked, this, [this] { qDeleteAll(m_corpus->selectedItems()); });
@@ -45,7 +45,9 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
     auto* browse = new QPushButton(tr("Browse…"));
     connect(browse, &QPushButton::clicked, this, [this] {
         const QString d = QFileDialog::getExistingDirectory(this, tr("Parent directory of the run"));
-        if (!d.isEmpty()) m_runDir->setText(QDir(d).filePath(QStringLiteral("run-%1").arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")))));
+        if (!d.isEmpty())
+            m_runDir->setText(QDir(d).filePath(QStringLiteral("run-%1").arg(
+                QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")))));
     });
     auto* dirRow = new QHBoxLayout;
     dirRow->addWidget(m_runDir, 1);
@@ -99,7 +101,8 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
 
 TrainingRequest NewTrainingDialog::request() const {
     TrainingRequest r;
-    for (int i = 0; i < m_corpus->count(); ++i) r.corpus << m_corpus->item(i)->text();
+    for (int i = 0; i < m_corpus->count(); ++i)
+        r.corpus << m_corpus->item(i)->text();
     r.runDirectory = m_runDir->text().trimmed();
     r.steps = m_steps->value();
     r.batch = m_batch->value();
@@ -128,7 +131,8 @@ void NewTrainingDialog::accept() {
     if (r.corpus.isEmpty()) problem = tr("Add at least one corpus file.");
     for (const QString& c : r.corpus)
         if (!QFileInfo(c).isReadable()) problem = tr("Cannot read %1.").arg(c);
-    if (r.runDirectory.isEmpty()) problem = tr("Name the run directory.");
+    if (r.runDirectory.isEmpty())
+        problem = tr("Name the run directory.");
     else if (QFileInfo::exists(QDir(r.runDirectory).filePath(QStringLiteral("config.json"))))
         problem = tr("%1 already holds a run: resume it instead, or choose another directory.").arg(r.runDirectory);
     if (!problem.isEmpty()) {

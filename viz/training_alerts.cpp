@@ -9,10 +9,14 @@ namespace brillm::viz {
 
 QString alertKindName(TrainingAlert::Kind kind) {
     switch (kind) {
-    case TrainingAlert::Kind::NonFinite: return QStringLiteral("NaN/Inf");
-    case TrainingAlert::Kind::Spike: return QStringLiteral("spike");
-    case TrainingAlert::Kind::Stall: return QStringLiteral("stalled");
-    case TrainingAlert::Kind::Process: return QStringLiteral("process");
+    case TrainingAlert::Kind::NonFinite:
+        return QStringLiteral("NaN/Inf");
+    case TrainingAlert::Kind::Spike:
+        return QStringLiteral("spike");
+    case TrainingAlert::Kind::Stall:
+        return QStringLiteral("stalled");
+    case TrainingAlert::Kind::Process:
+        return QStringLiteral("process");
     }
     return {};
 }

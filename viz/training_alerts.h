@@ -17,17 +17,17 @@
 namespace brillm::viz {
 
 struct AlertSettings {
-    double stallSeconds = 300;  // no new metrics for this long: stalled
-    double spikeSigmas = 6;     // spike: loss above running mean + this many standard deviations
-    int spikeWindow = 100;      // steps in the running mean
+    double stallSeconds = 300; // no new metrics for this long: stalled
+    double spikeSigmas = 6;    // spike: loss above running mean + this many standard deviations
+    int spikeWindow = 100;     // steps in the running mean
 };
 
 struct TrainingAlert {
     enum class Kind { NonFinite, Spike, Stall, Process };
     Kind kind = Kind::NonFinite;
-    QString run;          // the run's name
+    QString run; // the run's name
     std::int64_t step = 0;
-    double value = 0;     // the loss (spike), seconds without data (stall)
+    double value = 0;                                       // the loss (spike), seconds without data (stall)
     double time = std::numeric_limits<double>::quiet_NaN(); // the record's Unix time, NaN: now
     QString message;
 };

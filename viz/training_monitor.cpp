@@ -58,8 +58,6 @@ QIcon swatch(const QColor& c) {
     return QIcon(pm);
 }
 
-QVector<double> toQVector(const std::vector<double>& v) { return QVector<double>(v.begin(), v.end()); }
-
 QString metricsFileOf(const QString& dirOrFile) {
     const QFileInfo fi(dirOrFile);
     if (fi.isDir() || !fi.exists()) return QDir(fi.absoluteFilePath()).filePath(QStringLiteral("metrics.jsonl"));
@@ -74,40 +72,7 @@ QString shortDuration(double s) {
     return QStringLiteral("%1 h %2 min").arg(t / 3600).arg((t % 3600) / 60);
 }
 
-// The finite y range of the graphs' data, positive values only for a log axis.
-bool dataRange(QCustomPlot* plot, bool positiveOnly, double* lo, double* hi) {
-    *lo = std::numeric_limits<double>::infinity();
-    *hi = -std::numeric_limits<double>::infinity();
-    for (int g = 0; g < plot->graphCount(); ++g) {
-        QCPGraph* graph = plot->graph(g);
-        if (!graph->visible() || graph->property("noRange").toBool()) continue;
-        for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) {
-            const double v = it->value;
-            if (!std::isfinite(v) || (positiveOnly && v <= 0)) continue;
-            *lo = std::min(*lo, v);
-            *hi = std::max(*hi, v);
-        }
-    }
-    return *lo <= *hi;
-}
 } // namespace
-
-struct TrainingMonitor::Run {
-    QString dir, metricsPath, name;
-    QColor color;
-    bool visible = true;
-    MetricsStream* stream = nullptr;
-    RunSeries series;
-    AlertEngine alerts;
-    qint64 totalSteps = 0;
-    bool missing = false;
-    bool caughtUp = false;
-    bool sawLiveData = false; // data arrived after the backlog: the run is being written now
-    qint64 parseErrors = 0;
-    QListWidgetItem* item = nullptr;
-    Run(QString d, QString m, QString n, AlertSettings s)
-        : dir(std::move(d)), metricsPath(std::move(m)), name(std::move(n)), alerts(name, s) {}
-};
 
 TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(new TrainingProcess(this)) {
     // ---- left: runs, trainer, alerts
@@ -240,14 +205,16 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
         p->axisRect()->setRangeDrag(Qt::Horizontal);
         p->axisRect()->setRangeZoom(Qt::Horizontal);
         p->plotLayout()->insertRow(0);
-        p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
+        p->plotLayout()->addElement(
+            0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
         p->setMinimumHeight(120);
         connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
             if (m_settingRange) return;
             m_autoRange = false;
             // Every plot shows the same x range.
             m_settingRange = true;
-            for (QCustomPlot* q : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot}) q->xAxis->setRange(r);
+            for (QCustomPlot* q : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot})
+                q->xAxis->setRange(r);
             m_settingRange = false;
             scheduleReplot();
         });
@@ -399,7 +366,8 @@ TrainingMonitor::~TrainingMonitor() {
     // Stop the trainer and the streams while the runs they report to still exist.
     m_process->disconnect(this);
     delete m_process;
-    for (auto& r : m_runs) delete r->stream;
+    for (auto& r : m_runs)
+        delete r->stream;
 }
 
 // ---- settings ---------------------------------------------------------------------------
@@ -430,14 +398,30 @@ void TrainingMonitor::saveSettings() const {
     s.setValue(QStringLiteral("monitor/spikeSigmas"), m_alertSettings.spikeSigmas);
 }
 
-void TrainingMonitor::setSmoothing(double weight) { m_smoothSlider->setValue(static_cast<int>(std::lround(std::clamp(weight, 0.0, 0.99) * 100))); }
-double TrainingMonitor::smoothing() const { return m_smoothSlider->value() / 100.0; }
-void TrainingMonitor::setSmoothingEnabled(bool on) { m_smoothCheck->setChecked(on); }
-bool TrainingMonitor::smoothingEnabled() const { return m_smoothCheck->isChecked(); }
-void TrainingMonitor::setLogY(bool on) { m_logCheck->setChecked(on); }
-void TrainingMonitor::setXMode(XMode mode) { m_xCombo->setCurrentIndex(static_cast<int>(mode)); }
-TrainingMonitor::XMode TrainingMonitor::xMode() const { return static_cast<XMode>(m_xCombo->currentIndex()); }
-void TrainingMonitor::setMetric(Metric metric) { m_metricCombo->setCurrentIndex(static_cast<int>(metric)); }
+void TrainingMonitor::setSmoothing(double weight) {
+    m_smoothSlider->setValue(static_cast<int>(std::lround(std::clamp(weight, 0.0, 0.99) * 100)));
+}
+double TrainingMonitor::smoothing() const {
+    return m_smoothSlider->value() / 100.0;
+}
+void TrainingMonitor::setSmoothingEnabled(bool on) {
+    m_smoothCheck->setChecked(on);
+}
+bool TrainingMonitor::smoothingEnabled() const {
+    return m_smoothCheck->isChecked();
+}
+void TrainingMonitor::setLogY(bool on) {
+    m_logCheck->setChecked(on);
+}
+void TrainingMonitor::setXMode(XMode mode) {
+    m_xCombo->setCurrentIndex(static_cast<int>(mode));
+}
+TrainingMonitor::XMode TrainingMonitor::xMode() const {
+    return static_cast<XMode>(m_xCombo->currentIndex());
+}
+void TrainingMonitor::setMetric(Metric metric) {
+    m_metricCombo->setCurrentIndex(static_cast<int>(metric));
+}
 
 void TrainingMonitor::setAlertSettings(const AlertSettings& s) {
     m_alertSettings = s;
@@ -446,13 +430,15 @@ void TrainingMonitor::setAlertSettings(const AlertSettings& s) {
         m_stallSpin->setValue(static_cast<int>(std::lround(s.stallSeconds)));
         m_spikeSpin->setValue(s.spikeSigmas);
     }
-    for (auto& r : m_runs) r->alerts.setSettings(s);
+    for (auto& r : m_runs)
+        r->alerts.setSettings(s);
     saveSettings();
 }
 
 void TrainingMonitor::setPollInterval(int ms) {
     m_pollMs = ms;
-    for (auto& r : m_runs) r->stream->setInterval(ms);
+    for (auto& r : m_runs)
+        r->stream->setInterval(ms);
 }
 
 // ---- runs -------------------------------------------------------------------------------
@@ -522,10 +508,18 @@ void TrainingMonitor::removeRun(int index) {
     scheduleReplot();
 }
 
-QString TrainingMonitor::runDirectory(int index) const { return m_runs.at(static_cast<std::size_t>(index))->dir; }
-QString TrainingMonitor::runName(int index) const { return m_runs.at(static_cast<std::size_t>(index))->name; }
-QColor TrainingMonitor::runColor(int index) const { return m_runs.at(static_cast<std::size_t>(index))->color; }
-const RunSeries& TrainingMonitor::series(int index) const { return m_runs.at(static_cast<std::size_t>(index))->series; }
+QString TrainingMonitor::runDirectory(int index) const {
+    return m_runs.at(static_cast<std::size_t>(index))->dir;
+}
+QString TrainingMonitor::runName(int index) const {
+    return m_runs.at(static_cast<std::size_t>(index))->name;
+}
+QColor TrainingMonitor::runColor(int index) const {
+    return m_runs.at(static_cast<std::size_t>(index))->color;
+}
+const RunSeries& TrainingMonitor::series(int index) const {
+    return m_runs.at(static_cast<std::size_t>(index))->series;
+}
 
 bool TrainingMonitor::isLoading() const {
     return std::any_of(m_runs.begin(), m_runs.end(), [](const auto& r) { return !r->caughtUp && !r->missing; });
@@ -555,7 +549,8 @@ void TrainingMonitor::onRecords(Run* run, const std::vector<MetricsRecord>& reco
     if (run->caughtUp) run->sawLiveData = true;
     for (const MetricsRecord& r : records) {
         run->series.append(r);
-        for (const TrainingAlert& a : run->alerts.onRecord(r)) raise(run, a, run->caughtUp);
+        for (const TrainingAlert& a : run->alerts.onRecord(r))
+            raise(run, a, run->caughtUp);
     }
     if (run->series.lastStep() > run->totalSteps && run->totalSteps > 0) readConfig(run); // resumed with more --steps
     if (!run->caughtUp) m_alertList->scrollToBottom();
@@ -569,9 +564,11 @@ void TrainingMonitor::raise(Run* run, const TrainingAlert& alert, bool announce)
         delete m_alertList->takeItem(0);
     }
     m_alerts.push_back(alert);
-    const QDateTime at = std::isfinite(alert.time) ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(alert.time * 1e3))
-                                                   : QDateTime::currentDateTime();
-    const QString when = at.toString(at.date() == QDate::currentDate() ? QStringLiteral("HH:mm:ss") : QStringLiteral("dd MMM HH:mm"));
+    const QDateTime at = std::isfinite(alert.time)
+                             ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(alert.time * 1e3))
+                             : QDateTime::currentDateTime();
+    const QString when =
+        at.toString(at.date() == QDate::currentDate() ? QStringLiteral("HH:mm:ss") : QStringLiteral("dd MMM HH:mm"));
     auto* item = new QListWidgetItem(QStringLiteral("%1  [%2] %3").arg(when, alertKindName(alert.kind), alert.message));
     if (run) item->setIcon(swatch(run->color));
     const bool severe = alert.kind == TrainingAlert::Kind::NonFinite || alert.kind == TrainingAlert::Kind::Process;
@@ -595,10 +592,11 @@ TrainingMonitor::RunState TrainingMonitor::runState(int index) const {
     if (!ownProcess && model.exists() && model.lastModified() >= metrics.lastModified().addSecs(-2))
         return RunState::Stopped;
     // Until data arrives while we watch, the file's age tells (a run opened long after it died).
-    const double silent = r.sawLiveData || !metrics.exists()
-                              ? static_cast<double>(r.stream->msSinceLastData()) / 1000.0
-                              : std::max(static_cast<double>(r.stream->msSinceLastData()) / 1000.0,
-                                         static_cast<double>(metrics.lastModified().msecsTo(QDateTime::currentDateTime())) / 1000.0);
+    const double silent =
+        r.sawLiveData || !metrics.exists()
+            ? static_cast<double>(r.stream->msSinceLastData()) / 1000.0
+            : std::max(static_cast<double>(r.stream->msSinceLastData()) / 1000.0,
+                       static_cast<double>(metrics.lastModified().msecsTo(QDateTime::currentDateTime())) / 1000.0);
     if (silent >= m_alertSettings.stallSeconds) return RunState::Stalled;
     return RunState::Live;
 }
@@ -610,8 +608,12 @@ QString TrainingMonitor::runStatusText(int index) const {
     QString steps = r.totalSteps > 0 ? tr("step %1/%2").arg(last).arg(r.totalSteps) : tr("step %1").arg(last);
     QString state;
     switch (st) {
-    case RunState::Loading: state = tr("loading… %1 lines").arg(r.stream->linesRead()); break;
-    case RunState::Missing: state = tr("waiting for metrics.jsonl"); break;
+    case RunState::Loading:
+        state = tr("loading… %1 lines").arg(r.stream->linesRead());
+        break;
+    case RunState::Missing:
+        state = tr("waiting for metrics.jsonl");
+        break;
     case RunState::Live: {
         state = tr("live");
         const auto& t = r.series.steps.time;
@@ -625,9 +627,15 @@ QString TrainingMonitor::runStatusText(int index) const {
         }
         break;
     }
-    case RunState::Stalled: state = tr("stalled"); break;
-    case RunState::Stopped: state = tr("stopped"); break;
-    case RunState::Finished: state = tr("finished"); break;
+    case RunState::Stalled:
+        state = tr("stalled");
+        break;
+    case RunState::Stopped:
+        state = tr("stopped");
+        break;
+    case RunState::Finished:
+        state = tr("finished");
+        break;
     }
     QString text = tr("%1 · %2").arg(steps, state);
     if (!r.series.steps.loss.empty() && std::isfinite(r.series.steps.loss.back()))
@@ -652,10 +660,12 @@ void TrainingMonitor::updateStatus() {
         if (!r->caughtUp) continue;
         const RunState st = runState(static_cast<int>(i));
         const QFileInfo metrics(r->metricsPath);
-        const double silent = r->sawLiveData || !metrics.exists()
-                                  ? static_cast<double>(r->stream->msSinceLastData()) / 1000.0
-                                  : static_cast<double>(metrics.lastModified().msecsTo(QDateTime::currentDateTime())) / 1000.0;
-        if (auto a = r->alerts.checkStall(silent, st == RunState::Finished || st == RunState::Stopped)) raise(r, *a, true);
+        const double silent =
+            r->sawLiveData || !metrics.exists()
+                ? static_cast<double>(r->stream->msSinceLastData()) / 1000.0
+                : static_cast<double>(metrics.lastModified().msecsTo(QDateTime::currentDateTime())) / 1000.0;
+        if (auto a = r->alerts.checkStall(silent, st == RunState::Finished || st == RunState::Stopped))
+            raise(r, *a, true);
     }
     updateProcessUi();
 }
@@ -671,12 +681,13 @@ void TrainingMonitor::updateProcessUi() {
     m_stopButton->setEnabled(running && !m_process->isStopping());
     m_resumeButton->setEnabled(!running && (selectedRun() || !m_process->runDirectory().isEmpty()));
     if (running)
-        m_processLabel->setText(m_process->isStopping()
-                                    ? tr("Stopping %1 (writing a checkpoint)…").arg(QFileInfo(m_process->runDirectory()).fileName())
-                                    : tr("Training %1: step %2/%3")
-                                          .arg(QFileInfo(m_process->runDirectory()).fileName())
-                                          .arg(m_process->lastStep())
-                                          .arg(m_process->totalSteps()));
+        m_processLabel->setText(
+            m_process->isStopping()
+                ? tr("Stopping %1 (writing a checkpoint)…").arg(QFileInfo(m_process->runDirectory()).fileName())
+                : tr("Training %1: step %2/%3")
+                      .arg(QFileInfo(m_process->runDirectory()).fileName())
+                      .arg(m_process->lastStep())
+                      .arg(m_process->totalSteps()));
     else if (!m_process->runDirectory().isEmpty() && m_processLabel->property("outcome").toString().isEmpty())
         m_processLabel->setText(tr("Not running."));
 }
@@ -686,12 +697,15 @@ void TrainingMonitor::addRecent(const QString& dir) {
     QStringList recent = s.value(QStringLiteral("monitor/recentRuns")).toStringList();
     recent.removeAll(dir);
     recent.prepend(dir);
-    while (recent.size() > kMaxRecent) recent.removeLast();
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
     s.setValue(QStringLiteral("monitor/recentRuns"), recent);
     rebuildRecentMenu();
 }
 
-QStringList TrainingMonitor::recentRuns() const { return QSettings().value(QStringLiteral("monitor/recentRuns")).toStringList(); }
+QStringList TrainingMonitor::recentRuns() const {
+    return QSettings().value(QStringLiteral("monitor/recentRuns")).toStringList();
+}
 
 void TrainingMonitor::rebuildRecentMenu() {
     m_recentMenu->clear();
@@ -723,7 +737,8 @@ void TrainingMonitor::openRunDialog() {
 
 void TrainingMonitor::newTrainingDialog() {
     if (m_process->isRunning()) {
-        QMessageBox::information(this, tr("New training"), tr("A training started here is still running; stop it first."));
+        QMessageBox::information(this, tr("New training"),
+                                 tr("A training started here is still running; stop it first."));
         return;
     }
     NewTrainingDialog dialog(this);
@@ -753,297 +768,6 @@ bool TrainingMonitor::resumeTraining() {
 void TrainingMonitor::stopTraining() {
     m_process->stop();
     updateProcessUi();
-}
-
-// ---- plots ------------------------------------------------------------------------------
-
-void TrainingMonitor::scheduleReplot() {
-    m_dirty = true;
-    if (!m_replotTimer->isActive()) m_replotTimer->start();
-}
-
-void TrainingMonitor::replotNow() {
-    m_replotTimer->stop();
-    rebuild();
-}
-
-std::vector<double> TrainingMonitor::xValues(const Run& run, const std::vector<double>& step,
-                                             const std::vector<double>& time, const std::vector<double>& elapsed) const {
-    switch (xMode()) {
-    case XMode::Step: return step;
-    case XMode::WallTime: return time;
-    case XMode::Relative: {
-        std::vector<double> x(step.size());
-        for (std::size_t i = 0; i < x.size(); ++i)
-            x[i] = std::isfinite(elapsed[i]) ? elapsed[i] : time[i] - run.series.firstTime;
-        return x;
-    }
-    }
-    return step;
-}
-
-void TrainingMonitor::styleAll() {
-    const ViewColors c = ViewColors::current();
-    for (QCustomPlot* p : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot}) {
-        p->setBackground(c.background);
-        for (QCPAxis* ax : {p->xAxis, p->yAxis}) {
-            ax->setBasePen(QPen(c.mutedText));
-            ax->setTickPen(QPen(c.mutedText));
-            ax->setSubTickPen(QPen(c.mutedText));
-            ax->setTickLabelColor(c.text);
-            ax->setLabelColor(c.text);
-            ax->grid()->setPen(QPen(c.grid, 0, Qt::DotLine));
-        }
-        if (auto* title = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0))) title->setTextColor(c.text);
-        p->legend->setBrush(QColor(c.background.red(), c.background.green(), c.background.blue(), 200));
-        p->legend->setTextColor(c.text);
-        p->legend->setBorderPen(QPen(c.grid));
-    }
-}
-
-void TrainingMonitor::rebuild() {
-    QElapsedTimer t;
-    t.start();
-    m_dirty = false;
-    styleAll();
-    // The x axis type of every plot.
-    for (QCustomPlot* p : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot}) {
-        switch (xMode()) {
-        case XMode::Step:
-            if (!p->xAxis->ticker().dynamicCast<QCPAxisTickerDateTime>().isNull() ||
-                !p->xAxis->ticker().dynamicCast<QCPAxisTickerTime>().isNull())
-                p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-            p->xAxis->setLabel(tr("step"));
-            break;
-        case XMode::WallTime: {
-            if (p->xAxis->ticker().dynamicCast<QCPAxisTickerDateTime>().isNull()) {
-                QSharedPointer<QCPAxisTickerDateTime> dt(new QCPAxisTickerDateTime);
-                dt->setDateTimeFormat(QStringLiteral("HH:mm\ndd MMM"));
-                p->xAxis->setTicker(dt);
-            }
-            p->xAxis->setLabel(tr("wall time"));
-            break;
-        }
-        case XMode::Relative:
-            if (p->xAxis->ticker().dynamicCast<QCPAxisTickerTime>().isNull()) {
-                QSharedPointer<QCPAxisTickerTime> tt(new QCPAxisTickerTime);
-                tt->setTimeFormat(QStringLiteral("%h:%m:%s"));
-                p->xAxis->setTicker(tt);
-            }
-            p->xAxis->setLabel(tr("training time (h:m:s)"));
-            break;
-        }
-    }
-    double xMin = 0, xMax = 0;
-    rebuildLoss(xMin, xMax);
-    rebuildSeriesPlot(m_throughputPlot, 0, xMin, xMax);
-    rebuildSeriesPlot(m_memoryPlot, 1, xMin, xMax);
-    rebuildRanks(xMin, xMax);
-    for (QCustomPlot* p : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot})
-        if (p->isVisible() || !isVisible()) p->replot(QCustomPlot::rpQueuedRefresh);
-    m_lastReplotMs = static_cast<double>(t.nsecsElapsed()) * 1e-6;
-}
-
-void TrainingMonitor::rebuildLoss(double& xMin, double& xMax) {
-    QCustomPlot* p = m_lossPlot;
-    p->clearGraphs();
-    const bool ppl = m_metricCombo->currentIndex() == 1;
-    const bool smooth = m_smoothCheck->isChecked() && m_smoothSlider->value() > 0;
-    const double w = m_smoothSlider->value() / 100.0;
-    const bool logY = m_logCheck->isChecked();
-    p->yAxis->setLabel(ppl ? tr("perplexity") : tr("loss"));
-    p->yAxis->setScaleType(logY ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-    if (logY && p->yAxis->ticker().dynamicCast<QCPAxisTickerLog>().isNull())
-        p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog));
-    else if (!logY && !p->yAxis->ticker().dynamicCast<QCPAxisTickerLog>().isNull())
-        p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-
-    // The x range: the whole data unless the user zoomed or panned.
-    std::vector<std::vector<double>> xs(m_runs.size());
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (std::size_t i = 0; i < m_runs.size(); ++i) {
-        const Run& r = *m_runs[i];
-        xs[i] = xValues(r, r.series.steps.step, r.series.steps.time, r.series.steps.elapsed);
-        if (!r.visible) continue;
-        for (double v : xs[i])
-            if (std::isfinite(v)) {
-                lo = std::min(lo, v);
-                hi = std::max(hi, v);
-            }
-    }
-    if (m_autoRange) {
-        if (lo > hi) {
-            lo = 0;
-            hi = 1;
-        } else if (lo == hi) {
-            lo -= 0.5;
-            hi += 0.5;
-        }
-        const double pad = (hi - lo) * 0.01;
-        xMin = lo - pad;
-        xMax = hi + pad;
-    } else {
-        xMin = p->xAxis->range().lower;
-        xMax = p->xAxis->range().upper;
-    }
-    const int columns = std::max(p->axisRect()->width(), 100);
-    const QColor red(0xd62728);
-
-    for (std::size_t i = 0; i < m_runs.size(); ++i) {
-        const Run& r = *m_runs[i];
-        if (!r.visible || r.series.steps.size() == 0) continue;
-        const std::vector<double>& y = ppl ? r.series.steps.ppl : r.series.steps.loss;
-        const DownsampledCurve raw = minMaxDownsample(xs[i], y, xMin, xMax, columns);
-        QCPGraph* g = p->addGraph();
-        g->setObjectName(QStringLiteral("raw:%1").arg(r.name));
-        // Opaque, mixed with the background: Qt strokes a translucent polyline as one path,
-        // which takes seconds for a few thousand zigzagging min/max points.
-        const QColor bg = ViewColors::current().background;
-        const QColor rawColor = smooth ? QColor::fromRgbF(0.35f * r.color.redF() + 0.65f * bg.redF(),
-                                                          0.35f * r.color.greenF() + 0.65f * bg.greenF(),
-                                                          0.35f * r.color.blueF() + 0.65f * bg.blueF())
-                                       : r.color;
-        g->setPen(QPen(rawColor, smooth ? 1.0 : 1.5));
-        g->setName(smooth ? tr("%1 (raw)").arg(r.name) : r.name);
-        g->setData(toQVector(raw.line.x), toQVector(raw.line.y), true);
-        if (smooth) g->removeFromLegend();
-        if (smooth) {
-            const std::vector<double> s = emaSmooth(y, w);
-            const DownsampledCurve sm = minMaxDownsample(xs[i], s, xMin, xMax, columns);
-            QCPGraph* gs = p->addGraph();
-            gs->setObjectName(QStringLiteral("smooth:%1").arg(r.name));
-            gs->setPen(QPen(r.color, 2.0));
-            gs->setName(r.name);
-            gs->setData(toQVector(sm.line.x), toQVector(sm.line.y), true);
-        }
-        // Held-out loss: exact, over all candidates.
-        if (r.series.evals.size()) {
-            const auto ex = xValues(r, r.series.evals.step, r.series.evals.time, r.series.evals.elapsed);
-            const auto& ey = ppl ? r.series.evals.ppl : r.series.evals.loss;
-            QCPGraph* ge = p->addGraph();
-            ge->setObjectName(QStringLiteral("eval:%1").arg(r.name));
-            ge->setPen(QPen(r.color.darker(130), 1.5, Qt::DashLine));
-            ge->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, r.color.darker(130), 6));
-            ge->setName(tr("%1 held-out (exact)").arg(r.name));
-            ge->setData(toQVector(ex), toQVector(ey), true);
-        }
-        if (!raw.nanX.empty()) {
-            QCPGraph* gn = p->addGraph();
-            gn->setObjectName(QStringLiteral("nonfinite:%1").arg(r.name));
-            gn->setProperty("noRange", true);
-            gn->setLineStyle(QCPGraph::lsNone);
-            gn->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QPen(red, 2.5), Qt::NoBrush, 11));
-            gn->setName(tr("%1 NaN/Inf (%2)").arg(r.name).arg(r.series.nonFiniteCount));
-            gn->setData(toQVector(raw.nanX), toQVector(raw.nanY), true);
-        }
-    }
-    m_settingRange = true;
-    p->xAxis->setRange(xMin, xMax);
-    double ylo = 0, yhi = 1;
-    if (dataRange(p, logY, &ylo, &yhi)) {
-        if (logY) p->yAxis->setRange(ylo / 1.2, yhi * 1.2);
-        else {
-            const double pad = std::max((yhi - ylo) * 0.05, 1e-9);
-            p->yAxis->setRange(ylo - pad, yhi + pad);
-        }
-    } else {
-        p->yAxis->setRange(logY ? 0.1 : 0, logY ? 10 : 1);
-    }
-    // Markers of a NaN with no finite value before it sit at the bottom of the plot.
-    for (int g = 0; g < p->graphCount(); ++g) {
-        QCPGraph* gn = p->graph(g);
-        if (!gn->objectName().startsWith(QLatin1String("nonfinite:"))) continue;
-        for (auto it = gn->data()->begin(); it != gn->data()->end(); ++it)
-            if (!std::isfinite(it->value)) it->value = p->yAxis->range().lower;
-    }
-    m_settingRange = false;
-}
-
-void TrainingMonitor::rebuildSeriesPlot(QCustomPlot* p, int which, double xMin, double xMax) {
-    p->clearGraphs();
-    p->yAxis->setLabel(which == 0 ? tr("samples/s") : tr("MB"));
-    const int columns = std::max(p->axisRect()->width(), 100);
-    for (const auto& run : m_runs) {
-        const Run& r = *run;
-        if (!r.visible || r.series.steps.size() == 0) continue;
-        const auto x = xValues(r, r.series.steps.step, r.series.steps.time, r.series.steps.elapsed);
-        const auto& y = which == 0 ? r.series.steps.samplesPerS : r.series.steps.memoryMb;
-        const DownsampledCurve d = minMaxDownsample(x, y, xMin, xMax, columns);
-        QCPGraph* g = p->addGraph();
-        g->setObjectName(QStringLiteral("%1:%2").arg(which == 0 ? QStringLiteral("throughput") : QStringLiteral("memory"), r.name));
-        g->setPen(QPen(r.color, 1.2));
-        g->setName(r.name);
-        g->setData(toQVector(d.line.x), toQVector(d.line.y), true);
-    }
-    m_settingRange = true;
-    p->xAxis->setRange(xMin, xMax);
-    double lo = 0, hi = 1;
-    if (dataRange(p, false, &lo, &hi)) p->yAxis->setRange(std::min(0.0, lo), hi * 1.08 + 1e-9);
-    m_settingRange = false;
-}
-
-void TrainingMonitor::rebuildRanks(double xMin, double xMax) {
-    QCustomPlot* p = m_rankPlot;
-    p->clearGraphs();
-    p->yAxis->setLabel(tr("tokens/s"));
-    const int columns = std::max(p->axisRect()->width(), 100);
-    QStringList summary;
-    for (const auto& run : m_runs) {
-        const Run& r = *run;
-        if (!r.visible || r.series.ranks.size() < 2) continue;
-        const int n = static_cast<int>(r.series.ranks.size());
-        for (int k = 0; k < n; ++k) {
-            const auto& rk = r.series.ranks[static_cast<std::size_t>(k)];
-            if (rk.step.empty()) continue;
-            const auto x = xValues(r, rk.step, rk.time, rk.elapsed);
-            const DownsampledCurve d = minMaxDownsample(x, rk.tokensPerS, xMin, xMax, columns);
-            QCPGraph* g = p->addGraph();
-            g->setObjectName(QStringLiteral("rank:%1:%2").arg(r.name).arg(k));
-            // The run's hue, lighter for higher ranks.
-            g->setPen(QPen(r.color.lighter(100 + 80 * k / std::max(1, n - 1)), 1.2));
-            g->setName(tr("%1 rank %2").arg(r.name).arg(k));
-            g->setData(toQVector(d.line.x), toQVector(d.line.y), true);
-        }
-        QString line = tr("%1: %2 ranks").arg(r.name).arg(r.series.worldSize);
-        const auto& last = r.series.ranks;
-        double memMax = 0;
-        for (const auto& rk : last)
-            if (!rk.memoryMb.empty() && std::isfinite(rk.memoryMb.back())) memMax = std::max(memMax, rk.memoryMb.back());
-        if (memMax > 0) line += tr(", max memory %1 MB").arg(memMax, 0, 'f', 0);
-        if (std::isfinite(r.series.lastExchangeBytes)) {
-            line += tr(", exchange %1 MB/step").arg(r.series.lastExchangeBytes / 1e6, 0, 'f', 2);
-            if (std::isfinite(r.series.lastDenseBytes) && r.series.lastDenseBytes > 0)
-                line += tr(" (%1 % of dense)").arg(100.0 * r.series.lastExchangeBytes / r.series.lastDenseBytes, 0, 'f', 1);
-        }
-        summary << line;
-    }
-    if (auto* box = qobject_cast<QWidget*>(p->property("box").value<QObject*>())) box->setVisible(p->graphCount() > 0);
-    m_rankLabel->setText(summary.join(QStringLiteral("; ")));
-    m_settingRange = true;
-    p->xAxis->setRange(xMin, xMax);
-    double lo = 0, hi = 1;
-    if (dataRange(p, false, &lo, &hi)) p->yAxis->setRange(std::min(0.0, lo), hi * 1.08 + 1e-9);
-    m_settingRange = false;
-}
-
-QSize TrainingMonitor::exportSize() const { return m_plotArea->size().isEmpty() ? QSize(1200, 800) : m_plotArea->size(); }
-
-void TrainingMonitor::renderExport(QPainter& painter) {
-    if (m_dirty) replotNow();
-    // Plot by plot through QPicture, so the curves stay vectors in SVG.
-    for (QCustomPlot* p : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot}) {
-        if (!p->isVisibleTo(this) && p->parentWidget() && !p->parentWidget()->isVisibleTo(this)) continue;
-        if (p->width() <= 0 || p->height() <= 0) continue;
-        const QPoint at = p->mapTo(m_plotArea, QPoint(0, 0));
-        QPicture picture;
-        {
-            QCPPainter qcp(&picture);
-            qcp.setMode(QCPPainter::pmVectorized);
-            qcp.setMode(QCPPainter::pmNoCaching);
-            p->toPainter(&qcp, p->width(), p->height());
-        }
-        painter.drawPicture(at, picture);
-    }
 }
 
 } // namespace brillm::viz

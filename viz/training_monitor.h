@@ -27,6 +27,7 @@ class QCustomPlot;
 class QDoubleSpinBox;
 class QLabel;
 class QListWidget;
+class QListWidgetItem;
 class QMenu;
 class QPlainTextEdit;
 class QPushButton;
@@ -107,7 +108,23 @@ Q_SIGNALS:
     void statusMessage(const QString& message);
 
 private:
-    struct Run;
+    // One followed run; owned by m_runs, its stream by the widget (QObject parent).
+    struct Run {
+        QString dir, metricsPath, name;
+        QColor color;
+        bool visible = true;
+        MetricsStream* stream = nullptr;
+        RunSeries series;
+        AlertEngine alerts;
+        qint64 totalSteps = 0;
+        bool missing = false;
+        bool caughtUp = false;
+        bool sawLiveData = false; // data arrived after the backlog: the run is being written now
+        qint64 parseErrors = 0;
+        QListWidgetItem* item = nullptr;
+        Run(QString d, QString m, QString n, AlertSettings s)
+            : dir(std::move(d)), metricsPath(std::move(m)), name(std::move(n)), alerts(name, s) {}
+    };
     void onRecords(Run* run, const std::vector<MetricsRecord>& records);
     void onReset(Run* run);
     void raise(Run* run, const TrainingAlert& alert, bool announce);

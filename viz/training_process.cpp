@@ -20,7 +20,8 @@ constexpr qsizetype kMaxLog = 256 * 1024;
 
 QStringList trainArguments(const TrainingRequest& r) {
     QStringList a{QStringLiteral("train")};
-    for (const QString& c : r.corpus) a << QStringLiteral("--corpus") << c;
+    for (const QString& c : r.corpus)
+        a << QStringLiteral("--corpus") << c;
     a << QStringLiteral("--out") << r.runDirectory;
     a << QStringLiteral("--steps") << QString::number(r.steps);
     a << QStringLiteral("--batch") << QString::number(r.batch);

@@ -18,14 +18,14 @@ class QTimer;
 namespace brillm::viz {
 
 struct TrainingRequest {
-    QStringList corpus;        // --corpus, repeatable
-    QString runDirectory;      // --out
-    qint64 steps = 1500;       // --steps
-    qint64 batch = 32;         // --batch
-    qint64 negatives = 400;    // --negatives
-    double lr = 0.05;          // --lr
+    QStringList corpus;                          // --corpus, repeatable
+    QString runDirectory;                        // --out
+    qint64 steps = 1500;                         // --steps
+    qint64 batch = 32;                           // --batch
+    qint64 negatives = 400;                      // --negatives
+    double lr = 0.05;                            // --lr
     QString optimizer = QStringLiteral("adamw"); // --optimizer adamw|sparse-adamw
-    QStringList extraArguments; // passed as they are (e.g. --eval-every 50)
+    QStringList extraArguments;                  // passed as they are (e.g. --eval-every 50)
 };
 
 // The command lines (without the program). --json: progress as JSON lines on stdout.
@@ -34,10 +34,10 @@ QStringList resumeArguments(const QString& runDirectory, std::optional<qint64> s
 
 struct TrainingOutcome {
     int exitCode = 0;
-    bool crashed = false;  // ended by a signal (or failed to start)
-    bool stopped = false;  // stopped on request (checkpoint written: exit 130), resumable
-    bool killed = false;   // did not stop within the grace period and was killed
-    QString message;       // one line for the UI
+    bool crashed = false; // ended by a signal (or failed to start)
+    bool stopped = false; // stopped on request (checkpoint written: exit 130), resumable
+    bool killed = false;  // did not stop within the grace period and was killed
+    QString message;      // one line for the UI
 };
 
 class TrainingProcess : public QObject {

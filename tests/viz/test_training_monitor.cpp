@@ -4,20 +4,20 @@
 // computation, EMA against a hand computation, alerts, the widget on a fixture run, and the
 // trainer process (a fake trainer that crashes; a real tiny `brillm train` stopped and resumed).
 #include "curve_downsample.h"
+#include "main_window.h"
 #include "metrics_stream.h"
 #include "training_alerts.h"
 #include "training_monitor.h"
 #include "training_process.h"
-#include "main_window.h"
 
 #include <qcustomplot.h>
 
 #include <QDir>
 #include <QDockWidget>
-#include <QMenuBar>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QListWidget>
+#include <QMenuBar>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -45,16 +45,18 @@ std::string stepLine(std::int64_t step, double loss, double time = 1.7e9, const 
                       R"("grad_norm":1.5,"samples_per_s":120.5,"tokens_per_s":3800,"memory_mb":512,"skipped":false%s})",
                       static_cast<long long>(step), time, time - 1.7e9, loss, std::exp(loss), extra);
     else
-        std::snprintf(buf, sizeof buf,
-                      R"({"type":"step","step":%lld,"time":%.3f,"elapsed":%.3f,"loss":null,"ppl":null,"lr":0.05,)"
-                      R"("grad_norm":null,"samples_per_s":120.5,"tokens_per_s":3800,"memory_mb":512,"skipped":true,"non_finite":"%s"%s})",
-                      static_cast<long long>(step), time, time - 1.7e9, std::isnan(loss) ? "nan" : "inf", extra);
+        std::snprintf(
+            buf, sizeof buf,
+            R"({"type":"step","step":%lld,"time":%.3f,"elapsed":%.3f,"loss":null,"ppl":null,"lr":0.05,)"
+            R"("grad_norm":null,"samples_per_s":120.5,"tokens_per_s":3800,"memory_mb":512,"skipped":true,"non_finite":"%s"%s})",
+            static_cast<long long>(step), time, time - 1.7e9, std::isnan(loss) ? "nan" : "inf", extra);
     return buf;
 }
 
 std::string evalLine(std::int64_t step, double loss, double time = 1.7e9) {
     char buf[256];
-    std::snprintf(buf, sizeof buf, R"({"type":"eval","step":%lld,"time":%.3f,"loss":%.6f,"ppl":%.6f,"sequences":64,"edges":1900})",
+    std::snprintf(buf, sizeof buf,
+                  R"({"type":"eval","step":%lld,"time":%.3f,"loss":%.6f,"ppl":%.6f,"sequences":64,"edges":1900})",
                   static_cast<long long>(step), time, loss, std::exp(loss));
     return buf;
 }
@@ -66,18 +68,22 @@ void writeFile(const QString& path, const std::string& text, bool append = false
 }
 
 // A plausible loss curve: decay plus deterministic noise.
-double fixtureLoss(std::int64_t s) { return 2.0 + 5.0 * std::exp(-static_cast<double>(s) / 80.0) + 0.08 * std::sin(static_cast<double>(s) * 1.7); }
+double fixtureLoss(std::int64_t s) {
+    return 2.0 + 5.0 * std::exp(-static_cast<double>(s) / 80.0) + 0.08 * std::sin(static_cast<double>(s) * 1.7);
+}
 
 // A run directory: config.json and metrics.jsonl with `steps` steps, eval every 50, NaN steps
 // at nanSteps, and per-rank figures when ranks > 1.
-void writeFixtureRun(const QString& dir, int steps, std::set<int> nanSteps = {}, int ranks = 1, std::set<int> spikes = {}) {
+void writeFixtureRun(const QString& dir, int steps, std::set<int> nanSteps = {}, int ranks = 1,
+                     std::set<int> spikes = {}) {
     QDir().mkpath(dir);
     writeFile(QDir(dir).filePath(QStringLiteral("config.json")), "{\"steps\": " + std::to_string(steps) + "}\n");
     std::string text;
     for (int s = 1; s <= steps; ++s) {
         std::string extra;
         if (ranks > 1) {
-            extra = ",\"world_size\":" + std::to_string(ranks) + ",\"exchange_bytes\":2.5e6,\"dense_bytes\":8.0e7,\"ranks\":[";
+            extra = ",\"world_size\":" + std::to_string(ranks) +
+                    ",\"exchange_bytes\":2.5e6,\"dense_bytes\":8.0e7,\"ranks\":[";
             for (int r = 0; r < ranks; ++r) {
                 char buf[160];
                 std::snprintf(buf, sizeof buf, R"(%s{"rank":%d,"samples_per_s":%d,"tokens_per_s":%d,"memory_mb":%d})",
@@ -89,7 +95,8 @@ void writeFixtureRun(const QString& dir, int steps, std::set<int> nanSteps = {},
         const double loss = nanSteps.count(s) ? std::nan("") : spikes.count(s) ? 40.0 : fixtureLoss(s);
         text += stepLine(s, loss, 1.7e9 + s * 0.5, extra.c_str()) + "\n";
         if (s % 50 == 0) text += evalLine(s, fixtureLoss(s) + 0.3, 1.7e9 + s * 0.5 + 0.1) + "\n";
-        if (s % 100 == 0) text += R"({"type":"checkpoint","step":)" + std::to_string(s) + R"(,"time":1.7e9,"path":"x"})" + "\n";
+        if (s % 100 == 0)
+            text += R"({"type":"checkpoint","step":)" + std::to_string(s) + R"(,"time":1.7e9,"path":"x"})" + "\n";
     }
     writeFile(QDir(dir).filePath(QStringLiteral("metrics.jsonl")), text);
 }
@@ -107,7 +114,8 @@ QCPGraph* graphNamed(QCustomPlot* p, const QString& name) {
 TEST(MetricsParse, StepEvalCheckpointAndUnknownKeys) {
     MetricsRecord r;
     QString err;
-    ASSERT_TRUE(parseMetricsLine(QByteArray::fromStdString(stepLine(7, 3.5, 1.7e9, ",\"future_key\":{\"a\":[1,2]}")), &r, &err))
+    ASSERT_TRUE(
+        parseMetricsLine(QByteArray::fromStdString(stepLine(7, 3.5, 1.7e9, ",\"future_key\":{\"a\":[1,2]}")), &r, &err))
         << err.toStdString();
     EXPECT_EQ(r.type, MetricsRecord::Type::Step);
     EXPECT_EQ(r.step, 7);
@@ -135,10 +143,11 @@ TEST(MetricsParse, StepEvalCheckpointAndUnknownKeys) {
     ASSERT_TRUE(parseMetricsLine(R"({"type":"something_new","step":3})", &r, &err));
     EXPECT_EQ(r.type, MetricsRecord::Type::Other);
 
-    ASSERT_TRUE(parseMetricsLine(R"({"type":"step","step":5,"loss":1.0,"world_size":2,"exchange_bytes":1e6,"dense_bytes":4e6,)"
-                                 R"("ranks":[{"rank":0,"samples_per_s":10,"tokens_per_s":300,"memory_mb":100},)"
-                                 R"({"rank":1,"samples_per_s":11,"tokens_per_s":310}]})",
-                                 &r, &err));
+    ASSERT_TRUE(
+        parseMetricsLine(R"({"type":"step","step":5,"loss":1.0,"world_size":2,"exchange_bytes":1e6,"dense_bytes":4e6,)"
+                         R"("ranks":[{"rank":0,"samples_per_s":10,"tokens_per_s":300,"memory_mb":100},)"
+                         R"({"rank":1,"samples_per_s":11,"tokens_per_s":310}]})",
+                         &r, &err));
     EXPECT_EQ(r.worldSize, 2);
     ASSERT_EQ(r.ranks.size(), 2u);
     EXPECT_EQ(r.ranks[1].rank, 1);
@@ -156,7 +165,8 @@ TEST(MetricsFollower, LinesSplitAtEveryBytePosition) {
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("metrics.jsonl"));
     std::string text;
-    for (int s = 1; s <= 6; ++s) text += stepLine(s, 5.0 - s * 0.1) + "\n";
+    for (int s = 1; s <= 6; ++s)
+        text += stepLine(s, 5.0 - s * 0.1) + "\n";
     text += "garbage that is not json\n";
     text += evalLine(6, 4.0) + "\r\n";
     // Every split of the text into two writes gives the same records.
@@ -170,7 +180,8 @@ TEST(MetricsFollower, LinesSplitAtEveryBytePosition) {
         std::vector<MetricsRecord> all = a.records;
         all.insert(all.end(), b.records.begin(), b.records.end());
         ASSERT_EQ(all.size(), 7u) << "cut at " << cut;
-        for (int s = 1; s <= 6; ++s) EXPECT_EQ(all[static_cast<std::size_t>(s - 1)].step, s);
+        for (int s = 1; s <= 6; ++s)
+            EXPECT_EQ(all[static_cast<std::size_t>(s - 1)].step, s);
         EXPECT_EQ(all[6].type, MetricsRecord::Type::Eval);
         EXPECT_EQ(a.errors.size() + b.errors.size(), 1) << cut;
         EXPECT_TRUE((a.errors + b.errors).first().startsWith(QStringLiteral("line 7:")));
@@ -194,7 +205,8 @@ TEST(MetricsFollower, BoundedChunksTruncationAndReplacement) {
     MetricsFollower f(path);
     EXPECT_TRUE(f.poll().missing);
     std::string text;
-    for (int s = 1; s <= 100; ++s) text += stepLine(s, 1.0) + "\n";
+    for (int s = 1; s <= 100; ++s)
+        text += stepLine(s, 1.0) + "\n";
     writeFile(path, text);
     // At most 1000 bytes per poll: several polls, each record once.
     std::vector<std::int64_t> steps;
@@ -202,12 +214,14 @@ TEST(MetricsFollower, BoundedChunksTruncationAndReplacement) {
     for (;;) {
         auto c = f.poll(1000);
         ++polls;
-        for (auto& r : c.records) steps.push_back(r.step);
+        for (auto& r : c.records)
+            steps.push_back(r.step);
         if (!c.more) break;
     }
     EXPECT_GT(polls, 10);
     ASSERT_EQ(steps.size(), 100u);
-    for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], static_cast<std::int64_t>(i) + 1);
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        EXPECT_EQ(steps[i], static_cast<std::int64_t>(i) + 1);
     EXPECT_FALSE(f.poll().reset);
 
     // Truncated (a new run in the same place, shorter than what was read).
@@ -249,7 +263,8 @@ TEST(MetricsStream, FollowsAFileAnotherThreadWrites) {
     int resets = 0;
     QStringList errors;
     QObject::connect(&stream, &MetricsStream::recordsAvailable, [&](const std::vector<MetricsRecord>& rs) {
-        for (const auto& r : rs) series.append(r);
+        for (const auto& r : rs)
+            series.append(r);
     });
     QObject::connect(&stream, &MetricsStream::reset, [&] {
         ++resets;
@@ -277,22 +292,27 @@ TEST(MetricsStream, FollowsAFileAnotherThreadWrites) {
             if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
         }
         std::fclose(f);
-        while (phase.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        while (phase.load() < 1)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         // Truncate and start over (a new run in the same place).
         f = std::fopen(path.toLocal8Bit().constData(), "wb");
-        for (int s = 1; s <= 50; ++s) std::fprintf(f, "%s\n", stepLine(s, 8.0).c_str());
+        for (int s = 1; s <= 50; ++s)
+            std::fprintf(f, "%s\n", stepLine(s, 8.0).c_str());
         std::fclose(f);
-        while (phase.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        while (phase.load() < 2)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         // Replace by a new file, longer than the old one.
         const std::string tmp = path.toStdString() + ".tmp";
         f = std::fopen(tmp.c_str(), "wb");
-        for (int s = 1; s <= 300; ++s) std::fprintf(f, "%s\n", stepLine(s, 6.0, 1.9e9).c_str());
+        for (int s = 1; s <= 300; ++s)
+            std::fprintf(f, "%s\n", stepLine(s, 6.0, 1.9e9).c_str());
         std::fclose(f);
         std::rename(tmp.c_str(), path.toLocal8Bit().constData());
     });
     EXPECT_TRUE(QTest::qWaitFor([&] { return series.steps.size() == static_cast<std::size_t>(kLines); }, 20000));
     ASSERT_EQ(series.steps.size(), static_cast<std::size_t>(kLines));
-    for (int i = 0; i < kLines; ++i) ASSERT_EQ(series.steps.step[static_cast<std::size_t>(i)], i + 1);
+    for (int i = 0; i < kLines; ++i)
+        ASSERT_EQ(series.steps.step[static_cast<std::size_t>(i)], i + 1);
     EXPECT_EQ(resets, 0);
     ASSERT_EQ(errors.size(), 1);
     EXPECT_TRUE(errors.first().startsWith(QStringLiteral("line 701:"))) << errors.first().toStdString();
@@ -335,8 +355,10 @@ TEST(CurveDownsample, KeepsSpikesAndNaNsLikeBruteForce) {
         x[static_cast<std::size_t>(i)] = i * 0.5 + 3;
         y[static_cast<std::size_t>(i)] = 2 + std::exp(-i / 20000.0) + noise(rng);
     }
-    for (int i : {12345, 54321, 99998}) y[static_cast<std::size_t>(i)] = 50 + i * 1e-4; // spikes
-    for (int i : {222, 40000, 40001, 77777}) y[static_cast<std::size_t>(i)] = std::nan("");
+    for (int i : {12345, 54321, 99998})
+        y[static_cast<std::size_t>(i)] = 50 + i * 1e-4; // spikes
+    for (int i : {222, 40000, 40001, 77777})
+        y[static_cast<std::size_t>(i)] = std::nan("");
     y[60000] = INFINITY;
     const int columns = 640;
     for (auto [xmin, xmax] : {std::pair{3.0, 3 + 0.5 * (n - 1)}, std::pair{10000.0, 30000.0}}) {
@@ -366,7 +388,8 @@ TEST(CurveDownsample, KeepsSpikesAndNaNsLikeBruteForce) {
         }
         EXPECT_EQ(got, minmax);
         std::set<int> markedCols;
-        for (double xi : d.nanX) markedCols.insert(std::min(columns - 1, static_cast<int>((xi - xmin) / (xmax - xmin) * columns)));
+        for (double xi : d.nanX)
+            markedCols.insert(std::min(columns - 1, static_cast<int>((xi - xmin) / (xmax - xmin) * columns)));
         EXPECT_EQ(markedCols, bad);
         EXPECT_EQ(d.nanX.size(), bad.size());
         // x ascending (QCustomPlot takes it as sorted).
@@ -392,10 +415,10 @@ TEST(CurveDownsample, EmaByHand) {
     const double nan = std::nan("");
     const auto s = emaSmooth({1, 2, nan, 4, 6}, 0.5);
     ASSERT_EQ(s.size(), 5u);
-    EXPECT_DOUBLE_EQ(s[0], 1.0);                 // 0.5 / (1 - 0.5)
-    EXPECT_DOUBLE_EQ(s[1], 1.25 / 0.75);         // (0.25 + 1) / (1 - 0.25)
+    EXPECT_DOUBLE_EQ(s[0], 1.0);         // 0.5 / (1 - 0.5)
+    EXPECT_DOUBLE_EQ(s[1], 1.25 / 0.75); // (0.25 + 1) / (1 - 0.25)
     EXPECT_TRUE(std::isnan(s[2]));
-    EXPECT_DOUBLE_EQ(s[3], 4.0);                 // restarted after the NaN
+    EXPECT_DOUBLE_EQ(s[3], 4.0); // restarted after the NaN
     EXPECT_DOUBLE_EQ(s[4], (0.5 * 2 + 0.5 * 6) / 0.75);
     const auto off = emaSmooth({3, 1, 4}, 0);
     EXPECT_EQ(off, (std::vector<double>{3, 1, 4}));
@@ -403,7 +426,8 @@ TEST(CurveDownsample, EmaByHand) {
 
 TEST(CurveDownsample, SpikeDetection) {
     std::vector<double> y;
-    for (int i = 0; i < 400; ++i) y.push_back(3.0 + 0.05 * std::sin(i * 0.9) + (i == 250 ? 6.0 : 0.0));
+    for (int i = 0; i < 400; ++i)
+        y.push_back(3.0 + 0.05 * std::sin(i * 0.9) + (i == 250 ? 6.0 : 0.0));
     EXPECT_EQ(detectSpikes(y, 100, 6.0), std::vector<std::size_t>{250});
     y[300] = std::nan(""); // ignored
     EXPECT_EQ(detectSpikes(y, 100, 6.0), std::vector<std::size_t>{250});
@@ -424,9 +448,11 @@ TEST(TrainingAlerts, NaNSpikeAndStall) {
         r.step = step;
         r.loss = loss;
         r.nonFinite = std::isfinite(loss) ? NonFinite::None : NonFinite::NaN;
-        for (auto& a : e.onRecord(r)) all.push_back(a);
+        for (auto& a : e.onRecord(r))
+            all.push_back(a);
     };
-    for (int i = 1; i <= 100; ++i) push(i, 3.0 + 0.01 * (i % 5));
+    for (int i = 1; i <= 100; ++i)
+        push(i, 3.0 + 0.01 * (i % 5));
     EXPECT_TRUE(all.empty());
     push(101, std::nan(""));
     push(102, std::nan("")); // the same episode: no second alert
@@ -551,13 +577,16 @@ TEST(TrainingMonitor, InTheMainWindow) {
     MainWindow w(o);
     ASSERT_TRUE(w.trainingMonitor());
     bool dock = false;
-    for (QDockWidget* d : w.docks()) dock |= d->objectName() == QStringLiteral("dock.training") && d->widget() == w.trainingMonitor();
+    for (QDockWidget* d : w.docks())
+        dock |= d->objectName() == QStringLiteral("dock.training") && d->widget() == w.trainingMonitor();
     EXPECT_TRUE(dock);
     QStringList menus;
-    for (QAction* a : w.menuBar()->actions()) menus << a->text().remove(QLatin1Char('&'));
+    for (QAction* a : w.menuBar()->actions())
+        menus << a->text().remove(QLatin1Char('&'));
     EXPECT_TRUE(menus.contains(QStringLiteral("Training"))) << menus.join(QLatin1Char(',')).toStdString();
     bool exportable = false;
-    for (const auto& [d, v] : w.exportableViews()) exportable |= v->exportName() == QStringLiteral("training-monitor");
+    for (const auto& [d, v] : w.exportableViews())
+        exportable |= v->exportName() == QStringLiteral("training-monitor");
     EXPECT_TRUE(exportable);
 }
 
@@ -582,7 +611,8 @@ TEST(TrainingMonitor, Screenshot) {
     m.setMetric(TrainingMonitor::Metric::Loss);
     m.setAlertSettings(AlertSettings{});
     m.show();
-    for (const QString& r : runs) m.addRun(r);
+    for (const QString& r : runs)
+        m.addRun(r);
     ASSERT_TRUE(QTest::qWaitFor([&] { return !m.isLoading(); }, 20000));
     m.replotNow();
     QTest::qWait(300);
@@ -595,11 +625,14 @@ TEST(TrainingMonitor, LargeFileLoadsWithoutBlockingAndIsDownsampled) {
     QTemporaryDir dir;
     const QString run = dir.filePath(QStringLiteral("big"));
     QDir().mkpath(run);
-    const int n = qEnvironmentVariableIntValue("BRILLM_MONITOR_BIG_LINES") > 0 ? qEnvironmentVariableIntValue("BRILLM_MONITOR_BIG_LINES") : 200000;
+    const int n = qEnvironmentVariableIntValue("BRILLM_MONITOR_BIG_LINES") > 0
+                      ? qEnvironmentVariableIntValue("BRILLM_MONITOR_BIG_LINES")
+                      : 200000;
     {
         std::string text;
         text.reserve(static_cast<std::size_t>(n) * 260);
-        for (int s = 1; s <= n; ++s) text += stepLine(s, s == n / 2 ? 100.0 : fixtureLoss(s % 1000), 1.7e9 + s) + "\n";
+        for (int s = 1; s <= n; ++s)
+            text += stepLine(s, s == n / 2 ? 100.0 : fixtureLoss(s % 1000), 1.7e9 + s) + "\n";
         writeFile(QDir(run).filePath(QStringLiteral("metrics.jsonl")), text);
     }
     TrainingMonitor m;
@@ -634,11 +667,13 @@ TEST(TrainingMonitor, LargeFileLoadsWithoutBlockingAndIsDownsampled) {
     EXPECT_LE(raw->data()->size(), 4 * width + 2);
     EXPECT_GT(raw->data()->size(), width); // min and max per column, not a thinning
     bool spike = false;
-    for (auto it = raw->data()->constBegin(); it != raw->data()->constEnd(); ++it) spike |= it->value == 100.0;
+    for (auto it = raw->data()->constBegin(); it != raw->data()->constEnd(); ++it)
+        spike |= it->value == 100.0;
     EXPECT_TRUE(spike);
-    std::printf("[ measure  ] %d lines (%.1f MB): loaded in %.0f ms, longest UI gap %.0f ms, replot %.1f ms (%d px, %d points)\n",
-                n, static_cast<double>(QFileInfo(QDir(run).filePath(QStringLiteral("metrics.jsonl"))).size()) / 1e6, loadMs,
-                maxGapMs, replotMs, width, raw->data()->size());
+    std::printf("[ measure  ] %d lines (%.1f MB): loaded in %.0f ms, longest UI gap %.0f ms, replot %.1f ms (%d px, %d "
+                "points)\n",
+                n, static_cast<double>(QFileInfo(QDir(run).filePath(QStringLiteral("metrics.jsonl"))).size()) / 1e6,
+                loadMs, maxGapMs, replotMs, width, raw->data()->size());
     // Generous: a loaded CI machine; the load itself never runs on the UI thread.
     EXPECT_LT(maxGapMs, 1500);
 }
@@ -698,9 +733,10 @@ TEST(TrainingProcess, ACrashingTrainerIsReportedNotFatal) {
     const QString run = dir.filePath(QStringLiteral("crash-run"));
     // Writes two metrics lines like a trainer, then dies of SIGSEGV.
     const QString script = fakeTrainer(
-        dir, QStringLiteral("mkdir -p %1\necho '{\"type\":\"step\",\"step\":1,\"time\":1,\"loss\":3}' >> %1/metrics.jsonl\n"
-                            "echo 'about to crash' >&2\nkill -SEGV $$")
-                 .arg(run));
+        dir,
+        QStringLiteral("mkdir -p %1\necho '{\"type\":\"step\",\"step\":1,\"time\":1,\"loss\":3}' >> %1/metrics.jsonl\n"
+                       "echo 'about to crash' >&2\nkill -SEGV $$")
+            .arg(run));
     TrainingMonitor m;
     m.setPollInterval(20);
     m.process()->setProgram(script);
@@ -742,7 +778,8 @@ TEST(TrainingProcess, StopSendsSigtermThenKillsAfterTheGracePeriod) {
     TrainingProcess p;
     QSignalSpy finished(&p, &TrainingProcess::finished);
     // Traps SIGTERM like the trainer: "checkpoint", exit 130.
-    p.setProgram(fakeTrainer(dir, QStringLiteral("trap 'echo checkpoint >&2; exit 130' TERM\nwhile true; do sleep 0.05; done")));
+    p.setProgram(
+        fakeTrainer(dir, QStringLiteral("trap 'echo checkpoint >&2; exit 130' TERM\nwhile true; do sleep 0.05; done")));
     TrainingRequest r;
     r.runDirectory = dir.filePath(QStringLiteral("r"));
     ASSERT_TRUE(p.start(r));
@@ -786,16 +823,18 @@ TEST(TrainingProcess, RealTrainerStartStopResume) {
     r.steps = 400;
     r.batch = 4;
     r.negatives = 16;
-    r.extraArguments = {QStringLiteral("--eval-every"), QStringLiteral("20"), QStringLiteral("--eval-samples"),
-                        QStringLiteral("4"), QStringLiteral("--checkpoint-every"), QStringLiteral("1000"),
-                        QStringLiteral("--threads"), QStringLiteral("1")};
+    r.extraArguments = {QStringLiteral("--eval-every"),       QStringLiteral("20"),
+                        QStringLiteral("--eval-samples"),     QStringLiteral("4"),
+                        QStringLiteral("--checkpoint-every"), QStringLiteral("1000"),
+                        QStringLiteral("--threads"),          QStringLiteral("1")};
     QElapsedTimer t;
     t.start();
     ASSERT_TRUE(m.startTraining(r)) << m.process()->log().toStdString();
     ASSERT_EQ(m.runCount(), 1);
     ASSERT_TRUE(QTest::qWaitFor([&] { return m.series(0).steps.size() >= 30 || !m.process()->isRunning(); }, 60000))
         << m.process()->log().toStdString();
-    ASSERT_TRUE(m.process()->isRunning()) << "finished before it could be stopped: " << m.process()->log().toStdString();
+    ASSERT_TRUE(m.process()->isRunning())
+        << "finished before it could be stopped: " << m.process()->log().toStdString();
     EXPECT_EQ(m.runState(0), TrainingMonitor::RunState::Live);
     m.stopTraining();
     ASSERT_TRUE(finished.wait(30000)) << m.process()->log().toStdString();
