@@ -30,6 +30,7 @@ class SignalPathView;
 class StepTableModel;
 class StudioDocument;
 class TokenGraphView;
+class TrainingMonitor;
 
 struct StudioOptions {
     QString modelPath;          // open this model at start (no demo)
@@ -59,6 +60,7 @@ public:
     EnergyHeatmapView* heatmapView() const { return m_heatmap; }
     CortexMapView* cortexMapView() const { return m_cortex; }
     EdgeInspector* edgeInspector() const { return m_inspector; }
+    TrainingMonitor* trainingMonitor() const { return m_training; }
     QList<QDockWidget*> docks() const { return m_docks; }
     // Every view that can be exported, with its dock.
     QList<QPair<QDockWidget*, ExportableView*>> exportableViews() const;
@@ -77,6 +79,7 @@ protected:
 private:
     void createDocks();
     void createActions();
+    void createTrainingActions(QMenu* file);
     void restoreSettings();
     void saveSettings();
     void addRecent(const QString& path);
@@ -105,6 +108,7 @@ private:
     EnergyHeatmapView* m_heatmap = nullptr;
     CortexMapView* m_cortex = nullptr;
     EdgeInspector* m_inspector = nullptr;
+    TrainingMonitor* m_training = nullptr;
     QTableView* m_stepTable = nullptr;
     StepTableModel* m_steps = nullptr;
     DemoLauncher* m_demo = nullptr;
