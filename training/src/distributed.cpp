@@ -112,6 +112,12 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterA
     return ::c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+std::string secondsText(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", s);
+    return buf;
+}
+
 uint64_t bytesOf(const at::Tensor& t) { return static_cast<uint64_t>(t.numel()) * t.element_size(); }
 
 void checkTensor(const at::Tensor& t, const char* what) {
@@ -146,8 +152,8 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
     } catch (const std::exception& e) {
         throw TrainingError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.worldSize) +
                             ": could not join the process group at " + env.masterAddr + ":" +
-                            std::to_string(env.masterPort) + " within " + std::to_string(options.timeoutSeconds) +
-                            " s (are all ranks started, with the same MASTER_ADDR and MASTER_PORT?): " + e.what());
+                            std::to_string(env.masterPort) + " within " + secondsText(options.timeoutSeconds) +
+                            " (are all ranks started, with the same MASTER_ADDR and MASTER_PORT?): " + e.what());
     }
     return std::unique_ptr<Communicator>(new Communicator(std::move(impl)));
 }
@@ -167,8 +173,8 @@ void Communicator::fail(const char* what, const std::exception& e) const {
     if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl); // c10 backtraces
     throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" + what +
                         "' failed " + (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
-                        ": another rank exited or did not answer within " + std::to_string(m->options.timeoutSeconds) +
-                        " s (" + msg + "). The run can resume from its last checkpoint, with any number of ranks.");
+                        ": another rank exited or did not answer within " + secondsText(m->options.timeoutSeconds) +
+                        " (" + msg + "). The run can resume from its last checkpoint, with any number of ranks.");
 }
 
 void Communicator::allReduceSum(at::Tensor& tensor, const char* what) {

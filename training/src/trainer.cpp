@@ -245,18 +245,21 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         const double memoryMb = residentMegabytes();
         nlohmann::json ranks = nlohmann::json::array();
         if (comm) { // every rank's throughput and memory, for rank 0's metrics line
-            at::Tensor mine = at::empty({3}, at::kDouble);
+            at::Tensor mine = at::empty({4}, at::kDouble);
             double* p = mine.data_ptr<double>();
-            p[0] = static_cast<double>(batch.size()) / dt;
-            p[1] = static_cast<double>(tokens) / dt;
-            p[2] = memoryMb;
+            p[0] = static_cast<double>(batch.size());
+            p[1] = static_cast<double>(tokens);
+            p[2] = dt;
+            p[3] = memoryMb;
             const at::Tensor all = comm->allGather(mine, "step statistics");
             const double* a = all.data_ptr<double>();
-            r.tokensPerSecond = 0;
+            double globalTokens = 0;
             for (int q = 0; q < R; ++q) {
-                ranks.push_back({{"rank", q}, {"samples_per_s", a[q * 3]}, {"tokens_per_s", a[q * 3 + 1]}, {"memory_mb", a[q * 3 + 2]}});
-                r.tokensPerSecond += a[q * 3 + 1];
+                const double* e = a + q * 4;
+                ranks.push_back({{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"tokens_per_s", e[1] / e[2]}, {"memory_mb", e[3]}});
+                globalTokens += e[1];
             }
+            r.tokensPerSecond = globalTokens / dt; // the global batch over this rank's step time, like samples
         }
         r.elapsedSeconds = sessionElapsedBase + std::chrono::duration<double>(Clock::now() - sessionStart).count();
         r.etaSeconds = stepTimeEma * static_cast<double>(c.steps - s.state.step);
