@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp> // to play torchrun's agent
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -24,8 +25,8 @@ using namespace brillm::training;
 namespace {
 
 // Runs f(rank, comm) on `world` threads joined in one process group; rethrows the first failure.
-template <class F> void onRanks(int world, double timeoutSeconds, F&& f) {
-    const int port = findFreePort();
+template <class F> void onRanks(int world, double timeoutSeconds, F&& f, int port = 0, bool agentStore = false) {
+    if (port == 0) port = findFreePort();
     std::vector<std::thread> threads;
     std::vector<std::exception_ptr> failures(static_cast<size_t>(world));
     for (int r = 0; r < world; ++r)
@@ -37,6 +38,7 @@ template <class F> void onRanks(int world, double timeoutSeconds, F&& f) {
                 env.localWorldSize = world;
                 env.masterAddr = "127.0.0.1";
                 env.masterPort = port;
+                env.agentStore = agentStore;
                 auto comm = Communicator::connect(env, DistributedOptions{"gloo", timeoutSeconds});
                 f(r, *comm);
             } catch (...) {
@@ -123,6 +125,12 @@ TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {
     EXPECT_EQ(e->localWorldSize, 2);
     EXPECT_EQ(e->masterAddr, "node7");
     EXPECT_EQ(e->masterPort, 29511);
+    EXPECT_FALSE(e->agentStore);
+    vars["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+    vars["TORCHELASTIC_RESTART_COUNT"] = "2";
+    e = distributedEnvFromEnvironment(get);
+    EXPECT_TRUE(e->agentStore);
+    EXPECT_EQ(e->restartCount, "2");
 
     vars = {{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "4(x2)"},
             {"MASTER_ADDR", "node1"}};
@@ -143,6 +151,26 @@ TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {
     EXPECT_THROW(distributedEnvFromEnvironment(get), InputError); // no WORLD_SIZE
     vars = {{"RANK", "zero"}, {"WORLD_SIZE", "2"}};
     EXPECT_THROW(distributedEnvFromEnvironment(get), InputError);
+}
+
+TEST(DistributedCommTest, JoinsTheStoreOfTorchrunsAgent) {
+    const int port = findFreePort();
+    ::c10d::TCPStoreOptions so; // the agent's store, on MASTER_PORT
+    so.port = static_cast<std::uint16_t>(port);
+    so.isServer = true;
+    so.waitWorkers = false;
+    auto agent = c10::make_intrusive<::c10d::TCPStore>("127.0.0.1", so);
+    std::vector<float> sums(2);
+    onRanks(
+        2, 20,
+        [&](int r, Communicator& comm) {
+            at::Tensor t = at::full({3}, static_cast<float>(r + 1));
+            comm.allReduceSum(t, "test");
+            sums[static_cast<size_t>(r)] = t[2].item<float>();
+        },
+        port, /*agentStore=*/true);
+    EXPECT_EQ(sums[0], 3.0f);
+    EXPECT_EQ(sums[1], 3.0f);
 }
 
 TEST(DistributedCommTest, NcclIsRefusedInThisBuild) {

@@ -10,6 +10,7 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
 #endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -60,6 +61,8 @@ std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<
         if (!rank || !world) throw InputError("RANK and WORLD_SIZE must be set together (torchrun sets both)");
         local = envInt(getenv, "LOCAL_RANK");
         localWorld = envInt(getenv, "LOCAL_WORLD_SIZE");
+        e.agentStore = envString(getenv, "TORCHELASTIC_USE_AGENT_STORE") == "True";
+        if (const auto restarts = envString(getenv, "TORCHELASTIC_RESTART_COUNT"); !restarts.empty()) e.restartCount = restarts;
     } else if (envInt(getenv, "SLURM_PROCID") && envInt(getenv, "SLURM_NTASKS")) {
         e.source = "slurm";
         rank = envInt(getenv, "SLURM_PROCID");
@@ -138,13 +141,19 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
     impl->options = options;
     const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeoutSeconds * 1000));
     try {
+        // as torch.distributed's env:// rendezvous: rank 0 serves the store, unless torchrun's agent does
         ::c10d::TCPStoreOptions so;
         so.port = static_cast<std::uint16_t>(env.masterPort);
-        so.isServer = env.rank == 0;
+        so.isServer = env.rank == 0 && !env.agentStore;
         so.numWorkers = static_cast<std::size_t>(env.worldSize);
         so.waitWorkers = false; // the process group's rendezvous waits, with the same timeout
         so.timeout = timeout;
-        impl->store = c10::make_intrusive<::c10d::TCPStore>(env.masterAddr, so);
+        so.multiTenant = true;
+        auto tcp = c10::make_intrusive<::c10d::TCPStore>(env.masterAddr, so);
+        if (env.agentStore)
+            impl->store = c10::make_intrusive<::c10d::PrefixStore>("/worker/attempt_" + env.restartCount, tcp);
+        else
+            impl->store = tcp;
         auto go = ::c10d::ProcessGroupGloo::Options::create(timeout);
         go->devices.push_back(glooDevice(env.masterAddr));
         go->threads = 1; // one collective at a time: the training loop waits for each

@@ -40,9 +40,14 @@ struct DistributedEnv {
     std::string masterAddr = "127.0.0.1";
     int masterPort = 29500;
     std::string source;          // "torchrun" (RANK/WORLD_SIZE/...) or "slurm" (SLURM_PROCID/...)
+    // torchrun's agent already serves the TCPStore on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True):
+    // every rank is a client, under the prefix /worker/attempt_<TORCHELASTIC_RESTART_COUNT>
+    bool agentStore = false;
+    std::string restartCount = "0";
 };
 
-// RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT; when RANK and
+// RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and torchrun's
+// TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT); when RANK and
 // WORLD_SIZE are absent, SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE (with
 // MASTER_ADDR/MASTER_PORT from the job script). nullopt when neither set is present. Throws
 // InputError for malformed or inconsistent values (rank outside [0, world size), a world size
