@@ -37,7 +37,7 @@ int runTrain(const Args& args) {
                 "machine. Under torchrun or Slurm (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,\n"
                 "MASTER_ADDR, MASTER_PORT, or SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID with\n"
                 "MASTER_ADDR/MASTER_PORT exported) each process joins the job as its rank, e.g.\n"
-                "  torchrun --nproc-per-node 4 --no-python brillm train --corpus c.txt --out run\n"
+                "  torchrun --nproc_per_node 4 --no_python brillm train --corpus c.txt --out run\n"
                 "--batch is the global batch: rank r trains sequences r, r+R, ... of it. Rank 0 writes the\n"
                 "run directory and prints progress; other ranks print only errors. A failed rank stops the\n"
                 "others within --dist-timeout; --resume continues with any number of ranks.");
@@ -83,6 +83,8 @@ int runTrain(const Args& args) {
     if (!p.parse(args)) return 0;
     c.threads = static_cast<int>(threads);
 
+    checkBackend(distBackend);
+    if (!(distTimeout > 0)) throw UsageError("--dist-timeout must be a positive number of seconds");
     const auto env = distributedEnvFromEnvironment();
     if (p.given("nproc-per-node")) {
         if (env && env->worldSize > 1)
@@ -105,8 +107,6 @@ int runTrain(const Args& args) {
     }
     std::unique_ptr<Communicator> comm;
     if (env && env->worldSize > 1) comm = Communicator::connect(*env, DistributedOptions{distBackend, distTimeout});
-    else if (distBackend != "gloo" && distBackend != "nccl")
-        throw UsageError("unknown --dist-backend '" + distBackend + "' (expected gloo or nccl)");
     const bool leader = !comm || comm->rank() == 0;
     if (!leader) quiet = true, json = false;
 

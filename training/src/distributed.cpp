@@ -130,11 +130,15 @@ void checkTensor(const at::Tensor& t, const char* what) {
 
 } // namespace
 
-std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, const DistributedOptions& options) {
-    if (options.backend == "nccl")
+void checkBackend(const std::string& backend) {
+    if (backend == "nccl")
         throw InputError("the nccl backend needs CUDA, and this build of the trainer has no CUDA/NCCL (its tensors live on "
                          "the CPU): use --dist-backend gloo");
-    if (options.backend != "gloo") throw InputError("unknown distributed backend '" + options.backend + "' (expected gloo)");
+    if (backend != "gloo") throw InputError("unknown distributed backend '" + backend + "' (expected gloo)");
+}
+
+std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, const DistributedOptions& options) {
+    checkBackend(options.backend);
     if (!(options.timeoutSeconds > 0)) throw InputError("the distributed timeout must be positive");
     auto impl = std::make_unique<Impl>();
     impl->env = env;

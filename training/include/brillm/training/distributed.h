@@ -60,6 +60,9 @@ struct DistributedOptions {
     double timeoutSeconds = 300;   // rendezvous and every collective
 };
 
+// Throws InputError unless this build can run `backend` ("gloo"; "nccl" needs CUDA).
+void checkBackend(const std::string& backend);
+
 // A process group: rank `env.rank` of `env.worldSize`, rendezvous through a TCPStore that rank 0
 // serves on MASTER_ADDR:MASTER_PORT. Collectives take contiguous CPU tensors.
 class Communicator {
