@@ -23,7 +23,9 @@ namespace {
 
 volatile std::sig_atomic_t g_forward = 0; // the last signal to forward to the workers
 
-void onSignal(int sig) { g_forward = sig; }
+void onSignal(int sig) {
+    g_forward = sig;
+}
 
 std::string selfExecutable() {
     std::string path(4096, '\0');
@@ -35,13 +37,15 @@ std::string selfExecutable() {
 
 std::string describeStatus(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                                    strsignal(WTERMSIG(status)) + ")";
+    if (WIFSIGNALED(status))
+        return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+               strsignal(WTERMSIG(status)) + ")";
     return "stopped (status " + std::to_string(status) + ")";
 }
 
 bool isLaunchVariable(const char* entry) {
-    for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="})
+    for (const char* name :
+         {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="})
         if (std::strncmp(entry, name, std::strlen(name)) == 0) return true;
     return false;
 }
@@ -55,7 +59,8 @@ int launchLocalWorkers(int workers, const std::vector<std::string>& arguments, d
     struct sigaction sa {};
     sa.sa_handler = onSignal;
     sigemptyset(&sa.sa_mask);
-    struct sigaction oldInt {}, oldTerm {};
+    struct sigaction oldInt {
+    }, oldTerm{};
     sigaction(SIGINT, &sa, &oldInt);
     sigaction(SIGTERM, &sa, &oldTerm);
 
@@ -79,9 +84,11 @@ int launchLocalWorkers(int workers, const std::vector<std::string>& arguments, d
         std::vector<std::string> argv{exe};
         argv.insert(argv.end(), arguments.begin(), arguments.end());
         std::vector<char*> cargv, cenv;
-        for (auto& a : argv) cargv.push_back(a.data());
+        for (auto& a : argv)
+            cargv.push_back(a.data());
         cargv.push_back(nullptr);
-        for (auto& e : env) cenv.push_back(e.data());
+        for (auto& e : env)
+            cenv.push_back(e.data());
         cenv.push_back(nullptr);
         pid_t pid = -1;
         if (const int err = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, cargv.data(), cenv.data()); err != 0) {

@@ -8,8 +8,8 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp> // to play torchrun's agent
 #include <nlohmann/json.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp> // to play torchrun's agent
 
 #include <chrono>
 #include <filesystem>
@@ -45,7 +45,8 @@ template <class F> void onRanks(int world, double timeoutSeconds, F&& f, int por
                 failures[static_cast<size_t>(r)] = std::current_exception();
             }
         });
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     for (auto& e : failures)
         if (e) std::rethrow_exception(e);
 }
@@ -90,7 +91,8 @@ protected:
 
 // Losses of two runs over the same global batches: equal up to float summation order.
 void expectSameLosses(const std::vector<double>& a, const std::vector<double>& b, size_t offsetB = 0) {
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i + offsetB], 1e-4 * std::max(1.0, std::abs(a[i]))) << "step " << i + 1;
+    for (size_t i = 0; i < a.size(); ++i)
+        EXPECT_NEAR(a[i], b[i + offsetB], 1e-4 * std::max(1.0, std::abs(a[i]))) << "step " << i + 1;
 }
 
 std::vector<nlohmann::json> stepRecords(const fs::path& metrics) {
@@ -114,8 +116,14 @@ TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {
     };
     EXPECT_FALSE(distributedEnvFromEnvironment(get).has_value());
 
-    vars = {{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
-            {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29511"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "9"}};
+    vars = {{"RANK", "3"},
+            {"WORLD_SIZE", "8"},
+            {"LOCAL_RANK", "1"},
+            {"LOCAL_WORLD_SIZE", "2"},
+            {"MASTER_ADDR", "node7"},
+            {"MASTER_PORT", "29511"},
+            {"SLURM_PROCID", "5"},
+            {"SLURM_NTASKS", "9"}};
     auto e = distributedEnvFromEnvironment(get);
     ASSERT_TRUE(e.has_value());
     EXPECT_EQ(e->source, "torchrun");
@@ -132,7 +140,10 @@ TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {
     EXPECT_TRUE(e->agentStore);
     EXPECT_EQ(e->restartCount, "2");
 
-    vars = {{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "4(x2)"},
+    vars = {{"SLURM_PROCID", "5"},
+            {"SLURM_NTASKS", "8"},
+            {"SLURM_LOCALID", "1"},
+            {"SLURM_NTASKS_PER_NODE", "4(x2)"},
             {"MASTER_ADDR", "node1"}};
     e = distributedEnvFromEnvironment(get);
     ASSERT_TRUE(e.has_value());
@@ -219,8 +230,8 @@ TEST(DistributedCommTest, ExchangeGivesTheGlobalBatchGradientOnEveryRank) {
     onRanks(2, 20, [&](int r, Communicator& comm) {
         GradientExchange ex(comm);
         const auto& g = ex.exchange(model, localGrad(r), samples[static_cast<size_t>(r)], 1.5 * (r + 1));
-        results[static_cast<size_t>(r)] = SparseGradients{g.slots, g.weights.clone(), g.biases.clone(), g.nodeBias.clone(),
-                                                          g.positions.clone()};
+        results[static_cast<size_t>(r)] =
+            SparseGradients{g.slots, g.weights.clone(), g.biases.clone(), g.nodeBias.clone(), g.positions.clone()};
         stats[static_cast<size_t>(r)] = ex.stats();
     });
     const std::vector<int64_t> expectedUnion{0, 1, 2, 5, 6};
@@ -275,11 +286,13 @@ TEST_F(DistributedTest, TwoRanksTrainLikeOneProcessOverTheSameGlobalBatch) {
     ASSERT_EQ(single.losses.size(), 30u);
 
     std::vector<TrainResult> results(2);
-    onRanks(2, 30, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, m_dir / "dist", {}, &comm); });
+    onRanks(2, 30,
+            [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, m_dir / "dist", {}, &comm); });
     ASSERT_EQ(results[0].losses.size(), 30u);
     ASSERT_EQ(results[1].losses.size(), 30u);
     // the same global loss on both ranks, and the single process's up to summation order
-    for (size_t i = 0; i < 30; ++i) EXPECT_EQ(results[0].losses[i], results[1].losses[i]) << "step " << i + 1;
+    for (size_t i = 0; i < 30; ++i)
+        EXPECT_EQ(results[0].losses[i], results[1].losses[i]) << "step " << i + 1;
     expectSameLosses(single.losses, results[0].losses);
     // parameters bit-identical on both ranks, and the model rank 0 wrote is theirs
     EXPECT_EQ(results[0].parameterDigest, results[1].parameterDigest);
@@ -293,7 +306,8 @@ TEST_F(DistributedTest, TwoRanksTrainLikeOneProcessOverTheSameGlobalBatch) {
     const auto singleSteps = stepRecords(m_dir / "single" / "metrics.jsonl");
     ASSERT_EQ(steps.size(), 30u);
     ASSERT_EQ(singleSteps.size(), 30u);
-    for (size_t i = 0; i < 30; ++i) { // the gradient of the global batch's mean loss (AdamW alone would hide a scale error)
+    for (size_t i = 0; i < 30;
+         ++i) { // the gradient of the global batch's mean loss (AdamW alone would hide a scale error)
         const double a = singleSteps[i].at("grad_norm").get<double>(), b = steps[i].at("grad_norm").get<double>();
         EXPECT_NEAR(a, b, 1e-4 * a) << "step " << i + 1;
     }
@@ -320,7 +334,8 @@ TEST_F(DistributedTest, ResumesWithAnotherNumberOfRanks) {
     c.steps = 6;
     const auto first = train(c, m_dir / "run"); // one process: steps 1-6
     std::vector<TrainResult> second(3);
-    onRanks(3, 30, [&](int r, Communicator& comm) { second[static_cast<size_t>(r)] = resume(m_dir / "run", 12, {}, &comm); });
+    onRanks(3, 30,
+            [&](int r, Communicator& comm) { second[static_cast<size_t>(r)] = resume(m_dir / "run", 12, {}, &comm); });
     const auto third = resume(m_dir / "run", 18); // one process again: steps 13-18
     ASSERT_EQ(second[0].losses.size(), 6u);
     ASSERT_EQ(third.losses.size(), 6u);

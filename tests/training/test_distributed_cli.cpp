@@ -36,12 +36,15 @@ Process start(const std::vector<std::string>& args, const std::vector<std::strin
     std::vector<std::string> argv{BRILLM_CLI};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (char** e = environ; *e; ++e)
+        env.emplace_back(*e);
     env.insert(env.end(), extraEnv.begin(), extraEnv.end());
     std::vector<char*> a, e;
-    for (auto& s : argv) a.push_back(s.data());
+    for (auto& s : argv)
+        a.push_back(s.data());
     a.push_back(nullptr);
-    for (auto& s : env) e.push_back(s.data());
+    for (auto& s : env)
+        e.push_back(s.data());
     e.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -79,7 +82,8 @@ int countSteps(const fs::path& metrics) {
     std::ifstream in(metrics);
     std::string line;
     int n = 0;
-    while (std::getline(in, line)) n += line.find("\"type\":\"step\"") != std::string::npos;
+    while (std::getline(in, line))
+        n += line.find("\"type\":\"step\"") != std::string::npos;
     return n;
 }
 
@@ -102,8 +106,7 @@ pid_t workerOfRank(pid_t launcher, int rank) {
         std::string key("\0RANK=", 6);
         key += std::to_string(rank);
         key.push_back('\0');
-        if (env.find(key) != std::string::npos)
-            return c;
+        if (env.find(key) != std::string::npos) return c;
     }
     return -1;
 }
@@ -118,14 +121,38 @@ protected:
         std::mt19937 rng(3);
         const char* words[] = {"the cat", "a dog", "sees", "likes", "the house.", "a tree.", "my friend", "waits for"};
         std::ofstream out(m_dir / "corpus.txt");
-        for (int i = 0; i < 200; ++i) out << words[rng() % 8] << ' ' << words[rng() % 8] << ' ' << words[rng() % 8] << '\n';
+        for (int i = 0; i < 200; ++i)
+            out << words[rng() % 8] << ' ' << words[rng() % 8] << ' ' << words[rng() % 8] << '\n';
     }
     void TearDown() override { fs::remove_all(m_dir); }
 
     std::vector<std::string> trainArgs(const std::string& out, int steps) const {
-        return {"train", "--corpus", (m_dir / "corpus.txt").string(), "--out", (m_dir / out).string(), "--vocab-size", "64",
-                "--dim", "8", "--max-seq-length", "12", "--batch", "4", "--negatives", "6", "--steps", std::to_string(steps),
-                "--eval-every", "0", "--checkpoint-every", "5", "--threads", "1", "--quiet", "--dist-timeout", "5"};
+        return {"train",
+                "--corpus",
+                (m_dir / "corpus.txt").string(),
+                "--out",
+                (m_dir / out).string(),
+                "--vocab-size",
+                "64",
+                "--dim",
+                "8",
+                "--max-seq-length",
+                "12",
+                "--batch",
+                "4",
+                "--negatives",
+                "6",
+                "--steps",
+                std::to_string(steps),
+                "--eval-every",
+                "0",
+                "--checkpoint-every",
+                "5",
+                "--threads",
+                "1",
+                "--quiet",
+                "--dist-timeout",
+                "5"};
     }
     fs::path m_dir;
 };
@@ -170,7 +197,8 @@ TEST_F(DistributedCliTest, AKilledRankMakesTheOtherExitWithAnErrorWithinTheTimeo
                               {"RANK=" + std::to_string(r), "WORLD_SIZE=2", "LOCAL_RANK=" + std::to_string(r),
                                "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(port)},
                               m_dir / ("err" + std::to_string(r) + ".txt")));
-    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 3, 120)) << readAll(ranks[0].err) << readAll(ranks[1].err);
+    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 3, 120))
+        << readAll(ranks[0].err) << readAll(ranks[1].err);
     ::kill(ranks[1].pid, SIGKILL);
     const auto t0 = Clock::now();
     const auto status = waitFor(ranks[0].pid, 30);
@@ -192,7 +220,8 @@ TEST_F(DistributedCliTest, AHungRankMakesTheOtherExitWithinTheTimeout) {
                               {"RANK=" + std::to_string(r), "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1",
                                "MASTER_PORT=" + std::to_string(port)},
                               m_dir / ("err" + std::to_string(r) + ".txt")));
-    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 3, 120)) << readAll(ranks[0].err) << readAll(ranks[1].err);
+    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 3, 120))
+        << readAll(ranks[0].err) << readAll(ranks[1].err);
     ::kill(ranks[1].pid, SIGSTOP); // alive, sockets open, silent
     const auto t0 = Clock::now();
     const auto status = waitFor(ranks[0].pid, 30);

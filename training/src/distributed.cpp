@@ -38,7 +38,8 @@ std::optional<long long> envInt(const std::function<const char*(const char*)>& g
     char* end = nullptr;
     errno = 0;
     const long long x = std::strtoll(v, &end, 10);
-    if (errno || *end != '\0') throw InputError(std::string("the environment variable ") + name + "='" + v + "' is not an integer");
+    if (errno || *end != '\0')
+        throw InputError(std::string("the environment variable ") + name + "='" + v + "' is not an integer");
     return x;
 }
 
@@ -62,7 +63,8 @@ std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<
         local = envInt(getenv, "LOCAL_RANK");
         localWorld = envInt(getenv, "LOCAL_WORLD_SIZE");
         e.agentStore = envString(getenv, "TORCHELASTIC_USE_AGENT_STORE") == "True";
-        if (const auto restarts = envString(getenv, "TORCHELASTIC_RESTART_COUNT"); !restarts.empty()) e.restartCount = restarts;
+        if (const auto restarts = envString(getenv, "TORCHELASTIC_RESTART_COUNT"); !restarts.empty())
+            e.restartCount = restarts;
     } else if (envInt(getenv, "SLURM_PROCID") && envInt(getenv, "SLURM_NTASKS")) {
         e.source = "slurm";
         rank = envInt(getenv, "SLURM_PROCID");
@@ -70,11 +72,13 @@ std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<
         local = envInt(getenv, "SLURM_LOCALID");
         // "4" or "4(x2)": the tasks on this node come first
         const auto perNode = envString(getenv, "SLURM_NTASKS_PER_NODE");
-        if (!perNode.empty() && std::isdigit(static_cast<unsigned char>(perNode[0]))) localWorld = std::atoll(perNode.c_str());
+        if (!perNode.empty() && std::isdigit(static_cast<unsigned char>(perNode[0])))
+            localWorld = std::atoll(perNode.c_str());
     } else {
         return std::nullopt;
     }
-    if (*world < 1 || *world > 65536) throw InputError("the world size " + std::to_string(*world) + " is not in [1, 65536]");
+    if (*world < 1 || *world > 65536)
+        throw InputError("the world size " + std::to_string(*world) + " is not in [1, 65536]");
     if (*rank < 0 || *rank >= *world)
         throw InputError("the rank " + std::to_string(*rank) + " is outside [0, " + std::to_string(*world) + ")");
     e.rank = static_cast<int>(*rank);
@@ -82,10 +86,12 @@ std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<
     e.localRank = static_cast<int>(local.value_or(0));
     e.localWorldSize = static_cast<int>(std::max<long long>(1, localWorld.value_or(1)));
     const auto addr = envString(getenv, "MASTER_ADDR");
-    if (!addr.empty()) e.masterAddr = addr;
+    if (!addr.empty())
+        e.masterAddr = addr;
     else if (e.worldSize > 1)
-        throw InputError("MASTER_ADDR is not set: every rank needs the address of rank 0's rendezvous store "
-                         "(torchrun sets it; in a Slurm script export MASTER_ADDR=$(scontrol show hostnames | head -n1))");
+        throw InputError(
+            "MASTER_ADDR is not set: every rank needs the address of rank 0's rendezvous store "
+            "(torchrun sets it; in a Slurm script export MASTER_ADDR=$(scontrol show hostnames | head -n1))");
     if (const auto port = envInt(getenv, "MASTER_PORT")) {
         if (*port < 1 || *port > 65535) throw InputError("MASTER_PORT=" + std::to_string(*port) + " is not a TCP port");
         e.masterPort = static_cast<int>(*port);
@@ -121,7 +127,9 @@ std::string secondsText(double s) {
     return buf;
 }
 
-uint64_t bytesOf(const at::Tensor& t) { return static_cast<uint64_t>(t.numel()) * t.element_size(); }
+uint64_t bytesOf(const at::Tensor& t) {
+    return static_cast<uint64_t>(t.numel()) * t.element_size();
+}
 
 void checkTensor(const at::Tensor& t, const char* what) {
     if (!t.defined() || !t.is_contiguous() || !t.device().is_cpu())
@@ -132,8 +140,9 @@ void checkTensor(const at::Tensor& t, const char* what) {
 
 void checkBackend(const std::string& backend) {
     if (backend == "nccl")
-        throw InputError("the nccl backend needs CUDA, and this build of the trainer has no CUDA/NCCL (its tensors live on "
-                         "the CPU): use --dist-backend gloo");
+        throw InputError(
+            "the nccl backend needs CUDA, and this build of the trainer has no CUDA/NCCL (its tensors live on "
+            "the CPU): use --dist-backend gloo");
     if (backend != "gloo") throw InputError("unknown distributed backend '" + backend + "' (expected gloo)");
 }
 
@@ -174,18 +183,31 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
 Communicator::Communicator(std::unique_ptr<Impl> impl) : m(std::move(impl)) {}
 Communicator::~Communicator() = default;
 
-int Communicator::rank() const { return m->env.rank; }
-int Communicator::worldSize() const { return m->env.worldSize; }
-const DistributedEnv& Communicator::env() const { return m->env; }
-const DistributedOptions& Communicator::options() const { return m->options; }
-void Communicator::setStep(int64_t step) { m->step = step; }
-uint64_t Communicator::bytesSent() const { return m->bytes; }
+int Communicator::rank() const {
+    return m->env.rank;
+}
+int Communicator::worldSize() const {
+    return m->env.worldSize;
+}
+const DistributedEnv& Communicator::env() const {
+    return m->env;
+}
+const DistributedOptions& Communicator::options() const {
+    return m->options;
+}
+void Communicator::setStep(int64_t step) {
+    m->step = step;
+}
+uint64_t Communicator::bytesSent() const {
+    return m->bytes;
+}
 
 void Communicator::fail(const char* what, const std::exception& e) const {
     std::string msg = e.what();
     if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl); // c10 backtraces
-    throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" + what +
-                        "' failed " + (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
+    throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" +
+                        what + "' failed " +
+                        (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
                         ": another rank exited or did not answer within " + secondsText(m->options.timeoutSeconds) +
                         " (" + msg + "). The run can resume from its last checkpoint, with any number of ranks.");
 }
@@ -211,7 +233,8 @@ at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
     at::Tensor out = at::empty(shape, tensor.options());
     try {
         std::vector<std::vector<at::Tensor>> outputs(1);
-        for (int r = 0; r < m->env.worldSize; ++r) outputs[0].push_back(out[r]);
+        for (int r = 0; r < m->env.worldSize; ++r)
+            outputs[0].push_back(out[r]);
         std::vector<at::Tensor> inputs{tensor};
         m->group->allgather(outputs, inputs)->wait();
     } catch (const std::exception& e) {
@@ -256,8 +279,8 @@ void Communicator::agree(const std::exception_ptr& failure, const std::string& s
 
 GradientExchange::GradientExchange(Communicator& comm) : m_comm(comm) {}
 
-const SparseGradients& GradientExchange::exchange(const Model& model, const SparseGradients& local, int64_t localSamples,
-                                                  double localLossSum) {
+const SparseGradients& GradientExchange::exchange(const Model& model, const SparseGradients& local,
+                                                  int64_t localSamples, double localLossSum) {
     const int64_t d = model.dim(), dd = d * d, R = m_comm.worldSize();
     const int64_t nodeBiasN = model.nodeBias.numel(), positionsN = model.positions.numel();
     const uint64_t before = m_comm.bytesSent();
@@ -312,7 +335,8 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
         int64_t* ip = idx.data_ptr<int64_t>();
         size_t u = 0;
         for (size_t i = 0; i < local.slots.size(); ++i) { // both lists ascending
-            while (unionSlots[u] != local.slots[i]) ++u;
+            while (unionSlots[u] != local.slots[i])
+                ++u;
             ip[i] = static_cast<int64_t>(u);
         }
         W.index_copy_(0, idx, local.weights.to(model.dtype()));
@@ -352,7 +376,8 @@ uint64_t parameterDigest(const Model& model) {
             h = (h ^ w) * 0x100000001b3ULL;
             h ^= h >> 29;
         }
-        for (; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
+        for (; i < n; ++i)
+            h = (h ^ bytes[i]) * 0x100000001b3ULL;
         h = (h ^ n) * 0x100000001b3ULL;
     }
     return h;

@@ -36,10 +36,10 @@ struct DistributedEnv {
     int rank = 0;
     int worldSize = 1;
     int localRank = 0;
-    int localWorldSize = 1;      // ranks on this machine (divides the CPU threads)
+    int localWorldSize = 1; // ranks on this machine (divides the CPU threads)
     std::string masterAddr = "127.0.0.1";
     int masterPort = 29500;
-    std::string source;          // "torchrun" (RANK/WORLD_SIZE/...) or "slurm" (SLURM_PROCID/...)
+    std::string source; // "torchrun" (RANK/WORLD_SIZE/...) or "slurm" (SLURM_PROCID/...)
     // torchrun's agent already serves the TCPStore on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True):
     // every rank is a client, under the prefix /worker/attempt_<TORCHELASTIC_RESTART_COUNT>
     bool agentStore = false;
@@ -52,12 +52,12 @@ struct DistributedEnv {
 // MASTER_ADDR/MASTER_PORT from the job script). nullopt when neither set is present. Throws
 // InputError for malformed or inconsistent values (rank outside [0, world size), a world size
 // above 1 without MASTER_ADDR, ...). `getenv` is injectable for tests.
-std::optional<DistributedEnv> distributedEnvFromEnvironment(
-    const std::function<const char*(const char*)>& getenv = nullptr);
+std::optional<DistributedEnv>
+distributedEnvFromEnvironment(const std::function<const char*(const char*)>& getenv = nullptr);
 
 struct DistributedOptions {
-    std::string backend = "gloo";  // "gloo"; "nccl" is refused in this build
-    double timeoutSeconds = 300;   // rendezvous and every collective
+    std::string backend = "gloo"; // "gloo"; "nccl" is refused in this build
+    double timeoutSeconds = 300;  // rendezvous and every collective
 };
 
 // Throws InputError unless this build can run `backend` ("gloo"; "nccl" needs CUDA).
