@@ -9,6 +9,9 @@
 #include "brillm/loss.h"
 #include "brillm/signal.h"
 #ifdef BRILLM_WITH_TRAINING
+#include "launcher.h"
+
+#include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
 #endif
 
@@ -19,6 +22,8 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -421,6 +426,151 @@ int benchTrain(const Args& args) {
     return 0;
 }
 
+// ---- bench distributed ----------------------------------------------------------------------
+
+// The data-parallel step on the synthetic model of `bench train`: each rank computes its share
+// of the global batch, the sparse gradients are exchanged, every rank runs AdamW. Reports the
+// exchange's bytes against a dense all-reduce of every parameter (the reference's DDP).
+int benchDistributed(const Args& args) {
+    int64_t V = 1000, E = 100000, batch = 8, len = 32, k = 400, steps = 8, dim = 32, threads = 0, nproc = 0;
+    uint64_t seed = 1;
+    double timeout = 300;
+    std::string optimizer = "adamw";
+    bool json = false;
+    ArgParser p("brillm bench distributed",
+                "Data-parallel training step on the synthetic model of `bench train`: samples/s and the bytes\n"
+                "each rank puts into the sparse gradient exchange per step, next to a dense all-reduce of\n"
+                "every parameter. Start it with --nproc-per-node N, torchrun or srun; alone it runs 1 rank.");
+    p.option("vocab", &V, "V", "nodes (default 1000)");
+    p.option("own-edges", &E, "E", "own edges (default 100000)");
+    p.option("batch", &batch, "B", "global batch: samples per step over all ranks (default 8)");
+    p.option("seq-len", &len, "L", "tokens per sample (default 32)");
+    p.option("negatives", &k, "K", "negatives per edge (default 400)");
+    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "optimizer (default adamw)");
+    p.option("steps", &steps, "N", "measured steps (default 8)");
+    p.option("dim", &dim, "D", "signal dimension (default 32)");
+    p.option("threads", &threads, "N", "threads per rank (default: the cores shared among local ranks)");
+    p.option("seed", &seed, "S", "seed (default 1)");
+    p.option("nproc-per-node", &nproc, "N", "start N local ranks");
+    p.option("dist-timeout", &timeout, "SECONDS", "collective timeout (default 300)");
+    p.flag("json", &json, "print one JSON object (rank 0)");
+    if (!p.parse(args)) return 0;
+    if (V < 2 || E < 0 || batch < 1 || len < 2 || k < 1 || steps < 1)
+        throw UsageError("need --vocab >= 2, --batch >= 1, --seq-len >= 2, --negatives >= 1, --steps >= 1");
+    const auto env = training::distributedEnvFromEnvironment();
+    const bool inJob = env && env->worldSize > 1;
+    if (nproc > 1 && !inJob) {
+        Args workerArgs{"bench", "distributed"};
+        for (size_t i = 0; i < args.size(); ++i) {
+            if (args[i] == "--nproc-per-node") {
+                ++i;
+                continue;
+            }
+            if (args[i].rfind("--nproc-per-node=", 0) != 0) workerArgs.push_back(args[i]);
+        }
+        return launchLocalWorkers(static_cast<int>(nproc), workerArgs);
+    }
+    std::unique_ptr<training::Communicator> comm;
+    if (inJob) comm = training::Communicator::connect(*env, training::DistributedOptions{"gloo", timeout});
+    const int R = comm ? comm->worldSize() : 1, rank = comm ? comm->rank() : 0;
+    if (batch < R) throw UsageError("--batch must be at least the number of ranks");
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int rankThreads = threads > 0 ? static_cast<int>(threads) : std::max(1, cores / (env ? env->localWorldSize : 1));
+    at::set_num_threads(rankThreads);
+
+    training::AdamWSettings settings;
+    settings.kind = training::optimizerFromString(optimizer);
+    settings.threads = rankThreads;
+    Model model = Model::randomInit({V, dim, 512}, syntheticTable(V, E, seed), seed);
+    std::mt19937_64 rng(seed + 3);
+    std::vector<std::vector<LossSample>> local; // this rank's share of each global batch
+    for (int64_t s = 0; s < steps + 1; ++s) {
+        auto global = syntheticBatch(model, batch, len, k, rng);
+        std::vector<LossSample> mine;
+        for (size_t i = static_cast<size_t>(rank); i < global.samples.size(); i += static_cast<size_t>(R))
+            mine.push_back(std::move(global.samples[i]));
+        local.push_back(std::move(mine));
+    }
+    training::AdamW opt(model, settings);
+    std::optional<training::GradientExchange> exchange;
+    if (comm) exchange.emplace(*comm);
+    const LossOptions lo{true, rankThreads};
+    LossWorkspace workspace;
+    double lossTime = 0, exchangeTime = 0, optTime = 0, exchangeBytes = 0, unionSlots = 0, localSlots = 0;
+    uint64_t denseBytes = 0;
+    for (int64_t s = 0; s <= steps; ++s) { // step 0 warms up
+        const auto& mine = local[static_cast<size_t>(s)];
+        const auto t0 = Clock::now();
+        const auto r = sampledLoss(model, mine, lo, &workspace);
+        const auto t1 = Clock::now();
+        const SparseGradients* grad = &r.grad;
+        if (comm) {
+            double sum = 0;
+            for (double l : r.sampleLosses) sum += l;
+            grad = &exchange->exchange(model, r.grad, static_cast<int64_t>(mine.size()), sum);
+        }
+        const auto t2 = Clock::now();
+        opt.step(model, *grad, 1e-3);
+        const auto t3 = Clock::now();
+        if (s == 0) continue;
+        lossTime += seconds(t0, t1);
+        exchangeTime += seconds(t1, t2);
+        optTime += seconds(t2, t3);
+        localSlots += static_cast<double>(r.grad.slots.size());
+        unionSlots += static_cast<double>(grad->slots.size());
+        if (comm) exchangeBytes += static_cast<double>(exchange->stats().exchangeBytes), denseBytes = exchange->stats().denseBytes;
+    }
+    const auto n = static_cast<double>(steps);
+    if (!comm) {
+        const int64_t dd = dim * dim + dim;
+        denseBytes = static_cast<uint64_t>(model.edges.numSlots() * dd + model.nodeBias.numel() + model.positions.numel()) * 4;
+    }
+    bool identical = true;
+    if (comm) {
+        at::Tensor digest = at::full({1}, static_cast<int64_t>(training::parameterDigest(model)), at::kLong);
+        const auto all = comm->allGather(digest, "replica check");
+        for (int q = 1; q < R; ++q) identical = identical && all[q][0].item<int64_t>() == all[0][0].item<int64_t>();
+    }
+    if (rank != 0) return identical ? 0 : 1;
+    const double stepTime = (lossTime + exchangeTime + optTime) / n;
+    nlohmann::json j = {{"benchmark", "distributed"},
+                        {"vocab", V},
+                        {"own_edges", E},
+                        {"batch", batch},
+                        {"seq_len", len},
+                        {"negatives", k},
+                        {"optimizer", optimizer},
+                        {"world_size", R},
+                        {"threads_per_rank", rankThreads},
+                        {"steps", steps},
+                        {"samples_per_s", static_cast<double>(batch) / stepTime},
+                        {"loss_seconds_per_step", lossTime / n},
+                        {"exchange_seconds_per_step", exchangeTime / n},
+                        {"optimizer_seconds_per_step", optTime / n},
+                        {"touched_slots_per_rank", localSlots / n},
+                        {"touched_slots_union", unionSlots / n},
+                        {"exchange_bytes_per_step", comm ? nlohmann::json(exchangeBytes / n) : nlohmann::json(nullptr)},
+                        {"dense_bytes_per_step", denseBytes},
+                        {"exchange_fraction_of_dense", comm ? nlohmann::json(exchangeBytes / n / static_cast<double>(denseBytes))
+                                                            : nlohmann::json(nullptr)},
+                        {"replicas_identical", identical}};
+    if (json) {
+        std::cout << j.dump() << '\n';
+        return identical ? 0 : 1;
+    }
+    std::cout << "distributed, " << R << " rank(s), V=" << V << ", " << E << " own edges, global batch " << batch << ", seq "
+              << len << ", k=" << k << ", " << optimizer << "\n"
+              << "  " << static_cast<double>(batch) / stepTime << " samples/s (loss " << 1e3 * lossTime / n << " ms, exchange "
+              << 1e3 * exchangeTime / n << " ms, optimizer " << 1e3 * optTime / n << " ms per step)\n"
+              << "  slots touched: " << localSlots / n << " on this rank, " << unionSlots / n << " on any rank\n";
+    if (comm)
+        std::cout << "  exchange: " << exchangeBytes / n / 1e6 << " MB per rank and step; a dense all-reduce: "
+                  << static_cast<double>(denseBytes) / 1e6 << " MB (" << 100 * exchangeBytes / n / static_cast<double>(denseBytes)
+                  << "%)\n"
+                  << "  parameters identical on all ranks: " << (identical ? "yes" : "NO") << "\n";
+    return identical ? 0 : 1;
+}
+
 #endif // BRILLM_WITH_TRAINING
 
 } // namespace
@@ -431,6 +581,7 @@ int runBench(const Args& args) {
                                {"blame", "error tracing: a blame report against brute-force ablation", runBenchBlame},
 #ifdef BRILLM_WITH_TRAINING
                                {"train", "training speed on a synthetic model", benchTrain},
+                               {"distributed", "data-parallel step: sparse gradient exchange bytes, samples/s", benchDistributed},
 #endif
                               });
 }

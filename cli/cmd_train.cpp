@@ -2,8 +2,10 @@
 // brillm train: train a BriLLM model from a corpus, or resume a run.
 #include "args.h"
 #include "commands.h"
+#include "launcher.h"
 #include "progress_line.h"
 
+#include "brillm/training/distributed.h"
 #include "brillm/training/trainer.h"
 
 #include <nlohmann/json.hpp>
@@ -29,7 +31,16 @@ int runTrain(const Args& args) {
     ArgParser p("brillm train",
                 "Train a BriLLM model from text files, writing a run directory (config.json, metrics.jsonl,\n"
                 "checkpoints/, model.brillm; docs/training-runs.md), or resume one with --resume. Ctrl-C\n"
-                "stops after writing a checkpoint.");
+                "stops after writing a checkpoint.\n"
+                "\n"
+                "Data-parallel training (docs/distributed.md): --nproc-per-node N starts N ranks on this\n"
+                "machine. Under torchrun or Slurm (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,\n"
+                "MASTER_ADDR, MASTER_PORT, or SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID with\n"
+                "MASTER_ADDR/MASTER_PORT exported) each process joins the job as its rank, e.g.\n"
+                "  torchrun --nproc_per_node 4 --no_python brillm train --corpus c.txt --out run\n"
+                "--batch is the global batch: rank r trains sequences r, r+R, ... of it. Rank 0 writes the\n"
+                "run directory and prints progress; other ranks print only errors. A failed rank stops the\n"
+                "others within --dist-timeout; --resume continues with any number of ranks.");
     p.list("corpus", &corpus, "FILE", "training text (UTF-8); repeatable");
     p.option("out", &out, "DIR", "the run directory to create");
     p.option("resume", &resumeDir, "DIR", "continue this run from its latest checkpoint");
@@ -61,10 +72,43 @@ int runTrain(const Args& args) {
     p.option("checkpoint-minutes", &c.checkpointMinutes, "M", "also checkpoint every M minutes (default off)");
     p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default 3)");
     p.option("max-non-finite", &c.maxNonFinite, "N", "stop after N non-finite steps in a row (default 10)");
+    int64_t nprocPerNode = 0;
+    std::string distBackend = "gloo";
+    double distTimeout = 300;
+    p.option("nproc-per-node", &nprocPerNode, "N", "start N local ranks (data-parallel over Gloo on 127.0.0.1)");
+    p.option("dist-backend", &distBackend, "gloo|nccl", "process-group backend (default gloo; nccl needs a CUDA build)");
+    p.option("dist-timeout", &distTimeout, "SECONDS", "a rank that does not answer within this stops the run (default 300)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
     c.threads = static_cast<int>(threads);
+
+    checkBackend(distBackend);
+    if (!(distTimeout > 0)) throw UsageError("--dist-timeout must be a positive number of seconds");
+    const auto env = distributedEnvFromEnvironment();
+    if (p.given("nproc-per-node")) {
+        if (env && env->worldSize > 1)
+            throw UsageError("--nproc-per-node cannot be used inside a launched job (RANK/WORLD_SIZE or SLURM_* are "
+                             "set): the launcher already started the ranks");
+        if (nprocPerNode < 1 || nprocPerNode > 1024) throw UsageError("--nproc-per-node must be in [1, 1024]");
+        if (nprocPerNode > 1) {
+            // the same arguments minus --nproc-per-node, in each worker
+            Args workerArgs{"train"};
+            for (size_t i = 0; i < args.size(); ++i) {
+                if (args[i] == "--nproc-per-node") {
+                    ++i;
+                    continue;
+                }
+                if (args[i].rfind("--nproc-per-node=", 0) == 0) continue;
+                workerArgs.push_back(args[i]);
+            }
+            return launchLocalWorkers(static_cast<int>(nprocPerNode), workerArgs);
+        }
+    }
+    std::unique_ptr<Communicator> comm;
+    if (env && env->worldSize > 1) comm = Communicator::connect(*env, DistributedOptions{distBackend, distTimeout});
+    const bool leader = !comm || comm->rank() == 0;
+    if (!leader) quiet = true, json = false;
 
     const bool resuming = p.given("resume");
     if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
@@ -89,8 +133,11 @@ int runTrain(const Args& args) {
         progress.update("preparing: " + stage, f);
         return g_interrupted == 0;
     };
-    cb.onLog = [&](const std::string& msg) { progress.message(msg); };
+    cb.onLog = [&](const std::string& msg) {
+        if (leader) progress.message(msg);
+    };
     cb.onStep = [&](const StepReport& r) {
+        if (!leader) return g_interrupted == 0;
         if (json) {
             nlohmann::json j = {{"step", r.step}, {"steps", r.totalSteps}, {"loss", r.loss}, {"samples_per_s", r.samplesPerSecond},
                                 {"eta_s", r.etaSeconds}};
@@ -102,15 +149,23 @@ int runTrain(const Args& args) {
                           static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.perplexity,
                           r.evalLoss ? ("  held-out " + std::to_string(*r.evalLoss).substr(0, 6)).c_str() : "",
                           r.samplesPerSecond, r.tokensPerSecond, ProgressLine::duration(r.etaSeconds).c_str());
-            progress.update(buf, static_cast<double>(r.step) / static_cast<double>(r.totalSteps));
+            std::string line = buf;
+            if (r.worldSize > 1) {
+                std::snprintf(buf, sizeof buf, "  %d ranks, %.2f MB exchanged/step (dense all-reduce %.2f MB)", r.worldSize,
+                              static_cast<double>(r.exchangeBytes) / 1e6, static_cast<double>(r.denseBytes) / 1e6);
+                line += buf;
+            }
+            progress.update(line, static_cast<double>(r.step) / static_cast<double>(r.totalSteps));
         }
         return g_interrupted == 0;
     };
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
-    const auto result = resuming ? resume(resumeDir, p.given("steps") ? std::optional<int64_t>(c.steps) : std::nullopt, cb)
-                                 : train(c, out, cb);
+    const auto result = resuming ? resume(resumeDir, p.given("steps") ? std::optional<int64_t>(c.steps) : std::nullopt, cb,
+                                          comm.get())
+                                 : train(c, out, cb, comm.get());
     progress.finish();
+    if (!leader) return result.stoppedEarly ? 130 : 0;
     std::cerr << (result.stoppedEarly ? "stopped" : "done") << " at step " << result.steps << ", loss " << result.lastLoss;
     if (result.lastEvalLoss) std::cerr << ", held-out loss " << *result.lastEvalLoss;
     std::cerr << "\nmodel: " << result.modelPath.string() << '\n';

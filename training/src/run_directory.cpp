@@ -101,13 +101,15 @@ RunDirectory RunDirectory::create(const fs::path& dir, const TrainConfig& config
     return r;
 }
 
-RunDirectory RunDirectory::open(const fs::path& dir) {
+RunDirectory RunDirectory::open(const fs::path& dir, bool writable) {
     const auto cfg = dir / "config.json";
     std::error_code ec;
     if (!fs::exists(cfg, ec)) throw InputError("'" + dir.string() + "' is not a training run (no config.json)");
     RunDirectory r;
     r.m_dir = dir;
     r.m_config = TrainConfig::fromJson(readText(cfg), cfg.string());
+    r.m_readOnly = !writable;
+    if (r.m_readOnly) return r;
     r.m_metrics = std::fopen((dir / "metrics.jsonl").string().c_str(), "ab");
     if (!r.m_metrics) throw InputError("cannot append to " + (dir / "metrics.jsonl").string());
     return r;
@@ -118,7 +120,8 @@ RunDirectory::~RunDirectory() {
 }
 
 RunDirectory::RunDirectory(RunDirectory&& o) noexcept
-    : m_dir(std::move(o.m_dir)), m_config(std::move(o.m_config)), m_metrics(std::exchange(o.m_metrics, nullptr)) {}
+    : m_dir(std::move(o.m_dir)), m_config(std::move(o.m_config)), m_metrics(std::exchange(o.m_metrics, nullptr)),
+      m_readOnly(o.m_readOnly) {}
 
 RunDirectory& RunDirectory::operator=(RunDirectory&& o) noexcept {
     if (this != &o) {
@@ -126,11 +129,13 @@ RunDirectory& RunDirectory::operator=(RunDirectory&& o) noexcept {
         m_dir = std::move(o.m_dir);
         m_config = std::move(o.m_config);
         m_metrics = std::exchange(o.m_metrics, nullptr);
+        m_readOnly = o.m_readOnly;
     }
     return *this;
 }
 
 void RunDirectory::appendMetrics(const std::string& jsonLine) {
+    if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
     std::fputs(jsonLine.c_str(), m_metrics);
     std::fputc('\n', m_metrics);
     std::fflush(m_metrics);
@@ -138,6 +143,7 @@ void RunDirectory::appendMetrics(const std::string& jsonLine) {
 
 fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& metadata, const AdamW& optimizer,
                                       const TrainerState& state, int64_t keep) {
+    if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
     const auto name = checkpointName(state.step);
     const auto finalDir = m_dir / "checkpoints" / name;
     const auto tmpDir = m_dir / "checkpoints" / (".tmp-" + name);
@@ -151,7 +157,8 @@ fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& m
                               {"optimizer_steps", state.optimizerSteps},
                               {"non_finite_total", state.nonFiniteTotal},
                               {"non_finite_streak", state.nonFiniteStreak},
-                              {"elapsed_seconds", state.elapsedSeconds}};
+                              {"elapsed_seconds", state.elapsedSeconds},
+                              {"world_size", state.worldSize}};
     writeFileAtomic(tmpDir / "state.json", s.dump(2) + "\n");
     fs::remove_all(finalDir, ec);
     fs::rename(tmpDir, finalDir, ec);
@@ -191,6 +198,7 @@ LoadedCheckpoint RunDirectory::loadCheckpoint(const fs::path& checkpoint) const 
         c.state.nonFiniteTotal = s.value("non_finite_total", int64_t{0});
         c.state.nonFiniteStreak = s.value("non_finite_streak", int64_t{0});
         c.state.elapsedSeconds = s.value("elapsed_seconds", 0.0);
+        c.state.worldSize = s.value("world_size", 1);
     } catch (const nlohmann::json::exception& e) {
         throw InputError((checkpoint / "state.json").string() + ": not a trainer state: " + e.what());
     }
@@ -198,6 +206,7 @@ LoadedCheckpoint RunDirectory::loadCheckpoint(const fs::path& checkpoint) const 
 }
 
 void RunDirectory::saveFinalModel(const Model& model, const ModelMetadata& metadata) {
+    if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
     ModelFile::save((m_dir / "model.brillm").string(), model, metadata);
 }
 

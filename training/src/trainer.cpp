@@ -5,6 +5,7 @@
 #include "brillm/model_file.h"
 #include "brillm/tokenizer.h"
 #include "brillm/vocabulary.h"
+#include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
@@ -43,7 +44,8 @@ nlohmann::json finiteOrNull(double v) { return std::isfinite(v) ? nlohmann::json
 // Produces the batches of steps [first, last) on a background thread, a few steps ahead.
 class Prefetcher {
 public:
-    Prefetcher(BatchSource& source, int64_t first, int64_t last) : m_source(source), m_next(first), m_last(last) {
+    Prefetcher(BatchSource& source, int64_t first, int64_t last, int rank, int worldSize)
+        : m_source(source), m_next(first), m_last(last), m_rank(rank), m_worldSize(worldSize) {
         m_thread = std::thread([this] { run(); });
     }
     ~Prefetcher() {
@@ -68,7 +70,7 @@ private:
     void run() {
         try {
             for (int64_t step = m_next; step < m_last; ++step) {
-                auto b = m_source.batch(step);
+                auto b = m_source.batch(step, m_rank, m_worldSize);
                 std::unique_lock lock(m_mutex);
                 m_cv.wait(lock, [&] { return m_queue.size() < kDepth || m_stop; });
                 if (m_stop) return;
@@ -84,6 +86,7 @@ private:
     static constexpr size_t kDepth = 3;
     BatchSource& m_source;
     int64_t m_next, m_last;
+    int m_rank, m_worldSize;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::deque<std::vector<LossSample>> m_queue;
@@ -99,14 +102,56 @@ bool parametersFinite(const Model& m) {
 }
 
 struct Session {
-    RunDirectory run;
+    std::filesystem::path runPath;
+    std::optional<RunDirectory> run; // rank 0 (or the single process) only: the one writer
     TrainConfig config;
     TrainingData data;
     Model model;
     ModelMetadata metadata;
     TrainerState state;
     std::optional<AdamW> optimizer;
+    Communicator* comm = nullptr;
+    int rank() const { return comm ? comm->rank() : 0; }
+    int worldSize() const { return comm ? comm->worldSize() : 1; }
+    bool writer() const { return rank() == 0; }
 };
+
+// CPU threads of this rank: the config's, or the cores shared among the ranks on this machine.
+int threadCount(const TrainConfig& c, const Communicator* comm) {
+    if (c.threads > 0) return c.threads;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, cores / (comm ? std::max(1, comm->env().localWorldSize) : 1));
+}
+
+// Every rank must hold the same step and bit-identical parameters; checked at the start, at
+// each checkpoint and at the end (one all-gather of a digest: O(parameters) to hash).
+uint64_t checkReplicas(Communicator& comm, const Session& s, const std::string& when) {
+    const uint64_t digest = parameterDigest(s.model);
+    at::Tensor mine = at::empty({6}, at::kLong);
+    int64_t* p = mine.data_ptr<int64_t>();
+    p[0] = s.state.step;
+    p[1] = s.state.optimizerSteps;
+    p[2] = s.model.vocabSize();
+    p[3] = s.model.edges.numSlots();
+    p[4] = s.model.dim();
+    p[5] = static_cast<int64_t>(digest);
+    const at::Tensor all = comm.allGather(mine, "replica check");
+    const int64_t* a = all.data_ptr<int64_t>();
+    const auto describe = [&](int r) {
+        const int64_t* q = a + r * 6;
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "rank %d: step %lld, V=%lld, %lld slots, d=%lld, digest %016llx", r,
+                      static_cast<long long>(q[0]), static_cast<long long>(q[2]), static_cast<long long>(q[3]),
+                      static_cast<long long>(q[4]), static_cast<unsigned long long>(q[5]));
+        return std::string(buf);
+    };
+    for (int r = 1; r < comm.worldSize(); ++r)
+        if (!std::equal(a, a + 6, a + r * 6))
+            throw TrainingError("rank " + std::to_string(comm.rank()) + ": the ranks' models differ " + when + " (" +
+                                describe(0) + "; " + describe(r) +
+                                "): every rank needs the same corpus, settings and checkpoint");
+    return digest;
+}
 
 TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     const TrainConfig& c = s.config;
@@ -115,46 +160,70 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     };
     BatchSource source(s.data, c);
     const auto heldOut = source.heldOutPaths(c.evalSamples);
-    const int threads = c.threads > 0 ? c.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = threadCount(c, s.comm);
+    const int R = s.worldSize(), rank = s.rank();
+    Communicator* comm = s.comm;
     TrainResult result;
-    result.modelPath = s.run.path() / "model.brillm";
+    result.modelPath = s.runPath / "model.brillm";
+    s.state.worldSize = R;
+    if (comm) result.parameterDigest = checkReplicas(*comm, s, "at the start");
     if (s.state.step >= c.steps) {
         log("the run already has " + std::to_string(s.state.step) + " of " + std::to_string(c.steps) + " steps");
-        s.run.saveFinalModel(s.model, s.metadata);
+        if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
         return result;
     }
 
     const auto sessionStart = Clock::now();
     auto lastCheckpoint = Clock::now();
     double stepTimeEma = 0;
-    Prefetcher prefetch(source, s.state.step, c.steps);
+    Prefetcher prefetch(source, s.state.step, c.steps, rank, R);
     LossWorkspace workspace;
+    std::optional<GradientExchange> exchange;
+    if (comm) exchange.emplace(*comm);
     auto checkpoint = [&] {
-        if (!parametersFinite(s.model))
+        if (!parametersFinite(s.model)) // identical on every rank: all of them stop
             throw TrainingError("the parameters hold NaN or Inf at step " + std::to_string(s.state.step) +
                                 "; no checkpoint is written over the last good one");
+        if (comm) result.parameterDigest = checkReplicas(*comm, s, "at step " + std::to_string(s.state.step));
         s.state.elapsedSeconds += std::chrono::duration<double>(Clock::now() - lastCheckpoint).count();
         lastCheckpoint = Clock::now();
-        const auto dir = s.run.saveCheckpoint(s.model, s.metadata, *s.optimizer, s.state, c.keepCheckpoints);
-        s.run.appendMetrics(nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()},
-                                           {"path", dir.string()}}
-                                .dump());
+        if (!s.writer()) return;
+        const auto dir = s.run->saveCheckpoint(s.model, s.metadata, *s.optimizer, s.state, c.keepCheckpoints);
+        s.run->appendMetrics(nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()},
+                                            {"path", dir.string()}}
+                                 .dump());
         log("checkpoint " + dir.string());
     };
     const double sessionElapsedBase = s.state.elapsedSeconds;
 
     while (s.state.step < c.steps) {
         const auto t0 = Clock::now();
+        if (comm) comm->setStep(s.state.step + 1);
         const auto batch = prefetch.pop();
         StepReport r;
         r.totalSteps = c.steps;
+        r.worldSize = R;
         r.learningRate = learningRate(c, s.state.step);
         int64_t tokens = 0;
         for (const auto& b : batch) tokens += b.numEdges() + 1;
-        const auto loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
+        // a rank whose share of the batch has no trained edge contributes nothing (single process: an error)
+        LossResult loss;
+        if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
+        const SparseGradients* grad = &loss.grad;
+        int64_t samples = static_cast<int64_t>(batch.size());
         r.loss = loss.loss;
-        r.perplexity = std::exp(loss.loss);
-        r.gradNorm = gradientNorm(loss.grad);
+        if (comm) {
+            double lossSum = 0;
+            for (double l : loss.sampleLosses) lossSum += l;
+            grad = &exchange->exchange(s.model, loss.grad, samples, lossSum);
+            const auto& st = exchange->stats();
+            samples = st.globalSamples;
+            r.loss = st.globalLossSum / static_cast<double>(st.globalSamples);
+            r.exchangeBytes = st.exchangeBytes;
+            r.denseBytes = st.denseBytes;
+        }
+        r.perplexity = std::exp(r.loss);
+        r.gradNorm = gradientNorm(*grad);
         r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.gradNorm);
         if (r.skipped) {
             ++s.state.nonFiniteTotal;
@@ -163,7 +232,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
                 std::to_string(s.state.nonFiniteStreak) + " in a row)");
         } else {
             const double scale = c.clipNorm > 0 && r.gradNorm > c.clipNorm ? c.clipNorm / r.gradNorm : 1.0;
-            s.optimizer->step(s.model, loss.grad, r.learningRate, scale);
+            s.optimizer->step(s.model, *grad, r.learningRate, scale);
             s.state.optimizerSteps = s.optimizer->steps();
             s.state.nonFiniteStreak = 0;
         }
@@ -171,8 +240,27 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         r.step = s.state.step;
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
         stepTimeEma = stepTimeEma == 0 ? dt : 0.9 * stepTimeEma + 0.1 * dt;
-        r.samplesPerSecond = static_cast<double>(batch.size()) / dt;
+        r.samplesPerSecond = static_cast<double>(samples) / dt;
         r.tokensPerSecond = static_cast<double>(tokens) / dt;
+        const double memoryMb = residentMegabytes();
+        nlohmann::json ranks = nlohmann::json::array();
+        if (comm) { // every rank's throughput and memory, for rank 0's metrics line
+            at::Tensor mine = at::empty({4}, at::kDouble);
+            double* p = mine.data_ptr<double>();
+            p[0] = static_cast<double>(batch.size());
+            p[1] = static_cast<double>(tokens);
+            p[2] = dt;
+            p[3] = memoryMb;
+            const at::Tensor all = comm->allGather(mine, "step statistics");
+            const double* a = all.data_ptr<double>();
+            double globalTokens = 0;
+            for (int q = 0; q < R; ++q) {
+                const double* e = a + q * 4;
+                ranks.push_back({{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"tokens_per_s", e[1] / e[2]}, {"memory_mb", e[3]}});
+                globalTokens += e[1];
+            }
+            r.tokensPerSecond = globalTokens / dt; // the global batch over this rank's step time, like samples
+        }
         r.elapsedSeconds = sessionElapsedBase + std::chrono::duration<double>(Clock::now() - sessionStart).count();
         r.etaSeconds = stepTimeEma * static_cast<double>(c.steps - s.state.step);
         result.losses.push_back(r.skipped ? std::nan("") : r.loss);
@@ -188,22 +276,39 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
                             {"grad_norm", finiteOrNull(r.gradNorm)},
                             {"samples_per_s", r.samplesPerSecond},
                             {"tokens_per_s", r.tokensPerSecond},
-                            {"memory_mb", residentMegabytes()},
+                            {"memory_mb", memoryMb},
                             {"skipped", r.skipped}};
         if (r.skipped) m["non_finite"] = std::isnan(r.loss) || std::isnan(r.gradNorm) ? "nan" : "inf";
-        s.run.appendMetrics(m.dump());
+        if (comm) {
+            m["world_size"] = R;
+            m["ranks"] = std::move(ranks);
+            m["exchange_bytes"] = r.exchangeBytes;
+            m["dense_bytes"] = r.denseBytes;
+            m["touched_slots"] = exchange->stats().unionSlots;
+        }
+        if (s.writer()) s.run->appendMetrics(m.dump());
 
         if (c.evalEvery > 0 && !heldOut.empty() && (r.step % c.evalEvery == 0 || r.step == c.steps)) {
+            // rank q evaluates held-out sequences q, q + R, ...; the sums are all-reduced
             double total = 0;
             int64_t edges = 0;
-            for (const auto& path : heldOut) {
-                const auto ex = exactLoss(s.model, path);
+            for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) {
+                const auto ex = exactLoss(s.model, heldOut[i]);
                 total += ex.loss * static_cast<double>(ex.edgeLosses.size());
                 edges += static_cast<int64_t>(ex.edgeLosses.size());
             }
+            if (comm) {
+                at::Tensor sums = at::empty({2}, at::kDouble);
+                sums.data_ptr<double>()[0] = total;
+                sums.data_ptr<double>()[1] = static_cast<double>(edges);
+                comm->allReduceSum(sums, "held-out loss");
+                total = sums.data_ptr<double>()[0];
+                edges = static_cast<int64_t>(sums.data_ptr<double>()[1]);
+            }
             r.evalLoss = total / static_cast<double>(edges);
             result.lastEvalLoss = r.evalLoss;
-            s.run.appendMetrics(nlohmann::json{{"type", "eval"},
+            if (s.writer())
+                s.run->appendMetrics(nlohmann::json{{"type", "eval"},
                                                {"step", r.step},
                                                {"time", wallTime()},
                                                {"loss", finiteOrNull(*r.evalLoss)},
@@ -218,9 +323,17 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
                                 "); try a lower learning rate or --clip-norm. The last checkpoint is intact.");
 
         bool stop = cb.onStep && !cb.onStep(r);
-        const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) ||
-                         (c.checkpointMinutes > 0 &&
-                          std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes);
+        bool dueByTime = c.checkpointMinutes > 0 &&
+                         std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
+        if (comm) { // one decision for all ranks: any rank's stop, rank 0's clock
+            at::Tensor flags = at::empty({2}, at::kInt);
+            flags.data_ptr<int>()[0] = stop ? 1 : 0;
+            flags.data_ptr<int>()[1] = dueByTime && rank == 0 ? 1 : 0;
+            comm->allReduceSum(flags, "stop and checkpoint decision");
+            stop = flags.data_ptr<int>()[0] > 0;
+            dueByTime = flags.data_ptr<int>()[1] > 0;
+        }
+        const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
         if (due || stop || r.step == c.steps) checkpoint();
         if (stop) {
             result.stoppedEarly = true;
@@ -229,22 +342,22 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         }
     }
     result.steps = s.state.step;
-    s.run.saveFinalModel(s.model, s.metadata);
+    if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
     return result;
 }
 
-AdamWSettings settingsOf(const TrainConfig& c) {
+AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
     AdamWSettings a;
     a.kind = c.optimizer;
     a.beta1 = c.beta1;
     a.beta2 = c.beta2;
     a.eps = c.eps;
     a.weightDecay = c.weightDecay;
-    a.threads = c.threads;
+    a.threads = threadCount(c, comm);
     return a;
 }
 
-void checkConfig(const TrainConfig& c) {
+void checkConfig(const TrainConfig& c, const Communicator* comm) {
     if (c.steps < 1) throw InputError("steps must be at least 1");
     if (c.batchSize < 1) throw InputError("batch size must be at least 1");
     if (c.negatives < 1) throw InputError("negatives must be at least 1");
@@ -252,6 +365,25 @@ void checkConfig(const TrainConfig& c) {
     if (!(c.lr > 0)) throw InputError("the learning rate must be positive");
     if (c.maxSeqLength < 2 || c.maxSeqLength > 512) throw InputError("max_seq_length must be in [2, 512]");
     if (c.maxNonFinite < 1) throw InputError("max_non_finite must be at least 1");
+    if (comm && c.batchSize < comm->worldSize())
+        throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
+                         std::to_string(comm->worldSize()) + " ranks: each rank trains every R-th sequence of the global batch");
+}
+
+// Runs a setup stage on every rank; a rank that fails makes all of them stop (no rank is left
+// waiting in a collective for one that gave up).
+template <class F> void setupStage(Communicator* comm, const std::string& stage, F&& f) {
+    if (!comm) {
+        f();
+        return;
+    }
+    std::exception_ptr failure;
+    try {
+        f();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    comm->agree(failure, stage);
 }
 
 nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
@@ -271,61 +403,86 @@ nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
 
 } // namespace
 
-TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& cb) {
-    checkConfig(config);
-    Session s{RunDirectory::create(runDir, config), config, {}, {}, {}, {}, std::nullopt};
-    std::shared_ptr<const TextCodec> codec;
-    std::optional<LoadedModel> init;
-    if (!config.initModel.empty()) {
-        init = ModelFile::load(config.initModel);
-        codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(init->metadata, init->model.vocabSize()));
-        if (!config.tokenizer.empty()) {
-            const auto given = NodeVocabulary::fromTokenizer(*loadTokenizer(config.tokenizer));
-            if (given.tokens() != codec->vocabulary().tokens())
-                throw InputError("the tokenizer " + config.tokenizer + " (" + std::to_string(given.size()) +
-                                 " tokens) does not match the vocabulary of " + config.initModel + " (" +
-                                 std::to_string(codec->vocabSize()) + " nodes)");
+TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& cb,
+                  Communicator* comm) {
+    Session s;
+    s.runPath = runDir;
+    s.config = config;
+    s.comm = comm;
+    setupStage(comm, "setting up the run", [&] {
+        checkConfig(config, comm);
+        if (s.writer()) s.run.emplace(RunDirectory::create(runDir, config));
+        std::shared_ptr<const TextCodec> codec;
+        std::optional<LoadedModel> init;
+        if (!config.initModel.empty()) {
+            init = ModelFile::load(config.initModel);
+            codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(init->metadata, init->model.vocabSize()));
+            if (!config.tokenizer.empty()) {
+                const auto given = NodeVocabulary::fromTokenizer(*loadTokenizer(config.tokenizer));
+                if (given.tokens() != codec->vocabulary().tokens())
+                    throw InputError("the tokenizer " + config.tokenizer + " (" + std::to_string(given.size()) +
+                                     " tokens) does not match the vocabulary of " + config.initModel + " (" +
+                                     std::to_string(codec->vocabSize()) + " nodes)");
+            }
         }
-    }
-    s.data = prepareTrainingData(config, cb.onPrepare, codec);
-    if (init) {
-        s.model = init->model.toDtype(at::kFloat);
-        s.metadata = init->metadata;
-    } else {
-        const int64_t V = s.data.vocabSize();
-        s.model = Model::randomInit({V, config.dim, 512}, s.data.bigrams.toEdgeTable(config.minCount), config.seed);
-        s.metadata.vocabulary = s.data.codec->vocabulary().tokens();
-        s.metadata.tokenizerKind = s.data.tokenizerKind;
-        s.metadata.tokenizerJson = s.data.tokenizerJson;
-    }
-    s.metadata.provenanceJson = provenance(config, s.data).dump();
-    s.optimizer.emplace(s.model, settingsOf(config));
+        s.data = prepareTrainingData(config, cb.onPrepare, codec);
+        if (init) {
+            s.model = init->model.toDtype(at::kFloat);
+            s.metadata = init->metadata;
+        } else {
+            const int64_t V = s.data.vocabSize();
+            s.model = Model::randomInit({V, config.dim, 512}, s.data.bigrams.toEdgeTable(config.minCount), config.seed);
+            s.metadata.vocabulary = s.data.codec->vocabulary().tokens();
+            s.metadata.tokenizerKind = s.data.tokenizerKind;
+            s.metadata.tokenizerJson = s.data.tokenizerJson;
+        }
+        s.metadata.provenanceJson = provenance(config, s.data).dump();
+        s.optimizer.emplace(s.model, settingsOf(config, comm));
+    });
     if (cb.onLog)
         cb.onLog("data: " + std::to_string(s.data.tokens) + " tokens, " + std::to_string(s.data.train.size()) +
                  " training and " + std::to_string(s.data.heldOut.size()) + " held-out sequences; model: V=" +
                  std::to_string(s.model.vocabSize()) + ", " + std::to_string(s.model.edges.numOwn()) + " own edges, d=" +
-                 std::to_string(s.model.dim()));
+                 std::to_string(s.model.dim()) + (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" : ""));
     return runLoop(s, cb);
 }
 
-TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb) {
-    auto run = RunDirectory::open(runDir);
-    TrainConfig config = run.config();
-    if (steps) config.steps = *steps;
-    checkConfig(config);
-    const auto latest = run.latestCheckpoint();
-    if (!latest) throw InputError("'" + runDir.string() + "' has no checkpoint to resume from yet");
-    auto ck = run.loadCheckpoint(*latest);
-    Session s{std::move(run), config, {}, {}, {}, ck.state, std::nullopt};
-    auto codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(ck.model.metadata, ck.model.model.vocabSize()));
-    s.data = prepareTrainingData(config, cb.onPrepare, codec);
-    s.data.tokenizerJson = ck.model.metadata.tokenizerJson;
-    s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
-    s.model = std::move(ck.model.model);
-    s.metadata = ck.model.metadata;
-    s.optimizer.emplace(s.model, settingsOf(config));
-    s.optimizer->loadState(ck.optimizer, ck.state.optimizerSteps);
-    if (cb.onLog) cb.onLog("resuming " + runDir.string() + " from " + latest->string());
+TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb,
+                   Communicator* comm) {
+    Session s;
+    s.runPath = runDir;
+    s.comm = comm;
+    std::filesystem::path latest;
+    int previousWorldSize = 1;
+    setupStage(comm, "loading the run to resume", [&] {
+        auto run = RunDirectory::open(runDir, /*writable=*/s.writer());
+        TrainConfig config = run.config();
+        if (steps) config.steps = *steps;
+        checkConfig(config, comm);
+        const auto found = run.latestCheckpoint();
+        if (!found) throw InputError("'" + runDir.string() + "' has no checkpoint to resume from yet");
+        latest = *found;
+        auto ck = run.loadCheckpoint(latest);
+        s.config = config;
+        s.state = ck.state;
+        previousWorldSize = ck.state.worldSize;
+        auto codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(ck.model.metadata, ck.model.model.vocabSize()));
+        s.data = prepareTrainingData(config, cb.onPrepare, codec);
+        s.data.tokenizerJson = ck.model.metadata.tokenizerJson;
+        s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
+        s.model = std::move(ck.model.model);
+        s.metadata = ck.model.metadata;
+        s.optimizer.emplace(s.model, settingsOf(config, comm));
+        s.optimizer->loadState(ck.optimizer, ck.state.optimizerSteps);
+        if (s.writer()) s.run.emplace(std::move(run));
+    });
+    if (cb.onLog) {
+        std::string msg = "resuming " + runDir.string() + " from " + latest.string();
+        if (previousWorldSize != s.worldSize())
+            msg += " (written by " + std::to_string(previousWorldSize) + " rank" + (previousWorldSize == 1 ? "" : "s") +
+                   ", continued by " + std::to_string(s.worldSize()) + ")";
+        cb.onLog(msg);
+    }
     return runLoop(s, cb);
 }
 

@@ -285,10 +285,10 @@ LossSample BatchSource::sampleOf(const Sequence& s, uint64_t rngSeed) {
     return out;
 }
 
-std::vector<LossSample> BatchSource::batch(int64_t step) {
+std::vector<LossSample> BatchSource::batch(int64_t step, int rank, int worldSize) {
     std::vector<LossSample> out;
     const auto n = static_cast<int64_t>(m_data.train.size());
-    for (int64_t b = 0; b < m_config.batchSize; ++b) {
+    for (int64_t b = rank; b < m_config.batchSize; b += worldSize) {
         const int64_t global = step * m_config.batchSize + b;
         const auto& order = epochOrder(global / n);
         const Sequence& s = m_data.train[static_cast<size_t>(order[static_cast<size_t>(global % n)])];

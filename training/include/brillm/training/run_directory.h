@@ -29,6 +29,7 @@ struct TrainerState {
     int64_t nonFiniteTotal = 0;
     int64_t nonFiniteStreak = 0;
     double elapsedSeconds = 0;  // training time before this session
+    int worldSize = 1;          // ranks of the session that wrote the checkpoint (a resume may use others)
 };
 
 struct LoadedCheckpoint {
@@ -43,8 +44,9 @@ public:
     // A new run: creates the directory (and parents), refuses one that already holds a run,
     // checks it is writable, writes config.json.
     static RunDirectory create(const std::filesystem::path& dir, const TrainConfig& config);
-    // An existing run, to resume: reads config.json.
-    static RunDirectory open(const std::filesystem::path& dir);
+    // An existing run, to resume: reads config.json. A read-only one (the ranks other than 0 of
+    // a distributed run) reads config and checkpoints and throws Error on any write.
+    static RunDirectory open(const std::filesystem::path& dir, bool writable = true);
 
     const std::filesystem::path& path() const { return m_dir; }
     const TrainConfig& config() const { return m_config; }
@@ -67,6 +69,7 @@ private:
     std::filesystem::path m_dir;
     TrainConfig m_config;
     std::FILE* m_metrics = nullptr;
+    bool m_readOnly = false;
 };
 
 // Writes text to path atomically (temporary file, fsync, rename).

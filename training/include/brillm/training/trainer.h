@@ -8,6 +8,13 @@
 // resumed from a checkpoint continues with exactly the losses the uninterrupted run has.
 // A non-finite loss or gradient skips the step (counted, logged); maxNonFinite in a row stop
 // the run with TrainingError. Checkpoints are never written with non-finite parameters.
+//
+// Distributed (data-parallel) runs: every rank calls train() or resume() with the same
+// arguments and its own Communicator (distributed.h). Rank r trains samples r, r + R, ... of
+// each step's global batch; the sparse gradients are exchanged so that every rank applies the
+// identical update. Rank 0 alone writes the run directory (config, metrics, checkpoints, final
+// model); a resume may use another rank count. A failed or vanished rank makes the others
+// throw TrainingError within the communicator's timeout.
 
 #include "brillm/error.h"
 #include "brillm/training/train_config.h"
@@ -20,6 +27,8 @@
 #include <vector>
 
 namespace brillm::training {
+
+class Communicator;
 
 class TrainingError : public Error {
 public:
@@ -39,6 +48,10 @@ struct StepReport {
     double etaSeconds = 0;
     bool skipped = false;   // non-finite loss or gradient: no update
     std::optional<double> evalLoss; // exact held-out loss, when evaluated at this step
+    // distributed runs (worldSize > 1): samplesPerSecond and tokensPerSecond are sums over ranks
+    int worldSize = 1;
+    uint64_t exchangeBytes = 0; // payload this rank put into the step's gradient exchange
+    uint64_t denseBytes = 0;    // what a dense all-reduce of every parameter would put in
 };
 
 struct TrainCallbacks {
@@ -54,14 +67,17 @@ struct TrainResult {
     std::filesystem::path modelPath;   // RUN_DIR/model.brillm
     bool stoppedEarly = false;
     std::vector<double> losses;        // per step run in this session (NaN for skipped steps)
+    uint64_t parameterDigest = 0;      // distributed runs: parameterDigest() of the final model, checked equal on all ranks
 };
 
-// A new run in runDir (which must not hold one already).
-TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& callbacks = {});
+// A new run in runDir (which must not hold one already). `comm`: this rank's process group in a
+// distributed run (not owned; nullptr: a single process).
+TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& callbacks = {},
+                  Communicator* comm = nullptr);
 
 // Continues the run in runDir from its latest checkpoint, to `steps` total when given.
 // Throws InputError when the directory has no run or no checkpoint.
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps = std::nullopt,
-                   const TrainCallbacks& callbacks = {});
+                   const TrainCallbacks& callbacks = {}, Communicator* comm = nullptr);
 
 } // namespace brillm::training

@@ -55,7 +55,10 @@ class BatchSource {
 public:
     BatchSource(const TrainingData& data, const TrainConfig& config);
     // Deterministic for a given step. Not thread-safe (keeps the current epoch's order).
-    std::vector<LossSample> batch(int64_t step);
+    std::vector<LossSample> batch(int64_t step) { return batch(step, 0, 1); }
+    // Rank `rank`'s share of step's global batch for `worldSize` ranks: the samples at positions
+    // rank, rank + worldSize, ... of the global batch, so any rank count trains the same global batch.
+    std::vector<LossSample> batch(int64_t step, int rank, int worldSize);
     // The held-out sequences' real-token paths, at most `count`, for exact-loss evaluation.
     std::vector<std::vector<int32_t>> heldOutPaths(int64_t count) const;
     // Negatives for an edge s -> t (exposed for tests).

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The only file that includes c10d (its headers are heavy and differ between LibTorch 1.13 and
+// 2.x): the process group, the sparse gradient exchange, the launch environment.
+#include "brillm/training/distributed.h"
+
+#include "brillm/error.h"
+
+#include <ATen/ATen.h>
+
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace brillm::training {
+
+// ---------------------------------------------------------------------------------------------
+// The launch environment
+
+namespace {
+
+std::optional<long long> envInt(const std::function<const char*(const char*)>& getenv, const char* name) {
+    const char* v = getenv(name);
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const long long x = std::strtoll(v, &end, 10);
+    if (errno || *end != '\0')
+        throw InputError(std::string("the environment variable ") + name + "='" + v + "' is not an integer");
+    return x;
+}
+
+std::string envString(const std::function<const char*(const char*)>& getenv, const char* name) {
+    const char* v = getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+} // namespace
+
+std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<const char*(const char*)>& getenvIn) {
+    const std::function<const char*(const char*)> getenv =
+        getenvIn ? getenvIn : [](const char* n) -> const char* { return std::getenv(n); };
+    DistributedEnv e;
+    std::optional<long long> rank, world, local, localWorld;
+    if (envInt(getenv, "RANK") || envInt(getenv, "WORLD_SIZE")) {
+        e.source = "torchrun";
+        rank = envInt(getenv, "RANK");
+        world = envInt(getenv, "WORLD_SIZE");
+        if (!rank || !world) throw InputError("RANK and WORLD_SIZE must be set together (torchrun sets both)");
+        local = envInt(getenv, "LOCAL_RANK");
+        localWorld = envInt(getenv, "LOCAL_WORLD_SIZE");
+        e.agentStore = envString(getenv, "TORCHELASTIC_USE_AGENT_STORE") == "True";
+        if (const auto restarts = envString(getenv, "TORCHELASTIC_RESTART_COUNT"); !restarts.empty())
+            e.restartCount = restarts;
+    } else if (envInt(getenv, "SLURM_PROCID") && envInt(getenv, "SLURM_NTASKS")) {
+        e.source = "slurm";
+        rank = envInt(getenv, "SLURM_PROCID");
+        world = envInt(getenv, "SLURM_NTASKS");
+        local = envInt(getenv, "SLURM_LOCALID");
+        // "4" or "4(x2)": the tasks on this node come first
+        const auto perNode = envString(getenv, "SLURM_NTASKS_PER_NODE");
+        if (!perNode.empty() && std::isdigit(static_cast<unsigned char>(perNode[0])))
+            localWorld = std::atoll(perNode.c_str());
+    } else {
+        return std::nullopt;
+    }
+    if (*world < 1 || *world > 65536)
+        throw InputError("the world size " + std::to_string(*world) + " is not in [1, 65536]");
+    if (*rank < 0 || *rank >= *world)
+        throw InputError("the rank " + std::to_string(*rank) + " is outside [0, " + std::to_string(*world) + ")");
+    e.rank = static_cast<int>(*rank);
+    e.worldSize = static_cast<int>(*world);
+    e.localRank = static_cast<int>(local.value_or(0));
+    e.localWorldSize = static_cast<int>(std::max<long long>(1, localWorld.value_or(1)));
+    const auto addr = envString(getenv, "MASTER_ADDR");
+    if (!addr.empty())
+        e.masterAddr = addr;
+    else if (e.worldSize > 1)
+        throw InputError(
+            "MASTER_ADDR is not set: every rank needs the address of rank 0's rendezvous store "
+            "(torchrun sets it; in a Slurm script export MASTER_ADDR=$(scontrol show hostnames | head -n1))");
+    if (const auto port = envInt(getenv, "MASTER_PORT")) {
+        if (*port < 1 || *port > 65535) throw InputError("MASTER_PORT=" + std::to_string(*port) + " is not a TCP port");
+        e.masterPort = static_cast<int>(*port);
+    }
+    return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The process group
+
+struct Communicator::Impl {
+    DistributedEnv env;
+    DistributedOptions options;
+    c10::intrusive_ptr<::c10d::Store> store;
+    c10::intrusive_ptr<::c10d::ProcessGroupGloo> group;
+    int64_t step = 0;
+    uint64_t bytes = 0;
+};
+
+namespace {
+
+std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterAddr) {
+    if (masterAddr == "localhost" || masterAddr.rfind("127.", 0) == 0)
+        return ::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+        return ::c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+    return ::c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+std::string secondsText(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", s);
+    return buf;
+}
+
+uint64_t bytesOf(const at::Tensor& t) {
+    return static_cast<uint64_t>(t.numel()) * t.element_size();
+}
+
+void checkTensor(const at::Tensor& t, const char* what) {
+    if (!t.defined() || !t.is_contiguous() || !t.device().is_cpu())
+        throw InputError(std::string("collective '") + what + "' needs a defined, contiguous CPU tensor");
+}
+
+} // namespace
+
+void checkBackend(const std::string& backend) {
+    if (backend == "nccl")
+        throw InputError(
+            "the nccl backend needs CUDA, and this build of the trainer has no CUDA/NCCL (its tensors live on "
+            "the CPU): use --dist-backend gloo");
+    if (backend != "gloo") throw InputError("unknown distributed backend '" + backend + "' (expected gloo)");
+}
+
+std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, const DistributedOptions& options) {
+    checkBackend(options.backend);
+    if (!(options.timeoutSeconds > 0)) throw InputError("the distributed timeout must be positive");
+    auto impl = std::make_unique<Impl>();
+    impl->env = env;
+    impl->options = options;
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeoutSeconds * 1000));
+    try {
+        // as torch.distributed's env:// rendezvous: rank 0 serves the store, unless torchrun's agent does
+        ::c10d::TCPStoreOptions so;
+        so.port = static_cast<std::uint16_t>(env.masterPort);
+        so.isServer = env.rank == 0 && !env.agentStore;
+        so.numWorkers = static_cast<std::size_t>(env.worldSize);
+        so.waitWorkers = false; // the process group's rendezvous waits, with the same timeout
+        so.timeout = timeout;
+        so.multiTenant = true;
+        auto tcp = c10::make_intrusive<::c10d::TCPStore>(env.masterAddr, so);
+        if (env.agentStore)
+            impl->store = c10::make_intrusive<::c10d::PrefixStore>("/worker/attempt_" + env.restartCount, tcp);
+        else
+            impl->store = tcp;
+        auto go = ::c10d::ProcessGroupGloo::Options::create(timeout);
+        go->devices.push_back(glooDevice(env.masterAddr));
+        go->threads = 1; // one collective at a time: the training loop waits for each
+        impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, go);
+    } catch (const std::exception& e) {
+        throw TrainingError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.worldSize) +
+                            ": could not join the process group at " + env.masterAddr + ":" +
+                            std::to_string(env.masterPort) + " within " + secondsText(options.timeoutSeconds) +
+                            " (are all ranks started, with the same MASTER_ADDR and MASTER_PORT?): " + e.what());
+    }
+    return std::unique_ptr<Communicator>(new Communicator(std::move(impl)));
+}
+
+Communicator::Communicator(std::unique_ptr<Impl> impl) : m(std::move(impl)) {}
+Communicator::~Communicator() = default;
+
+int Communicator::rank() const {
+    return m->env.rank;
+}
+int Communicator::worldSize() const {
+    return m->env.worldSize;
+}
+const DistributedEnv& Communicator::env() const {
+    return m->env;
+}
+const DistributedOptions& Communicator::options() const {
+    return m->options;
+}
+void Communicator::setStep(int64_t step) {
+    m->step = step;
+}
+uint64_t Communicator::bytesSent() const {
+    return m->bytes;
+}
+
+void Communicator::fail(const char* what, const std::exception& e) const {
+    std::string msg = e.what();
+    if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl); // c10 backtraces
+    throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" +
+                        what + "' failed " +
+                        (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
+                        ": another rank exited or did not answer within " + secondsText(m->options.timeoutSeconds) +
+                        " (" + msg + "). The run can resume from its last checkpoint, with any number of ranks.");
+}
+
+void Communicator::allReduceSum(at::Tensor& tensor, const char* what) {
+    checkTensor(tensor, what);
+    m->bytes += bytesOf(tensor);
+    try {
+        std::vector<at::Tensor> ts{tensor};
+        ::c10d::AllreduceOptions o;
+        o.reduceOp = ::c10d::ReduceOp::SUM;
+        m->group->allreduce(ts, o)->wait();
+    } catch (const std::exception& e) {
+        fail(what, e);
+    }
+}
+
+at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
+    checkTensor(tensor, what);
+    m->bytes += bytesOf(tensor);
+    std::vector<int64_t> shape{m->env.worldSize};
+    shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
+    at::Tensor out = at::empty(shape, tensor.options());
+    try {
+        std::vector<std::vector<at::Tensor>> outputs(1);
+        for (int r = 0; r < m->env.worldSize; ++r)
+            outputs[0].push_back(out[r]);
+        std::vector<at::Tensor> inputs{tensor};
+        m->group->allgather(outputs, inputs)->wait();
+    } catch (const std::exception& e) {
+        fail(what, e);
+    }
+    return out;
+}
+
+void Communicator::broadcast(at::Tensor& tensor, int root, const char* what) {
+    checkTensor(tensor, what);
+    if (root == m->env.rank) m->bytes += bytesOf(tensor);
+    try {
+        std::vector<at::Tensor> ts{tensor};
+        ::c10d::BroadcastOptions o;
+        o.rootRank = root;
+        m->group->broadcast(ts, o)->wait();
+    } catch (const std::exception& e) {
+        fail(what, e);
+    }
+}
+
+void Communicator::agree(const std::exception_ptr& failure, const std::string& stage) {
+    at::Tensor flag = at::full({1}, failure ? 1 : 0, at::kInt);
+    at::Tensor all;
+    try {
+        all = allGather(flag, stage.c_str());
+    } catch (...) {
+        if (failure) std::rethrow_exception(failure);
+        throw;
+    }
+    if (failure) std::rethrow_exception(failure);
+    std::string failed;
+    for (int r = 0; r < m->env.worldSize; ++r)
+        if (all[r][0].item<int>()) failed += (failed.empty() ? "" : ", ") + std::to_string(r);
+    if (!failed.empty())
+        throw TrainingError("rank " + std::to_string(m->env.rank) + ": " + stage + " failed on rank " + failed +
+                            " (that rank printed why); stopping");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sparse gradient exchange
+
+GradientExchange::GradientExchange(Communicator& comm) : m_comm(comm) {}
+
+const SparseGradients& GradientExchange::exchange(const Model& model, const SparseGradients& local,
+                                                  int64_t localSamples, double localLossSum) {
+    const int64_t d = model.dim(), dd = d * d, R = m_comm.worldSize();
+    const int64_t nodeBiasN = model.nodeBias.numel(), positionsN = model.positions.numel();
+    const uint64_t before = m_comm.bytesSent();
+    m_stats = {};
+    m_stats.localSlots = static_cast<int64_t>(local.slots.size());
+
+    // 1. counts: slots, samples, loss sum of every rank
+    at::Tensor info = at::empty({3}, at::kDouble);
+    info.data_ptr<double>()[0] = static_cast<double>(local.slots.size());
+    info.data_ptr<double>()[1] = static_cast<double>(localSamples);
+    info.data_ptr<double>()[2] = localLossSum;
+    const at::Tensor all = m_comm.allGather(info, "gradient counts");
+    const double* a = all.data_ptr<double>();
+    int64_t maxSlots = 0;
+    for (int64_t r = 0; r < R; ++r) {
+        maxSlots = std::max(maxSlots, static_cast<int64_t>(a[r * 3]));
+        m_stats.globalSamples += static_cast<int64_t>(a[r * 3 + 1]);
+        m_stats.globalLossSum += a[r * 3 + 2]; // in rank order: the same sum on every rank
+    }
+    if (m_stats.globalSamples == 0) throw TrainingError("the global batch has no sample with a trained edge");
+
+    // 2. slot ids, padded with -1 to the longest list; their sorted union
+    std::vector<int64_t> unionSlots;
+    if (maxSlots > 0) {
+        at::Tensor ids = at::full({maxSlots}, -1, at::kLong);
+        std::copy(local.slots.begin(), local.slots.end(), ids.data_ptr<int64_t>());
+        const at::Tensor allIds = m_comm.allGather(ids, "gradient slot ids");
+        const int64_t* p = allIds.data_ptr<int64_t>();
+        unionSlots.reserve(static_cast<size_t>(maxSlots * 2));
+        for (int64_t i = 0; i < R * maxSlots; ++i)
+            if (p[i] >= 0) unionSlots.push_back(p[i]);
+        std::sort(unionSlots.begin(), unionSlots.end());
+        unionSlots.erase(std::unique(unionSlots.begin(), unionSlots.end()), unionSlots.end());
+    }
+    const auto U = static_cast<int64_t>(unionSlots.size());
+    m_stats.unionSlots = U;
+
+    // 3. one buffer [U*dd | U*d | node_bias | positions], this rank's rows placed by slot, scaled
+    //    by its share of the global batch, then summed over ranks
+    const int64_t total = U * dd + U * d + nodeBiasN + positionsN;
+    if (!m_buffer.defined() || m_buffer.scalar_type() != model.dtype() || m_buffer.numel() < total)
+        m_buffer = at::empty({std::max<int64_t>(total, m_buffer.defined() ? m_buffer.numel() * 3 / 2 : 0)},
+                             at::TensorOptions().dtype(model.dtype()));
+    at::Tensor buf = m_buffer.narrow(0, 0, total);
+    buf.zero_();
+    at::Tensor W = buf.narrow(0, 0, U * dd).view({U, d, d});
+    at::Tensor B = buf.narrow(0, U * dd, U * d).view({U, 1, d});
+    at::Tensor NB = buf.narrow(0, U * (dd + d), nodeBiasN).view(model.nodeBias.sizes());
+    at::Tensor POS = buf.narrow(0, U * (dd + d) + nodeBiasN, positionsN).view(model.positions.sizes());
+    if (!local.slots.empty()) {
+        at::Tensor idx = at::empty({static_cast<int64_t>(local.slots.size())}, at::kLong);
+        int64_t* ip = idx.data_ptr<int64_t>();
+        size_t u = 0;
+        for (size_t i = 0; i < local.slots.size(); ++i) { // both lists ascending
+            while (unionSlots[u] != local.slots[i])
+                ++u;
+            ip[i] = static_cast<int64_t>(u);
+        }
+        W.index_copy_(0, idx, local.weights.to(model.dtype()));
+        B.index_copy_(0, idx, local.biases.to(model.dtype()));
+    }
+    if (localSamples > 0) {
+        if (local.nodeBias.defined()) NB.copy_(local.nodeBias);
+        if (local.positions.defined()) POS.copy_(local.positions);
+        if (localSamples != m_stats.globalSamples)
+            buf.mul_(static_cast<double>(localSamples) / static_cast<double>(m_stats.globalSamples));
+    }
+    m_comm.allReduceSum(buf, "gradient rows");
+
+    m_global.slots = std::move(unionSlots);
+    m_global.weights = W;
+    m_global.biases = B;
+    m_global.nodeBias = NB;
+    m_global.positions = POS;
+    m_stats.exchangeBytes = m_comm.bytesSent() - before;
+    m_stats.denseBytes = static_cast<uint64_t>(model.edges.numSlots() * (dd + d) + nodeBiasN + positionsN) *
+                         static_cast<uint64_t>(c10::elementSize(model.dtype()));
+    return m_global;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+uint64_t parameterDigest(const Model& model) {
+    uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a over 64-bit words, then the tail bytes
+    for (const at::Tensor* t : {&model.weights, &model.biases, &model.nodeBias, &model.positions}) {
+        const at::Tensor c = t->contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+        const size_t n = static_cast<size_t>(c.numel()) * c.element_size();
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, bytes + i, 8);
+            h = (h ^ w) * 0x100000001b3ULL;
+            h ^= h >> 29;
+        }
+        for (; i < n; ++i)
+            h = (h ^ bytes[i]) * 0x100000001b3ULL;
+        h = (h ^ n) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+int findFreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw Error(std::string("cannot open a socket: ") + std::strerror(errno));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        const std::string err = std::strerror(errno);
+        ::close(fd);
+        throw Error("cannot find a free TCP port on 127.0.0.1: " + err);
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+} // namespace brillm::training
