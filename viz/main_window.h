@@ -20,8 +20,12 @@ class QTableView;
 
 namespace brillm::viz {
 
+class CompareView;
 class CompletionPanel;
 class CortexMapView;
+class EditsPanel;
+class ErrorTracePanel;
+class ModelEdits;
 class DemoLauncher;
 class EdgeInspector;
 class EnergyHeatmapView;
@@ -59,6 +63,10 @@ public:
     EnergyHeatmapView* heatmapView() const { return m_heatmap; }
     CortexMapView* cortexMapView() const { return m_cortex; }
     EdgeInspector* edgeInspector() const { return m_inspector; }
+    ErrorTracePanel* errorTracePanel() const { return m_errorTrace; }
+    ModelEdits* modelEdits() const { return m_edits; }
+    EditsPanel* editsPanel() const { return m_editsPanel; }
+    CompareView* compareView() const { return m_compare; }
     QList<QDockWidget*> docks() const { return m_docks; }
     // Every view that can be exported, with its dock.
     QList<QPair<QDockWidget*, ExportableView*>> exportableViews() const;
@@ -77,6 +85,8 @@ protected:
 private:
     void createDocks();
     void createActions();
+    void createTraceDocks();   // error tracing, edits, compare (issue #8)
+    void createTraceActions();
     void restoreSettings();
     void saveSettings();
     void addRecent(const QString& path);
@@ -108,6 +118,10 @@ private:
     QTableView* m_stepTable = nullptr;
     StepTableModel* m_steps = nullptr;
     DemoLauncher* m_demo = nullptr;
+    ErrorTracePanel* m_errorTrace = nullptr;
+    ModelEdits* m_edits = nullptr;
+    EditsPanel* m_editsPanel = nullptr;
+    CompareView* m_compare = nullptr;
     QList<QDockWidget*> m_docks;
     QPointer<QDockWidget> m_lastDock;
     QByteArray m_stateBeforeMaximise;
