@@ -309,7 +309,7 @@ void CompareView::run() {
     case CompareMode::BeforeAfterEdits:
         req.left = m_doc->originalModel();
         req.right = m_doc->model();
-        req.edits = m_edits ? m_edits->edits() : std::vector<ModelEdit>{};
+        req.edits = m_edits ? m_edits->appliedEdits() : std::vector<ModelEdit>{};
         break;
     }
     const QString right = req.mode == CompareMode::TwoPrompts ? m_promptRight->text() : m_promptLeft->text();

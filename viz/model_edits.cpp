@@ -47,6 +47,7 @@ ModelEdits::ModelEdits(StudioDocument* doc, QObject* parent)
         m_builds.invalidate();
         if (!m_doc->hasModel() || m_doc->originalModel() != m_original) return; // another model was opened meanwhile
         m_lastApplyMs = r->ms;
+        m_applied = r->edits;
         m_doc->setEditedModel(r->model, static_cast<int>(r->edits.size()));
         m_waitingRerun = m_doc->isGenerating(); // false: there was no completion to run again
         Q_EMIT editedModelReady(static_cast<int>(r->edits.size()), r->ms);
@@ -92,6 +93,7 @@ void ModelEdits::onModelChanged() {
     m_waitingRerun = false;
     m_stack->clear();
     m_edits.clear();
+    m_applied.clear();
     Q_EMIT editsChanged();
 }
 

@@ -40,6 +40,8 @@ public:
 
     QUndoStack* undoStack() const { return m_stack; }
     const std::vector<ModelEdit>& edits() const { return m_edits; }
+    // The edits of the model the document shows (edits() may be ahead while a build runs).
+    const std::vector<ModelEdit>& appliedEdits() const { return m_applied; }
     int count() const { return static_cast<int>(m_edits.size()); }
     // True while an edited model is being built (the document still shows the previous one).
     bool isBuilding() const { return m_builds.current() != 0; }
@@ -94,6 +96,7 @@ private:
     QUndoStack* m_stack;
     AnalysisRunner* m_runner;
     std::vector<ModelEdit> m_edits;
+    std::vector<ModelEdit> m_applied;
     StudioModelPtr m_original; // the edits belong to this model
     JobTracker m_builds;
     JobTracker m_writes;

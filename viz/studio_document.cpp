@@ -226,6 +226,8 @@ void StudioDocument::showBranch(int index) {
     m_historyIndex = index;
     const Branch& b = m_history[static_cast<size_t>(index)];
     m_trace = std::make_shared<Trace>(*b.trace);
+    // A rerun (after an edit) runs this branch again.
+    m_requestTokens.assign(b.trace->tokens.begin(), b.trace->tokens.begin() + b.trace->promptTokens);
     m_userPromptTokens = b.userPromptTokens;
     m_forcedAt = b.forcedAt;
     m_selected = b.selectedStep;
