@@ -20,6 +20,8 @@ int runBench(const Args& args);
 int runGenerate(const Args& args);
 int runTrace(const Args& args);
 int runScore(const Args& args);
+int runBlame(const Args& args);
+int runPatch(const Args& args);
 int runTrain(const Args& args);
 int runDemo(const Args& args);
 int runTokenize(const Args& args);

@@ -19,6 +19,8 @@ const std::vector<Command> kCommands = {
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},
     {"score", "exact and sampled-negative loss and perplexity of a text", brillm::cli::runScore},
+    {"blame", "error tracing: force an expected continuation, explain a step by its edges", brillm::cli::runBlame},
+    {"patch", "model edits (knock out, scale, swap with the shared matrix) as patch files", brillm::cli::runPatch},
 #ifdef BRILLM_WITH_TRAINING
     {"train", "train a model from a corpus, or resume a run", brillm::cli::runTrain},
 #endif

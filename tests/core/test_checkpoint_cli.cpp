@@ -3,6 +3,10 @@
 // output, and error messages that name the file.
 #include "test_checkpoint_util.h"
 
+#include "brillm/blame.h"
+#include <ATen/ATen.h>
+#include "brillm/model_edit.h"
+#include "brillm/model_file.h"
 #include "brillm/safetensors.h"
 
 #include <array>
@@ -130,6 +134,58 @@ TEST_F(CliTest, ErrorsNameTheFileAndExitNonZero) {
     r = brillm("export --model m --format onnx --out y");
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_FALSE(std::filesystem::exists(dir.file("x.brillm")));
+}
+
+// brillm patch new / show / apply and brillm blame, against the library on the same model.
+TEST_F(CliTest, PatchAndBlame) {
+    const std::string model = importPlain("m.brillm");
+    CliRun r = brillm("patch new --model " + model + " --ids --knockout-edge '1>2' --scale '0>3=0.5' --knockout-node 4 --out " +
+                      dir.file("p.json"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = brillm("patch show " + dir.file("p.json"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(contains(r.out, "3 edits")) << r.out;
+    EXPECT_TRUE(contains(r.out, "knock out node")) << r.out;
+    r = brillm("patch apply --model " + model + " --patch " + dir.file("p.json") + " --out " + dir.file("e.brillm"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto original = ModelFile::load(model);
+    const auto patch = loadPatch(dir.file("p.json"));
+    ASSERT_EQ(patch.edits.size(), 3u);
+    EXPECT_EQ(patch.edits[0].kind, EditKind::KnockoutNode);
+    const auto expected = applyEdits(original.model, patch.edits);
+    const auto written = ModelFile::load(dir.file("e.brillm"));
+    EXPECT_EQ(written.model.edges, expected.edges);
+    EXPECT_TRUE(at::equal(written.model.weights, expected.weights));
+    EXPECT_TRUE(at::equal(written.model.biases, expected.biases));
+    EXPECT_EQ(written.metadata.vocabulary, original.metadata.vocabulary);
+    EXPECT_TRUE(contains(written.metadata.provenanceJson, "patched")) << written.metadata.provenanceJson;
+
+    // a patch for another vocabulary size is refused, naming the patch file
+    ModelPatch other = patch;
+    other.vocabSize = 7;
+    savePatch(other, dir.file("other.json"));
+    r = brillm("patch apply --model " + model + " --patch " + dir.file("other.json") + " --out " + dir.file("x.brillm"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_TRUE(contains(r.out, "other.json")) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("x.brillm")));
+
+    r = brillm("blame --model " + model + " --ids --prompt 0,1 --expect 2,3 --step 2 --a 0 --b 4 --top 0 --json");
+    ASSERT_EQ(r.code, 0) << r.out;
+    const json j = json::parse(r.out);
+    const std::vector<int32_t> prompt{0, 1}, cont{2, 3};
+    const auto forced = forcePath(original.model, prompt, cont);
+    ASSERT_EQ(j["steps"].size(), forced.steps.size());
+    for (size_t k = 0; k < forced.steps.size(); ++k) {
+        EXPECT_EQ(j["steps"][k]["winner"], forced.steps[k].winner);
+        EXPECT_EQ(j["steps"][k]["expected_rank"], forced.steps[k].expectedRank);
+    }
+    const auto report = blame(original.model, {{0, 1, 2}, 0, 4});
+    EXPECT_DOUBLE_EQ(j["blame"]["margin"].get<double>(), report.margin);
+    ASSERT_EQ(j["blame"]["contributors"].size(), report.contributors.size());
+    EXPECT_DOUBLE_EQ(j["blame"]["contributors"][0]["effect"].get<double>(), report.contributors[0].effect);
+    r = brillm("blame --model " + model + " --ids --prompt 0,1 --expect 2 --mode sideways");
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_TRUE(contains(r.out, "--mode")) << r.out;
 }
 
 } // namespace

@@ -122,8 +122,12 @@ struct ForcedPath {
     int64_t firstWrongAny = -1;  // first wrong step anywhere on the path, or -1
 };
 
+// The winner is the best candidate that is not banned (as decoding with banned tokens picks it);
+// ranks and probabilities are over every candidate. Energies are the model's own (float32 for a
+// float32 model), as decoding computes them.
 // Throws InputError for an empty prompt, unknown ids or a path longer than the position table.
 ForcedPath forcePath(const Model& model, std::span<const int32_t> prompt, std::span<const int32_t> expected,
-                     PositionConvention convention = PositionConvention::Training, bool excludeSelfLoop = true);
+                     PositionConvention convention = PositionConvention::Training, bool excludeSelfLoop = true,
+                     std::span<const int32_t> banned = {});
 
 } // namespace brillm

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,15 @@ struct ModelEdit {
 
 struct ModelPatch {
     std::vector<ModelEdit> edits;
-    int64_t vocabSize = 0;        // of the model the patch was made on (checked on apply)
-    std::string modelSha256;      // optional: of the model file the patch was made on
-    std::vector<std::string> names; // optional: node names of the edits' ids, for reading (id -> name)
+    int64_t vocabSize = 0;              // of the model the patch was made on (checked on apply)
+    std::string modelSha256;            // optional: of the model file the patch was made on
+    std::map<int32_t, std::string> names; // optional: node names of the ids the edits use
+
+    // Fills `names` for every id the edits use from a vocabulary (id -> token).
+    void nameIds(const std::vector<std::string>& vocabulary);
+    // Ids whose recorded name differs from the vocabulary's (a patch made on another model with
+    // the same vocabulary size): one message per id, empty when all agree or no names are kept.
+    std::vector<std::string> nameMismatches(const std::vector<std::string>& vocabulary) const;
 };
 
 // The edited model: a new Model (tensors copied; the input is not modified). The edge table gains
