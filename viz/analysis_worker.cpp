@@ -82,17 +82,19 @@ ModelMetadata patchedMetadata(const StudioModel& original, const ModelPatch& pat
     const QJsonDocument old = QJsonDocument::fromJson(QByteArray::fromStdString(meta.provenanceJson));
     if (old.isObject()) prov = old.object();
     else if (!meta.provenanceJson.empty()) prov[QStringLiteral("original_provenance")] = QString::fromStdString(meta.provenanceJson);
+    // The same record as `brillm patch apply` writes, plus the edits in words.
     QJsonObject p;
-    p[QStringLiteral("source_model")] = QFileInfo(original.path).absoluteFilePath();
-    if (!patch.modelSha256.empty()) p[QStringLiteral("source_sha256")] = QString::fromStdString(patch.modelSha256);
-    QJsonArray described;
-    const auto* names = patch.names.empty() ? nullptr : &patch.names;
-    for (const auto& e : patch.edits) described.append(QString::fromStdString(e.describe(names)));
-    p[QStringLiteral("edits")] = described;
+    p[QStringLiteral("from")] = QFileInfo(original.path).absoluteFilePath();
+    p[QStringLiteral("from_checksum")] = QString::fromStdString(patch.modelSha256);
     const QJsonDocument pj = QJsonDocument::fromJson(QByteArray::fromStdString(patchToJson(patch)));
     if (pj.isObject()) p[QStringLiteral("patch")] = pj.object();
+    QJsonArray described;
+    const auto& vocab = meta.vocabulary;
+    const auto* names = static_cast<int64_t>(vocab.size()) == original.vocabSize() ? &vocab : nullptr;
+    for (const auto& e : patch.edits) described.append(QString::fromStdString(e.describe(names)));
+    p[QStringLiteral("edits")] = described;
     p[QStringLiteral("tool")] = QStringLiteral("brillm-studio");
-    prov[QStringLiteral("patch")] = p;
+    prov[QStringLiteral("patched")] = p;
     meta.provenanceJson = QJsonDocument(prov).toJson(QJsonDocument::Compact).toStdString();
     return meta;
 }
@@ -165,9 +167,10 @@ void AnalysisWorker::forcePath(quint64 job, StudioModelPtr model, const ForcedPa
         r->request = request;
         r->model = model;
         r->path = brillm::forcePath(model->model(), request.prompt, request.expected, request.convention,
-                                    request.excludeSelfLoop);
+                                    request.excludeSelfLoop, request.banned);
         DecodeOptions o;
         o.excludeSelfLoop = request.excludeSelfLoop;
+        o.bannedTokens = request.banned;
         o.referenceDecode = request.convention == PositionConvention::Reference;
         r->trace = tracePath(model->model(), r->tokens(), o);
         r->ms = msSince(timer);

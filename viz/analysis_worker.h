@@ -32,6 +32,7 @@ struct ForcedPathRequest {
     std::vector<int32_t> expected; // the continuation the user expected (may be empty)
     PositionConvention convention = PositionConvention::Training;
     bool excludeSelfLoop = true;
+    std::vector<int32_t> banned; // never the winner, as in decoding
 };
 
 struct ForcedPathResult {
@@ -64,8 +65,8 @@ using EditedModelPtr = std::shared_ptr<const EditedModelResult>;
 // the original. Returns the original itself for an empty list. Throws brillm::Error.
 StudioModelPtr editedStudioModel(const StudioModelPtr& original, const std::vector<ModelEdit>& edits);
 
-// Metadata of the patched model file: the original's, with a "patch" entry in the provenance
-// (source model, patch JSON, edits described).
+// Metadata of the patched model file: the original's, with a "patched" entry in the provenance
+// (source model and checksum, the patch JSON, the edits in words), as `brillm patch apply` writes.
 ModelMetadata patchedMetadata(const StudioModel& original, const ModelPatch& patch);
 
 // ---- comparison ----

@@ -256,6 +256,7 @@ void ErrorTracePanel::run() {
     }
     const DecodeOptions& last = m_doc->lastOptions();
     req.excludeSelfLoop = last.excludeSelfLoop;
+    req.banned = last.bannedTokens;
     req.convention = last.referenceDecode ? PositionConvention::Reference : PositionConvention::Training;
     m_request = req;
     m_keepStep = false;

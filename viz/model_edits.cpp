@@ -4,6 +4,7 @@
 #include "studio_document.h"
 
 #include <brillm/error.h>
+#include <brillm/model_file.h>
 
 #include <QDir>
 #include <QFileDialog>
@@ -89,6 +90,14 @@ void ModelEdits::onModelChanged() {
     // A model that was opened (not an edited one): its own, empty list of edits.
     if (m_doc->originalModel() == m_original) return;
     m_original = m_doc->originalModel();
+    m_checksum.clear();
+    if (m_original) {
+        try { // the header only: milliseconds whatever the model's size
+            m_checksum = ModelFile::open(m_original->path.toStdString()).header().checksum;
+        } catch (const std::exception&) {
+            // not a BriLLM model file (a converted checkpoint): no checksum to record
+        }
+    }
     m_builds.invalidate();
     m_waitingRerun = false;
     m_stack->clear();
@@ -151,8 +160,9 @@ ModelPatch ModelEdits::patch() const {
     p.edits = m_edits;
     if (!m_original) return p;
     p.vocabSize = m_original->vocabSize();
+    p.modelSha256 = m_checksum;
     const auto& vocab = m_original->loaded.metadata.vocabulary;
-    if (static_cast<int64_t>(vocab.size()) == p.vocabSize) p.names = vocab;
+    if (static_cast<int64_t>(vocab.size()) == p.vocabSize) p.nameIds(vocab);
     return p;
 }
 
@@ -165,7 +175,8 @@ QString ModelEdits::savePatch(const QString& path) const {
     }
 }
 
-QString ModelEdits::loadPatch(const QString& path) {
+QString ModelEdits::loadPatch(const QString& path, bool force, bool* namesDiffer) {
+    if (namesDiffer) *namesDiffer = false;
     if (!m_original) return tr("No model is open.");
     try {
         ModelPatch p = brillm::loadPatch(path.toStdString());
@@ -175,6 +186,14 @@ QString ModelEdits::loadPatch(const QString& path) {
             const bool bad = e.source < 0 || e.source >= m_original->vocabSize() ||
                              (e.kind != EditKind::KnockoutNode && (e.target < 0 || e.target >= m_original->vocabSize()));
             if (bad) return tr("%1: the edit \"%2\" names a node outside this model.").arg(path, QString::fromStdString(e.describe()));
+        }
+        const auto& vocab = m_original->loaded.metadata.vocabulary;
+        const auto mismatches = vocab.empty() ? std::vector<std::string>{} : p.nameMismatches(vocab);
+        if (!mismatches.empty() && !force) {
+            if (namesDiffer) *namesDiffer = true;
+            QString msg = tr("%1 was made on another vocabulary:").arg(path);
+            for (size_t k = 0; k < std::min<size_t>(mismatches.size(), 5); ++k) msg += QStringLiteral("\n  ") + QString::fromStdString(mismatches[k]);
+            return msg;
         }
         setEdits(std::move(p.edits), tr("load patch %1").arg(QFileInfo(path).fileName()));
         return {};
@@ -343,7 +362,11 @@ void EditsPanel::loadPatchDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Load patch"), dir, tr("Patches (*.json);;All files (*)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("patchDir"), QFileInfo(path).absolutePath());
-    const QString err = m_edits->loadPatch(path);
+    bool namesDiffer = false;
+    QString err = m_edits->loadPatch(path, /*force=*/false, &namesDiffer);
+    if (namesDiffer &&
+        QMessageBox::question(this, tr("Load patch"), err + tr("\n\nApply it anyway?")) == QMessageBox::Yes)
+        err = m_edits->loadPatch(path, /*force=*/true);
     if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot load the patch"), err);
 }
 

@@ -67,9 +67,12 @@ public:
     // The current edits with the model's vocabulary size and names (and its checksum, when known).
     ModelPatch patch() const;
     // Both return an error message, empty on success. loadPatch replaces the edits (undoable)
-    // after checking the vocabulary size.
+    // after checking the vocabulary size and, unless force, the node names the patch recorded.
     QString savePatch(const QString& path) const;
-    QString loadPatch(const QString& path);
+    // namesDiffer: set when the only objection is the names (the caller may ask and force).
+    QString loadPatch(const QString& path, bool force = false, bool* namesDiffer = nullptr);
+    // The checksum of the open model file ("sha256:..." from its header; empty when unknown).
+    const std::string& modelChecksum() const { return m_checksum; }
     // Writes applyEdits(original) to path on the worker: modelWritten or failed.
     void writePatchedModel(const QString& path);
     bool isWriting() const { return m_writes.current() != 0; }
@@ -98,6 +101,7 @@ private:
     std::vector<ModelEdit> m_edits;
     std::vector<ModelEdit> m_applied;
     StudioModelPtr m_original; // the edits belong to this model
+    std::string m_checksum;
     JobTracker m_builds;
     JobTracker m_writes;
     QElapsedTimer m_editTimer;

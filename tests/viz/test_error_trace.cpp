@@ -272,8 +272,8 @@ TEST(ErrorTracePanel, BadInputIsReportedNotThrown) {
     panel.setPrompt(QStringLiteral("the"));
     panel.setExpected(QStringLiteral("xyz€")); // characters the model does not know
     panel.run();
-    QSignalSpy blamed(&panel, &ErrorTracePanel::blameReady);
-    blamed.wait(3000);
+    EXPECT_EQ(failed.size(), 3);
+    EXPECT_TRUE(failed.last()[0].toString().contains(QStringLiteral("cannot take")));
     EXPECT_FALSE(panel.isBusy());
 }
 
@@ -378,7 +378,10 @@ TEST(ModelEdits, PatchRoundTripsAndThePatchedModelCompletesLikeApplyEdits) {
     const ModelPatch loaded = loadPatch(patchPath.toStdString());
     EXPECT_EQ(loaded.edits, edits.edits());
     EXPECT_EQ(loaded.vocabSize, m->vocabSize());
-    EXPECT_EQ(loaded.names, m->loaded.metadata.vocabulary);
+    EXPECT_FALSE(loaded.names.empty());
+    for (const auto& [id, name] : loaded.names) EXPECT_EQ(name, m->loaded.metadata.vocabulary[static_cast<size_t>(id)]);
+    EXPECT_EQ(loaded.modelSha256, ModelFile::open(m->path.toStdString()).header().checksum);
+    EXPECT_FALSE(loaded.modelSha256.empty());
     // Loaded into the GUI: the same list, undoable.
     StudioDocument doc2;
     doc2.setModel(m);
@@ -395,6 +398,15 @@ TEST(ModelEdits, PatchRoundTripsAndThePatchedModelCompletesLikeApplyEdits) {
     savePatch(other, otherPath.toStdString());
     EXPECT_FALSE(edits2.loadPatch(otherPath).isEmpty());
     EXPECT_EQ(edits2.edits(), edits.edits());
+    // Names of another vocabulary are refused unless forced.
+    ModelPatch renamed = loaded;
+    renamed.names.begin()->second += "x";
+    const QString renamedPath = dir.filePath(QStringLiteral("renamed.patch.json"));
+    savePatch(renamed, renamedPath.toStdString());
+    bool namesDiffer = false;
+    EXPECT_FALSE(edits2.loadPatch(renamedPath, false, &namesDiffer).isEmpty());
+    EXPECT_TRUE(namesDiffer);
+    EXPECT_TRUE(edits2.loadPatch(renamedPath, true).isEmpty());
 
     const QString out = dir.filePath(QStringLiteral("patched.brillm"));
     QSignalSpy written(&edits, &ModelEdits::modelWritten);
@@ -407,7 +419,7 @@ TEST(ModelEdits, PatchRoundTripsAndThePatchedModelCompletesLikeApplyEdits) {
     EXPECT_EQ(greedy(patched.model, prompt, 20), greedy(expect, prompt, 20));
     EXPECT_TRUE(patched.model.weights.equal(expect.weights));
     EXPECT_EQ(patched.metadata.vocabulary, m->loaded.metadata.vocabulary);
-    EXPECT_NE(patched.metadata.provenanceJson.find("\"patch\""), std::string::npos);
+    EXPECT_NE(patched.metadata.provenanceJson.find("\"patched\""), std::string::npos);
     EXPECT_NE(patched.metadata.provenanceJson.find("studio test model"), std::string::npos); // the original's kept
 }
 
@@ -547,20 +559,22 @@ TEST(StudioWindowTrace, HighlightsTheBlamedEdgesInThePathAndGraph) {
     }
     QApplication::processEvents();
     const auto& edges = w.signalPathView()->canvas()->highlightedEdges();
+    ASSERT_FALSE(edges.empty());
     std::set<int> expectSteps;
     for (size_t i = 0; i < doc->trace().steps.size(); ++i)
         for (const auto& h : edges)
             if (h.source == doc->trace().steps[i].source && h.target == doc->trace().steps[i].target) expectSteps.insert(static_cast<int>(i));
     const auto steps = w.signalPathView()->canvas()->highlightedSteps();
     EXPECT_EQ(std::set<int>(steps.begin(), steps.end()), expectSteps);
+    // The expected token's edge at the blamed step is a candidate edge of the report: on the path.
+    EXPECT_TRUE(expectSteps.count(panel->selectedStep()) > 0 || edges.size() < panel->topCount());
     EXPECT_EQ(w.tokenGraphView()->highlightedEdges().size(), edges.size());
     if (w.tokenGraphView()->isLayingOut()) {
         QSignalSpy laid(w.tokenGraphView(), &TokenGraphView::layoutFinished);
         ASSERT_TRUE(laid.wait(20000));
     }
-    if (!expectSteps.empty()) {
-        EXPECT_GE(w.tokenGraphView()->blamedEdgeCount(), 1);
-    }
+    EXPECT_FALSE(expectSteps.empty());
+    EXPECT_GE(w.tokenGraphView()->blamedEdgeCount(), static_cast<int>(expectSteps.size()));
     // Knock out a blamed edge from the contributors: the panel traces the edited model again.
     const Contributor* c = nullptr;
     for (int r = 0; r < panel->contributorModel()->rowCount() && !c; ++r) {
