@@ -12,6 +12,7 @@
 #include <QFileInfo>
 #include <QFont>
 #include <QGridLayout>
+#include <utility>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -108,7 +109,9 @@ QTableView* contributorTable(ContributorTableModel* model) {
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
     t->verticalHeader()->hide();
     t->verticalHeader()->setDefaultSectionSize(t->fontMetrics().height() + 6);
-    t->horizontalHeader()->setStretchLastSection(true);
+    t->horizontalHeader()->setStretchLastSection(false);
+    t->horizontalHeader()->setSectionResizeMode(ContributorTableModel::Kind, QHeaderView::ResizeToContents);
+    t->horizontalHeader()->setSectionResizeMode(ContributorTableModel::What, QHeaderView::Stretch);
     t->setItemDelegateForColumn(ContributorTableModel::Effect, new EffectBarDelegate(t));
     t->setColumnWidth(ContributorTableModel::Effect, 130);
     t->setContextMenuPolicy(Qt::CustomContextMenu);
@@ -162,17 +165,27 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     m_rightBlame = new ContributorTableModel(this);
     auto* leftTable = contributorTable(m_leftBlame);
     auto* rightTable = contributorTable(m_rightBlame);
+    // A side without a report (before the edits, or no divergence) gives its room to the other.
+    connect(m_leftBlame, &QAbstractItemModel::modelReset, leftTable, [this, leftTable] {
+        leftTable->parentWidget()->setVisible(m_leftBlame->rowCount() > 0);
+    });
+    connect(m_rightBlame, &QAbstractItemModel::modelReset, rightTable, [this, rightTable] {
+        rightTable->parentWidget()->setVisible(m_rightBlame->rowCount() > 0);
+    });
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_mode);
-    bar->addWidget(m_promptLeft, 2);
-    bar->addWidget(m_promptRightLabel);
-    bar->addWidget(m_promptRight, 2);
-    bar->addWidget(m_secondLabel, 1);
-    bar->addWidget(m_openSecond);
     bar->addWidget(m_maxTokens);
     bar->addWidget(m_ablation);
+    bar->addStretch(1);
     bar->addWidget(m_run);
+    auto* inputs = new QHBoxLayout;
+    inputs->addWidget(m_promptLeft, 2);
+    inputs->addWidget(m_promptRightLabel);
+    inputs->addWidget(m_promptRight, 2);
+    inputs->addWidget(m_secondLabel, 1);
+    inputs->addWidget(m_openSecond);
+    m_secondLabel->setMinimumWidth(40);
 
     auto* top = new QWidget;
     auto* grid = new QGridLayout(top);
@@ -184,20 +197,27 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     grid->addWidget(m_view, 2, 0, 1, 2);
     grid->setRowStretch(2, 1);
     auto* bottom = new QWidget;
-    auto* bgrid = new QGridLayout(bottom);
-    bgrid->setContentsMargins(0, 0, 0, 0);
-    bgrid->addWidget(m_explanation, 0, 0, 1, 2);
-    bgrid->addWidget(m_leftBlameTitle, 1, 0);
-    bgrid->addWidget(m_rightBlameTitle, 1, 1);
-    bgrid->addWidget(leftTable, 2, 0);
-    bgrid->addWidget(rightTable, 2, 1);
-    bgrid->setRowStretch(2, 1);
+    auto* bl = new QVBoxLayout(bottom);
+    bl->setContentsMargins(0, 0, 0, 0);
+    bl->addWidget(m_explanation);
+    auto* sides = new QSplitter(Qt::Horizontal);
+    for (auto [title, table] : {std::pair{m_leftBlameTitle, leftTable}, std::pair{m_rightBlameTitle, rightTable}}) {
+        title->setWordWrap(true);
+        auto* box = new QWidget;
+        auto* v = new QVBoxLayout(box);
+        v->setContentsMargins(0, 0, 0, 0);
+        v->addWidget(title);
+        v->addWidget(table, 1);
+        sides->addWidget(box);
+    }
+    bl->addWidget(sides, 1);
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     split->addWidget(bottom);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(bar);
+    layout->addLayout(inputs);
     layout->addWidget(split, 1);
 
     auto* w = m_runner->worker();
@@ -392,6 +412,10 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
                           .toHtmlEscaped();
         }
     }
+    if (r.divergence >= 0 && r.request.mode != CompareMode::BeforeAfterEdits) {
+        if (!r.leftBlame) ex += tr("<br>Left: %1").arg(r.leftBlameNote.toHtmlEscaped());
+        if (!r.rightBlame) ex += tr("<br>Right: %1").arg(r.rightBlameNote.toHtmlEscaped());
+    }
     ex += tr(" <i>(%1 ms)</i>").arg(r.ms, 0, 'f', 0);
     m_explanation->setText(ex);
 
@@ -407,8 +431,8 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
             title->setText(note.isEmpty() ? QString() : QStringLiteral("%1: <i>%2</i>").arg(side, note.toHtmlEscaped()));
         }
     };
-    showBlame(m_leftBlame, m_leftBlameTitle, r.leftBlame, r.request.left, tr("Left"), r.divergence >= 0 ? r.leftBlameNote : QString());
-    showBlame(m_rightBlame, m_rightBlameTitle, r.rightBlame, r.request.right, tr("Right"), r.divergence >= 0 ? r.rightBlameNote : QString());
+    showBlame(m_leftBlame, m_leftBlameTitle, r.leftBlame, r.request.left, tr("Left"), QString());
+    showBlame(m_rightBlame, m_rightBlameTitle, r.rightBlame, r.request.right, tr("Right"), QString());
     Q_EMIT comparisonReady();
 }
 

@@ -116,11 +116,11 @@ QVariant ForcedStepTableModel::headerData(int section, Qt::Orientation orientati
                                      "the greedy choice (✓: the expected token)", "rank of the expected token among the candidates",
                                      "probability of the expected token", "winner energy − expected energy",
                                      "energy of the expected edge", "energy of the winner's edge"};
-        return section >= 0 && section < ColumnCount ? QString::fromLatin1(tips[section]) : QVariant();
+        return section >= 0 && section < ColumnCount ? QString::fromUtf8(tips[section]) : QVariant();
     }
     if (role != Qt::DisplayRole) return {};
     static const char* names[] = {"step", "source → expected", "winner", "rank", "probability", "margin", "E expected", "E winner"};
-    return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
+    return section >= 0 && section < ColumnCount ? QString::fromUtf8(names[section]) : QVariant();
 }
 
 // ---------------------------------------------------------------- ContributorTableModel
@@ -223,7 +223,7 @@ QVariant ContributorTableModel::headerData(int section, Qt::Orientation orientat
                                      "exact leave-one-out: margin − margin with it ablated (positive: it pushes towards A)",
                                      "first-order estimate of the effect from the margin's gradient",
                                      "norm of the margin's gradient over its parameters", "the margin with it ablated"};
-        return section >= 0 && section < ColumnCount ? QString::fromLatin1(tips[section]) : QVariant();
+        return section >= 0 && section < ColumnCount ? QString::fromUtf8(tips[section]) : QVariant();
     }
     if (role != Qt::DisplayRole) return {};
     static const char* names[] = {"kind", "contributor", "effect (exact)", "gradient est.", "‖grad‖", "margin after"};

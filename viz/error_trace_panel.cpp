@@ -84,8 +84,12 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     m_contributors = new ContributorTableModel(this);
     m_contribTable = makeTable(m_contributors);
     m_contribTable->setItemDelegateForColumn(ContributorTableModel::Effect, new EffectBarDelegate(m_contribTable));
-    m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::What, QHeaderView::ResizeToContents);
+    m_contribTable->horizontalHeader()->setStretchLastSection(false);
+    m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::Kind, QHeaderView::ResizeToContents);
+    m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::What, QHeaderView::Stretch);
     m_contribTable->setColumnWidth(ContributorTableModel::Effect, 150);
+    m_stepTable->horizontalHeader()->setStretchLastSection(false);
+    m_stepTable->horizontalHeader()->setSectionResizeMode(ForcedStepTableModel::Edge, QHeaderView::Stretch);
     m_contribTable->setContextMenuPolicy(Qt::CustomContextMenu);
 
     auto* inputs = new QFormLayout;
@@ -123,8 +127,8 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     split->addWidget(bottom);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);
