@@ -256,6 +256,17 @@ TEST(ErrorTracePanel, DropsStaleResults) {
     ASSERT_TRUE(panel.forcedPath());
     EXPECT_EQ(panel.forcedPath()->request.expected, m->encode(QStringLiteral(" dog sat")));
     EXPECT_EQ(panel.stepModel()->rowCount(), 2 + 8);
+    // Two steps picked in a row: only the second one's blame shows.
+    const auto dropped = panel.blameJobs().dropped();
+    QSignalSpy again(&panel, &ErrorTracePanel::blameReady);
+    panel.selectStep(1);
+    panel.selectStep(5);
+    ASSERT_TRUE(again.wait(20000));
+    QTest::qWait(100);
+    EXPECT_EQ(again.size(), 1);
+    EXPECT_GE(panel.blameJobs().dropped(), dropped + 1);
+    EXPECT_EQ(panel.blameResult()->report.step, 5);
+    EXPECT_EQ(panel.contributorModel()->report().step, 5);
 }
 
 TEST(ErrorTracePanel, BadInputIsReportedNotThrown) {
@@ -294,6 +305,7 @@ TEST(ModelEdits, EditUndoRedoRestoreTheCompletionsExactly) {
     // Knock out the edge the model took at its first generated step: the completion must change.
     const int step = static_cast<int>(promptIds.size()) - 1;
     const int32_t s = original[static_cast<size_t>(step)], t = original[static_cast<size_t>(step + 1)];
+    doc.selectStep(step + 3);
     QSignalSpy rerun(&edits, &ModelEdits::rerunFinished);
     edits.knockoutEdge(s, t);
     ASSERT_TRUE(rerun.wait(20000));
@@ -303,6 +315,7 @@ TEST(ModelEdits, EditUndoRedoRestoreTheCompletionsExactly) {
     const auto edited = doc.trace().tokens;
     EXPECT_EQ(edited, expectedEdited);
     EXPECT_NE(edited, original);
+    EXPECT_EQ(doc.selectedStep(), step + 3); // the re-run keeps the step in view
     EXPECT_EQ(doc.trace().steps[static_cast<size_t>(step)].energy == 0, doc.trace().tokens[static_cast<size_t>(step + 1)] == t);
 
     edits.undoStack()->undo();
