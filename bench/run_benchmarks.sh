@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Runs the decode and training benchmarks and writes bench/results/{decode,train}.json.
+# Runs the decode, training and blame benchmarks and writes bench/results/{decode,train,blame}.json.
 # usage: bench/run_benchmarks.sh [BUILD_DIR]   (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,10 @@ mv "$out/decode.json.tmp" "$out/decode.json"
   echo "]}"
 } > "$out/train.json.tmp"
 mv "$out/train.json.tmp" "$out/train.json"
-echo "wrote $out/decode.json $out/train.json"
+{
+  echo "{\"machine\": \"$machine\", \"commit\": \"$(git rev-parse --short HEAD)\", \"runs\": ["
+  "$B" bench blame --json
+  echo "]}"
+} > "$out/blame.json.tmp"
+mv "$out/blame.json.tmp" "$out/blame.json"
+echo "wrote $out/decode.json $out/train.json $out/blame.json"

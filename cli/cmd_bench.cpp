@@ -428,6 +428,7 @@ int benchTrain(const Args& args) {
 int runBench(const Args& args) {
     return dispatchSubcommand("brillm bench", args,
                               {{"decode", "decoding speed on a synthetic model", benchDecode},
+                               {"blame", "error tracing: a blame report against brute-force ablation", runBenchBlame},
 #ifdef BRILLM_WITH_TRAINING
                                {"train", "training speed on a synthetic model", benchTrain},
 #endif

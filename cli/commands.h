@@ -17,6 +17,7 @@ struct Command {
 };
 
 int runBench(const Args& args);
+int runBenchBlame(const Args& args); // brillm bench blame
 int runGenerate(const Args& args);
 int runTrace(const Args& args);
 int runScore(const Args& args);

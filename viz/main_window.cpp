@@ -15,6 +15,7 @@
 #include "token_graph_view.h"
 #include "trace_export.h"
 #include "trace_models.h"
+#include "training_monitor.h"
 
 #include <QActionGroup>
 #include <QApplication>
@@ -211,6 +212,8 @@ void MainWindow::createDocks() {
     auto* dCortex = makeDock(tr("Cortex map"), QStringLiteral("dock.cortex"), m_cortex);
     auto* dEdge = makeDock(tr("Edge inspector"), QStringLiteral("dock.edge"), m_inspector);
     auto* dSteps = makeDock(tr("Steps"), QStringLiteral("dock.steps"), m_stepTable);
+    m_training = new TrainingMonitor;
+    auto* dTraining = makeDock(tr("Training"), QStringLiteral("dock.training"), m_training);
 
     // No central widget: every view is a dock, so any of them can take the whole window.
     auto* central = new QWidget;
@@ -225,6 +228,7 @@ void MainWindow::createDocks() {
     splitDockWidget(dGraph, dHeat, Qt::Vertical);
     tabifyDockWidget(dHeat, dCortex);
     tabifyDockWidget(dCortex, dEdge);
+    tabifyDockWidget(dEdge, dTraining);
     dHeat->raise();
     // The default proportions, once the window has its size (a saved layout replaces them).
     QTimer::singleShot(0, this, [=, this] {
@@ -350,6 +354,7 @@ void MainWindow::createActions() {
     open->setShortcut(QKeySequence::Open);
     m_recentMenu = file->addMenu(tr("Open &recent"));
     file->addAction(tr("Open the &demo model"), this, &MainWindow::startDemo);
+    createTrainingActions(file);
     file->addSeparator();
     QAction* png = file->addAction(tr("Export view as &PNG…"), this, [this] { exportCurrent(QStringLiteral("png")); });
     png->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
@@ -430,6 +435,33 @@ void MainWindow::createActions() {
     tb->addAction(trace);
     tb->setToolButtonStyle(Qt::ToolButtonTextOnly);
     rebuildRecentMenu();
+}
+
+// File > Open Run Directory and the Training menu; each shows the Training dock.
+void MainWindow::createTrainingActions(QMenu* file) {
+    auto showTraining = [this] {
+        if (auto* d = qobject_cast<QDockWidget*>(m_training->parentWidget())) {
+            d->show();
+            d->raise();
+        }
+    };
+    file->addAction(tr("Open r&un directory…"), this, [this, showTraining] {
+        showTraining();
+        m_training->openRunDialog();
+    });
+    QMenu* training = menuBar()->addMenu(tr("&Training"));
+    training->addAction(tr("&New training…"), this, [this, showTraining] {
+        showTraining();
+        m_training->newTrainingDialog();
+    });
+    training->addAction(tr("&Stop training"), this, [this] { m_training->stopTraining(); });
+    training->addAction(tr("&Resume training"), this, [this, showTraining] {
+        showTraining();
+        m_training->resumeTraining();
+    });
+    connect(m_training, &TrainingMonitor::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_training, &TrainingMonitor::alertRaised, this,
+            [this](const TrainingAlert& a) { statusBar()->showMessage(tr("Training alert: %1").arg(a.message), 15000); });
 }
 
 void MainWindow::restoreSettings() {

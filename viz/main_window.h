@@ -34,6 +34,7 @@ class SignalPathView;
 class StepTableModel;
 class StudioDocument;
 class TokenGraphView;
+class TrainingMonitor;
 
 struct StudioOptions {
     QString modelPath;          // open this model at start (no demo)
@@ -67,6 +68,7 @@ public:
     ModelEdits* modelEdits() const { return m_edits; }
     EditsPanel* editsPanel() const { return m_editsPanel; }
     CompareView* compareView() const { return m_compare; }
+    TrainingMonitor* trainingMonitor() const { return m_training; }
     QList<QDockWidget*> docks() const { return m_docks; }
     // Every view that can be exported, with its dock.
     QList<QPair<QDockWidget*, ExportableView*>> exportableViews() const;
@@ -87,6 +89,7 @@ private:
     void createActions();
     void createTraceDocks();   // error tracing, edits, compare (issue #8)
     void createTraceActions();
+    void createTrainingActions(QMenu* file);
     void restoreSettings();
     void saveSettings();
     void addRecent(const QString& path);
@@ -115,6 +118,7 @@ private:
     EnergyHeatmapView* m_heatmap = nullptr;
     CortexMapView* m_cortex = nullptr;
     EdgeInspector* m_inspector = nullptr;
+    TrainingMonitor* m_training = nullptr;
     QTableView* m_stepTable = nullptr;
     StepTableModel* m_steps = nullptr;
     DemoLauncher* m_demo = nullptr;

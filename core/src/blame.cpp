@@ -131,12 +131,20 @@ public:
     }
 
     // Runs from step `from` (0 = the initial signal too), reusing the rows before it.
+    //
+    // The mixtures are kept as running sums with a running maximum (an online softmax):
+    // S_k = sum_{j<k} exp(p_j - M_k) y_j, Z_k = sum_{j<k} exp(p_j - M_k), M_k = max_{j<k} p_j
+    // over the positions not dropped, and x_k = S_k / Z_k. Each x_k costs O(d) instead of O(k d),
+    // and a restart at step `from` needs only the sums up to it.
     void run(int64_t from) {
         const auto d = static_cast<size_t>(m_d);
         if (from == 0 || m_x.empty()) {
             m_x.assign(static_cast<size_t>(m_i + 1), Vec(d));
             m_z.assign(static_cast<size_t>(m_i), Vec(d));
             m_y.assign(static_cast<size_t>(m_i), Vec(d));
+            m_sum.assign(static_cast<size_t>(m_i + 1), Vec(d, 0.0));
+            m_norm.assign(static_cast<size_t>(m_i + 1), 0.0);
+            m_max.assign(static_cast<size_t>(m_i + 1), -std::numeric_limits<double>::infinity());
             m_u.assign(d, 0.0);
             const Vec nb = m_startZero ? Vec(d, 0.0) : m_params.nodeBias(m_q.path[0]);
             const double* pe0 = m_params.pe(0);
@@ -146,12 +154,18 @@ public:
             }
             from = 0;
         }
-        for (int64_t k = from; k < m_i; ++k) {
-            if (k > 0) mix(k);
-            edgeForward(m_x[static_cast<size_t>(k)], paramsOf(pathPair(k)), m_params.pe(peRow(k)),
-                        m_z[static_cast<size_t>(k)], m_y[static_cast<size_t>(k)]);
+        for (int64_t k = std::max<int64_t>(from, 0); k <= m_i; ++k) {
+            if (k > 0) accumulate(k);
+            if (k < m_i)
+                edgeForward(m_x[static_cast<size_t>(k)], paramsOf(pathPair(k)), m_params.pe(peRow(k)),
+                            m_z[static_cast<size_t>(k)], m_y[static_cast<size_t>(k)]);
         }
-        if (m_i > 0 && from <= m_i) mix(m_i);
+    }
+
+    // The mixing weight of position j in x_k of the last run (j < k).
+    double weight(int64_t k, int64_t j) const {
+        if (m_dropped[static_cast<size_t>(j)] || m_norm[static_cast<size_t>(k)] == 0) return 0;
+        return std::exp(m_params.position(j) - m_max[static_cast<size_t>(k)]) / m_norm[static_cast<size_t>(k)];
     }
 
     // Softmax weights of the mixture into x_k over the positions not dropped.
@@ -184,16 +198,29 @@ public:
     const Vec& u() const { return m_u; }
 
 private:
-    void mix(int64_t k) {
-        const Vec a = weights(k);
-        Vec& x = m_x[static_cast<size_t>(k)];
-        std::fill(x.begin(), x.end(), 0.0);
-        for (int64_t j = 0; j < k; ++j) {
-            const double w = a[static_cast<size_t>(j)];
-            if (w == 0) continue;
-            const Vec& yj = m_y[static_cast<size_t>(j)];
-            for (size_t c = 0; c < x.size(); ++c) x[c] += w * yj[c];
+    // S_k, Z_k, M_k from S_{k-1}, ... and y_{k-1}; then x_k.
+    void accumulate(int64_t k) {
+        const auto ks = static_cast<size_t>(k);
+        Vec& S = m_sum[ks];
+        S = m_sum[ks - 1];
+        double Z = m_norm[ks - 1], M = m_max[ks - 1];
+        if (!m_dropped[ks - 1]) {
+            const double p = m_params.position(k - 1);
+            if (p > M) {
+                const double r = std::isfinite(M) ? std::exp(M - p) : 0.0;
+                for (double& v : S) v *= r;
+                Z *= r;
+                M = p;
+            }
+            const double w = std::exp(p - M);
+            const Vec& y = m_y[ks - 1];
+            for (size_t c = 0; c < S.size(); ++c) S[c] += w * y[c];
+            Z += w;
         }
+        m_norm[ks] = Z;
+        m_max[ks] = M;
+        Vec& x = m_x[ks];
+        for (size_t c = 0; c < x.size(); ++c) x[c] = Z > 0 ? S[c] / Z : 0.0; // every position dropped: x = 0
     }
 
     const Model& m_model;
@@ -207,6 +234,8 @@ private:
     bool m_startZero = false;
     Vec m_u;
     std::vector<Vec> m_x, m_z, m_y;
+    std::vector<Vec> m_sum; // S_k
+    Vec m_norm, m_max;      // Z_k, M_k
 };
 
 struct Gradients {
@@ -419,7 +448,7 @@ BlameReport blame(const Model& model, const BlameQuery& q) {
         // first order: sum_k dm/dx_k . dx_k, where dropping y_j moves x_k to the renormalised rest
         double est = 0;
         for (int64_t k = j + 1; k <= i; ++k) {
-            const double a = f.weights(k)[static_cast<size_t>(j)];
+            const double a = f.weight(k, j);
             const Vec& xk = f.x(k);
             const Vec& yj = f.y(j);
             const Vec& dxk = g.dx[static_cast<size_t>(k)];
