@@ -16,7 +16,9 @@
 namespace brillm::viz {
 
 namespace {
-double msSince(const QElapsedTimer& t) { return static_cast<double>(t.nsecsElapsed()) * 1e-6; }
+double msSince(const QElapsedTimer& t) {
+    return static_cast<double>(t.nsecsElapsed()) * 1e-6;
+}
 
 PositionConvention conventionOf(const DecodeOptions& o) {
     return o.referenceDecode ? PositionConvention::Reference : PositionConvention::Training;
@@ -57,7 +59,8 @@ std::optional<BlameReport> blameAt(const StudioModel& model, const Trace& trace,
 std::vector<std::pair<int32_t, int32_t>> edgesUpTo(const Trace& t, int64_t lastStep) {
     std::vector<std::pair<int32_t, int32_t>> out;
     const auto n = std::min<int64_t>(lastStep + 1, static_cast<int64_t>(t.tokens.size()) - 1);
-    for (int64_t i = 0; i < n; ++i) out.emplace_back(t.tokens[static_cast<size_t>(i)], t.tokens[static_cast<size_t>(i + 1)]);
+    for (int64_t i = 0; i < n; ++i)
+        out.emplace_back(t.tokens[static_cast<size_t>(i)], t.tokens[static_cast<size_t>(i + 1)]);
     return out;
 }
 } // namespace
@@ -80,8 +83,10 @@ ModelMetadata patchedMetadata(const StudioModel& original, const ModelPatch& pat
     ModelMetadata meta = original.loaded.metadata;
     QJsonObject prov;
     const QJsonDocument old = QJsonDocument::fromJson(QByteArray::fromStdString(meta.provenanceJson));
-    if (old.isObject()) prov = old.object();
-    else if (!meta.provenanceJson.empty()) prov[QStringLiteral("original_provenance")] = QString::fromStdString(meta.provenanceJson);
+    if (old.isObject())
+        prov = old.object();
+    else if (!meta.provenanceJson.empty())
+        prov[QStringLiteral("original_provenance")] = QString::fromStdString(meta.provenanceJson);
     // The same record as `brillm patch apply` writes, plus the edits in words.
     QJsonObject p;
     p[QStringLiteral("from")] = QFileInfo(original.path).absoluteFilePath();
@@ -91,7 +96,8 @@ ModelMetadata patchedMetadata(const StudioModel& original, const ModelPatch& pat
     QJsonArray described;
     const auto& vocab = meta.vocabulary;
     const auto* names = static_cast<int64_t>(vocab.size()) == original.vocabSize() ? &vocab : nullptr;
-    for (const auto& e : patch.edits) described.append(QString::fromStdString(e.describe(names)));
+    for (const auto& e : patch.edits)
+        described.append(QString::fromStdString(e.describe(names)));
     p[QStringLiteral("edits")] = described;
     p[QStringLiteral("tool")] = QStringLiteral("brillm-studio");
     prov[QStringLiteral("patched")] = p;
@@ -99,14 +105,17 @@ ModelMetadata patchedMetadata(const StudioModel& original, const ModelPatch& pat
     return meta;
 }
 
-std::vector<int> editsTouching(const std::vector<ModelEdit>& edits, const std::vector<std::pair<int32_t, int32_t>>& pairs) {
+std::vector<int> editsTouching(const std::vector<ModelEdit>& edits,
+                               const std::vector<std::pair<int32_t, int32_t>>& pairs) {
     const std::set<std::pair<int32_t, int32_t>> ps(pairs.begin(), pairs.end());
     std::set<int32_t> nodes;
-    for (const auto& [s, t] : pairs) nodes.insert({s, t});
+    for (const auto& [s, t] : pairs)
+        nodes.insert({s, t});
     std::vector<int> out;
     for (size_t i = 0; i < edits.size(); ++i) {
         const auto& e = edits[i];
-        const bool hit = e.kind == EditKind::KnockoutNode ? nodes.count(e.source) > 0 : ps.count({e.source, e.target}) > 0;
+        const bool hit =
+            e.kind == EditKind::KnockoutNode ? nodes.count(e.source) > 0 : ps.count({e.source, e.target}) > 0;
         if (hit) out.push_back(static_cast<int>(i));
     }
     return out;
@@ -114,7 +123,8 @@ std::vector<int> editsTouching(const std::vector<ModelEdit>& edits, const std::v
 
 CompareResult compareTraces(const CompareRequest& request) {
     if (!request.left || !request.right) throw InputError("both sides of a comparison need a model");
-    if (request.promptLeft.empty() || request.promptRight.empty()) throw InputError("both prompts need at least one token");
+    if (request.promptLeft.empty() || request.promptRight.empty())
+        throw InputError("both prompts need at least one token");
     QElapsedTimer timer;
     timer.start();
     CompareResult r;
@@ -125,8 +135,8 @@ CompareResult compareTraces(const CompareRequest& request) {
     const size_t n = std::min(gl.size(), gr.size());
     for (size_t g = 0; g < n; ++g) {
         // Tokens of two models are compared by their text (vocabularies may be numbered apart).
-        const bool same = request.left == request.right ? gl[g] == gr[g]
-                                                        : request.left->text(gl[g]) == request.right->text(gr[g]);
+        const bool same =
+            request.left == request.right ? gl[g] == gr[g] : request.left->text(gl[g]) == request.right->text(gr[g]);
         if (!same) {
             r.divergence = static_cast<int64_t>(g);
             break;
@@ -209,7 +219,8 @@ void AnalysisWorker::applyEdits(quint64 job, StudioModelPtr original, const std:
     }
 }
 
-void AnalysisWorker::writePatchedModel(quint64 job, StudioModelPtr original, const ModelPatch& patch, const QString& path) {
+void AnalysisWorker::writePatchedModel(quint64 job, StudioModelPtr original, const ModelPatch& patch,
+                                       const QString& path) {
     try {
         if (!original) throw InputError("no model is open");
         QElapsedTimer timer;

@@ -37,8 +37,8 @@ struct ForcedPathRequest {
 
 struct ForcedPathResult {
     ForcedPathRequest request;
-    ForcedPath path;  // forcePath(): expected rank, probability, margin of every step
-    Trace trace;      // tracePath() of the same path: every step's candidates, for the A/B pickers
+    ForcedPath path; // forcePath(): expected rank, probability, margin of every step
+    Trace trace;     // tracePath() of the same path: every step's candidates, for the A/B pickers
     StudioModelPtr model;
     double ms = 0;
     std::vector<int32_t> tokens() const; // prompt followed by expected
@@ -74,10 +74,10 @@ enum class CompareMode { TwoPrompts, TwoModels, BeforeAfterEdits };
 
 struct CompareRequest {
     CompareMode mode = CompareMode::TwoPrompts;
-    StudioModelPtr left, right;     // the same model for TwoPrompts
+    StudioModelPtr left, right; // the same model for TwoPrompts
     std::vector<int32_t> promptLeft, promptRight;
     DecodeOptions options;
-    std::vector<ModelEdit> edits;   // BeforeAfterEdits: the edits that make right from left
+    std::vector<ModelEdit> edits; // BeforeAfterEdits: the edits that make right from left
     AblationMode ablation = AblationMode::Shared;
 };
 
@@ -103,7 +103,8 @@ using ComparePtr = std::shared_ptr<const CompareResult>;
 CompareResult compareTraces(const CompareRequest& request);
 // The edits (indices) that change one of `pairs`: an edge edit of that pair, or a node knockout
 // of its source or target.
-std::vector<int> editsTouching(const std::vector<ModelEdit>& edits, const std::vector<std::pair<int32_t, int32_t>>& pairs);
+std::vector<int> editsTouching(const std::vector<ModelEdit>& edits,
+                               const std::vector<std::pair<int32_t, int32_t>>& pairs);
 
 class AnalysisWorker : public QObject {
     Q_OBJECT

@@ -12,7 +12,6 @@
 #include <QFileInfo>
 #include <QFont>
 #include <QGridLayout>
-#include <utility>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -23,6 +22,7 @@
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <utility>
 
 namespace brillm::viz {
 
@@ -33,15 +33,22 @@ void ComparisonTableModel::setResult(ComparePtr result) {
     m_result = std::move(result);
     m_rows = 0;
     if (m_result)
-        m_rows = static_cast<int>(std::max(m_result->left.tokens.size() - static_cast<size_t>(m_result->left.promptTokens),
-                                           m_result->right.tokens.size() - static_cast<size_t>(m_result->right.promptTokens)));
+        m_rows = static_cast<int>(
+            std::max(m_result->left.tokens.size() - static_cast<size_t>(m_result->left.promptTokens),
+                     m_result->right.tokens.size() - static_cast<size_t>(m_result->right.promptTokens)));
     endResetModel();
 }
 
-void ComparisonTableModel::clear() { setResult(nullptr); }
+void ComparisonTableModel::clear() {
+    setResult(nullptr);
+}
 
-int ComparisonTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : m_rows; }
-int ComparisonTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int ComparisonTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : m_rows;
+}
+int ComparisonTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 const TraceStep* ComparisonTableModel::stepOf(bool right, int row) const {
     const Trace& t = right ? m_result->right : m_result->left;
@@ -63,11 +70,14 @@ QVariant ComparisonTableModel::data(const QModelIndex& index, int role) const {
         if (!s) return QString();
         switch (index.column()) {
         case LeftToken:
-        case RightToken: return model.label(s->target);
+        case RightToken:
+            return model.label(s->target);
         case LeftProbability:
-        case RightProbability: return QString::number(s->probability, 'g', 4);
+        case RightProbability:
+            return QString::number(s->probability, 'g', 4);
         case LeftEnergy:
-        case RightEnergy: return QString::number(s->energy, 'f', 4);
+        case RightEnergy:
+            return QString::number(s->energy, 'f', 4);
         }
         break;
     case Qt::BackgroundRole:
@@ -84,11 +94,15 @@ QVariant ComparisonTableModel::data(const QModelIndex& index, int role) const {
         }
         break;
     case Qt::TextAlignmentRole:
-        return index.column() == LeftToken || index.column() == RightToken ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)
-                                                                            : QVariant(Qt::AlignRight | Qt::AlignVCenter);
-    case DivergenceRole: return diverge;
-    case SameRole: return m_result->divergence < 0 || row < m_result->divergence;
-    default: break;
+        return index.column() == LeftToken || index.column() == RightToken
+                   ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)
+                   : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    case DivergenceRole:
+        return diverge;
+    case SameRole:
+        return m_result->divergence < 0 || row < m_result->divergence;
+    default:
+        break;
     }
     return {};
 }
@@ -120,7 +134,8 @@ QTableView* contributorTable(ContributorTableModel* model) {
 } // namespace
 
 CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent)
-    : QWidget(parent), m_doc(doc), m_edits(edits), m_runner(new AnalysisRunner(QStringLiteral("brillm-compare"), this)) {
+    : QWidget(parent), m_doc(doc), m_edits(edits),
+      m_runner(new AnalysisRunner(QStringLiteral("brillm-compare"), this)) {
     m_mode = new QComboBox;
     m_mode->addItem(tr("two prompts"), static_cast<int>(CompareMode::TwoPrompts));
     m_mode->addItem(tr("two models"), static_cast<int>(CompareMode::TwoModels));
@@ -166,12 +181,10 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     auto* leftTable = contributorTable(m_leftBlame);
     auto* rightTable = contributorTable(m_rightBlame);
     // A side without a report (before the edits, or no divergence) gives its room to the other.
-    connect(m_leftBlame, &QAbstractItemModel::modelReset, leftTable, [this, leftTable] {
-        leftTable->parentWidget()->setVisible(m_leftBlame->rowCount() > 0);
-    });
-    connect(m_rightBlame, &QAbstractItemModel::modelReset, rightTable, [this, rightTable] {
-        rightTable->parentWidget()->setVisible(m_rightBlame->rowCount() > 0);
-    });
+    connect(m_leftBlame, &QAbstractItemModel::modelReset, leftTable,
+            [this, leftTable] { leftTable->parentWidget()->setVisible(m_leftBlame->rowCount() > 0); });
+    connect(m_rightBlame, &QAbstractItemModel::modelReset, rightTable,
+            [this, rightTable] { rightTable->parentWidget()->setVisible(m_rightBlame->rowCount() > 0); });
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_mode);
@@ -240,12 +253,14 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     connect(m_openSecond, &QPushButton::clicked, this, &CompareView::openSecondModelDialog);
     for (auto* t : {leftTable, rightTable}) {
         connect(t, &QTableView::clicked, this, [this](const QModelIndex& i) {
-            const int s = i.data(ContributorTableModel::SourceRole).toInt(), tt = i.data(ContributorTableModel::TargetRole).toInt();
+            const int s = i.data(ContributorTableModel::SourceRole).toInt(),
+                      tt = i.data(ContributorTableModel::TargetRole).toInt();
             if (s >= 0 && tt >= 0) m_doc->inspectEdge(s, tt);
         });
         connect(t, &QWidget::customContextMenuRequested, this, [this, t](const QPoint& pos) {
             const QModelIndex i = t->indexAt(pos);
-            const int s = i.data(ContributorTableModel::SourceRole).toInt(), tt = i.data(ContributorTableModel::TargetRole).toInt();
+            const int s = i.data(ContributorTableModel::SourceRole).toInt(),
+                      tt = i.data(ContributorTableModel::TargetRole).toInt();
             if (i.isValid() && s >= 0 && tt >= 0) m_doc->requestEditMenu(s, tt, t->viewport()->mapToGlobal(pos));
         });
     }
@@ -264,14 +279,22 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     updateModeWidgets();
 }
 
-CompareMode CompareView::mode() const { return static_cast<CompareMode>(m_mode->currentData().toInt()); }
-void CompareView::setMode(CompareMode mode) { m_mode->setCurrentIndex(m_mode->findData(static_cast<int>(mode))); }
+CompareMode CompareView::mode() const {
+    return static_cast<CompareMode>(m_mode->currentData().toInt());
+}
+void CompareView::setMode(CompareMode mode) {
+    m_mode->setCurrentIndex(m_mode->findData(static_cast<int>(mode)));
+}
 void CompareView::setPrompts(const QString& left, const QString& right) {
     m_promptLeft->setText(left);
     m_promptRight->setText(right);
 }
-void CompareView::setMaxTokens(int n) { m_maxTokens->setValue(n); }
-QString CompareView::explanationText() const { return m_explanation->text(); }
+void CompareView::setMaxTokens(int n) {
+    m_maxTokens->setValue(n);
+}
+QString CompareView::explanationText() const {
+    return m_explanation->text();
+}
 
 void CompareView::updateModeWidgets() {
     const CompareMode m = mode();
@@ -317,7 +340,9 @@ void CompareView::run() {
     req.options.maxNewTokens = m_maxTokens->value();
     req.ablation = static_cast<AblationMode>(m_ablation->currentData().toInt());
     switch (req.mode) {
-    case CompareMode::TwoPrompts: req.left = req.right = m_doc->model(); break;
+    case CompareMode::TwoPrompts:
+        req.left = req.right = m_doc->model();
+        break;
     case CompareMode::TwoModels:
         if (!m_second) {
             fail(tr("Open a second model first."));
@@ -355,9 +380,12 @@ QString CompareView::sideText(const Trace& trace, const StudioModel& model, int6
         const int64_t g = i - trace.promptTokens;
         if (g == 0) html += QStringLiteral("</span>");
         const QString t = model.text(trace.tokens[static_cast<size_t>(i)]).toHtmlEscaped();
-        if (g >= 0 && g == divergence) html += QStringLiteral("<span style='background:#f4b183'><b>%1</b></span>").arg(t);
-        else if (g > divergence && divergence >= 0) html += QStringLiteral("<span style='color:gray'>%1</span>").arg(t);
-        else html += t;
+        if (g >= 0 && g == divergence)
+            html += QStringLiteral("<span style='background:#f4b183'><b>%1</b></span>").arg(t);
+        else if (g > divergence && divergence >= 0)
+            html += QStringLiteral("<span style='color:gray'>%1</span>").arg(t);
+        else
+            html += t;
     }
     if (trace.promptTokens >= static_cast<int64_t>(trace.tokens.size())) html += QStringLiteral("</span>");
     return html;
@@ -382,7 +410,8 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
         break;
     case CompareMode::BeforeAfterEdits:
         m_leftTitle->setText(tr("<b>Before the edits</b>"));
-        m_rightTitle->setText(tr("<b>After %1 edit%2</b>").arg(r.request.edits.size()).arg(r.request.edits.size() == 1 ? "" : "s"));
+        m_rightTitle->setText(
+            tr("<b>After %1 edit%2</b>").arg(r.request.edits.size()).arg(r.request.edits.size() == 1 ? "" : "s"));
         break;
     }
     m_leftText->setText(sideText(r.left, L, r.divergence));
@@ -391,9 +420,11 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
 
     QString ex;
     if (r.divergence < 0) {
-        ex = tr("<b>The continuations agree</b> over %1 new tokens.").arg(std::min(r.left.generated().size(), r.right.generated().size()));
+        ex = tr("<b>The continuations agree</b> over %1 new tokens.")
+                 .arg(std::min(r.left.generated().size(), r.right.generated().size()));
     } else {
-        const int32_t lt = r.left.tokens[static_cast<size_t>(r.leftStep + 1)], rt = r.right.tokens[static_cast<size_t>(r.rightStep + 1)];
+        const int32_t lt = r.left.tokens[static_cast<size_t>(r.leftStep + 1)],
+                      rt = r.right.tokens[static_cast<size_t>(r.rightStep + 1)];
         ex = tr("<b>They diverge at new token %1</b> (step %2 left, %3 right): <b>%4</b> vs <b>%5</b>.")
                  .arg(r.divergence)
                  .arg(r.leftStep)
@@ -401,8 +432,11 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
                  .arg(L.label(lt).toHtmlEscaped(), R.label(rt).toHtmlEscaped());
     }
     if (r.request.mode == CompareMode::BeforeAfterEdits) {
-        if (r.request.edits.empty()) ex += tr("<br>There are no edits: both sides run the model as opened.");
-        else if (r.relevantEdits.empty()) ex += tr("<br>No edit touches an edge of the compared paths up to the divergence: the change comes through the mixing of earlier signals or through the competing candidates.");
+        if (r.request.edits.empty())
+            ex += tr("<br>There are no edits: both sides run the model as opened.");
+        else if (r.relevantEdits.empty())
+            ex += tr("<br>No edit touches an edge of the compared paths up to the divergence: the change comes through "
+                     "the mixing of earlier signals or through the competing candidates.");
         else {
             ex += tr("<br>Edits on the compared paths:");
             for (int i : r.relevantEdits)
@@ -419,8 +453,8 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
     ex += tr(" <i>(%1 ms)</i>").arg(r.ms, 0, 'f', 0);
     m_explanation->setText(ex);
 
-    auto showBlame = [](ContributorTableModel* model, QLabel* title, const std::optional<BlameReport>& b, const StudioModelPtr& sm,
-                        const QString& side, const QString& note) {
+    auto showBlame = [](ContributorTableModel* model, QLabel* title, const std::optional<BlameReport>& b,
+                        const StudioModelPtr& sm, const QString& side, const QString& note) {
         if (b) {
             model->setReport(sm, *b);
             title->setText(tr("%1: why <b>%2</b>, not <b>%3</b> (margin %4)")
@@ -428,7 +462,8 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
                                .arg(b->margin, 0, 'f', 4));
         } else {
             model->clear();
-            title->setText(note.isEmpty() ? QString() : QStringLiteral("%1: <i>%2</i>").arg(side, note.toHtmlEscaped()));
+            title->setText(note.isEmpty() ? QString()
+                                          : QStringLiteral("%1: <i>%2</i>").arg(side, note.toHtmlEscaped()));
         }
     };
     showBlame(m_leftBlame, m_leftBlameTitle, r.leftBlame, r.request.left, tr("Left"), QString());

@@ -31,7 +31,16 @@ class ContributorTableModel;
 class ComparisonTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Position, LeftToken, LeftProbability, LeftEnergy, RightToken, RightProbability, RightEnergy, ColumnCount };
+    enum Column {
+        Position,
+        LeftToken,
+        LeftProbability,
+        LeftEnergy,
+        RightToken,
+        RightProbability,
+        RightEnergy,
+        ColumnCount
+    };
     enum Role { DivergenceRole = Qt::UserRole + 1, SameRole };
 
     using QAbstractTableModel::QAbstractTableModel;

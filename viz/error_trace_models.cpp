@@ -14,9 +14,15 @@
 namespace brillm::viz {
 
 namespace {
-QString labelOf(const StudioModelPtr& m, int32_t n) { return m ? m->label(n) : QStringLiteral("#%1").arg(n); }
-QVariant rightAligned() { return QVariant(Qt::AlignRight | Qt::AlignVCenter); }
-QVariant leftAligned() { return QVariant(Qt::AlignLeft | Qt::AlignVCenter); }
+QString labelOf(const StudioModelPtr& m, int32_t n) {
+    return m ? m->label(n) : QStringLiteral("#%1").arg(n);
+}
+QVariant rightAligned() {
+    return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+}
+QVariant leftAligned() {
+    return QVariant(Qt::AlignLeft | Qt::AlignVCenter);
+}
 } // namespace
 
 // ---------------------------------------------------------------- ForcedStepTableModel
@@ -41,7 +47,9 @@ const ForcedStep* ForcedStepTableModel::stepAt(int row) const {
 int ForcedStepTableModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : static_cast<int>(m_path.steps.size());
 }
-int ForcedStepTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int ForcedStepTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant ForcedStepTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -50,26 +58,43 @@ QVariant ForcedStepTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case Index: return static_cast<qlonglong>(s.index);
-        case Edge: return QStringLiteral("%1 → %2").arg(labelOf(m_model, s.source), labelOf(m_model, s.expected));
-        case Winner: return s.wrong ? labelOf(m_model, s.winner) : QStringLiteral("✓ %1").arg(labelOf(m_model, s.winner));
-        case Rank: return s.expectedRank > 0 ? QVariant(static_cast<qlonglong>(s.expectedRank)) : QVariant(QStringLiteral("–"));
-        case Probability: return QString::number(s.expectedProbability, 'g', 4);
-        case Margin: return QString::number(s.margin, 'f', 4);
-        case ExpectedEnergy: return QString::number(s.expectedEnergy, 'f', 4);
-        case WinnerEnergy: return QString::number(s.winnerEnergy, 'f', 4);
+        case Index:
+            return static_cast<qlonglong>(s.index);
+        case Edge:
+            return QStringLiteral("%1 → %2").arg(labelOf(m_model, s.source), labelOf(m_model, s.expected));
+        case Winner:
+            return s.wrong ? labelOf(m_model, s.winner) : QStringLiteral("✓ %1").arg(labelOf(m_model, s.winner));
+        case Rank:
+            return s.expectedRank > 0 ? QVariant(static_cast<qlonglong>(s.expectedRank))
+                                      : QVariant(QStringLiteral("–"));
+        case Probability:
+            return QString::number(s.expectedProbability, 'g', 4);
+        case Margin:
+            return QString::number(s.margin, 'f', 4);
+        case ExpectedEnergy:
+            return QString::number(s.expectedEnergy, 'f', 4);
+        case WinnerEnergy:
+            return QString::number(s.winnerEnergy, 'f', 4);
         }
         break;
     case ValueRole:
         switch (index.column()) {
-        case Index: return static_cast<qlonglong>(s.index);
-        case Rank: return static_cast<qlonglong>(s.expectedRank);
-        case Probability: return s.expectedProbability;
-        case Margin: return s.margin;
-        case ExpectedEnergy: return s.expectedEnergy;
-        case WinnerEnergy: return s.winnerEnergy;
-        case Edge: return s.expected;
-        case Winner: return s.winner;
+        case Index:
+            return static_cast<qlonglong>(s.index);
+        case Rank:
+            return static_cast<qlonglong>(s.expectedRank);
+        case Probability:
+            return s.expectedProbability;
+        case Margin:
+            return s.margin;
+        case ExpectedEnergy:
+            return s.expectedEnergy;
+        case WinnerEnergy:
+            return s.winnerEnergy;
+        case Edge:
+            return s.expected;
+        case Winner:
+            return s.winner;
         }
         break;
     case Qt::ToolTipRole:
@@ -101,10 +126,14 @@ QVariant ForcedStepTableModel::data(const QModelIndex& index, int role) const {
             return f;
         }
         break;
-    case WrongRole: return s.wrong;
-    case FirstWrongRole: return first;
-    case PromptRole: return s.inPrompt;
-    default: break;
+    case WrongRole:
+        return s.wrong;
+    case FirstWrongRole:
+        return first;
+    case PromptRole:
+        return s.inPrompt;
+    default:
+        break;
     }
     return {};
 }
@@ -112,14 +141,19 @@ QVariant ForcedStepTableModel::data(const QModelIndex& index, int role) const {
 QVariant ForcedStepTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation == Qt::Vertical) return role == Qt::DisplayRole ? QVariant(section) : QVariant();
     if (role == Qt::ToolTipRole) {
-        static const char* tips[] = {"edge index on the path", "source → the expected token",
-                                     "the greedy choice (✓: the expected token)", "rank of the expected token among the candidates",
-                                     "probability of the expected token", "winner energy − expected energy",
-                                     "energy of the expected edge", "energy of the winner's edge"};
+        static const char* tips[] = {"edge index on the path",
+                                     "source → the expected token",
+                                     "the greedy choice (✓: the expected token)",
+                                     "rank of the expected token among the candidates",
+                                     "probability of the expected token",
+                                     "winner energy − expected energy",
+                                     "energy of the expected edge",
+                                     "energy of the winner's edge"};
         return section >= 0 && section < ColumnCount ? QString::fromUtf8(tips[section]) : QVariant();
     }
     if (role != Qt::DisplayRole) return {};
-    static const char* names[] = {"step", "source → expected", "winner", "rank", "probability", "margin", "E expected", "E winner"};
+    static const char* names[] = {"step",   "source → expected", "winner",  "rank", "probability",
+                                  "margin", "E expected",        "E winner"};
     return section >= 0 && section < ColumnCount ? QString::fromUtf8(names[section]) : QVariant();
 }
 
@@ -135,9 +169,13 @@ QString ContributorTableModel::describe(const StudioModel* model, const Contribu
             .arg(c.occurrences > 1 ? QStringLiteral(", ×%1").arg(c.occurrences) : QString())
             .arg(c.slot == 0 ? QStringLiteral(" shared") : QString());
     case ContributorKind::CandidateEdge:
-        return QStringLiteral("%1 → %2 (candidate)%3").arg(label(c.source), label(c.target)).arg(c.slot == 0 ? QStringLiteral(" shared") : QString());
-    case ContributorKind::Position: return QStringLiteral("position %1 (signal of edge %1)").arg(c.edgeIndex);
-    case ContributorKind::StartNode: return QStringLiteral("start node %1 (bias)").arg(label(c.source));
+        return QStringLiteral("%1 → %2 (candidate)%3")
+            .arg(label(c.source), label(c.target))
+            .arg(c.slot == 0 ? QStringLiteral(" shared") : QString());
+    case ContributorKind::Position:
+        return QStringLiteral("position %1 (signal of edge %1)").arg(c.edgeIndex);
+    case ContributorKind::StartNode:
+        return QStringLiteral("start node %1 (bias)").arg(label(c.source));
     }
     return {};
 }
@@ -147,7 +185,8 @@ void ContributorTableModel::setReport(StudioModelPtr model, const BlameReport& r
     m_model = std::move(model);
     m_report = report;
     m_maxAbs = 0;
-    for (const auto& c : m_report.contributors) m_maxAbs = std::max(m_maxAbs, std::abs(c.effect));
+    for (const auto& c : m_report.contributors)
+        m_maxAbs = std::max(m_maxAbs, std::abs(c.effect));
     endResetModel();
 }
 
@@ -165,7 +204,9 @@ const Contributor* ContributorTableModel::contributorAt(int row) const {
 int ContributorTableModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : static_cast<int>(m_report.contributors.size());
 }
-int ContributorTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int ContributorTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant ContributorTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -174,30 +215,47 @@ QVariant ContributorTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case Kind: return QString::fromStdString(toString(c.kind));
-        case What: return describe(m_model.get(), c);
-        case Effect: return c.applicable ? QString::number(c.effect, 'f', 4) : QStringLiteral("n/a");
-        case Gradient: return QString::number(c.gradientEstimate, 'f', 4);
-        case GradientNorm: return QString::number(c.gradientNorm, 'g', 4);
-        case MarginAfter: return QString::number(c.marginAfter, 'f', 4);
+        case Kind:
+            return QString::fromStdString(toString(c.kind));
+        case What:
+            return describe(m_model.get(), c);
+        case Effect:
+            return c.applicable ? QString::number(c.effect, 'f', 4) : QStringLiteral("n/a");
+        case Gradient:
+            return QString::number(c.gradientEstimate, 'f', 4);
+        case GradientNorm:
+            return QString::number(c.gradientNorm, 'g', 4);
+        case MarginAfter:
+            return QString::number(c.marginAfter, 'f', 4);
         }
         break;
     case ValueRole:
         switch (index.column()) {
-        case Effect: return c.effect;
-        case Gradient: return c.gradientEstimate;
-        case GradientNorm: return c.gradientNorm;
-        case MarginAfter: return c.marginAfter;
-        default: break;
+        case Effect:
+            return c.effect;
+        case Gradient:
+            return c.gradientEstimate;
+        case GradientNorm:
+            return c.gradientNorm;
+        case MarginAfter:
+            return c.marginAfter;
+        default:
+            break;
         }
         break;
-    case RelativeRole: return m_maxAbs > 0 ? c.effect / m_maxAbs : 0.0;
-    case SourceRole: return edge ? c.source : -1;
-    case TargetRole: return edge ? c.target : -1;
-    case PositionRole: return static_cast<qlonglong>(c.edgeIndex);
-    case KindRole: return static_cast<int>(c.kind);
+    case RelativeRole:
+        return m_maxAbs > 0 ? c.effect / m_maxAbs : 0.0;
+    case SourceRole:
+        return edge ? c.source : -1;
+    case TargetRole:
+        return edge ? c.target : -1;
+    case PositionRole:
+        return static_cast<qlonglong>(c.edgeIndex);
+    case KindRole:
+        return static_cast<int>(c.kind);
     case Qt::ToolTipRole:
-        if (!c.applicable) return tr("this edge already lives on the shared slot: replacing it by the shared matrix changes nothing");
+        if (!c.applicable)
+            return tr("this edge already lives on the shared slot: replacing it by the shared matrix changes nothing");
         return tr("%1\nablated, the margin goes from %2 to %3 (effect %4; positive: pushes towards A)\n"
                   "gradient estimate %5, gradient norm %6%7")
             .arg(describe(m_model.get(), c))
@@ -207,11 +265,13 @@ QVariant ContributorTableModel::data(const QModelIndex& index, int role) const {
             .arg(c.gradientEstimate, 0, 'f', 5)
             .arg(c.gradientNorm, 0, 'g', 5)
             .arg(edge ? tr("\nclick: inspect the edge; right-click: edit it") : QString());
-    case Qt::TextAlignmentRole: return index.column() == Kind || index.column() == What ? leftAligned() : rightAligned();
+    case Qt::TextAlignmentRole:
+        return index.column() == Kind || index.column() == What ? leftAligned() : rightAligned();
     case Qt::ForegroundRole:
         if (!c.applicable) return QBrush(ViewColors::current().mutedText);
         break;
-    default: break;
+    default:
+        break;
     }
     return {};
 }
@@ -219,10 +279,13 @@ QVariant ContributorTableModel::data(const QModelIndex& index, int role) const {
 QVariant ContributorTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation == Qt::Vertical) return role == Qt::DisplayRole ? QVariant(section + 1) : QVariant();
     if (role == Qt::ToolTipRole) {
-        static const char* tips[] = {"path edge, candidate edge, position or start node", "the contributor",
-                                     "exact leave-one-out: margin − margin with it ablated (positive: it pushes towards A)",
-                                     "first-order estimate of the effect from the margin's gradient",
-                                     "norm of the margin's gradient over its parameters", "the margin with it ablated"};
+        static const char* tips[] = {
+            "path edge, candidate edge, position or start node",
+            "the contributor",
+            "exact leave-one-out: margin − margin with it ablated (positive: it pushes towards A)",
+            "first-order estimate of the effect from the margin's gradient",
+            "norm of the margin's gradient over its parameters",
+            "the margin with it ablated"};
         return section >= 0 && section < ColumnCount ? QString::fromUtf8(tips[section]) : QVariant();
     }
     if (role != Qt::DisplayRole) return {};

@@ -85,7 +85,8 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     m_contribTable = makeTable(m_contributors);
     m_contribTable->setItemDelegateForColumn(ContributorTableModel::Effect, new EffectBarDelegate(m_contribTable));
     m_contribTable->horizontalHeader()->setStretchLastSection(false);
-    m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::Kind, QHeaderView::ResizeToContents);
+    m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::Kind,
+                                                             QHeaderView::ResizeToContents);
     m_contribTable->horizontalHeader()->setSectionResizeMode(ContributorTableModel::What, QHeaderView::Stretch);
     m_contribTable->setColumnWidth(ContributorTableModel::Effect, 150);
     m_stepTable->horizontalHeader()->setStretchLastSection(false);
@@ -158,12 +159,14 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     connect(m_mode, &QComboBox::activated, this, [this] { startBlame(); });
     connect(m_top, &QSpinBox::valueChanged, this, &ErrorTracePanel::emitHighlights);
     connect(m_contribTable, &QTableView::clicked, this, [this](const QModelIndex& i) {
-        const int s = i.data(ContributorTableModel::SourceRole).toInt(), t = i.data(ContributorTableModel::TargetRole).toInt();
+        const int s = i.data(ContributorTableModel::SourceRole).toInt(),
+                  t = i.data(ContributorTableModel::TargetRole).toInt();
         if (s >= 0 && t >= 0) m_doc->inspectEdge(s, t);
     });
     connect(m_contribTable, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
         const QModelIndex i = m_contribTable->indexAt(pos);
-        const int s = i.data(ContributorTableModel::SourceRole).toInt(), t = i.data(ContributorTableModel::TargetRole).toInt();
+        const int s = i.data(ContributorTableModel::SourceRole).toInt(),
+                  t = i.data(ContributorTableModel::TargetRole).toInt();
         if (i.isValid() && s >= 0 && t >= 0) m_doc->requestEditMenu(s, t, m_contribTable->viewport()->mapToGlobal(pos));
     });
 
@@ -201,15 +204,33 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     updateTokens();
 }
 
-void ErrorTracePanel::setPrompt(const QString& text) { m_prompt->setText(text); }
-void ErrorTracePanel::setExpected(const QString& text) { m_expected->setText(text); }
-QString ErrorTracePanel::prompt() const { return m_prompt->text(); }
-QString ErrorTracePanel::expected() const { return m_expected->text(); }
-void ErrorTracePanel::setShowInViews(bool on) { m_showInViews->setChecked(on); }
-QString ErrorTracePanel::tokensText() const { return m_tokens->text(); }
-QString ErrorTracePanel::summaryText() const { return m_summary->text(); }
-int ErrorTracePanel::topCount() const { return m_top->value(); }
-AblationMode ErrorTracePanel::ablationMode() const { return static_cast<AblationMode>(m_mode->currentData().toInt()); }
+void ErrorTracePanel::setPrompt(const QString& text) {
+    m_prompt->setText(text);
+}
+void ErrorTracePanel::setExpected(const QString& text) {
+    m_expected->setText(text);
+}
+QString ErrorTracePanel::prompt() const {
+    return m_prompt->text();
+}
+QString ErrorTracePanel::expected() const {
+    return m_expected->text();
+}
+void ErrorTracePanel::setShowInViews(bool on) {
+    m_showInViews->setChecked(on);
+}
+QString ErrorTracePanel::tokensText() const {
+    return m_tokens->text();
+}
+QString ErrorTracePanel::summaryText() const {
+    return m_summary->text();
+}
+int ErrorTracePanel::topCount() const {
+    return m_top->value();
+}
+AblationMode ErrorTracePanel::ablationMode() const {
+    return static_cast<AblationMode>(m_mode->currentData().toInt());
+}
 
 void ErrorTracePanel::setAblationMode(AblationMode mode) {
     m_mode->setCurrentIndex(m_mode->findData(static_cast<int>(mode)));
@@ -234,11 +255,13 @@ void ErrorTracePanel::updateTokens() {
                 html += QStringLiteral("<span style='background:%1'>&nbsp;%2&nbsp;</span> ")
                             .arg(QLatin1String(color), m.label(n).toHtmlEscaped());
         } catch (const std::exception& e) {
-            html = QStringLiteral("<span style='color:#c33'>%1</span>").arg(QString::fromStdString(e.what()).toHtmlEscaped());
+            html = QStringLiteral("<span style='color:#c33'>%1</span>")
+                       .arg(QString::fromStdString(e.what()).toHtmlEscaped());
         }
         return html;
     };
-    m_tokens->setText(chips(m_prompt->text(), "#cfe0f7") + QStringLiteral(" ⟶ ") + chips(m_expected->text(), "#d2efd9"));
+    m_tokens->setText(chips(m_prompt->text(), "#cfe0f7") + QStringLiteral(" ⟶ ") +
+                      chips(m_expected->text(), "#d2efd9"));
 }
 
 void ErrorTracePanel::run() {
@@ -283,7 +306,8 @@ void ErrorTracePanel::rerunForModel() {
     m_keepStep = true;
     m_blameJobs.invalidate();
     const quint64 job = m_forcedJobs.start();
-    m_runner->post([w = m_runner->worker(), job, model = m_doc->model(), req = m_request] { w->forcePath(job, model, req); });
+    m_runner->post(
+        [w = m_runner->worker(), job, model = m_doc->model(), req = m_request] { w->forcePath(job, model, req); });
 }
 
 void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
@@ -296,28 +320,34 @@ void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
     m_steps->setPath(m_forced->model, p);
     m_syncing = false;
     int wrong = 0;
-    for (const auto& s : p.steps) wrong += (!s.inPrompt && s.wrong) ? 1 : 0;
+    for (const auto& s : p.steps)
+        wrong += (!s.inPrompt && s.wrong) ? 1 : 0;
     if (p.firstWrong >= 0) {
         const auto& s = p.steps[static_cast<size_t>(p.firstWrong)];
-        m_summary->setText(tr("<b>First wrong step: %1</b> - after %2 the model prefers <b>%3</b> to the expected <b>%4</b> "
-                              "(rank %5, p = %6, margin %7). %8 of %9 expected tokens are not the greedy choice. (%10 ms)")
-                               .arg(s.index)
-                               .arg(m.label(s.source).toHtmlEscaped(), m.label(s.winner).toHtmlEscaped(),
-                                    m.label(s.expected).toHtmlEscaped())
-                               .arg(s.expectedRank)
-                               .arg(s.expectedProbability, 0, 'g', 3)
-                               .arg(s.margin, 0, 'f', 4)
-                               .arg(wrong)
-                               .arg(m_forced->request.expected.size())
-                               .arg(m_forced->ms, 0, 'f', 1));
+        m_summary->setText(
+            tr("<b>First wrong step: %1</b> - after %2 the model prefers <b>%3</b> to the expected <b>%4</b> "
+               "(rank %5, p = %6, margin %7). %8 of %9 expected tokens are not the greedy choice. (%10 ms)")
+                .arg(s.index)
+                .arg(m.label(s.source).toHtmlEscaped(), m.label(s.winner).toHtmlEscaped(),
+                     m.label(s.expected).toHtmlEscaped())
+                .arg(s.expectedRank)
+                .arg(s.expectedProbability, 0, 'g', 3)
+                .arg(s.margin, 0, 'f', 4)
+                .arg(wrong)
+                .arg(m_forced->request.expected.size())
+                .arg(m_forced->ms, 0, 'f', 1));
     } else if (m_forced->request.expected.empty()) {
-        m_summary->setText(tr("No expected continuation: the prompt's own steps are shown. (%1 ms)").arg(m_forced->ms, 0, 'f', 1));
+        m_summary->setText(
+            tr("No expected continuation: the prompt's own steps are shown. (%1 ms)").arg(m_forced->ms, 0, 'f', 1));
     } else {
-        m_summary->setText(tr("<b>Every expected token is the greedy choice.</b> (%1 ms)").arg(m_forced->ms, 0, 'f', 1));
+        m_summary->setText(
+            tr("<b>Every expected token is the greedy choice.</b> (%1 ms)").arg(m_forced->ms, 0, 'f', 1));
     }
     int64_t first = static_cast<int64_t>(p.steps.size()) - 1;
-    if (p.firstWrong >= 0) first = p.firstWrong;
-    else if (p.firstWrongAny >= 0) first = p.firstWrongAny;
+    if (p.firstWrong >= 0)
+        first = p.firstWrong;
+    else if (p.firstWrongAny >= 0)
+        first = p.firstWrongAny;
     int step = static_cast<int>(first);
     if (m_keepStep && m_step >= 0 && m_step < static_cast<int>(p.steps.size())) step = m_step;
     m_keepStep = false;
@@ -350,7 +380,8 @@ void ErrorTracePanel::fillPickers() {
         if (std::none_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.node == node; })) {
             Candidate c;
             c.node = node;
-            c.energy = std::isnan(ts.energies[static_cast<size_t>(node)]) ? ts.energy : ts.energies[static_cast<size_t>(node)];
+            c.energy =
+                std::isnan(ts.energies[static_cast<size_t>(node)]) ? ts.energy : ts.energies[static_cast<size_t>(node)];
             c.rank = node == fs.expected ? fs.expectedRank : 0;
             cands.push_back(c);
         }
@@ -408,11 +439,13 @@ void ErrorTracePanel::startBlame() {
     if (!m_forced || m_step < 0) return;
     const int32_t a = pickedNode(m_a), b = pickedNode(m_b);
     if (a < 0 || b < 0) {
-        m_blameInfo->setText(tr("<span style='color:#c33'>Unknown token: %1</span>").arg((a < 0 ? m_a : m_b)->currentText().toHtmlEscaped()));
+        m_blameInfo->setText(tr("<span style='color:#c33'>Unknown token: %1</span>")
+                                 .arg((a < 0 ? m_a : m_b)->currentText().toHtmlEscaped()));
         return;
     }
     if (a == b) {
-        m_blameInfo->setText(tr("<span style='color:#c33'>A and B are the same token: pick two different candidates.</span>"));
+        m_blameInfo->setText(
+            tr("<span style='color:#c33'>A and B are the same token: pick two different candidates.</span>"));
         return;
     }
     BlameQuery q;
@@ -435,15 +468,16 @@ void ErrorTracePanel::onBlame(quint64 job, BlamePtr result) {
     const auto& r = m_blame->report;
     const auto& m = *m_blame->model;
     m_contributors->setReport(m_blame->model, r);
-    m_blameInfo->setText(tr("step %1: E(<b>%2</b>) − E(<b>%3</b>) = <b>%4</b> &nbsp; ranks %5 and %6 &nbsp; %7 contributors, "
-                            "%8 ms. Effect &gt; 0 (red) pushes towards A, &lt; 0 (blue) towards B.")
-                             .arg(r.step)
-                             .arg(m.label(r.query.a).toHtmlEscaped(), m.label(r.query.b).toHtmlEscaped())
-                             .arg(r.margin, 0, 'f', 4)
-                             .arg(r.rankA)
-                             .arg(r.rankB)
-                             .arg(r.contributors.size())
-                             .arg(m_blame->ms, 0, 'f', 1));
+    m_blameInfo->setText(
+        tr("step %1: E(<b>%2</b>) − E(<b>%3</b>) = <b>%4</b> &nbsp; ranks %5 and %6 &nbsp; %7 contributors, "
+           "%8 ms. Effect &gt; 0 (red) pushes towards A, &lt; 0 (blue) towards B.")
+            .arg(r.step)
+            .arg(m.label(r.query.a).toHtmlEscaped(), m.label(r.query.b).toHtmlEscaped())
+            .arg(r.margin, 0, 'f', 4)
+            .arg(r.rankA)
+            .arg(r.rankB)
+            .arg(r.contributors.size())
+            .arg(m_blame->ms, 0, 'f', 1));
     emitHighlights();
     Q_EMIT blameReady();
 }

@@ -41,7 +41,8 @@ private:
 };
 
 ModelEdits::ModelEdits(StudioDocument* doc, QObject* parent)
-    : QObject(parent), m_doc(doc), m_stack(new QUndoStack(this)), m_runner(new AnalysisRunner(QStringLiteral("brillm-edits"), this)) {
+    : QObject(parent), m_doc(doc), m_stack(new QUndoStack(this)),
+      m_runner(new AnalysisRunner(QStringLiteral("brillm-edits"), this)) {
     auto* w = m_runner->worker();
     connect(w, &AnalysisWorker::editedModelAvailable, this, [this](quint64 job, EditedModelPtr r) {
         if (!m_builds.accept(job)) return;
@@ -109,12 +110,16 @@ void ModelEdits::onModelChanged() {
 QString ModelEdits::describe(const ModelEdit& edit) const {
     auto label = [this](int32_t n) { return m_original ? m_original->label(n) : QStringLiteral("#%1").arg(n); };
     switch (edit.kind) {
-    case EditKind::KnockoutEdge: return tr("knock out %1 → %2").arg(label(edit.source), label(edit.target));
-    case EditKind::KnockoutNode: return tr("knock out node %1").arg(label(edit.source));
+    case EditKind::KnockoutEdge:
+        return tr("knock out %1 → %2").arg(label(edit.source), label(edit.target));
+    case EditKind::KnockoutNode:
+        return tr("knock out node %1").arg(label(edit.source));
     case EditKind::ScaleEdge:
         return tr("scale %1 → %2 by %3").arg(label(edit.source), label(edit.target)).arg(edit.factor, 0, 'g', 4);
-    case EditKind::SwapShared: return tr("swap %1 → %2 with the shared matrix").arg(label(edit.source), label(edit.target));
-    case EditKind::ZeroEdge: return tr("zero %1 → %2").arg(label(edit.source), label(edit.target));
+    case EditKind::SwapShared:
+        return tr("swap %1 → %2 with the shared matrix").arg(label(edit.source), label(edit.target));
+    case EditKind::ZeroEdge:
+        return tr("zero %1 → %2").arg(label(edit.source), label(edit.target));
     }
     return {};
 }
@@ -130,7 +135,8 @@ void ModelEdits::remove(int index) {
     if (index < 0 || index >= count()) return;
     auto after = m_edits;
     after.erase(after.begin() + index);
-    m_stack->push(new EditsCommand(this, m_edits, std::move(after), tr("remove: %1").arg(describe(m_edits[static_cast<size_t>(index)]))));
+    m_stack->push(new EditsCommand(this, m_edits, std::move(after),
+                                   tr("remove: %1").arg(describe(m_edits[static_cast<size_t>(index)]))));
 }
 
 void ModelEdits::setEdits(std::vector<ModelEdit> edits, const QString& text) {
@@ -152,7 +158,8 @@ void ModelEdits::rebuild() {
     if (!m_original) return;
     m_editTimer.start();
     const quint64 job = m_builds.start();
-    m_runner->post([w = m_runner->worker(), job, original = m_original, edits = m_edits] { w->applyEdits(job, original, edits); });
+    m_runner->post(
+        [w = m_runner->worker(), job, original = m_original, edits = m_edits] { w->applyEdits(job, original, edits); });
 }
 
 ModelPatch ModelEdits::patch() const {
@@ -181,18 +188,25 @@ QString ModelEdits::loadPatch(const QString& path, bool force, bool* namesDiffer
     try {
         ModelPatch p = brillm::loadPatch(path.toStdString());
         if (p.vocabSize != 0 && p.vocabSize != m_original->vocabSize())
-            return tr("%1 was made for a model of %2 nodes; this one has %3.").arg(path).arg(p.vocabSize).arg(m_original->vocabSize());
+            return tr("%1 was made for a model of %2 nodes; this one has %3.")
+                .arg(path)
+                .arg(p.vocabSize)
+                .arg(m_original->vocabSize());
         for (const auto& e : p.edits) {
-            const bool bad = e.source < 0 || e.source >= m_original->vocabSize() ||
-                             (e.kind != EditKind::KnockoutNode && (e.target < 0 || e.target >= m_original->vocabSize()));
-            if (bad) return tr("%1: the edit \"%2\" names a node outside this model.").arg(path, QString::fromStdString(e.describe()));
+            const bool bad =
+                e.source < 0 || e.source >= m_original->vocabSize() ||
+                (e.kind != EditKind::KnockoutNode && (e.target < 0 || e.target >= m_original->vocabSize()));
+            if (bad)
+                return tr("%1: the edit \"%2\" names a node outside this model.")
+                    .arg(path, QString::fromStdString(e.describe()));
         }
         const auto& vocab = m_original->loaded.metadata.vocabulary;
         const auto mismatches = vocab.empty() ? std::vector<std::string>{} : p.nameMismatches(vocab);
         if (!mismatches.empty() && !force) {
             if (namesDiffer) *namesDiffer = true;
             QString msg = tr("%1 was made on another vocabulary:").arg(path);
-            for (size_t k = 0; k < std::min<size_t>(mismatches.size(), 5); ++k) msg += QStringLiteral("\n  ") + QString::fromStdString(mismatches[k]);
+            for (size_t k = 0; k < std::min<size_t>(mismatches.size(), 5); ++k)
+                msg += QStringLiteral("\n  ") + QString::fromStdString(mismatches[k]);
             return msg;
         }
         setEdits(std::move(p.edits), tr("load patch %1").arg(QFileInfo(path).fileName()));
@@ -217,7 +231,8 @@ void ModelEdits::fillMenu(QMenu* menu, int32_t source, int32_t target, QWidget* 
     if (!m_original) return;
     if (target < 0) {
         menu->addSection(tr("Node %1").arg(m_original->label(source)));
-        menu->addAction(tr("Knock out node %1").arg(m_original->label(source)), this, [this, source] { knockoutNode(source); });
+        menu->addAction(tr("Knock out node %1").arg(m_original->label(source)), this,
+                        [this, source] { knockoutNode(source); });
         return;
     }
     const QString s = m_original->label(source), t = m_original->label(target);
@@ -225,12 +240,14 @@ void ModelEdits::fillMenu(QMenu* menu, int32_t source, int32_t target, QWidget* 
     menu->addAction(tr("Knock out edge"), this, [this, source, target] { knockoutEdge(source, target); });
     menu->addAction(tr("Scale edge…"), this, [this, source, target, dialogParent] {
         bool ok = false;
-        const double f = QInputDialog::getDouble(dialogParent, tr("Scale edge"), tr("Multiply W and b of %1 → %2 by")
-                                                     .arg(m_original->label(source), m_original->label(target)),
-                                                 0.5, -1000, 1000, 4, &ok);
+        const double f = QInputDialog::getDouble(
+            dialogParent, tr("Scale edge"),
+            tr("Multiply W and b of %1 → %2 by").arg(m_original->label(source), m_original->label(target)), 0.5, -1000,
+            1000, 4, &ok);
         if (ok) scaleEdge(source, target, f);
     });
-    QAction* swap = menu->addAction(tr("Swap with shared matrix"), this, [this, source, target] { swapShared(source, target); });
+    QAction* swap =
+        menu->addAction(tr("Swap with shared matrix"), this, [this, source, target] { swapShared(source, target); });
     if (m_doc->hasModel() && m_doc->model()->model().edges.isShared(source, target)) {
         swap->setEnabled(false);
         swap->setToolTip(tr("this edge already uses the shared matrix"));
@@ -238,14 +255,16 @@ void ModelEdits::fillMenu(QMenu* menu, int32_t source, int32_t target, QWidget* 
     menu->addAction(tr("Zero edge"), this, [this, source, target] { zeroEdge(source, target); });
     menu->addSeparator();
     menu->addAction(tr("Knock out node %1").arg(s), this, [this, source] { knockoutNode(source); });
-    if (target != source) menu->addAction(tr("Knock out node %1").arg(t), this, [this, target] { knockoutNode(target); });
+    if (target != source)
+        menu->addAction(tr("Knock out node %1").arg(t), this, [this, target] { knockoutNode(target); });
     menu->addSeparator();
     menu->addAction(tr("Inspect edge"), this, [this, source, target] { m_doc->inspectEdge(source, target); });
 }
 
 // ---------------------------------------------------------------- panel
 
-EditsPanel::EditsPanel(StudioDocument* doc, ModelEdits* edits, QWidget* parent) : QWidget(parent), m_doc(doc), m_edits(edits) {
+EditsPanel::EditsPanel(StudioDocument* doc, ModelEdits* edits, QWidget* parent)
+    : QWidget(parent), m_doc(doc), m_edits(edits) {
     m_state = new QLabel;
     m_state->setTextFormat(Qt::RichText);
     m_list = new QListWidget;
@@ -275,10 +294,12 @@ EditsPanel::EditsPanel(StudioDocument* doc, ModelEdits* edits, QWidget* parent) 
     lists->addLayout(left, 3);
     lists->addLayout(right, 2);
     auto* row1 = new QHBoxLayout;
-    for (auto* b : {undo, redo, m_remove, m_clear}) row1->addWidget(b);
+    for (auto* b : {undo, redo, m_remove, m_clear})
+        row1->addWidget(b);
     row1->addStretch(1);
     auto* row2 = new QHBoxLayout;
-    for (auto* b : {load, m_save, m_write}) row2->addWidget(b);
+    for (auto* b : {load, m_save, m_write})
+        row2->addWidget(b);
     row2->addWidget(m_progress, 1);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
@@ -321,18 +342,27 @@ EditsPanel::EditsPanel(StudioDocument* doc, ModelEdits* edits, QWidget* parent) 
     refresh();
 }
 
-QString EditsPanel::stateText() const { return m_state->text(); }
+QString EditsPanel::stateText() const {
+    return m_state->text();
+}
 
 void EditsPanel::refresh() {
     m_list->clear();
-    for (const auto& e : m_edits->edits()) m_list->addItem(m_edits->describe(e));
+    for (const auto& e : m_edits->edits())
+        m_list->addItem(m_edits->describe(e));
     const int n = m_edits->count();
     const int shown = m_doc->editCount();
     QString text;
-    if (!m_doc->hasModel()) text = tr("No model is open.");
-    else if (n == 0 && shown == 0) text = tr("Model as opened: no edits.");
-    else if (m_edits->isBuilding()) text = tr("<b>Edited (%1 edits)</b> - building the edited model…").arg(n);
-    else text = tr("<b style='color:#c05000'>Edited (%1 edit%2)</b> - every view shows the edited model").arg(shown).arg(shown == 1 ? "" : "s");
+    if (!m_doc->hasModel())
+        text = tr("No model is open.");
+    else if (n == 0 && shown == 0)
+        text = tr("Model as opened: no edits.");
+    else if (m_edits->isBuilding())
+        text = tr("<b>Edited (%1 edits)</b> - building the edited model…").arg(n);
+    else
+        text = tr("<b style='color:#c05000'>Edited (%1 edit%2)</b> - every view shows the edited model")
+                   .arg(shown)
+                   .arg(shown == 1 ? "" : "s");
     m_state->setText(text);
     m_remove->setEnabled(m_list->currentRow() >= 0);
     m_clear->setEnabled(n > 0);
@@ -348,18 +378,22 @@ void EditsPanel::showMenu(int32_t source, int32_t target, const QPoint& globalPo
 
 void EditsPanel::savePatchDialog() {
     const QString dir = QSettings().value(QStringLiteral("patchDir"), QDir::homePath()).toString();
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save patch"), QDir(dir).filePath(QStringLiteral("edits.patch.json")),
-                                                      tr("Patches (*.json);;All files (*)"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save patch"), QDir(dir).filePath(QStringLiteral("edits.patch.json")),
+                                     tr("Patches (*.json);;All files (*)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("patchDir"), QFileInfo(path).absolutePath());
     const QString err = m_edits->savePatch(path);
-    if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot save the patch"), err);
-    else Q_EMIT message(tr("Wrote %1").arg(path));
+    if (!err.isEmpty())
+        QMessageBox::warning(this, tr("Cannot save the patch"), err);
+    else
+        Q_EMIT message(tr("Wrote %1").arg(path));
 }
 
 void EditsPanel::loadPatchDialog() {
     const QString dir = QSettings().value(QStringLiteral("patchDir"), QDir::homePath()).toString();
-    const QString path = QFileDialog::getOpenFileName(this, tr("Load patch"), dir, tr("Patches (*.json);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Load patch"), dir, tr("Patches (*.json);;All files (*)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("patchDir"), QFileInfo(path).absolutePath());
     bool namesDiffer = false;
@@ -373,12 +407,14 @@ void EditsPanel::loadPatchDialog() {
 void EditsPanel::writePatchedModelDialog() {
     if (!m_doc->hasModel()) return;
     const QFileInfo src(m_doc->originalModel()->path);
-    const QString path = QFileDialog::getSaveFileName(this, tr("Write patched model"),
-                                                      src.absoluteDir().filePath(src.completeBaseName() + QStringLiteral("-patched.brillm")),
-                                                      tr("BriLLM models (*.brillm);;All files (*)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Write patched model"),
+        src.absoluteDir().filePath(src.completeBaseName() + QStringLiteral("-patched.brillm")),
+        tr("BriLLM models (*.brillm);;All files (*)"));
     if (path.isEmpty()) return;
     if (QFileInfo(path).absoluteFilePath() == src.absoluteFilePath()) {
-        QMessageBox::warning(this, tr("Write patched model"), tr("Choose another file: the open model is read from %1.").arg(path));
+        QMessageBox::warning(this, tr("Write patched model"),
+                             tr("Choose another file: the open model is read from %1.").arg(path));
         return;
     }
     m_progress->setValue(0);

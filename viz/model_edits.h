@@ -55,7 +55,9 @@ public:
     // ---- undoable changes ----
     void add(const ModelEdit& edit);
     void knockoutEdge(int32_t source, int32_t target) { add({EditKind::KnockoutEdge, source, target, 1.0}); }
-    void scaleEdge(int32_t source, int32_t target, double factor) { add({EditKind::ScaleEdge, source, target, factor}); }
+    void scaleEdge(int32_t source, int32_t target, double factor) {
+        add({EditKind::ScaleEdge, source, target, factor});
+    }
     void swapShared(int32_t source, int32_t target) { add({EditKind::SwapShared, source, target, 1.0}); }
     void zeroEdge(int32_t source, int32_t target) { add({EditKind::ZeroEdge, source, target, 1.0}); }
     void knockoutNode(int32_t node) { add({EditKind::KnockoutNode, node, -1, 1.0}); }
@@ -82,7 +84,7 @@ public:
     void fillMenu(QMenu* menu, int32_t source, int32_t target, QWidget* dialogParent);
 
 Q_SIGNALS:
-    void editsChanged();          // the list changed (the model follows once built)
+    void editsChanged(); // the list changed (the model follows once built)
     void editedModelReady(int count, double applyMs);
     void rerunFinished(double msSinceEdit);
     void failed(const QString& message);

@@ -75,7 +75,8 @@ std::vector<int32_t> wrongContinuation(const StudioModel& m, const std::vector<i
 
 QString textOf(const StudioModel& m, const std::vector<int32_t>& nodes) {
     QString s;
-    for (int32_t n : nodes) s += m.text(n);
+    for (int32_t n : nodes)
+        s += m.text(n);
     return s;
 }
 
@@ -108,7 +109,8 @@ TEST(ErrorTraceModels, ForcedStepTableShowsTheCoresNumbers) {
         EXPECT_EQ(value(ForcedStepTableModel::Winner).toInt(), ts.best) << r;
         EXPECT_NEAR(value(ForcedStepTableModel::Margin).toDouble(), s.margin, 0) << r;
         EXPECT_NEAR(s.margin, ts.bestEnergy - ts.energy, 1e-5) << r;
-        EXPECT_EQ(model.data(model.index(r, 0), ForcedStepTableModel::FirstWrongRole).toBool(), r == fp.firstWrong) << r;
+        EXPECT_EQ(model.data(model.index(r, 0), ForcedStepTableModel::FirstWrongRole).toBool(), r == fp.firstWrong)
+            << r;
         EXPECT_EQ(model.data(model.index(r, 0), ForcedStepTableModel::WrongRole).toBool(), ts.best != ts.target) << r;
         EXPECT_EQ(model.data(model.index(r, ForcedStepTableModel::Edge)).toString(),
                   QStringLiteral("%1 → %2").arg(m->label(ts.source), m->label(ts.target)));
@@ -138,14 +140,20 @@ TEST(ErrorTraceModels, ContributorTableKeepsTheReportsOrder) {
     for (int r = 0; r < model.rowCount(); ++r) {
         const auto& c = report.contributors[static_cast<size_t>(r)];
         EXPECT_EQ(model.data(model.index(r, 0), ContributorTableModel::KindRole).toInt(), static_cast<int>(c.kind));
-        EXPECT_DOUBLE_EQ(model.data(model.index(r, ContributorTableModel::Effect), ContributorTableModel::ValueRole).toDouble(), c.effect);
-        EXPECT_DOUBLE_EQ(model.data(model.index(r, ContributorTableModel::Gradient), ContributorTableModel::ValueRole).toDouble(),
-                         c.gradientEstimate);
+        EXPECT_DOUBLE_EQ(
+            model.data(model.index(r, ContributorTableModel::Effect), ContributorTableModel::ValueRole).toDouble(),
+            c.effect);
+        EXPECT_DOUBLE_EQ(
+            model.data(model.index(r, ContributorTableModel::Gradient), ContributorTableModel::ValueRole).toDouble(),
+            c.gradientEstimate);
         if (r > 0) {
-            const double prev = std::abs(model.data(model.index(r - 1, ContributorTableModel::Effect), ContributorTableModel::ValueRole).toDouble());
+            const double prev =
+                std::abs(model.data(model.index(r - 1, ContributorTableModel::Effect), ContributorTableModel::ValueRole)
+                             .toDouble());
             EXPECT_GE(prev, std::abs(c.effect));
         }
-        const double rel = model.data(model.index(r, ContributorTableModel::Effect), ContributorTableModel::RelativeRole).toDouble();
+        const double rel =
+            model.data(model.index(r, ContributorTableModel::Effect), ContributorTableModel::RelativeRole).toDouble();
         EXPECT_LE(std::abs(rel), 1.0 + 1e-12);
     }
 }
@@ -209,8 +217,10 @@ TEST(ErrorTracePanel, ForcesThePathSelectsTheFirstWrongStepAndBlamesIt) {
         if (n >= panel.topCount()) break;
         if (!c.applicable || c.effect == 0) continue;
         ++n;
-        if (c.kind == ContributorKind::PathEdge || c.kind == ContributorKind::CandidateEdge) expectEdges.push_back({c.source, c.target, 0});
-        else if (c.kind == ContributorKind::Position) expectPositions.push_back({c.edgeIndex, 0});
+        if (c.kind == ContributorKind::PathEdge || c.kind == ContributorKind::CandidateEdge)
+            expectEdges.push_back({c.source, c.target, 0});
+        else if (c.kind == ContributorKind::Position)
+            expectPositions.push_back({c.edgeIndex, 0});
     }
     ASSERT_EQ(edges.size(), expectEdges.size());
     for (qsizetype i = 0; i < edges.size(); ++i) {
@@ -316,7 +326,8 @@ TEST(ModelEdits, EditUndoRedoRestoreTheCompletionsExactly) {
     EXPECT_EQ(edited, expectedEdited);
     EXPECT_NE(edited, original);
     EXPECT_EQ(doc.selectedStep(), step + 3); // the re-run keeps the step in view
-    EXPECT_EQ(doc.trace().steps[static_cast<size_t>(step)].energy == 0, doc.trace().tokens[static_cast<size_t>(step + 1)] == t);
+    EXPECT_EQ(doc.trace().steps[static_cast<size_t>(step)].energy == 0,
+              doc.trace().tokens[static_cast<size_t>(step + 1)] == t);
 
     edits.undoStack()->undo();
     ASSERT_TRUE(rerun.wait(20000));
@@ -392,7 +403,8 @@ TEST(ModelEdits, PatchRoundTripsAndThePatchedModelCompletesLikeApplyEdits) {
     EXPECT_EQ(loaded.edits, edits.edits());
     EXPECT_EQ(loaded.vocabSize, m->vocabSize());
     EXPECT_FALSE(loaded.names.empty());
-    for (const auto& [id, name] : loaded.names) EXPECT_EQ(name, m->loaded.metadata.vocabulary[static_cast<size_t>(id)]);
+    for (const auto& [id, name] : loaded.names)
+        EXPECT_EQ(name, m->loaded.metadata.vocabulary[static_cast<size_t>(id)]);
     EXPECT_EQ(loaded.modelSha256, ModelFile::open(m->path.toStdString()).header().checksum);
     EXPECT_FALSE(loaded.modelSha256.empty());
     // Loaded into the GUI: the same list, undoable.
@@ -452,7 +464,8 @@ protected:
             const auto pair = std::pair{tokens[static_cast<size_t>(p - 1 + g)], tokens[static_cast<size_t>(p + g)]};
             bool earlier = false;
             for (int i = 0; i < p - 1 + g; ++i)
-                earlier = earlier || std::pair{tokens[static_cast<size_t>(i)], tokens[static_cast<size_t>(i + 1)]} == pair;
+                earlier =
+                    earlier || std::pair{tokens[static_cast<size_t>(i)], tokens[static_cast<size_t>(i + 1)]} == pair;
             if (!earlier) k = g;
         }
         ASSERT_GE(k, 1);
@@ -473,7 +486,8 @@ TEST_F(CompareTest, BeforeAfterEditsFindsTheKnockedOutStep) {
     QSignalSpy ready(&edits, &ModelEdits::editedModelReady);
     edits.knockoutEdge(knocked.first, knocked.second);
     edits.scaleEdge(tokens[0], tokens[1], 1.0); // on the path, changes nothing
-    while (doc.editCount() != 2) ASSERT_TRUE(ready.wait(20000));
+    while (doc.editCount() != 2)
+        ASSERT_TRUE(ready.wait(20000));
     view.setMode(CompareMode::BeforeAfterEdits);
     view.setPrompts(QStringLiteral("the c"));
     view.setMaxTokens(kTokens);
@@ -492,7 +506,8 @@ TEST_F(CompareTest, BeforeAfterEditsFindsTheKnockedOutStep) {
     // The knocked-out candidate edge is among the contributors.
     bool found = false;
     for (const auto& c : r.rightBlame->contributors)
-        found = found || (c.kind == ContributorKind::CandidateEdge && c.source == knocked.first && c.target == knocked.second);
+        found = found ||
+                (c.kind == ContributorKind::CandidateEdge && c.source == knocked.first && c.target == knocked.second);
     EXPECT_TRUE(found);
     EXPECT_EQ(view.rightContributors()->rowCount(), static_cast<int>(r.rightBlame->contributors.size()));
     EXPECT_TRUE(view.tableModel()->data(view.tableModel()->index(k, 0), ComparisonTableModel::DivergenceRole).toBool());
@@ -501,7 +516,8 @@ TEST_F(CompareTest, BeforeAfterEditsFindsTheKnockedOutStep) {
 
 TEST_F(CompareTest, TwoModelsBlameEachSide) {
     const QString second = dir.filePath(QStringLiteral("second.brillm"));
-    ModelFile::save(second.toStdString(), applyEdits(m->model(), {{EditKind::KnockoutEdge, knocked.first, knocked.second, 1.0}}),
+    ModelFile::save(second.toStdString(),
+                    applyEdits(m->model(), {{EditKind::KnockoutEdge, knocked.first, knocked.second, 1.0}}),
                     m->loaded.metadata);
     CompareView view(&doc, nullptr);
     QSignalSpy loaded(&view, &CompareView::secondModelReady);
@@ -576,7 +592,8 @@ TEST(StudioWindowTrace, HighlightsTheBlamedEdgesInThePathAndGraph) {
     std::set<int> expectSteps;
     for (size_t i = 0; i < doc->trace().steps.size(); ++i)
         for (const auto& h : edges)
-            if (h.source == doc->trace().steps[i].source && h.target == doc->trace().steps[i].target) expectSteps.insert(static_cast<int>(i));
+            if (h.source == doc->trace().steps[i].source && h.target == doc->trace().steps[i].target)
+                expectSteps.insert(static_cast<int>(i));
     const auto steps = w.signalPathView()->canvas()->highlightedSteps();
     EXPECT_EQ(std::set<int>(steps.begin(), steps.end()), expectSteps);
     // The expected token's edge at the blamed step is a candidate edge of the report: on the path.

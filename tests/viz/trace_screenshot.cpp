@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
     const brillm::Contributor* top = nullptr;
     for (int r = 0; r < panel->contributorModel()->rowCount() && !top; ++r) {
         const auto* c = panel->contributorModel()->contributorAt(r);
-        if ((c->kind == brillm::ContributorKind::PathEdge || c->kind == brillm::ContributorKind::CandidateEdge) && c->effect > 0) top = c;
+        if ((c->kind == brillm::ContributorKind::PathEdge || c->kind == brillm::ContributorKind::CandidateEdge) &&
+            c->effect > 0)
+            top = c;
     }
     double applyMs = 0, editMs = 0;
     if (top) {
@@ -110,9 +112,10 @@ int main(int argc, char** argv) {
     if (!waitFor(cmp, SIGNAL(comparisonReady()))) return 1;
     settle(1500);
     w.grab().save(QDir(out).filePath(QStringLiteral("edits-compare.png")));
-    std::printf("{\"vocab_size\": %lld, \"path_edges\": %d, \"trace_ms\": %.1f, \"force_path_ms\": %.1f, \"blame_ms\": %.1f, "
-                "\"apply_edits_ms\": %.1f, \"edit_to_completion_ms\": %.1f, \"compare_ms\": %.1f}\n",
-                static_cast<long long>(doc->model()->vocabSize()), panel->stepModel()->rowCount(), traceMs, forcedMs, blameMs,
-                applyMs, editMs, cmp->result()->ms);
+    std::printf(
+        "{\"vocab_size\": %lld, \"path_edges\": %d, \"trace_ms\": %.1f, \"force_path_ms\": %.1f, \"blame_ms\": %.1f, "
+        "\"apply_edits_ms\": %.1f, \"edit_to_completion_ms\": %.1f, \"compare_ms\": %.1f}\n",
+        static_cast<long long>(doc->model()->vocabSize()), panel->stepModel()->rowCount(), traceMs, forcedMs, blameMs,
+        applyMs, editMs, cmp->result()->ms);
     return 0;
 }
