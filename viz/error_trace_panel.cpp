@@ -141,6 +141,7 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
         JobTracker& t = task == AnalysisWorker::ForcedPathTask ? m_forcedJobs : m_blameJobs;
         if (!t.accept(job)) return;
         t.invalidate();
+        if (task == AnalysisWorker::ForcedPathTask) m_showPending = false;
         fail(message);
     });
 
@@ -291,14 +292,11 @@ void ErrorTracePanel::run() {
     const quint64 job = m_forcedJobs.start();
     m_summary->setText(tr("<i>tracing…</i>"));
     m_runner->post([w = m_runner->worker(), job, model = m_doc->model(), req] { w->forcePath(job, model, req); });
-    if (m_showInViews->isChecked()) {
-        DecodeOptions o = last;
-        o.maxNewTokens = 0;
-        std::vector<int32_t> path = req.prompt;
-        path.insert(path.end(), req.expected.begin(), req.expected.end());
-        m_doc->completeTokens(std::move(path), o, static_cast<int64_t>(req.prompt.size()), -1,
-                              tr("forced: %1 ⟶ %2").arg(m_prompt->text(), m_expected->text()));
-    }
+    // The views follow once the path is known to be valid (one error message, not two).
+    m_showPending = m_showInViews->isChecked();
+    m_showOptions = last;
+    m_showOptions.maxNewTokens = 0;
+    m_showDescription = tr("forced: %1 ⟶ %2").arg(m_prompt->text(), m_expected->text());
 }
 
 void ErrorTracePanel::rerunForModel() {
@@ -352,6 +350,11 @@ void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
     if (m_keepStep && m_step >= 0 && m_step < static_cast<int>(p.steps.size())) step = m_step;
     m_keepStep = false;
     m_step = -1;
+    if (m_showPending) {
+        m_showPending = false;
+        m_doc->completeTokens(m_forced->tokens(), m_showOptions, static_cast<int64_t>(m_forced->request.prompt.size()),
+                              -1, m_showDescription);
+    }
     Q_EMIT forcedPathReady();
     if (step >= 0) selectStep(step);
 }

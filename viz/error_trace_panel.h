@@ -107,8 +107,11 @@ private:
     ForcedPathPtr m_forced;
     BlamePtr m_blame;
     int m_step = -1;
-    bool m_keepStep = false; // after an edit: stay on the selected step
-    bool m_syncing = false;  // guards the selection sync with the document
+    bool m_keepStep = false;    // after an edit: stay on the selected step
+    bool m_syncing = false;     // guards the selection sync with the document
+    bool m_showPending = false; // put the forced path into the document when it arrives
+    DecodeOptions m_showOptions;
+    QString m_showDescription;
 };
 
 } // namespace brillm::viz
