@@ -10,6 +10,7 @@
 
 #include <QCheckBox>
 #include <QCompleter>
+#include <QContextMenuEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -117,6 +118,12 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     connect(doc, &StudioDocument::selectionChanged, this, &EdgeInspector::followSelection);
     connect(doc, &StudioDocument::edgeInspectionRequested, this, &EdgeInspector::inspect);
     connect(doc, &StudioDocument::traceFinished, this, &EdgeInspector::followSelection);
+    // An edited model: the same pair, its new parameters.
+    connect(doc, &StudioDocument::modelEdited, this, [this] {
+        if (!m_valid || !m_doc->hasModel()) return;
+        m_params = edgeParameters(m_doc->model()->model(), m_params.source, m_params.target);
+        rebuild();
+    });
     connect(doc, &StudioDocument::modelChanged, this, [this] {
         m_valid = false;
         if (m_doc->hasModel()) {
@@ -186,6 +193,10 @@ QString EdgeInspector::statisticsText() const {
     html += row(tr("b (shared)"), matrixStats(m_params.sharedBias));
     html += row(tr("b − b<sub>shared</sub>"), matrixStats(minus(m_params.bias, m_params.sharedBias)));
     return html + QStringLiteral("</table>");
+}
+
+void EdgeInspector::contextMenuEvent(QContextMenuEvent* event) {
+    if (m_valid) m_doc->requestEditMenu(m_params.source, m_params.target, event->globalPos());
 }
 
 void EdgeInspector::showEvent(QShowEvent* event) {

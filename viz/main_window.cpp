@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "main_window.h"
 
+#include "compare_view.h"
 #include "completion_panel.h"
 #include "cortex_map_view.h"
 #include "demo_launcher.h"
 #include "edge_inspector.h"
 #include "energy_heatmap_view.h"
+#include "error_trace_panel.h"
+#include "model_edits.h"
 #include "exportable_view.h"
 #include "signal_path_view.h"
 #include "studio_document.h"
@@ -36,6 +39,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <QToolBar>
+#include <QUndoStack>
 
 #include <cstdio>
 #include <ctime>
@@ -66,7 +70,9 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowNestedDocks | QMainWindow::AllowTabbedDocks |
                    QMainWindow::GroupedDragging);
     createDocks();
+    createTraceDocks();
     createActions();
+    createTraceActions();
 
     m_modelLabel = new QLabel(tr("no model"));
     m_timingLabel = new QLabel;
@@ -252,6 +258,94 @@ void MainWindow::createDocks() {
             [this](const QModelIndex& i) {
                 if (i.isValid()) m_doc->selectStep(i.row());
             });
+}
+
+void MainWindow::createTraceDocks() {
+    m_edits = new ModelEdits(m_doc, this);
+    m_errorTrace = new ErrorTracePanel(m_doc);
+    m_editsPanel = new EditsPanel(m_doc, m_edits);
+    m_compare = new CompareView(m_doc, m_edits);
+    auto makeDock = [this](const QString& title, const QString& name, QWidget* w) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(w);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+        m_docks.push_back(d);
+        return d;
+    };
+    auto* dTrace = makeDock(tr("Error tracing"), QStringLiteral("dock.errorTrace"), m_errorTrace);
+    auto* dEdits = makeDock(tr("Edits"), QStringLiteral("dock.edits"), m_editsPanel);
+    auto* dCompare = makeDock(tr("Compare"), QStringLiteral("dock.compare"), m_compare);
+    if (auto* completion = findChild<QDockWidget*>(QStringLiteral("dock.completion"))) {
+        tabifyDockWidget(completion, dTrace);
+        completion->raise();
+    }
+    if (auto* steps = findChild<QDockWidget*>(QStringLiteral("dock.steps"))) tabifyDockWidget(steps, dEdits);
+    if (auto* edge = findChild<QDockWidget*>(QStringLiteral("dock.edge"))) tabifyDockWidget(edge, dCompare);
+    if (auto* heat = findChild<QDockWidget*>(QStringLiteral("dock.heatmap"))) heat->raise();
+    if (auto* path = findChild<QDockWidget*>(QStringLiteral("dock.signalPath"))) path->raise();
+
+    connect(m_errorTrace, &ErrorTracePanel::highlightsChanged, this,
+            [this](const EdgeHighlights& edges, const PositionHighlights& positions) {
+                m_signalPath->setHighlightedEdges(edges);
+                m_signalPath->setHighlightedPositions(positions);
+                m_graph->setHighlightedEdges(edges);
+            });
+    auto warn = [this](const QString& title) {
+        return [this, title](const QString& message) {
+            statusBar()->showMessage(message, 8000);
+            if (!m_options.quitAfterCompletion) QMessageBox::warning(this, title, message);
+        };
+    };
+    connect(m_errorTrace, &ErrorTracePanel::failed, this, warn(tr("Error tracing")));
+    connect(m_compare, &CompareView::failed, this, warn(tr("Compare")));
+    connect(m_edits, &ModelEdits::failed, this, warn(tr("Edits")));
+    connect(m_editsPanel, &EditsPanel::message, this, [this](const QString& text) { statusBar()->showMessage(text, 8000); });
+    connect(m_doc, &StudioDocument::modelEdited, this, [this](int n) {
+        if (!m_doc->hasModel()) return;
+        const QString name = QFileInfo(m_doc->originalModel()->path).fileName();
+        m_modelLabel->setText(n > 0 ? tr("%1 · <b>edited (%2 edit%3)</b>").arg(m_doc->model()->summary()).arg(n).arg(n == 1 ? "" : "s")
+                                    : m_doc->model()->summary());
+        setWindowTitle(n > 0 ? tr("%1 [edited] - BriLLM Studio").arg(name) : tr("%1 - BriLLM Studio").arg(name));
+    });
+}
+
+void MainWindow::createTraceActions() {
+    QMenu* edit = new QMenu(tr("&Edit"), this);
+    menuBar()->insertMenu(menuBar()->actions().value(1), edit); // after File
+    QAction* undo = m_edits->undoStack()->createUndoAction(this, tr("&Undo edit"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_edits->undoStack()->createRedoAction(this, tr("&Redo edit"));
+    redo->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    edit->addAction(tr("Remove &all edits"), m_edits, &ModelEdits::clear);
+    edit->addAction(tr("&Load patch…"), m_editsPanel, &EditsPanel::loadPatchDialog);
+    edit->addAction(tr("&Save patch…"), m_editsPanel, &EditsPanel::savePatchDialog);
+    edit->addAction(tr("&Write patched model…"), m_editsPanel, &EditsPanel::writePatchedModelDialog);
+
+    QMenu* analyse = new QMenu(tr("&Analyse"), this);
+    menuBar()->insertMenu(menuBar()->actions().value(menuBar()->actions().size() - 1), analyse); // before Help
+    QAction* trace = analyse->addAction(tr("&Error tracing…"), this, [this] {
+        if (auto* d = findChild<QDockWidget*>(QStringLiteral("dock.errorTrace"))) {
+            d->show();
+            d->raise();
+        }
+        if (m_errorTrace->prompt().isEmpty()) m_errorTrace->setPrompt(m_completion->prompt());
+        m_errorTrace->setFocus();
+    });
+    trace->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    QAction* compare = analyse->addAction(tr("&Compare…"), this, [this] {
+        if (auto* d = findChild<QDockWidget*>(QStringLiteral("dock.compare"))) {
+            d->show();
+            d->raise();
+        }
+    });
+    compare->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
+    analyse->addSeparator();
+    for (const char* name : {"dock.errorTrace", "dock.edits", "dock.compare"})
+        if (auto* d = findChild<QDockWidget*>(QLatin1String(name))) analyse->addAction(d->toggleViewAction());
 }
 
 void MainWindow::createActions() {

@@ -20,8 +20,12 @@ class QTableView;
 
 namespace brillm::viz {
 
+class CompareView;
 class CompletionPanel;
 class CortexMapView;
+class EditsPanel;
+class ErrorTracePanel;
+class ModelEdits;
 class DemoLauncher;
 class EdgeInspector;
 class EnergyHeatmapView;
@@ -60,6 +64,10 @@ public:
     EnergyHeatmapView* heatmapView() const { return m_heatmap; }
     CortexMapView* cortexMapView() const { return m_cortex; }
     EdgeInspector* edgeInspector() const { return m_inspector; }
+    ErrorTracePanel* errorTracePanel() const { return m_errorTrace; }
+    ModelEdits* modelEdits() const { return m_edits; }
+    EditsPanel* editsPanel() const { return m_editsPanel; }
+    CompareView* compareView() const { return m_compare; }
     TrainingMonitor* trainingMonitor() const { return m_training; }
     QList<QDockWidget*> docks() const { return m_docks; }
     // Every view that can be exported, with its dock.
@@ -79,6 +87,8 @@ protected:
 private:
     void createDocks();
     void createActions();
+    void createTraceDocks();   // error tracing, edits, compare (issue #8)
+    void createTraceActions();
     void createTrainingActions(QMenu* file);
     void restoreSettings();
     void saveSettings();
@@ -112,6 +122,10 @@ private:
     QTableView* m_stepTable = nullptr;
     StepTableModel* m_steps = nullptr;
     DemoLauncher* m_demo = nullptr;
+    ErrorTracePanel* m_errorTrace = nullptr;
+    ModelEdits* m_edits = nullptr;
+    EditsPanel* m_editsPanel = nullptr;
+    CompareView* m_compare = nullptr;
     QList<QDockWidget*> m_docks;
     QPointer<QDockWidget> m_lastDock;
     QByteArray m_stateBeforeMaximise;

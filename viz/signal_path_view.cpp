@@ -4,6 +4,7 @@
 #include "palette.h"
 #include "studio_document.h"
 
+#include <QContextMenuEvent>
 #include <QHelpEvent>
 #include <QMouseEvent>
 #include <QPainter>
@@ -125,6 +126,29 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
                    tr("step 0 starts from the initial signal GELU(1/d + node bias + PE[0]): nothing to mix"));
     }
 
+    // Error-tracing highlights under the edges: a halo per blamed pair, a ring per blamed position.
+    for (int i = 0; i < steps; ++i) {
+        const auto& s = trace.steps[static_cast<size_t>(i)];
+        const QPointF a = nodeCenter(i), b = nodeCenter(i + 1);
+        if (!visible(a.x(), b.x())) continue;
+        for (const auto& h : m_edges) {
+            if (h.source != s.source || h.target != s.target) continue;
+            QColor col = divergingColor(h.weight >= 0 ? 0.9 : -0.9, isDarkPalette());
+            col.setAlphaF(0.45F);
+            p.setPen(QPen(col, 6 + 10 * std::min(1.0, std::abs(h.weight)), Qt::SolidLine, Qt::RoundCap));
+            p.drawLine(QPointF(a.x() + kSpacing * 0.3, a.y()), QPointF(b.x() - kSpacing * 0.3, b.y()));
+            break;
+        }
+        for (const auto& h : m_positions) {
+            if (h.position != i) continue;
+            const QPointF mid((a.x() + b.x()) / 2, kNodeY + kNodeH + 8);
+            const double r = 4 + 6 * std::min(1.0, std::abs(h.weight));
+            p.setPen(QPen(divergingColor(h.weight >= 0 ? 0.9 : -0.9, isDarkPalette()), 2.2));
+            p.setBrush(Qt::NoBrush);
+            p.drawEllipse(mid, r, r);
+        }
+    }
+
     // Edges with their labels.
     for (int i = 0; i < steps; ++i) {
         const QPointF a = nodeCenter(i), b = nodeCenter(i + 1);
@@ -202,6 +226,37 @@ void SignalPathCanvas::mousePressEvent(QMouseEvent* event) {
     if (node >= 0) m_doc->selectStep(std::max(0, node - 1));
 }
 
+void SignalPathCanvas::contextMenuEvent(QContextMenuEvent* event) {
+    if (!m_doc->hasTrace()) return;
+    const int e = edgeAt(event->pos());
+    if (e >= 0) {
+        const auto& s = m_doc->trace().steps[static_cast<size_t>(e)];
+        m_doc->requestEditMenu(s.source, s.target, event->globalPos());
+        return;
+    }
+    const int node = nodeAt(event->pos());
+    if (node >= 0) m_doc->requestEditMenu(m_doc->trace().tokens[static_cast<size_t>(node)], -1, event->globalPos());
+}
+
+void SignalPathCanvas::setHighlights(const EdgeHighlights& edges, const PositionHighlights& positions) {
+    m_edges = edges;
+    m_positions = positions;
+    update();
+}
+
+QList<int> SignalPathCanvas::highlightedSteps() const {
+    QList<int> out;
+    if (!m_doc->hasTrace()) return out;
+    const auto& steps = m_doc->trace().steps;
+    for (size_t i = 0; i < steps.size(); ++i)
+        for (const auto& h : m_edges)
+            if (h.source == steps[i].source && h.target == steps[i].target) {
+                out.push_back(static_cast<int>(i));
+                break;
+            }
+    return out;
+}
+
 bool SignalPathCanvas::event(QEvent* event) {
     if (event->type() == QEvent::ToolTip && m_doc->hasModel()) {
         auto* he = static_cast<QHelpEvent*>(event);
@@ -245,6 +300,16 @@ SignalPathView::SignalPathView(StudioDocument* doc, QWidget* parent) : QScrollAr
         scrollToSelection();
     });
 }
+
+void SignalPathView::setHighlightedEdges(const EdgeHighlights& edges) {
+    m_canvas->setHighlights(edges, m_canvas->highlightedPositions());
+}
+
+void SignalPathView::setHighlightedPositions(const PositionHighlights& positions) {
+    m_canvas->setHighlights(m_canvas->highlightedEdges(), positions);
+}
+
+void SignalPathView::clearHighlights() { m_canvas->setHighlights({}, {}); }
 
 void SignalPathView::refresh() {
     m_canvas->resize(m_canvas->sizeHint().expandedTo(QSize(viewport()->width(), kHeight)));

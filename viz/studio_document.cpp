@@ -3,6 +3,7 @@
 
 #include <brillm/error.h>
 
+#include <QRegularExpression>
 #include <QTimer>
 
 namespace brillm::viz {
@@ -51,6 +52,9 @@ void StudioDocument::openModel(const QString& path) {
 void StudioDocument::setModel(StudioModelPtr model) {
     cancel();
     m_model = std::move(model);
+    m_original = m_model;
+    m_editCount = 0;
+    m_requestTokens.clear();
     m_trace = std::make_shared<Trace>();
     m_history.clear();
     m_historyIndex = -1;
@@ -105,6 +109,8 @@ void StudioDocument::completeTokens(std::vector<int32_t> tokens, const DecodeOpt
     m_userPromptTokens = userPromptTokens;
     m_forcedAt = forcedAt;
     m_pendingDescription = description;
+    m_requestTokens = tokens;
+    m_reselect = -1;
     m_trace = std::make_shared<Trace>();
     m_trace->promptTokens = static_cast<int64_t>(tokens.size());
     m_trace->tokens.push_back(tokens.front());
@@ -127,6 +133,25 @@ void StudioDocument::branchAt(int step, int32_t candidate) {
     const int64_t user = std::min<int64_t>(m_userPromptTokens, step + 1);
     const QString desc = tr("step %1: %2 → %3").arg(step).arg(m_model->label(m_trace->steps[step].target), m_model->label(candidate));
     completeTokens(std::move(tokens), m_lastOptions, user, step + 1, desc);
+}
+
+void StudioDocument::setEditedModel(StudioModelPtr edited, int editCount) {
+    if (!edited || !m_original) return;
+    m_model = std::move(edited);
+    m_editCount = editCount;
+    Q_EMIT modelEdited(editCount);
+    rerun();
+}
+
+void StudioDocument::rerun() {
+    if (!m_model || m_requestTokens.empty()) return;
+    const int keep = m_selected;
+    QString description = m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription;
+    description.remove(QRegularExpression(QStringLiteral(" \\[edited.*\\]$")));
+    if (m_editCount > 0)
+        description += QStringLiteral(" [edited: %1 edit%2]").arg(m_editCount).arg(m_editCount == 1 ? "" : "s");
+    completeTokens(m_requestTokens, m_lastOptions, m_userPromptTokens, m_forcedAt, description);
+    m_reselect = keep;
 }
 
 void StudioDocument::cancel() {
@@ -165,7 +190,8 @@ void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds) {
     m_lastNewTokens = static_cast<int64_t>(trace->tokens.size()) - trace->promptTokens;
     // Select the first step the model chose: why that token won is the first question.
     const int first = static_cast<int>(std::max<int64_t>(0, (m_forcedAt >= 0 ? m_forcedAt : trace->promptTokens) - 1));
-    m_selected = std::min(first, static_cast<int>(m_trace->steps.size()) - 1);
+    m_selected = std::min(m_reselect >= 0 ? m_reselect : first, static_cast<int>(m_trace->steps.size()) - 1);
+    m_reselect = -1;
     Branch b{trace, m_userPromptTokens, m_forcedAt, m_selected,
              m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription};
     if (m_historyIndex + 1 < historySize()) m_history.resize(static_cast<size_t>(m_historyIndex + 1));
@@ -200,6 +226,8 @@ void StudioDocument::showBranch(int index) {
     m_historyIndex = index;
     const Branch& b = m_history[static_cast<size_t>(index)];
     m_trace = std::make_shared<Trace>(*b.trace);
+    // A rerun (after an edit) runs this branch again.
+    m_requestTokens.assign(b.trace->tokens.begin(), b.trace->tokens.begin() + b.trace->promptTokens);
     m_userPromptTokens = b.userPromptTokens;
     m_forcedAt = b.forcedAt;
     m_selected = b.selectedStep;

@@ -12,6 +12,7 @@
 #include <QObject>
 #include <QPointer>
 #include <QHash>
+#include <QPoint>
 #include <QThread>
 #include <QTimer>
 
@@ -39,6 +40,10 @@ public:
     // ---- state ----
     const StudioModelPtr& model() const { return m_model; }
     bool hasModel() const { return static_cast<bool>(m_model); }
+    // The model as opened, before any edits; model() is the edited one (the same pointer when
+    // there are no edits).
+    const StudioModelPtr& originalModel() const { return m_original; }
+    int editCount() const { return m_editCount; }
     // The trace being shown (live while streaming). Empty when nothing was completed.
     const Trace& trace() const { return *m_trace; }
     bool hasTrace() const { return !m_trace->tokens.empty(); }
@@ -79,6 +84,15 @@ public Q_SLOTS:
     void selectStep(int step);
     // Asks the edge inspector to show source -> target (a candidate picked in a view).
     void inspectEdge(int32_t source, int32_t target) { Q_EMIT edgeInspectionRequested(source, target); }
+    // A view asks for the edit menu of an edge (target >= 0) or a node (target < 0) at a screen position.
+    void requestEditMenu(int32_t source, int32_t target, const QPoint& globalPos) {
+        Q_EMIT editMenuRequested(source, target, globalPos);
+    }
+    // Shows `edited`, made from originalModel() by `editCount` edits (0: the original itself),
+    // and runs the current completion again on it, keeping the selected step.
+    void setEditedModel(brillm::viz::StudioModelPtr edited, int editCount);
+    // Runs the last completion request again (same start path, options and branch point).
+    void rerun();
     void back();
     void forward();
 
@@ -97,6 +111,8 @@ Q_SIGNALS:
     void completionFailed(const QString& message);
     void selectionChanged(int step);
     void edgeInspectionRequested(int32_t source, int32_t target);
+    void editMenuRequested(int32_t source, int32_t target, const QPoint& globalPos);
+    void modelEdited(int editCount); // model() is now an edited model (or the original again)
     void historyChanged();
     void busyChanged();
     void progress(double fraction, const QString& message);
@@ -118,6 +134,10 @@ private:
     QString m_loadingPath;
 
     StudioModelPtr m_model;
+    StudioModelPtr m_original;
+    int m_editCount = 0;
+    std::vector<int32_t> m_requestTokens; // the start path of the last completion request
+    int m_reselect = -1;                  // a step to select again when a rerun finishes
     std::shared_ptr<Trace> m_trace;
     int64_t m_userPromptTokens = 0;
     int64_t m_forcedAt = -1;

@@ -9,6 +9,7 @@
 #include <QFutureWatcher>
 #include <QGraphicsItem>
 #include <QGraphicsScene>
+#include <QGraphicsSceneContextMenuEvent>
 #include <QGraphicsSceneHoverEvent>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -33,7 +34,7 @@ class GraphEdgeItem : public QGraphicsItem {
 public:
     GraphEdgeItem(QPainterPath path, QPointF tip, QPointF tipFrom, double width, QColor color, bool dashed)
         : m_path(std::move(path)), m_tip(tip), m_tipFrom(tipFrom), m_width(width), m_color(color), m_dashed(dashed) {
-        m_bounds = m_path.boundingRect().united(QRectF(m_tip, QSizeF(1, 1))).adjusted(-6, -6, 6, 6);
+        m_bounds = m_path.boundingRect().united(QRectF(m_tip, QSizeF(1, 1))).adjusted(-14, -14, 14, 14);
         setZValue(0);
         setAcceptHoverEvents(false);
     }
@@ -45,6 +46,13 @@ public:
         update();
     }
     bool highlighted() const { return m_highlighted; }
+    // Error tracing: a halo in the blame colour, signed weight in [-1, 1]; 0 for none.
+    void setBlame(double weight) {
+        if (weight == m_blame) return;
+        m_blame = weight;
+        update();
+    }
+    double blame() const { return m_blame; }
     void setSelectedStep(bool on) {
         if (on == m_selectedStep) return;
         m_selectedStep = on;
@@ -55,6 +63,13 @@ public:
         const double w = m_highlighted ? m_width + 2 : m_width;
         if (lod * w < 0.25 && !m_highlighted && !m_selectedStep) return; // invisible at this zoom
         const ViewColors c = ViewColors::current();
+        if (m_blame != 0) {
+            QColor halo = divergingColor(m_blame > 0 ? 0.9 : -0.9, isDarkPalette());
+            halo.setAlphaF(0.5F);
+            p->setPen(QPen(halo, w + 6 + 10 * std::min(1.0, std::abs(m_blame)), Qt::SolidLine, Qt::RoundCap));
+            p->setBrush(Qt::NoBrush);
+            p->drawPath(m_path);
+        }
         QColor col = m_highlighted ? c.highlight : (m_selectedStep ? c.selected : m_color);
         QPen pen(col, w, m_dashed ? Qt::DashLine : Qt::SolidLine, Qt::RoundCap);
         pen.setCosmetic(false);
@@ -87,6 +102,7 @@ private:
     bool m_dashed;
     bool m_highlighted = false;
     bool m_selectedStep = false;
+    double m_blame = 0;
     QRectF m_bounds;
 };
 
@@ -142,6 +158,10 @@ protected:
     void hoverEnterEvent(QGraphicsSceneHoverEvent*) override { m_view->highlightNode(m_index, true); }
     void hoverLeaveEvent(QGraphicsSceneHoverEvent*) override { m_view->highlightNode(m_index, false); }
     void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
+    void contextMenuEvent(QGraphicsSceneContextMenuEvent* event) override {
+        event->accept();
+        m_view->requestEditMenu(m_index, event->screenPos());
+    }
 
 private:
     QString tooltip() const {
@@ -429,6 +449,7 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
                         .arg(graph.edges.size())
                         .arg(layout.seconds * 1e3, 0, 'f', 0));
     updateSelection();
+    applyBlame();
     if (m_fitPending) {
         m_view->zoomToFit();
         m_fitPending = m_doc->isGenerating();
@@ -466,6 +487,42 @@ int TokenGraphView::highlightedEdgeCount() const {
     int n = 0;
     for (auto* e : m_edges) n += e->highlighted() ? 1 : 0;
     return n;
+}
+
+void TokenGraphView::setHighlightedEdges(const EdgeHighlights& edges) {
+    m_blame = edges;
+    applyBlame();
+}
+
+void TokenGraphView::applyBlame() {
+    for (size_t i = 0; i < m_edges.size() && i < m_graph.edges.size(); ++i) {
+        const auto& e = m_graph.edges[i];
+        const int32_t s = m_graph.nodes[static_cast<size_t>(e.from)].token, t = m_graph.nodes[static_cast<size_t>(e.to)].token;
+        double w = 0;
+        for (const auto& h : m_blame)
+            if (h.source == s && h.target == t) {
+                // Never 0 for a listed edge: a tiny effect still shows.
+                w = h.weight >= 0 ? std::max(h.weight, 0.05) : std::min(h.weight, -0.05);
+                break;
+            }
+        m_edges[i]->setBlame(w);
+    }
+}
+
+int TokenGraphView::blamedEdgeCount() const {
+    int n = 0;
+    for (auto* e : m_edges) n += e->blame() != 0 ? 1 : 0;
+    return n;
+}
+
+void TokenGraphView::requestEditMenu(int node, const QPoint& globalPos) {
+    if (node < 0 || node >= nodeCount() || !m_doc->hasTrace()) return;
+    const auto& n = m_graph.nodes[static_cast<size_t>(node)];
+    const auto& steps = m_doc->trace().steps;
+    if (n.step >= 0 && n.step < static_cast<int>(steps.size()))
+        m_doc->requestEditMenu(steps[static_cast<size_t>(n.step)].source, n.token, globalPos);
+    else
+        m_doc->requestEditMenu(n.token, -1, globalPos);
 }
 
 bool TokenGraphView::search(const QString& text) {

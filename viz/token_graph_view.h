@@ -6,6 +6,7 @@
 // out-edges, edge width by energy. Labels are hidden when zoomed out and tiny items are not
 // drawn, so thousands of items stay fluid.
 
+#include "blame_highlight.h"
 #include "exportable_view.h"
 #include "graph_layout.h"
 #include "job_tracker.h"
@@ -84,6 +85,13 @@ public:
     int nodeCount() const { return static_cast<int>(m_nodes.size()); }
     QString nodeToolTip(int i) const;
     int highlightedEdgeCount() const;
+    // Error tracing: every drawn edge whose (source token, target token) is listed gets a halo
+    // (kept across layouts until replaced).
+    void setHighlightedEdges(const EdgeHighlights& edges);
+    const EdgeHighlights& highlightedEdges() const { return m_blame; }
+    int blamedEdgeCount() const;
+    // Right-click on a node: the edit menu of the edge into it (a candidate's from its step's source).
+    void requestEditMenu(int node, const QPoint& globalPos);
 
     QString exportName() const override { return QStringLiteral("token-graph"); }
     QSize exportSize() const override;
@@ -97,8 +105,10 @@ private:
     void startLayout();
     void applyLayout(quint64 job, const TokenGraph& graph, const GraphLayout& layout);
     void updateSelection();
+    void applyBlame();
 
     StudioDocument* m_doc;
+    EdgeHighlights m_blame;
     GraphCanvas* m_view;
     QGraphicsScene* m_scene;
     QSpinBox* m_k;
