@@ -12,6 +12,7 @@
 #include "launcher.h"
 
 #include "brillm/training/distributed.h"
+#include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
 #endif
 
@@ -324,7 +325,7 @@ struct PlainTrainer {
 int benchTrain(const Args& args) {
     int64_t V = 1000, E = 100000, batch = 8, len = 32, k = 400, steps = 8, plainSteps = 1, dim = 32, threads = 0;
     uint64_t seed = 1;
-    std::string optimizer = "adamw";
+    std::string optimizer = "adamw", deviceText = "cpu", precisionText = "fp32";
     bool json = false;
     ArgParser p("brillm bench train",
                 "Training speed (samples/s) of one AdamW step on a synthetic model: our sparse loss and\n"
@@ -341,6 +342,8 @@ int benchTrain(const Args& args) {
     p.option("dim", &dim, "D", "signal dimension (default 32)");
     p.option("threads", &threads, "N", "threads (default: all cores)");
     p.option("seed", &seed, "S", "seed (default 1)");
+    p.option("device", &deviceText, "DEV", "cpu (default) or cuda: the GPU step (ATen + autograd, no plain version)");
+    p.option("precision", &precisionText, "P", "fp32 (default), bf16 or fp16 (CUDA autocast)");
     p.flag("json", &json, "print one JSON object");
     if (!p.parse(args)) return 0;
     if (V < 2 || E < 0 || batch < 1 || len < 2 || k < 1 || steps < 1)
@@ -349,11 +352,20 @@ int benchTrain(const Args& args) {
     settings.kind = training::optimizerFromString(optimizer);
     settings.threads = static_cast<int>(threads);
 
+    const at::Device device = training::parseTrainingDevice(deviceText);
+    const auto precision = training::precisionFromString(precisionText);
+    if (!device.is_cpu()) plainSteps = 0;
     Model model = Model::randomInit({V, dim, 512}, syntheticTable(V, E, seed), seed);
     std::mt19937_64 rng(seed + 3);
     std::vector<TrainBatch> batches;
     for (int64_t s = 0; s < steps + 1; ++s) batches.push_back(syntheticBatch(model, batch, len, k, rng));
 
+    if (!device.is_cpu()) {
+        model.weights = model.weights.to(device);
+        model.biases = model.biases.to(device);
+        model.nodeBias = model.nodeBias.to(device);
+        model.positions = model.positions.to(device);
+    }
     training::AdamW opt(model, settings);
     const LossOptions lo{true, static_cast<int>(threads)};
     LossWorkspace workspace;
@@ -362,9 +374,12 @@ int benchTrain(const Args& args) {
     // the first step warms up allocations and page tables
     for (int64_t s = 0; s <= steps; ++s) {
         const auto t0 = Clock::now();
-        const auto r = sampledLoss(model, batches[static_cast<size_t>(s)].samples, lo, &workspace);
+        const auto& samples = batches[static_cast<size_t>(s)].samples;
+        const auto r = device.is_cpu() ? sampledLoss(model, samples, lo, &workspace)
+                                       : training::deviceSampledLoss(model, samples, {precision, 1.0});
         const auto t1 = Clock::now();
         opt.step(model, r.grad, 1e-3);
+        if (!device.is_cpu()) (void)model.positions.sum().item<double>(); // wait for the GPU
         const auto t2 = Clock::now();
         if (s == 0) continue;
         lossTime += seconds(t0, t1);
@@ -385,7 +400,20 @@ int benchTrain(const Args& args) {
 
     // optimizer traffic: dense AdamW reads and writes p, m, v of every slot (6 x 4 bytes per
     // parameter) plus the touched gradient rows; sparse only the touched rows
-    const double bandwidth = measureReadBandwidth(size_t{1} << 29);
+    double bandwidth = 0;
+    if (device.is_cpu()) {
+        bandwidth = measureReadBandwidth(size_t{1} << 29);
+    } else { // device memory: bytes read + written by a 1 GB device-to-device copy, best of 5
+        auto src = at::ones({int64_t{1} << 28}, at::TensorOptions().device(device).dtype(at::kFloat));
+        auto dst = at::empty_like(src);
+        for (int pass = 0; pass < 6; ++pass) {
+            (void)dst.sum().item<float>();
+            const auto c0 = Clock::now();
+            dst.copy_(src);
+            (void)dst[0].item<float>();
+            if (pass > 0) bandwidth = std::max(bandwidth, 2.0 * 4.0 * static_cast<double>(src.numel()) / seconds(c0, Clock::now()));
+        }
+    }
     const double rowBytes = static_cast<double>(dim * dim + dim) * 4;
     const double avgTouched = static_cast<double>(touched) / static_cast<double>(steps);
     const double optimizerBytes = settings.kind == training::OptimizerKind::AdamW
@@ -399,6 +427,8 @@ int benchTrain(const Args& args) {
                         {"seq_len", len},
                         {"negatives", k},
                         {"optimizer", optimizer},
+                        {"device", device.str()},
+                        {"precision", training::toString(precision)},
                         {"threads", threads > 0 ? threads : static_cast<int64_t>(std::thread::hardware_concurrency())},
                         {"steps", steps},
                         {"samples_per_s", ours},

@@ -65,6 +65,9 @@ int runTrain(const Args& args) {
     p.option("seed", &c.seed, "S", "seed of initialisation, data order and negatives (default 0)");
     int64_t threads = 0;
     p.option("threads", &threads, "N", "CPU threads (default: all cores)");
+    std::string device = "cpu", precision = "fp32";
+    p.option("device", &device, "DEV", "cpu (default), cuda or cuda:N: where the training step runs (may change on --resume)");
+    p.option("precision", &precision, "P", "fp32 (default); on CUDA also bf16 or fp16 (autocast; fp16 with dynamic loss scaling)");
     p.option("held-out", &c.heldOutFraction, "F", "fraction of sequences held out (default 0.01)");
     p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default 100; 0 off)");
     p.option("eval-samples", &c.evalSamples, "N", "held-out sequences evaluated (default 64)");
@@ -82,6 +85,8 @@ int runTrain(const Args& args) {
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
     c.threads = static_cast<int>(threads);
+    c.device = device;
+    c.precision = precision;
 
     checkBackend(distBackend);
     if (!(distTimeout > 0)) throw UsageError("--dist-timeout must be a positive number of seconds");
@@ -117,7 +122,7 @@ int runTrain(const Args& args) {
                                 "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +
-                                 resumeDir + "/config.json (only --steps may be given)");
+                                 resumeDir + "/config.json (only --steps, --device and --precision may be given)");
     } else {
         if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
         c.corpus = corpus;
@@ -161,9 +166,11 @@ int runTrain(const Args& args) {
     };
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
-    const auto result = resuming ? resume(resumeDir, p.given("steps") ? std::optional<int64_t>(c.steps) : std::nullopt, cb,
-                                          comm.get())
-                                 : train(c, out, cb, comm.get());
+    ResumeOverrides overrides;
+    if (p.given("steps")) overrides.steps = c.steps;
+    if (p.given("device")) overrides.device = device;
+    if (p.given("precision")) overrides.precision = precision;
+    const auto result = resuming ? resume(resumeDir, overrides, cb, comm.get()) : train(c, out, cb, comm.get());
     progress.finish();
     if (!leader) return result.stoppedEarly ? 130 : 0;
     std::cerr << (result.stoppedEarly ? "stopped" : "done") << " at step " << result.steps << ", loss " << result.lastLoss;

@@ -105,6 +105,59 @@ void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st
                model.positions.numel(), s, gradScale);
 }
 
+// The same update with ATen operations, for parameters on a GPU (and, for checking, the CPU).
+// Dense: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2 over every row (g zero where untouched);
+// sparse: only the touched rows are read and written back.
+void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr, double bc1, double bc2,
+                   double gradScale, at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV, at::Tensor& nM,
+                   at::Tensor& nV, at::Tensor& pM, at::Tensor& pV) {
+    at::NoGradGuard noGrad;
+    const double b1 = st.beta1, b2 = st.beta2, decay = 1.0 - lr * st.weightDecay, stepSize = lr / bc1;
+    const double inv = 1.0 / std::sqrt(bc2);
+    const auto update = [&](at::Tensor p, at::Tensor m, at::Tensor v) {
+        p.mul_(decay);
+        p.addcdiv_(m, v.sqrt().mul_(inv).add_(st.eps), -stepSize);
+    };
+    const auto dense = [&](at::Tensor& p, at::Tensor& m, at::Tensor& v, const at::Tensor& g) {
+        const auto gs = g.to(p.scalar_type()).mul(gradScale);
+        m.mul_(b1).add_(gs, 1.0 - b1);
+        v.mul_(b2).addcmul_(gs, gs, 1.0 - b2);
+        update(p, m, v);
+    };
+    const bool any = !grad.slots.empty() && grad.weights.defined() && grad.weights.numel() > 0;
+    at::Tensor idx;
+    if (any) idx = at::tensor(grad.slots, at::kLong).to(model.weights.device());
+    const auto rowsOf = [&](at::Tensor& p, at::Tensor& m, at::Tensor& v, const at::Tensor& g) {
+        const auto gs = g.to(p.scalar_type()).mul(gradScale);
+        if (st.kind == OptimizerKind::SparseAdamW) {
+            auto pr = p.index_select(0, idx), mr = m.index_select(0, idx), vr = v.index_select(0, idx);
+            mr.mul_(b1).add_(gs, 1.0 - b1);
+            vr.mul_(b2).addcmul_(gs, gs, 1.0 - b2);
+            update(pr, mr, vr);
+            p.index_copy_(0, idx, pr);
+            m.index_copy_(0, idx, mr);
+            v.index_copy_(0, idx, vr);
+        } else {
+            m.mul_(b1).index_add_(0, idx, gs, 1.0 - b1);
+            v.mul_(b2).index_add_(0, idx, gs * gs, 1.0 - b2);
+            update(p, m, v);
+        }
+    };
+    if (any) {
+        rowsOf(model.weights, wM, wV, grad.weights);
+        rowsOf(model.biases, bM, bV, grad.biases);
+    } else if (st.kind == OptimizerKind::AdamW) {
+        wM.mul_(b1);
+        wV.mul_(b2);
+        bM.mul_(b1);
+        bV.mul_(b2);
+        update(model.weights, wM, wV);
+        update(model.biases, bM, bV);
+    }
+    dense(model.nodeBias, nM, nV, grad.nodeBias);
+    dense(model.positions, pM, pV, grad.positions);
+}
+
 } // namespace
 
 AdamW::AdamW(const Model& model, AdamWSettings settings) : m_settings(settings) {
@@ -124,6 +177,10 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
     const double bc2 = 1.0 - std::pow(m_settings.beta2, static_cast<double>(m_step));
     const int threads = m_settings.threads > 0 ? m_settings.threads
                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (!model.weights.is_cpu() || m_settings.tensorOps) {
+        stepTensorOps(model, grad, m_settings, lr, bc1, bc2, gradScale, m_wM, m_wV, m_bM, m_bV, m_nM, m_nV, m_pM, m_pV);
+        return;
+    }
     const auto run = [&](auto tag) {
         using T = decltype(tag);
         const AdamScalars<T> s{static_cast<T>(m_settings.beta1), static_cast<T>(m_settings.beta2),
@@ -139,8 +196,9 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
 }
 
 std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
-    return {{"weights.m", m_wM}, {"weights.v", m_wV}, {"biases.m", m_bM}, {"biases.v", m_bV},
-            {"node_bias.m", m_nM}, {"node_bias.v", m_nV}, {"positions.m", m_pM}, {"positions.v", m_pV}};
+    const auto host = [](const at::Tensor& t) { return t.is_cpu() ? t : t.cpu(); }; // checkpoints are written from host memory
+    return {{"weights.m", host(m_wM)}, {"weights.v", host(m_wV)}, {"biases.m", host(m_bM)}, {"biases.v", host(m_bV)},
+            {"node_bias.m", host(m_nM)}, {"node_bias.v", host(m_nV)}, {"positions.m", host(m_pM)}, {"positions.v", host(m_pV)}};
 }
 
 void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps) {
@@ -175,6 +233,12 @@ void scanAll(const SparseGradients& g, double& sq, bool& finite) {
     finite = true;
     for (const at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions}) {
         if (!t->defined() || t->numel() == 0) continue;
+        if (!t->is_cpu()) { // on a GPU: reduce there, read back two numbers
+            const auto sum = t->to(at::kDouble).pow(2).sum().item<double>();
+            sq += sum;
+            if (!std::isfinite(sum)) finite = finite && at::isfinite(*t).all().item<bool>();
+            continue;
+        }
         const auto c = t->contiguous();
         if (c.scalar_type() == at::kDouble)
             scan<double>(c, sq, finite);

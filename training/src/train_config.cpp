@@ -67,6 +67,8 @@ std::string TrainConfig::toJson() const {
         {"clip_norm", clipNorm},
         {"seed", seed},
         {"threads", threads},
+        {"device", device},
+        {"precision", precision},
         {"eval_every", evalEvery},
         {"eval_samples", evalSamples},
         {"checkpoint_every", checkpointEvery},
@@ -117,6 +119,8 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("clip_norm", c.clipNorm);
         get("seed", c.seed);
         get("threads", c.threads);
+        get("device", c.device);
+        get("precision", c.precision);
         get("eval_every", c.evalEvery);
         get("eval_samples", c.evalSamples);
         get("checkpoint_every", c.checkpointEvery);

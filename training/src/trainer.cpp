@@ -6,6 +6,7 @@
 #include "brillm/tokenizer.h"
 #include "brillm/vocabulary.h"
 #include "brillm/training/distributed.h"
+#include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
@@ -111,9 +112,30 @@ struct Session {
     TrainerState state;
     std::optional<AdamW> optimizer;
     Communicator* comm = nullptr;
+    at::Device device{at::kCPU};
+    Precision precision = Precision::Float32;
     int rank() const { return comm ? comm->rank() : 0; }
     int worldSize() const { return comm ? comm->worldSize() : 1; }
     bool writer() const { return rank() == 0; }
+};
+
+// The model's tensors on another device (the edge table stays on the host).
+Model onDevice(const Model& m, const at::Device& device) {
+    if (m.weights.device() == device) return m;
+    Model out = m;
+    out.weights = m.weights.to(device);
+    out.biases = m.biases.to(device);
+    out.nodeBias = m.nodeBias.to(device);
+    out.positions = m.positions.to(device);
+    return out;
+}
+
+// Dynamic loss scaling for float16 (as torch.cuda.amp.GradScaler): halve on overflow, double
+// after a run of good steps.
+struct LossScaler {
+    double scale = 65536.0;
+    int64_t goodSteps = 0;
+    static constexpr int64_t kGrowthInterval = 2000;
 };
 
 // CPU threads of this rank: the config's, or the cores shared among the ranks on this machine.
@@ -178,6 +200,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     double stepTimeEma = 0;
     Prefetcher prefetch(source, s.state.step, c.steps, rank, R);
     LossWorkspace workspace;
+    LossScaler scaler;
+    if (s.precision != Precision::Float16) scaler.scale = 1.0;
     std::optional<GradientExchange> exchange;
     if (comm) exchange.emplace(*comm);
     auto checkpoint = [&] {
@@ -208,7 +232,11 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         for (const auto& b : batch) tokens += b.numEdges() + 1;
         // a rank whose share of the batch has no trained edge contributes nothing (single process: an error)
         LossResult loss;
-        if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
+        if (s.device.is_cpu()) {
+            if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
+        } else {
+            loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale});
+        }
         const SparseGradients* grad = &loss.grad;
         int64_t samples = static_cast<int64_t>(batch.size());
         r.loss = loss.loss;
@@ -225,7 +253,14 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         r.perplexity = std::exp(r.loss);
         r.gradNorm = gradientNorm(*grad);
         r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.gradNorm);
-        if (r.skipped) {
+        const bool fp16 = s.precision == Precision::Float16;
+        if (fp16 && r.skipped && std::isfinite(r.loss)) {
+            // a float16 overflow of the scaled gradients, not a diverging run: smaller scale, retry
+            scaler.scale /= 2;
+            scaler.goodSteps = 0;
+            log("step " + std::to_string(s.state.step + 1) + ": float16 gradient overflow, step skipped; loss scale now " +
+                std::to_string(scaler.scale));
+        } else if (r.skipped) {
             ++s.state.nonFiniteTotal;
             ++s.state.nonFiniteStreak;
             log("step " + std::to_string(s.state.step + 1) + ": non-finite loss or gradient, step skipped (" +
@@ -235,6 +270,10 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             s.optimizer->step(s.model, *grad, r.learningRate, scale);
             s.state.optimizerSteps = s.optimizer->steps();
             s.state.nonFiniteStreak = 0;
+            if (fp16 && ++scaler.goodSteps >= LossScaler::kGrowthInterval) {
+                scaler.scale *= 2;
+                scaler.goodSteps = 0;
+            }
         }
         ++s.state.step;
         r.step = s.state.step;
@@ -279,6 +318,12 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
                             {"memory_mb", memoryMb},
                             {"skipped", r.skipped}};
         if (r.skipped) m["non_finite"] = std::isnan(r.loss) || std::isnan(r.gradNorm) ? "nan" : "inf";
+        if (!s.device.is_cpu()) {
+            m["device"] = s.device.str();
+            m["precision"] = toString(s.precision);
+            m["gpu_memory_mb"] = deviceMemoryMegabytes(s.device);
+            if (s.precision == Precision::Float16) m["loss_scale"] = scaler.scale;
+        }
         if (comm) {
             m["world_size"] = R;
             m["ranks"] = std::move(ranks);
@@ -292,8 +337,9 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             // rank q evaluates held-out sequences q, q + R, ...; the sums are all-reduced
             double total = 0;
             int64_t edges = 0;
+            const Model evalModel = onDevice(s.model, at::Device(at::kCPU)); // the exact loss runs on the host
             for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) {
-                const auto ex = exactLoss(s.model, heldOut[i]);
+                const auto ex = exactLoss(evalModel, heldOut[i]);
                 total += ex.loss * static_cast<double>(ex.edgeLosses.size());
                 edges += static_cast<int64_t>(ex.edgeLosses.size());
             }
@@ -344,6 +390,19 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     result.steps = s.state.step;
     if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
     return result;
+}
+
+// The session's device and precision from the config; the model moves there (before the
+// optimizer's moments are made, so that they live beside it).
+void placeOnDevice(Session& s, const TrainConfig& c) {
+    s.device = parseTrainingDevice(c.device);
+    s.precision = precisionFromString(c.precision);
+    if (s.precision != Precision::Float32 && !s.device.is_cuda())
+        throw InputError(std::string("--precision ") + toString(s.precision) + " needs --device cuda (CUDA autocast)");
+    if (s.comm && !s.device.is_cpu())
+        throw InputError("data-parallel training on GPUs needs the NCCL backend, which this trainer does not have yet; "
+                         "distributed runs train on the CPU (Gloo)");
+    s.model = onDevice(s.model, s.device);
 }
 
 AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
@@ -437,6 +496,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             s.metadata.tokenizerJson = s.data.tokenizerJson;
         }
         s.metadata.provenanceJson = provenance(config, s.data).dump();
+        placeOnDevice(s, config);
         s.optimizer.emplace(s.model, settingsOf(config, comm));
     });
     if (cb.onLog)
@@ -449,6 +509,12 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
 
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb,
                    Communicator* comm) {
+    return resume(runDir, ResumeOverrides{steps, std::nullopt, std::nullopt}, cb, comm);
+}
+
+TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& cb,
+                   Communicator* comm) {
+    const auto& steps = overrides.steps;
     Session s;
     s.runPath = runDir;
     s.comm = comm;
@@ -458,6 +524,8 @@ TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> s
         auto run = RunDirectory::open(runDir, /*writable=*/s.writer());
         TrainConfig config = run.config();
         if (steps) config.steps = *steps;
+        if (overrides.device) config.device = *overrides.device;
+        if (overrides.precision) config.precision = *overrides.precision;
         checkConfig(config, comm);
         const auto found = run.latestCheckpoint();
         if (!found) throw InputError("'" + runDir.string() + "' has no checkpoint to resume from yet");
@@ -472,6 +540,7 @@ TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> s
         s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
         s.model = std::move(ck.model.model);
         s.metadata = ck.model.metadata;
+        placeOnDevice(s, config);
         s.optimizer.emplace(s.model, settingsOf(config, comm));
         s.optimizer->loadState(ck.optimizer, ck.state.optimizerSteps);
         if (s.writer()) s.run.emplace(std::move(run));

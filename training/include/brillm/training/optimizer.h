@@ -28,6 +28,8 @@ struct AdamWSettings {
     OptimizerKind kind = OptimizerKind::AdamW;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
     int threads = 0; // 0: all cores
+    // Update with ATen operations instead of the CPU loops; always so for parameters on a GPU.
+    bool tensorOps = false;
 };
 
 class AdamW {

@@ -46,6 +46,8 @@ struct TrainConfig {
     double clipNorm = 0.0;            // 0: no clipping
     uint64_t seed = 0;
     int threads = 0;                  // 0: all cores
+    std::string device = "cpu";       // "cpu", "cuda" or "cuda:N" (a resume may change it)
+    std::string precision = "fp32";   // "fp32"; on CUDA also "fp16" or "bf16" (autocast)
     // run
     int64_t evalEvery = 100;          // 0: never
     int64_t evalSamples = 64;

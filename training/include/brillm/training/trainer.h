@@ -80,4 +80,14 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps = std::nullopt,
                    const TrainCallbacks& callbacks = {}, Communicator* comm = nullptr);
 
+// What a resume may change: the total steps, and where and in which precision it computes (a run
+// can move between the CPU and a GPU; its maths and data stay those of config.json).
+struct ResumeOverrides {
+    std::optional<int64_t> steps;
+    std::optional<std::string> device;    // "cpu", "cuda", "cuda:N"
+    std::optional<std::string> precision; // "fp32", "fp16", "bf16"
+};
+TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& callbacks = {},
+                   Communicator* comm = nullptr);
+
 } // namespace brillm::training

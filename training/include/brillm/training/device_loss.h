@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The sampled training loss and its gradients with ATen operations and autograd, on whatever
+// device the model's tensors live (CUDA for GPU training; the CPU for checking it against the
+// core's hand-written kernels). On CUDA it can run under autocast in float16 or bfloat16: the
+// edge products run in the low precision, energies, log-sum-exp and the gradients' accumulation
+// in float32, the parameters stay float32.
+//
+// The maths is the core's sampledLoss (mean over samples of the mean over their edges; the
+// positive candidate first; PE[i + 1] for edge i), written the way the reference computes it:
+// every candidate's matrix is gathered for the batched product. Only the slots the batch
+// touches get gradient rows (the table is never materialised as a dense gradient), so the
+// result is a SparseGradients with its tensors on the model's device.
+
+#include "brillm/loss.h"
+#include "brillm/model.h"
+
+#include <span>
+#include <string>
+
+namespace brillm::training {
+
+enum class Precision { Float32, Float16, BFloat16 };
+
+const char* toString(Precision p);            // "fp32", "fp16", "bf16"
+Precision precisionFromString(const std::string& s); // throws InputError naming the accepted values
+
+struct DeviceLossOptions {
+    Precision precision = Precision::Float32; // Float16/BFloat16 need a CUDA model
+    // The loss is multiplied by this before the backward pass and the gradients divided by it
+    // after (dynamic loss scaling for float16); 1 otherwise.
+    double lossScale = 1.0;
+};
+
+// Throws InputError for an empty batch, a sample without edges or ids outside the model, and
+// for float16/bfloat16 on a model that is not on a CUDA device.
+LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> batch, const DeviceLossOptions& options = {});
+
+// "cpu", "cuda" or "cuda:N" into a device; throws InputError when CUDA is asked for and this
+// build or machine has none.
+at::Device parseTrainingDevice(const std::string& text);
+
+// Bytes of device memory the caching allocator holds on `device` (0 for the CPU or without CUDA).
+double deviceMemoryMegabytes(const at::Device& device);
+
+} // namespace brillm::training
