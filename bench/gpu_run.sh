@@ -25,8 +25,20 @@ cmake -S . -B /tmp/brillm-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRILLM_BUILD
 time cmake --build /tmp/brillm-gpu -j "$(nproc)" 2>&1 | tail -40 | tee "$out/build.log"
 B=/tmp/brillm-gpu/bin
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-"$B/test_gpu_training" 2>&1 | tee "$out/test_gpu_training.log" | tail -25
-"$B/test_training" 2>&1 | tail -5 | tee "$out/test_training.log"
+set +e
+stdbuf -oL "$B/test_training" > "$out/test_training.log" 2>&1; echo "test_training: exit $?"; tail -3 "$out/test_training.log"
+stdbuf -oL "$B/test_distributed" > "$out/test_distributed.log" 2>&1; echo "test_distributed: exit $?"; tail -3 "$out/test_distributed.log"
+stdbuf -oL "$B/test_core" > "$out/test_core.log" 2>&1; echo "test_core: exit $?"; tail -3 "$out/test_core.log"
+stdbuf -oL "$B/test_gpu_training" > "$out/test_gpu_training.log" 2>&1
+rc=$?
+echo "test_gpu_training: exit $rc"; tail -25 "$out/test_gpu_training.log"
+if [ $rc -gt 128 ] && command -v cuda-gdb >/dev/null; then
+  cuda-gdb -batch -ex run -ex bt -ex 'x/6a $sp' -ex 'info symbol *(long*)$sp' -ex 'thread apply all bt 6' \
+    --args "$B/test_gpu_training" > "$out/crash.log" 2>&1
+  grep -v -E "^warning: Cuda|^\[New|^\[Thread" "$out/crash.log" | tail -40
+fi
+set -e
+[ -z "${ONLY_TESTS:-}" ] || exit 0
 {
   echo "{\"gpu\": \"$(head -1 "$out/gpu.txt")\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\", \"runs\": ["
   first=1
