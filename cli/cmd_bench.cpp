@@ -17,6 +17,7 @@
 #endif
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
@@ -84,7 +85,7 @@ PlainResult plainLibTorchDecode(const Model& m, int32_t start, int64_t steps) {
     const int64_t V = m.vocabSize(), d = m.dim();
     const auto peVec = positionalEncoding(m.config.maxPositions, d);
     const auto pe = at::tensor(peVec, at::kDouble).reshape({m.config.maxPositions, d}).to(m.dtype());
-    at::NoGradGuard noGrad;
+    c10::NoGradGuard noGrad;
     auto s = at::gelu(at::full({d}, 1.0 / static_cast<double>(d), m.weights.options()) + m.nodeBias[start][0] + pe[0]);
     std::vector<at::Tensor> cache;
     std::vector<int64_t> slots(static_cast<size_t>(V));
@@ -308,7 +309,7 @@ struct PlainTrainer {
         total = total / static_cast<double>(batch.samples.size());
         total.backward();
         ++t;
-        at::NoGradGuard ng;
+        c10::NoGradGuard ng;
         const double bc1 = 1 - std::pow(0.9, static_cast<double>(t)), bc2 = 1 - std::pow(0.999, static_cast<double>(t));
         std::vector<at::Tensor> params{w, b, nb, pos};
         for (size_t k = 0; k < params.size(); ++k) {

@@ -4,6 +4,7 @@
 #include "brillm/error.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -111,7 +112,7 @@ void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st
 void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr, double bc1, double bc2,
                    double gradScale, at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV, at::Tensor& nM,
                    at::Tensor& nV, at::Tensor& pM, at::Tensor& pV) {
-    at::NoGradGuard noGrad;
+    c10::NoGradGuard noGrad;
     const double b1 = st.beta1, b2 = st.beta2, decay = 1.0 - lr * st.weightDecay, stepSize = lr / bc1;
     const double inv = 1.0 / std::sqrt(bc2);
     const auto update = [&](at::Tensor p, at::Tensor m, at::Tensor v) {
