@@ -224,16 +224,24 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
         opts->addWidget(l);
         opts->addWidget(w);
     };
+    // two rows, so that the panel fits beside the other docks on a laptop screen
     opts->addWidget(m_mode);
     addLabeled(tr("&T"), m_temperature);
     addLabeled(tr("top-&k"), m_topK);
     addLabeled(tr("top-&p"), m_topP);
     addLabeled(tr("see&d"), m_seed);
-    addLabeled(tr("&max tokens"), m_maxTokens);
-    opts->addWidget(m_excludeSelf);
-    opts->addWidget(m_reference);
     opts->addStretch(1);
-    opts->addWidget(m_historyLabel);
+    auto* opts2 = new QHBoxLayout;
+    {
+        auto* l = new QLabel(tr("&max tokens"));
+        l->setBuddy(m_maxTokens);
+        opts2->addWidget(l);
+        opts2->addWidget(m_maxTokens);
+    }
+    opts2->addWidget(m_excludeSelf);
+    opts2->addWidget(m_reference);
+    opts2->addStretch(1);
+    opts2->addWidget(m_historyLabel);
 
     m_flow = new TokenFlowWidget(doc);
     auto* scroll = new QScrollArea;
@@ -281,6 +289,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(top);
     layout->addLayout(opts);
+    layout->addLayout(opts2);
     layout->addWidget(split, 1);
 
     connect(m_prompt, &QLineEdit::returnPressed, this, &CompletionPanel::run);

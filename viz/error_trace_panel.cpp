@@ -117,11 +117,14 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     pick->addWidget(m_a, 1);
     pick->addWidget(new QLabel(tr("not")));
     pick->addWidget(m_b, 1);
-    pick->addWidget(m_mode);
-    pick->addWidget(m_top);
+    auto* pick2 = new QHBoxLayout; // a second row keeps the panel narrow enough for a laptop screen
+    pick2->addWidget(m_mode);
+    pick2->addWidget(m_top);
+    pick2->addStretch(1);
     auto* bottomLayout = new QVBoxLayout(bottom);
     bottomLayout->setContentsMargins(0, 0, 0, 0);
     bottomLayout->addLayout(pick);
+    bottomLayout->addLayout(pick2);
     bottomLayout->addWidget(m_blameInfo);
     bottomLayout->addWidget(m_contribTable, 1);
 

@@ -181,19 +181,24 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
         m_autoRange = true;
         replotNow();
     });
-    auto* controls = new QHBoxLayout;
-    controls->addWidget(m_metricCombo);
-    controls->addSpacing(8);
-    controls->addWidget(m_smoothCheck);
-    controls->addWidget(m_smoothSlider);
-    controls->addWidget(m_smoothLabel);
-    controls->addSpacing(8);
-    controls->addWidget(m_logCheck);
-    controls->addSpacing(8);
-    controls->addWidget(new QLabel(tr("x:")));
-    controls->addWidget(m_xCombo);
-    controls->addStretch();
-    controls->addWidget(fit);
+    // two rows, so that the monitor fits beside the other docks on a laptop screen
+    auto* controls = new QVBoxLayout;
+    auto* row1 = new QHBoxLayout;
+    row1->addWidget(m_metricCombo);
+    row1->addSpacing(8);
+    row1->addWidget(m_smoothCheck);
+    row1->addWidget(m_smoothSlider);
+    row1->addWidget(m_smoothLabel);
+    row1->addStretch();
+    auto* row2 = new QHBoxLayout;
+    row2->addWidget(m_logCheck);
+    row2->addSpacing(8);
+    row2->addWidget(new QLabel(tr("x:")));
+    row2->addWidget(m_xCombo);
+    row2->addStretch();
+    row2->addWidget(fit);
+    controls->addLayout(row1);
+    controls->addLayout(row2);
 
     auto makePlot = [this](const QString& title) {
         auto* p = new QCustomPlot;
@@ -207,7 +212,8 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
         p->plotLayout()->insertRow(0);
         p->plotLayout()->addElement(
             0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
-        p->setMinimumHeight(120);
+        // an explicit minimum: the bold title alone would make the plot (and the dock) wide
+        p->setMinimumSize(160, 120);
         connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
             if (m_settingRange) return;
             m_autoRange = false;

@@ -466,6 +466,23 @@ TEST_F(StudioWindowTest, BranchFromTheCandidateTable) {
     EXPECT_EQ(doc().historyIndex(), 1);
 }
 
+// Every dock in its default place still fits a 1366 x 768 laptop screen.
+TEST_F(StudioWindowTest, FitsALaptopScreen) {
+    const QSize min = m_window->minimumSizeHint().expandedTo(m_window->minimumSize());
+    std::string docks;
+    for (auto* d : m_window->findChildren<QDockWidget*>())
+        docks += d->objectName().toStdString() + " " + std::to_string(d->minimumSizeHint().width()) + "x" +
+                 std::to_string(d->minimumSizeHint().height()) + "; ";
+    for (auto* d : m_window->findChildren<QDockWidget*>())
+        if (d->minimumSizeHint().width() > 600)
+            for (auto* w : d->findChildren<QWidget*>())
+                if (w->minimumSizeHint().width() > 250 && w->isVisibleTo(d))
+                    docks += "\n  " + d->objectName().toStdString() + "/" + w->metaObject()->className() + ":" +
+                             w->objectName().toStdString() + " " + std::to_string(w->minimumSizeHint().width());
+    EXPECT_LE(min.width(), 1366) << docks;
+    EXPECT_LE(min.height(), 768) << docks;
+}
+
 TEST_F(StudioWindowTest, ThemeAndRecentFilesPersist) {
     m_window->setTheme(Theme::Dark);
     EXPECT_TRUE(isDarkPalette());
