@@ -186,13 +186,29 @@ TEST(DistributedCommTest, JoinsTheStoreOfTorchrunsAgent) {
 
 TEST(DistributedCommTest, NcclIsRefusedInThisBuild) {
     DistributedEnv env;
+    EXPECT_THROW(Communicator::connect(env, DistributedOptions{"mpi", 5}), InputError);
+    if (ncclAvailable()) GTEST_SKIP() << "this build has NCCL (test_gpu_training runs it)";
     try {
         Communicator::connect(env, DistributedOptions{"nccl", 5});
         FAIL() << "nccl was accepted";
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("no CUDA/NCCL"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(Communicator::connect(env, DistributedOptions{"mpi", 5}), InputError);
+}
+
+TEST(DistributedCommTest, AutoBackendIsNcclOnlyForCudaWhereTheBuildHasIt) {
+    EXPECT_EQ(resolveBackend("auto", "cpu"), "gloo");
+    EXPECT_EQ(resolveBackend("auto", ""), "gloo");
+    EXPECT_EQ(resolveBackend("auto", "cuda"), ncclAvailable() ? "nccl" : "gloo");
+    EXPECT_EQ(resolveBackend("auto", "cuda:1"), ncclAvailable() ? "nccl" : "gloo");
+    EXPECT_EQ(resolveBackend("gloo", "cuda"), "gloo");
+    EXPECT_EQ(resolveBackend("nccl", "cpu"), "nccl");
+    EXPECT_NO_THROW(checkBackend("gloo"));
+    EXPECT_THROW(checkBackend("auto"), InputError); // resolved before it is checked
+    if (ncclAvailable())
+        EXPECT_NO_THROW(checkBackend("nccl"));
+    else
+        EXPECT_THROW(checkBackend("nccl"), InputError);
 }
 
 TEST(DistributedCommTest, ExchangeGivesTheGlobalBatchGradientOnEveryRank) {

@@ -13,6 +13,10 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL // a CUDA LibTorch built with NCCL (propagated by Torch's CMake targets)
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -106,9 +110,57 @@ struct Communicator::Impl {
     DistributedEnv env;
     DistributedOptions options;
     c10::intrusive_ptr<::c10d::Store> store;
-    c10::intrusive_ptr<::c10d::ProcessGroupGloo> group;
+    c10::intrusive_ptr<::c10d::ProcessGroupGloo> group; // backend gloo
+#ifdef USE_C10D_NCCL
+    c10::intrusive_ptr<::c10d::ProcessGroupNCCL> nccl; // backend nccl
+#endif
+    at::Device device{at::kCPU}; // where the collectives run
     int64_t step = 0;
     uint64_t bytes = 0;
+
+    // Runs `f(processGroup)` (a collective) on the group and waits for its work.
+    template <class F> void run(F&& f) {
+#ifdef USE_C10D_NCCL
+        if (nccl) {
+            f(*nccl)->wait();
+            return;
+        }
+#endif
+        f(*group)->wait();
+    }
+#ifdef USE_C10D_NCCL
+    // NCCL on cuda:LOCAL_RANK (or options.cudaDevice). TORCH_NCCL_BLOCKING_WAIT=1 (unless the
+    // environment says otherwise) makes a collective's wait() block and throw after the timeout,
+    // as Gloo's does, instead of the watchdog ending the process.
+    void connectNccl(std::chrono::milliseconds timeout) {
+        const int gpus = static_cast<int>(c10::cuda::device_count());
+        const int index = options.cudaDevice >= 0 ? options.cudaDevice : env.localRank;
+        if (options.cudaDevice >= 0 && env.localWorldSize > 1)
+            throw InputError("with " + std::to_string(env.localWorldSize) +
+                             " ranks on this machine each rank trains on cuda:LOCAL_RANK: give --device cuda, not cuda:N");
+        if (index >= gpus)
+            throw InputError("rank " + std::to_string(env.rank) + " needs cuda:" + std::to_string(index) +
+                             " for the nccl backend, and this machine has " + std::to_string(gpus) +
+                             " GPU(s): start at most one rank per GPU");
+        device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+        c10::cuda::set_device(static_cast<c10::DeviceIndex>(index));
+        ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+        auto no = ::c10d::ProcessGroupNCCL::Options::create();
+        no->timeout = timeout;
+        nccl = c10::make_intrusive<::c10d::ProcessGroupNCCL>(store, env.rank, env.worldSize, no);
+        // NCCL makes its communicator at the first collective: one here, so that connect() returns
+        // once every rank has joined, as with Gloo
+        std::vector<at::Tensor> ts{at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device))};
+        run([&](auto& pg) { return pg.allreduce(ts); });
+    }
+#endif
+    // The tensor a collective works on: `t` itself where it lives on `device`, else a copy there.
+    at::Tensor staged(const at::Tensor& t) const { return t.device() == device ? t : t.to(device); }
+    void checkTensor(const at::Tensor& t, const char* what) const {
+        if (!t.defined() || !t.is_contiguous() || !(t.device().is_cpu() || t.device() == device))
+            throw InputError(std::string("collective '") + what + "' needs a defined, contiguous tensor on the CPU" +
+                             (device.is_cpu() ? std::string() : " or on " + device.str()));
+    }
 };
 
 namespace {
@@ -131,19 +183,28 @@ uint64_t bytesOf(const at::Tensor& t) {
     return static_cast<uint64_t>(t.numel()) * t.element_size();
 }
 
-void checkTensor(const at::Tensor& t, const char* what) {
-    if (!t.defined() || !t.is_contiguous() || !t.device().is_cpu())
-        throw InputError(std::string("collective '") + what + "' needs a defined, contiguous CPU tensor");
-}
-
 } // namespace
 
+bool ncclAvailable() {
+#ifdef USE_C10D_NCCL
+    return true;
+#else
+    return false;
+#endif
+}
+
 void checkBackend(const std::string& backend) {
-    if (backend == "nccl")
+    if (backend == "nccl" && !ncclAvailable())
         throw InputError(
             "the nccl backend needs CUDA, and this build of the trainer has no CUDA/NCCL (its tensors live on "
             "the CPU): use --dist-backend gloo");
-    if (backend != "gloo") throw InputError("unknown distributed backend '" + backend + "' (expected gloo)");
+    if (backend != "gloo" && backend != "nccl")
+        throw InputError("unknown distributed backend '" + backend + "' (expected gloo, nccl or auto)");
+}
+
+std::string resolveBackend(const std::string& backend, const std::string& device) {
+    if (backend != "auto") return backend;
+    return device.rfind("cuda", 0) == 0 && ncclAvailable() ? "nccl" : "gloo";
 }
 
 std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, const DistributedOptions& options) {
@@ -167,10 +228,18 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
             impl->store = c10::make_intrusive<::c10d::PrefixStore>("/worker/attempt_" + env.restartCount, tcp);
         else
             impl->store = tcp;
-        auto go = ::c10d::ProcessGroupGloo::Options::create(timeout);
-        go->devices.push_back(glooDevice(env.masterAddr));
-        go->threads = 1; // one collective at a time: the training loop waits for each
-        impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, go);
+        if (options.backend == "nccl") {
+#ifdef USE_C10D_NCCL
+            impl->connectNccl(timeout);
+#endif
+        } else {
+            auto go = ::c10d::ProcessGroupGloo::Options::create(timeout);
+            go->devices.push_back(glooDevice(env.masterAddr));
+            go->threads = 1; // one collective at a time: the training loop waits for each
+            impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, go);
+        }
+    } catch (const InputError&) {
+        throw;
     } catch (const std::exception& e) {
         throw TrainingError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.worldSize) +
                             ": could not join the process group at " + env.masterAddr + ":" +
@@ -195,6 +264,9 @@ const DistributedEnv& Communicator::env() const {
 const DistributedOptions& Communicator::options() const {
     return m->options;
 }
+at::Device Communicator::device() const {
+    return m->device;
+}
 void Communicator::setStep(int64_t step) {
     m->step = step;
 }
@@ -213,30 +285,32 @@ void Communicator::fail(const char* what, const std::exception& e) const {
 }
 
 void Communicator::allReduceSum(at::Tensor& tensor, const char* what) {
-    checkTensor(tensor, what);
+    m->checkTensor(tensor, what);
     m->bytes += bytesOf(tensor);
     try {
-        std::vector<at::Tensor> ts{tensor};
+        std::vector<at::Tensor> ts{m->staged(tensor)};
         ::c10d::AllreduceOptions o;
         o.reduceOp = ::c10d::ReduceOp::SUM;
-        m->group->allreduce(ts, o)->wait();
+        m->run([&](auto& pg) { return pg.allreduce(ts, o); });
+        if (!ts[0].is_same(tensor)) tensor.copy_(ts[0]);
     } catch (const std::exception& e) {
         fail(what, e);
     }
 }
 
 at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
-    checkTensor(tensor, what);
+    m->checkTensor(tensor, what);
     m->bytes += bytesOf(tensor);
     std::vector<int64_t> shape{m->env.worldSize};
     shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
-    at::Tensor out = at::empty(shape, tensor.options());
+    at::Tensor out = at::empty(shape, tensor.options().device(m->device));
     try {
         std::vector<std::vector<at::Tensor>> outputs(1);
         for (int r = 0; r < m->env.worldSize; ++r)
             outputs[0].push_back(out[r]);
-        std::vector<at::Tensor> inputs{tensor};
-        m->group->allgather(outputs, inputs)->wait();
+        std::vector<at::Tensor> inputs{m->staged(tensor)};
+        m->run([&](auto& pg) { return pg.allgather(outputs, inputs); });
+        if (out.device() != tensor.device()) out = out.to(tensor.device());
     } catch (const std::exception& e) {
         fail(what, e);
     }
@@ -244,13 +318,14 @@ at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
 }
 
 void Communicator::broadcast(at::Tensor& tensor, int root, const char* what) {
-    checkTensor(tensor, what);
+    m->checkTensor(tensor, what);
     if (root == m->env.rank) m->bytes += bytesOf(tensor);
     try {
-        std::vector<at::Tensor> ts{tensor};
+        std::vector<at::Tensor> ts{m->staged(tensor)};
         ::c10d::BroadcastOptions o;
         o.rootRank = root;
-        m->group->broadcast(ts, o)->wait();
+        m->run([&](auto& pg) { return pg.broadcast(ts, o); });
+        if (!ts[0].is_same(tensor)) tensor.copy_(ts[0]);
     } catch (const std::exception& e) {
         fail(what, e);
     }
@@ -320,10 +395,15 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
 
     // 3. one buffer [U*dd | U*d | node_bias | positions], this rank's rows placed by slot, scaled
     //    by its share of the global batch, then summed over ranks
+    //    (on the model's device: with NCCL the rows stay on the GPU)
+    const at::Device device = model.weights.device();
     const int64_t total = U * dd + U * d + nodeBiasN + positionsN;
-    if (!m_buffer.defined() || m_buffer.scalar_type() != model.dtype() || m_buffer.numel() < total)
-        m_buffer = at::empty({std::max<int64_t>(total, m_buffer.defined() ? m_buffer.numel() * 3 / 2 : 0)},
-                             at::TensorOptions().dtype(model.dtype()));
+    if (!m_buffer.defined() || m_buffer.scalar_type() != model.dtype() || m_buffer.device() != device ||
+        m_buffer.numel() < total)
+        m_buffer = at::empty({std::max<int64_t>(total, m_buffer.defined() && m_buffer.device() == device
+                                                            ? m_buffer.numel() * 3 / 2
+                                                            : 0)},
+                             at::TensorOptions().dtype(model.dtype()).device(device));
     at::Tensor buf = m_buffer.narrow(0, 0, total);
     buf.zero_();
     at::Tensor W = buf.narrow(0, 0, U * dd).view({U, d, d});
@@ -339,8 +419,9 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
                 ++u;
             ip[i] = static_cast<int64_t>(u);
         }
-        W.index_copy_(0, idx, local.weights.to(model.dtype()));
-        B.index_copy_(0, idx, local.biases.to(model.dtype()));
+        if (!device.is_cpu()) idx = idx.to(device);
+        W.index_copy_(0, idx, local.weights.to(device, model.dtype()));
+        B.index_copy_(0, idx, local.biases.to(device, model.dtype()));
     }
     if (localSamples > 0) {
         if (local.nodeBias.defined()) NB.copy_(local.nodeBias);
@@ -366,7 +447,7 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
 uint64_t parameterDigest(const Model& model) {
     uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a over 64-bit words, then the tail bytes
     for (const at::Tensor* t : {&model.weights, &model.biases, &model.nodeBias, &model.positions}) {
-        const at::Tensor c = t->contiguous();
+        const at::Tensor c = t->cpu().contiguous(); // a CPU tensor: itself
         const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
         const size_t n = static_cast<size_t>(c.numel()) * c.element_size();
         size_t i = 0;

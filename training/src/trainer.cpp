@@ -235,7 +235,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         if (s.device.is_cpu()) {
             if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
         } else {
-            loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale});
+            if (!comm || !batch.empty())
+                loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale});
         }
         const SparseGradients* grad = &loss.grad;
         int64_t samples = static_cast<int64_t>(batch.size());
@@ -399,9 +400,21 @@ void placeOnDevice(Session& s, const TrainConfig& c) {
     s.precision = precisionFromString(c.precision);
     if (s.precision != Precision::Float32 && !s.device.is_cuda())
         throw InputError(std::string("--precision ") + toString(s.precision) + " needs --device cuda (CUDA autocast)");
-    if (s.comm && !s.device.is_cpu())
-        throw InputError("data-parallel training on GPUs needs the NCCL backend, which this trainer does not have yet; "
-                         "distributed runs train on the CPU (Gloo)");
+    if (s.comm && s.comm->options().backend == "nccl") {
+        // NCCL: every rank trains on the GPU its collectives run on (cuda:LOCAL_RANK)
+        if (!s.device.is_cuda())
+            throw InputError("the nccl backend trains on the GPU: give --device cuda (each rank uses cuda:LOCAL_RANK), "
+                             "or --dist-backend gloo to train on the CPU");
+        if (!s.device.has_index())
+            s.device = s.comm->device();
+        else if (s.device != s.comm->device())
+            throw InputError("--device " + s.device.str() + " is not the GPU of this rank's NCCL process group (" +
+                             s.comm->device().str() + ")");
+    } else if (s.comm && !s.device.is_cpu()) {
+        throw InputError(std::string("data-parallel training on GPUs needs --dist-backend nccl") +
+                         (ncclAvailable() ? "" : ", which this build of the trainer lacks (build against a CUDA LibTorch with NCCL)") +
+                         "; the gloo backend trains on the CPU (--device cpu)");
+    }
     s.model = onDevice(s.model, s.device);
 }
 

@@ -4,9 +4,11 @@
 // torchrun and Slurm, a process group over a TCPStore rendezvous, and the sparse gradient
 // exchange that fits BriLLM (docs/distributed.md).
 //
-// Backends: "gloo" (CPU tensors; the only one this build has). "nccl" is refused with an
-// InputError until the trainer has a CUDA path: Debian's LibTorch has no CUDA, and the
-// trainer's tensors live on the CPU.
+// Backends: "gloo" (CPU tensors; CPU training) and "nccl" (CUDA tensors on cuda:LOCAL_RANK;
+// GPU training). NCCL exists only in a build against a CUDA LibTorch with NCCL (the compile
+// definition USE_C10D_NCCL); elsewhere "nccl" is refused with an InputError. With NCCL, the
+// CPU tensors given to a collective travel to the rank's GPU and back; GPU tensors are used in
+// place.
 //
 // Errors: a collective that fails (a peer exited or vanished, or nothing arrived within the
 // timeout) throws TrainingError naming this rank, the operation and the step. Nothing here
@@ -56,15 +58,24 @@ std::optional<DistributedEnv>
 distributedEnvFromEnvironment(const std::function<const char*(const char*)>& getenv = nullptr);
 
 struct DistributedOptions {
-    std::string backend = "gloo"; // "gloo"; "nccl" is refused in this build
+    std::string backend = "gloo"; // "gloo" or "nccl" (see ncclAvailable())
     double timeoutSeconds = 300;  // rendezvous and every collective
+    int cudaDevice = -1;          // nccl: the GPU of this rank; -1: cuda:LOCAL_RANK
 };
 
-// Throws InputError unless this build can run `backend` ("gloo"; "nccl" needs CUDA).
+// Whether this build has the NCCL backend (a CUDA LibTorch built with NCCL).
+bool ncclAvailable();
+
+// Throws InputError unless this build can run `backend` ("gloo"; "nccl" needs a CUDA/NCCL build).
 void checkBackend(const std::string& backend);
 
+// "auto" into "nccl" for a CUDA device (`device` "cuda" or "cuda:N") where this build has NCCL,
+// else "gloo"; any other backend is returned unchanged.
+std::string resolveBackend(const std::string& backend, const std::string& device);
+
 // A process group: rank `env.rank` of `env.worldSize`, rendezvous through a TCPStore that rank 0
-// serves on MASTER_ADDR:MASTER_PORT. Collectives take contiguous CPU tensors.
+// serves on MASTER_ADDR:MASTER_PORT. Collectives take contiguous CPU tensors (Gloo and NCCL) or
+// tensors on device() (NCCL).
 class Communicator {
 public:
     // Blocks until every rank has joined, at most options.timeoutSeconds. Throws InputError for
@@ -78,6 +89,8 @@ public:
     int worldSize() const;
     const DistributedEnv& env() const;
     const DistributedOptions& options() const;
+    // Where the collectives run: the CPU (gloo) or this rank's GPU (nccl).
+    at::Device device() const;
     // The step named in error messages (0: setup).
     void setStep(int64_t step);
 
@@ -122,7 +135,7 @@ class GradientExchange {
 public:
     explicit GradientExchange(Communicator& comm);
 
-    // `local`: gradients of the mean loss over this rank's `localSamples` samples (slots may be
+    // `local`: gradients of the mean loss (on the model's device: the CPU, or the GPU with NCCL) over this rank's `localSamples` samples (slots may be
     // empty when localSamples is 0); `localLossSum`: the sum of their per-sample losses. The
     // returned gradients stay valid until the next call.
     const SparseGradients& exchange(const Model& model, const SparseGradients& local, int64_t localSamples,
@@ -137,7 +150,8 @@ private:
 };
 
 // A 64-bit digest of the parameter bytes (weights, biases, node_bias, positions): equal digests
-// on two ranks mean bit-identical parameters (up to hash collisions).
+// on two ranks mean bit-identical parameters (up to hash collisions). GPU parameters are copied
+// to the host first.
 uint64_t parameterDigest(const Model& model);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (for local launches and tests).
