@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 namespace brillm::cli {
@@ -76,10 +77,11 @@ int runTrain(const Args& args) {
     p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default 3)");
     p.option("max-non-finite", &c.maxNonFinite, "N", "stop after N non-finite steps in a row (default 10)");
     int64_t nprocPerNode = 0;
-    std::string distBackend = "gloo";
+    std::string distBackend = "auto";
     double distTimeout = 300;
-    p.option("nproc-per-node", &nprocPerNode, "N", "start N local ranks (data-parallel over Gloo on 127.0.0.1)");
-    p.option("dist-backend", &distBackend, "gloo|nccl", "process-group backend (default gloo; nccl needs a CUDA build)");
+    p.option("nproc-per-node", &nprocPerNode, "N", "start N local ranks (data-parallel on 127.0.0.1; 1: one rank in this process)");
+    p.option("dist-backend", &distBackend, "auto|gloo|nccl",
+             "process-group backend (default auto: nccl for --device cuda where the build has NCCL, else gloo)");
     p.option("dist-timeout", &distTimeout, "SECONDS", "a rank that does not answer within this stops the run (default 300)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
@@ -88,6 +90,7 @@ int runTrain(const Args& args) {
     c.device = device;
     c.precision = precision;
 
+    distBackend = resolveBackend(distBackend, device);
     checkBackend(distBackend);
     if (!(distTimeout > 0)) throw UsageError("--dist-timeout must be a positive number of seconds");
     const auto env = distributedEnvFromEnvironment();
@@ -111,7 +114,17 @@ int runTrain(const Args& args) {
         }
     }
     std::unique_ptr<Communicator> comm;
-    if (env && env->worldSize > 1) comm = Communicator::connect(*env, DistributedOptions{distBackend, distTimeout});
+    DistributedOptions distOptions{distBackend, distTimeout};
+    if (device.rfind("cuda:", 0) == 0) // the GPU named (parseTrainingDevice checks it)
+        distOptions.cudaDevice = std::atoi(device.c_str() + 5);
+    if (env && env->worldSize > 1) {
+        comm = Communicator::connect(*env, distOptions);
+    } else if (!env && nprocPerNode == 1) { // one rank, through the process group (a smoke test of the backend)
+        DistributedEnv one;
+        one.masterPort = findFreePort();
+        one.source = "--nproc-per-node 1";
+        comm = Communicator::connect(one, distOptions);
+    }
     const bool leader = !comm || comm->rank() == 0;
     if (!leader) quiet = true, json = false;
 

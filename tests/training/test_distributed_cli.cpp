@@ -189,6 +189,26 @@ TEST_F(DistributedCliTest, NprocPerNodeTrainsAndAnotherRankCountResumes) {
     EXPECT_EQ(countSteps(m_dir / "run" / "metrics.jsonl"), 14);
 }
 
+TEST_F(DistributedCliTest, NprocPerNodeOneTrainsOneRankThroughTheProcessGroup) {
+    auto args = trainArgs("run", 4);
+    args.insert(args.end(), {"--nproc-per-node", "1", "--dist-backend", "gloo"});
+    auto p = start(args, {}, m_dir / "err.txt");
+    const auto status = waitFor(p.pid, 120);
+    ASSERT_TRUE(status.has_value()) << "timed out";
+    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readAll(p.err);
+    std::ifstream in(m_dir / "run" / "metrics.jsonl");
+    std::string line;
+    int steps = 0;
+    while (std::getline(in, line)) {
+        const auto j = nlohmann::json::parse(line);
+        if (j.at("type") != "step") continue;
+        ++steps;
+        EXPECT_EQ(j.at("world_size"), 1); // the metrics of a distributed run: it went through the communicator
+        EXPECT_GT(j.at("exchange_bytes").get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(steps, 4);
+}
+
 TEST_F(DistributedCliTest, AKilledRankMakesTheOtherExitWithAnErrorWithinTheTimeout) {
     const int port = brillm::training::findFreePort();
     std::vector<Process> ranks;
