@@ -2,9 +2,11 @@
 // GPU training (label gpu): skipped where LibTorch has no CUDA or the machine no GPU. The CUDA
 // step is checked against the CPU kernels (float32 and autocast float16/bfloat16), the AdamW
 // update on the GPU against the CPU loops, and a run trained on the GPU resumes on the CPU.
+#include "brillm/error.h"
 #include "brillm/loss.h"
 #include "brillm/model_file.h"
 #include "brillm/training/device_loss.h"
+#include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/trainer.h"
 
@@ -13,7 +15,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
 #include <random>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace brillm::training {
@@ -150,6 +156,120 @@ TEST_F(Gpu, TrainsOnTheGpuAndResumesOnTheCpu) {
         EXPECT_TRUE(at::isfinite(model.model.weights).all().item<bool>());
     }
     std::filesystem::remove_all(dir);
+}
+
+// Data-parallel training over NCCL, one rank (the GPU machine has one GPU, and NCCL takes one
+// rank per GPU): the process group in this process, the gradient exchange on the GPU.
+class GpuNccl : public Gpu {
+protected:
+    void SetUp() override {
+        Gpu::SetUp();
+        if (IsSkipped()) return;
+        if (!ncclAvailable()) GTEST_SKIP() << "this build has no NCCL (USE_C10D_NCCL)";
+        m_dir = std::filesystem::temp_directory_path() / ("brillm-nccl-" + std::to_string(getpid()));
+        std::filesystem::remove_all(m_dir);
+        std::filesystem::create_directories(m_dir);
+        std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/resources/corpora/en_austen.txt");
+        std::ofstream out(m_dir / "corpus.txt");
+        std::string line;
+        for (int i = 0; i < 2000 && std::getline(in, line); ++i) out << line << '\n';
+    }
+    void TearDown() override {
+        if (!m_dir.empty()) std::filesystem::remove_all(m_dir);
+    }
+    TrainConfig config() const {
+        TrainConfig c;
+        c.corpus = {(m_dir / "corpus.txt").string()};
+        c.vocabKind = "char";
+        c.steps = 40;
+        c.batchSize = 8;
+        c.negatives = 32;
+        c.checkpointEvery = 20;
+        c.evalEvery = 20;
+        c.device = "cuda";
+        return c;
+    }
+    std::filesystem::path m_dir;
+};
+
+TEST_F(GpuNccl, OneRankOverNcclTrainsLikeOneProcessOnTheGpu) {
+    const auto c = config();
+    const auto single = train(c, m_dir / "single");
+    DistributedEnv env;
+    env.masterPort = findFreePort();
+    auto comm = Communicator::connect(env, DistributedOptions{"nccl", 120});
+    ASSERT_TRUE(comm->device().is_cuda());
+    const auto dist = train(c, m_dir / "dist", {}, comm.get());
+    ASSERT_EQ(single.steps, 40);
+    ASSERT_EQ(dist.steps, 40);
+    ASSERT_EQ(dist.losses.size(), single.losses.size());
+    for (size_t i = 0; i < single.losses.size(); ++i) // GPU atomics: equal up to float rounding
+        EXPECT_NEAR(dist.losses[i], single.losses[i], 1e-3 * std::max(1.0, std::abs(single.losses[i]))) << "step " << i + 1;
+    ASSERT_TRUE(dist.lastEvalLoss && single.lastEvalLoss);
+    EXPECT_NEAR(*dist.lastEvalLoss, *single.lastEvalLoss, 1e-3 * *single.lastEvalLoss);
+    EXPECT_NE(dist.parameterDigest, 0u);
+    EXPECT_GT(comm->bytesSent(), 0u);
+
+    // the communicator's collectives: CPU tensors travel to the GPU and back, GPU tensors stay
+    at::Tensor cpu = at::arange(4, at::kDouble);
+    comm->allReduceSum(cpu, "test cpu");
+    EXPECT_TRUE(cpu.is_cpu());
+    EXPECT_TRUE(at::equal(cpu, at::arange(4, at::kDouble)));
+    at::Tensor gpu = at::arange(6, at::TensorOptions().dtype(at::kFloat).device(comm->device()));
+    const at::Tensor gathered = comm->allGather(gpu, "test gpu");
+    EXPECT_TRUE(gathered.is_cuda());
+    EXPECT_EQ(gathered.sizes().vec(), (std::vector<int64_t>{1, 6}));
+    EXPECT_TRUE(at::equal(gathered[0].cpu(), gpu.cpu()));
+
+    // the metrics of rank 0 say where it ran
+    std::ifstream in(m_dir / "dist" / "metrics.jsonl");
+    std::string line;
+    int steps = 0;
+    while (std::getline(in, line)) {
+        const auto j = nlohmann::json::parse(line);
+        if (j.at("type") != "step") continue;
+        ++steps;
+        EXPECT_EQ(j.at("world_size"), 1);
+        EXPECT_EQ(j.at("device"), comm->device().str());
+        EXPECT_GT(j.at("exchange_bytes").get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(steps, 40);
+}
+
+TEST_F(GpuNccl, GpuTrainingWithGlooIsRefused) {
+    DistributedEnv env;
+    env.masterPort = findFreePort();
+    auto comm = Communicator::connect(env, DistributedOptions{"gloo", 60});
+    try {
+        train(config(), m_dir / "gloo", {}, comm.get());
+        FAIL() << "GPU training over Gloo was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("--dist-backend nccl"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(GpuNccl, CliNprocPerNodeOneTrainsOverNccl) {
+    const auto run = m_dir / "cli";
+    const std::string cmd = std::string(BRILLM_CLI) + " train --corpus " + (m_dir / "corpus.txt").string() + " --out " +
+                            run.string() +
+                            " --vocab-kind char --steps 12 --batch 8 --negatives 16 --eval-every 0 --quiet"
+                            " --nproc-per-node 1 --dist-backend nccl --device cuda --dist-timeout 120 2> " +
+                            (m_dir / "cli-err.txt").string();
+    const int status = std::system(cmd.c_str());
+    std::ifstream err(m_dir / "cli-err.txt");
+    const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
+    std::ifstream in(run / "metrics.jsonl");
+    std::string line;
+    int steps = 0;
+    while (std::getline(in, line)) {
+        const auto j = nlohmann::json::parse(line);
+        if (j.at("type") != "step") continue;
+        ++steps;
+        EXPECT_EQ(j.at("world_size"), 1);
+        EXPECT_EQ(j.at("device"), "cuda:0");
+    }
+    EXPECT_EQ(steps, 12);
 }
 
 } // namespace
