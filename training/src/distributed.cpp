@@ -13,7 +13,12 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_NCCL // a CUDA LibTorch built with NCCL (propagated by Torch's CMake targets)
+// NCCL: a CUDA LibTorch built with NCCL (USE_C10D_NCCL, propagated by Torch's CMake targets) and
+// <nccl.h> found (BRILLM_WITH_NCCL, training/CMakeLists.txt). BRILLM_NCCL alone guards the code.
+#if defined(USE_C10D_NCCL) && defined(BRILLM_WITH_NCCL)
+#define BRILLM_NCCL 1
+#endif
+#ifdef BRILLM_NCCL
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -111,7 +116,7 @@ struct Communicator::Impl {
     DistributedOptions options;
     c10::intrusive_ptr<::c10d::Store> store;
     c10::intrusive_ptr<::c10d::ProcessGroupGloo> group; // backend gloo
-#ifdef USE_C10D_NCCL
+#ifdef BRILLM_NCCL
     c10::intrusive_ptr<::c10d::ProcessGroupNCCL> nccl; // backend nccl
 #endif
     at::Device device{at::kCPU}; // where the collectives run
@@ -120,7 +125,7 @@ struct Communicator::Impl {
 
     // Runs `f(processGroup)` (a collective) on the group and waits for its work.
     template <class F> void run(F&& f) {
-#ifdef USE_C10D_NCCL
+#ifdef BRILLM_NCCL
         if (nccl) {
             f(*nccl)->wait();
             return;
@@ -128,7 +133,7 @@ struct Communicator::Impl {
 #endif
         f(*group)->wait();
     }
-#ifdef USE_C10D_NCCL
+#ifdef BRILLM_NCCL
     // NCCL on cuda:LOCAL_RANK (or options.cudaDevice). TORCH_NCCL_BLOCKING_WAIT=1 (unless the
     // environment says otherwise) makes a collective's wait() block and throw after the timeout,
     // as Gloo's does, instead of the watchdog ending the process.
@@ -186,7 +191,7 @@ uint64_t bytesOf(const at::Tensor& t) {
 } // namespace
 
 bool ncclAvailable() {
-#ifdef USE_C10D_NCCL
+#ifdef BRILLM_NCCL
     return true;
 #else
     return false;
@@ -229,7 +234,7 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
         else
             impl->store = tcp;
         if (options.backend == "nccl") {
-#ifdef USE_C10D_NCCL
+#ifdef BRILLM_NCCL
             impl->connectNccl(timeout);
 #endif
         } else {
