@@ -370,6 +370,7 @@ int benchTrain(const Args& args) {
     training::AdamW opt(model, settings);
     const LossOptions lo{true, static_cast<int>(threads)};
     LossWorkspace workspace;
+    training::DeviceLossWorkspace deviceWorkspace;
     double lossTime = 0, optTime = 0;
     int64_t touched = 0;
     // the first step warms up allocations and page tables
@@ -377,7 +378,7 @@ int benchTrain(const Args& args) {
         const auto t0 = Clock::now();
         const auto& samples = batches[static_cast<size_t>(s)].samples;
         const auto r = device.is_cpu() ? sampledLoss(model, samples, lo, &workspace)
-                                       : training::deviceSampledLoss(model, samples, {precision, 1.0});
+                                       : training::deviceSampledLoss(model, samples, {precision, 1.0, &deviceWorkspace});
         const auto t1 = Clock::now();
         opt.step(model, r.grad, 1e-3);
         if (!device.is_cpu()) (void)model.positions.sum().item<double>(); // wait for the GPU

@@ -60,6 +60,29 @@ double deviceMemoryMegabytes(const at::Device& device) {
     return 0;
 }
 
+void DeviceLossWorkspace::prepare(const Model& model) {
+    const at::Device device = model.weights.device();
+    const bool same = m_edges == &model.edges && m_numOwn == model.edges.numOwn() && m_vocab == model.vocabSize() &&
+                      ownKeys.defined() && ownKeys.device() == device && pe.defined() &&
+                      pe.scalar_type() == model.dtype() && pe.size(0) == model.config.maxPositions &&
+                      pe.size(1) == model.dim();
+    if (same) return;
+    const int64_t V = model.vocabSize();
+    const auto& rowPtr = model.edges.rowPtr();
+    const auto& targets = model.edges.targets();
+    at::Tensor keys = at::empty({model.edges.numOwn()}, at::kLong);
+    auto* k = keys.data_ptr<int64_t>();
+    for (int64_t s = 0; s < V; ++s)
+        for (int64_t e = rowPtr[static_cast<size_t>(s)]; e < rowPtr[static_cast<size_t>(s) + 1]; ++e)
+            k[e] = s * V + targets[static_cast<size_t>(e)];
+    ownKeys = keys.to(device);
+    const auto peHost = positionalEncoding(model.config.maxPositions, model.dim());
+    pe = at::tensor(peHost, at::kDouble).reshape({model.config.maxPositions, model.dim()}).to(device, model.dtype());
+    m_edges = &model.edges;
+    m_numOwn = model.edges.numOwn();
+    m_vocab = V;
+}
+
 namespace {
 
 // Autocast on CUDA for the lifetime of the guard (the API moved between LibTorch 1.13 and 2.x).
@@ -120,14 +143,17 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
     if (L + 1 >= model.config.maxPositions)
         throw InputError("a sample has " + std::to_string(L) + " edges, more than the position table allows");
 
-    // Host-side index tensors: slots [B, L, C] (padding uses slot 0 and is masked), the start nodes.
-    at::Tensor slots = at::zeros({B, L, C}, at::kLong);
+    // Host-side index tensors (plain copies of the batch): each edge's source [B, L], the
+    // candidates [B, L, C] (padding: node 0, masked), the start nodes.
+    at::Tensor sources = at::zeros({B, L}, at::kLong);
+    at::Tensor cands = at::zeros({B, L, C}, at::kLong);
     at::Tensor candMask = at::zeros({B, L, C}, at::kBool);
     at::Tensor edgeMask = at::zeros({B, L}, at::kFloat);
     at::Tensor edgesPer = at::zeros({B}, at::kFloat);
     at::Tensor starts = at::empty({B}, at::kLong);
     {
-        auto* sp = slots.data_ptr<int64_t>();
+        auto* sr = sources.data_ptr<int64_t>();
+        auto* cp = cands.data_ptr<int64_t>();
         auto* cm = candMask.data_ptr<bool>();
         auto* em = edgeMask.data_ptr<float>();
         auto* ep = edgesPer.data_ptr<float>();
@@ -138,56 +164,50 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
                 if (t < 0 || t >= V) throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
             st[b] = s.tokens[0];
             ep[b] = static_cast<float>(s.numEdges());
-            // padding edges score one candidate (slot 0) so that their masked loss stays finite
+            // padding edges score one candidate so that their masked loss stays finite
             for (int64_t i = s.numEdges(); i < L; ++i) cm[(b * L + i) * C] = true;
             for (int64_t i = 0; i < s.numEdges(); ++i) {
                 em[b * L + i] = 1.0f;
-                const int32_t src = s.tokens[static_cast<size_t>(i)];
+                sr[b * L + i] = s.tokens[static_cast<size_t>(i)];
                 const int64_t begin = s.offsets[static_cast<size_t>(i)], end = s.offsets[static_cast<size_t>(i) + 1];
                 for (int64_t k = begin; k < end; ++k) {
                     const int32_t c = s.candidates[static_cast<size_t>(k)];
                     if (c < 0 || c >= V) throw InputError("candidate id " + std::to_string(c) + " is outside the vocabulary");
                     const int64_t at = (b * L + i) * C + (k - begin);
-                    sp[at] = model.edges.slot(src, c);
+                    cp[at] = c;
                     cm[at] = true;
                 }
             }
         }
     }
-    // The touched slots (real candidates only), ascending, and every candidate's row among them;
-    // padding points at row 0 and is masked.
-    std::vector<int64_t> touched;
-    {
-        const auto* sp = slots.data_ptr<int64_t>();
-        const auto* cm = candMask.data_ptr<bool>();
-        const auto* em = edgeMask.data_ptr<float>();
-        for (int64_t e = 0; e < B * L; ++e)
-            if (em[e] > 0)
-                for (int64_t k = 0; k < C; ++k)
-                    if (cm[e * C + k]) touched.push_back(sp[e * C + k]);
-        std::sort(touched.begin(), touched.end());
-        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-    }
-    at::Tensor rowsHost = at::zeros({B, L, C}, at::kLong);
-    {
-        const auto* sp = slots.data_ptr<int64_t>();
-        const auto* cm = candMask.data_ptr<bool>();
-        const auto* em = edgeMask.data_ptr<float>();
-        auto* rp = rowsHost.data_ptr<int64_t>();
-        for (int64_t e = 0; e < B * L; ++e)
-            if (em[e] > 0)
-                for (int64_t k = 0; k < C; ++k)
-                    if (cm[e * C + k])
-                        rp[e * C + k] = std::lower_bound(touched.begin(), touched.end(), sp[e * C + k]) - touched.begin();
-    }
-    const auto uniqDev = at::tensor(touched, at::kLong).to(device);
-    const auto rows = rowsHost.to(device);
     const auto candMaskDev = candMask.to(device);
     const auto edgeMaskDev = edgeMask.to(device);
     const auto startsDev = starts.to(device);
 
-    const auto peHost = positionalEncoding(model.config.maxPositions, d);
-    const auto pe = at::tensor(peHost, at::kDouble).reshape({model.config.maxPositions, d}).to(device, model.dtype());
+    // Slots on the device: the own pairs' keys source * V + target are sorted in CSR order, so a
+    // pair's slot is its key's index + 1 when found, else the shared slot 0.
+    DeviceLossWorkspace local;
+    DeviceLossWorkspace& ws = options.workspace ? *options.workspace : local;
+    ws.prepare(model);
+    const int64_t numOwn = model.edges.numOwn(), numSlots = model.edges.numSlots();
+    const auto keys = sources.to(device).unsqueeze(2) * V + cands.to(device); // [B, L, C]
+    at::Tensor slots = at::zeros_like(keys);
+    if (numOwn > 0) {
+        const auto idx = at::searchsorted(ws.ownKeys, keys).clamp_max_(numOwn - 1);
+        slots = at::where(ws.ownKeys.index_select(0, idx.flatten()).view_as(keys) == keys, idx + 1, slots);
+    }
+    // The touched slots (real candidates only), ascending, and every candidate's row among them;
+    // padding gets a sentinel slot past the table, dropped from the list, and row 0 (masked).
+    const auto real = candMaskDev.logical_and(edgeMaskDev.unsqueeze(2) > 0);
+    slots.masked_fill_(real.logical_not(), numSlots);
+    const auto [uniqAll, inverseAll] = at::_unique(slots.flatten(), /*sorted=*/true, /*return_inverse=*/true);
+    const auto uniqHost = uniqAll.to(at::kCPU);
+    std::vector<int64_t> touched(uniqHost.data_ptr<int64_t>(), uniqHost.data_ptr<int64_t>() + uniqHost.numel());
+    if (!touched.empty() && touched.back() == numSlots) touched.pop_back();
+    const auto U = static_cast<int64_t>(touched.size());
+    const auto uniqDev = uniqAll.narrow(0, 0, U);
+    const auto rows = inverseAll.view({B, L, C}).masked_fill(real.logical_not(), 0);
+    const at::Tensor& pe = ws.pe;
 
     // Leaves: the touched rows, the start nodes' biases, the position logits.
     at::Tensor Wt = model.weights.index_select(0, uniqDev).detach().requires_grad_(true);

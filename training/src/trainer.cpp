@@ -201,6 +201,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     Prefetcher prefetch(source, s.state.step, c.steps, rank, R);
     LossWorkspace workspace;
     LossScaler scaler;
+    DeviceLossWorkspace deviceWorkspace;
     if (s.precision != Precision::Float16) scaler.scale = 1.0;
     std::optional<GradientExchange> exchange;
     if (comm) exchange.emplace(*comm);
@@ -236,7 +237,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
         } else {
             if (!comm || !batch.empty())
-                loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale});
+                loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale, &deviceWorkspace});
         }
         const SparseGradients* grad = &loss.grad;
         int64_t samples = static_cast<int64_t>(batch.size());

@@ -25,11 +25,26 @@ enum class Precision { Float32, Float16, BFloat16 };
 const char* toString(Precision p);            // "fp32", "fp16", "bf16"
 Precision precisionFromString(const std::string& s); // throws InputError naming the accepted values
 
+// What deviceSampledLoss keeps between calls on the same model: the own pairs' keys on the
+// device (for the slot lookup) and the PE table. Rebuilt when the model's table, dtype or device
+// changes. Not thread-safe: one per training loop.
+class DeviceLossWorkspace {
+public:
+    void prepare(const Model& model);
+    at::Tensor ownKeys; // [numOwn] source * V + target, ascending (CSR order)
+    at::Tensor pe;      // [maxPositions, d] in the model's dtype
+
+private:
+    const EdgeTable* m_edges = nullptr;
+    int64_t m_numOwn = -1, m_vocab = -1;
+};
+
 struct DeviceLossOptions {
     Precision precision = Precision::Float32; // Float16/BFloat16 need a CUDA model
     // The loss is multiplied by this before the backward pass and the gradients divided by it
     // after (dynamic loss scaling for float16); 1 otherwise.
     double lossScale = 1.0;
+    DeviceLossWorkspace* workspace = nullptr; // optional: reused between calls
 };
 
 // Throws InputError for an empty batch, a sample without edges or ids outside the model, and
