@@ -157,8 +157,7 @@ int runDemo(const Args& args) {
     o.maxNewTokens = maxNew;
     o.recordTrace = false;
     // padding ends a training text and [UNK] stands for anything: neither reads well in a demo
-    for (const char* special : {"[PAD]", "[UNK]", "<unk>", "[CLS]", "[SEP]", "[MASK]"})
-        if (auto id = codec.vocabulary().id(special)) o.bannedTokens.push_back(*id);
+    o.bannedTokens = codec.specialNodes();
     std::cout << prompt << std::flush;
     std::vector<int32_t> generated;
     std::string shown;

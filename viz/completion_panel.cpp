@@ -208,6 +208,10 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     m_excludeSelf = new QCheckBox(tr("exclude self-loops"));
     m_excludeSelf->setChecked(true);
     m_excludeSelf->setToolTip(tr("Drop target == source from the candidates, as the released decoder does"));
+    m_skipSpecial = new QCheckBox(tr("skip special tokens"));
+    m_skipSpecial->setChecked(true);
+    m_skipSpecial->setToolTip(tr("Never choose [PAD], [UNK], [CLS], [SEP], [MASK] and the tokenizer's other special "
+                                 "tokens; they stay candidates, so ranks and probabilities are unchanged"));
     m_reference = new QCheckBox(tr("reference decode"));
     m_reference->setToolTip(tr("Reproduce the released decoder: PE offset by one, temperature/top-k/top-p ignored"));
 
@@ -239,6 +243,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
         opts2->addWidget(m_maxTokens);
     }
     opts2->addWidget(m_excludeSelf);
+    opts2->addWidget(m_skipSpecial);
     opts2->addWidget(m_reference);
     opts2->addStretch(1);
     opts2->addWidget(m_historyLabel);
@@ -312,6 +317,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     connect(m_maxTokens, &QSpinBox::valueChanged, this, &CompletionPanel::optionsChanged);
     connect(m_excludeSelf, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
     connect(m_reference, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
+    connect(m_skipSpecial, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
 
     connect(doc, &StudioDocument::selectionChanged, this, &CompletionPanel::updateCandidates);
     connect(doc, &StudioDocument::traceFinished, this, &CompletionPanel::updateCandidates);
@@ -335,9 +341,14 @@ DecodeOptions CompletionPanel::options() const {
     o.seed = static_cast<uint64_t>(m_seed->value());
     o.excludeSelfLoop = m_excludeSelf->isChecked();
     o.referenceDecode = m_reference->isChecked();
+    if (m_skipSpecial->isChecked() && m_doc->model() && m_doc->model()->codec)
+        o.bannedTokens = m_doc->model()->codec->specialNodes();
     o.recordTrace = true;
     return o;
 }
+
+bool CompletionPanel::skipSpecial() const { return m_skipSpecial->isChecked(); }
+void CompletionPanel::setSkipSpecial(bool skip) { m_skipSpecial->setChecked(skip); }
 
 void CompletionPanel::setOptions(const DecodeOptions& o) {
     m_maxTokens->setValue(static_cast<int>(o.maxNewTokens));

@@ -67,6 +67,9 @@ public:
 
     DecodeOptions options() const;
     void setOptions(const DecodeOptions& options);
+    // Special tokens ([PAD], [UNK], ...) are never chosen (options() bans them) when on; default on.
+    bool skipSpecial() const;
+    void setSkipSpecial(bool skip);
     QString prompt() const;
     void setPrompt(const QString& text);
     QLineEdit* promptEdit() const { return m_prompt; }
@@ -101,6 +104,7 @@ private:
     QSpinBox* m_maxTokens;
     QCheckBox* m_excludeSelf;
     QCheckBox* m_reference;
+    QCheckBox* m_skipSpecial;
     QSpinBox* m_candidateCount;
     TokenFlowWidget* m_flow;
     QLabel* m_stepInfo;

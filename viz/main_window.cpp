@@ -480,6 +480,7 @@ void MainWindow::restoreSettings() {
     o.excludeSelfLoop = s.value(QStringLiteral("decode/excludeSelfLoop"), true).toBool();
     o.referenceDecode = s.value(QStringLiteral("decode/referenceDecode"), false).toBool();
     m_completion->setOptions(o);
+    m_completion->setSkipSpecial(s.value(QStringLiteral("decode/skipSpecial"), true).toBool());
     m_completion->setPrompt(s.value(QStringLiteral("decode/lastPrompt")).toString());
 }
 
@@ -496,6 +497,7 @@ void MainWindow::saveSettings() {
     s.setValue(QStringLiteral("decode/seed"), static_cast<qulonglong>(o.seed));
     s.setValue(QStringLiteral("decode/excludeSelfLoop"), o.excludeSelfLoop);
     s.setValue(QStringLiteral("decode/referenceDecode"), o.referenceDecode);
+    s.setValue(QStringLiteral("decode/skipSpecial"), m_completion->skipSpecial());
     s.setValue(QStringLiteral("decode/lastPrompt"), m_completion->prompt());
 }
 

@@ -6,6 +6,7 @@
 #include "brillm/model_file.h"
 #include "brillm/tokenizer_char.h"
 
+#include <algorithm>
 #include <string>
 
 namespace brillm {
@@ -85,6 +86,18 @@ std::string TextCodec::decode(std::span<const int32_t> nodes, bool skipSpecial) 
 std::string TextCodec::nodeText(int32_t node) const {
     const int32_t one[1] = {node};
     return decode(one);
+}
+
+std::vector<int32_t> TextCodec::specialNodes() const {
+    std::vector<int32_t> out;
+    for (int32_t t : m_tokenizer->specialIds())
+        if (t >= 0 && static_cast<size_t>(t) < m_tokenToNode.size() && m_tokenToNode[static_cast<size_t>(t)] >= 0)
+            out.push_back(m_tokenToNode[static_cast<size_t>(t)]);
+    for (const char* name : {"[PAD]", "[UNK]", "<unk>", "[CLS]", "[SEP]", "[MASK]"})
+        if (const auto id = m_nodes.id(name)) out.push_back(*id);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 } // namespace brillm

@@ -3,6 +3,8 @@
 #include "brillm/error.h"
 #include "brillm/model_file.h"
 #include "brillm/text_codec.h"
+#include "brillm/tokenizer.h"
+#include "brillm/vocabulary.h"
 
 #include <gtest/gtest.h>
 
@@ -45,4 +47,20 @@ TEST(TextCodec, ReleasedEnglishFilesMapBpeTokensToNodeIds) {
     // the byte-level prefix space comes back as a space
     EXPECT_EQ(codec.decode(e.nodes), " " + text);
     EXPECT_EQ(codec.nodeText(*nodes.id("Ġthe")), " the");
+}
+
+TEST(TextCodec, SpecialNodesAreTheTokenizersSpecialTokensAndTheUsualNames) {
+    ModelMetadata meta;
+    meta.vocabulary = {"a", "<unk>", "b", "[PAD]", "c"};
+    EXPECT_EQ(TextCodec::fromMetadata(meta, 5).specialNodes(), (std::vector<int32_t>{1, 3}));
+    // a BPE tokenizer: its added special tokens, mapped to node ids
+    std::shared_ptr<const Tokenizer> bpe =
+        loadTokenizer(std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json");
+    const TextCodec codec(NodeVocabulary::fromTokenizer(*bpe), bpe);
+    const auto special = codec.specialNodes();
+    ASSERT_EQ(special.size(), 5u);
+    for (int32_t n : special) {
+        const auto& tok = codec.nodeToken(n);
+        EXPECT_TRUE(tok == "[PAD]" || tok == "[UNK]" || tok == "[CLS]" || tok == "[SEP]" || tok == "[MASK]") << tok;
+    }
 }

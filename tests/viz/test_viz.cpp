@@ -20,6 +20,7 @@
 #include "trace_models.h"
 
 #include <brillm/decode.h>
+#include <brillm/model_file.h>
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
@@ -464,6 +465,44 @@ TEST_F(StudioWindowTest, BranchFromTheCandidateTable) {
     ASSERT_TRUE(settled.wait(20000));
     EXPECT_EQ(doc().trace().tokens[10], pick);
     EXPECT_EQ(doc().historyIndex(), 1);
+}
+
+// "skip special tokens" (default on) bans the codec's special nodes, and the completion never
+// takes one; off bans nothing.
+TEST_F(StudioWindowTest, SkipSpecialTokensBansTheCodecsSpecialNodes) {
+    // a model whose vocabulary has special tokens, with their edges made the strongest
+    const QString path = m_dir.filePath(QStringLiteral("special.brillm"));
+    {
+        const int64_t V = 6;
+        Model m = Model::randomInit({V, 4, 32}, EdgeTable::dense(V), 5);
+        for (int32_t s = 0; s < V; ++s)
+            for (int32_t t : {2, 4}) m.biases[m.edges.slot(s, t)].fill_(3.0);
+        ModelMetadata meta;
+        meta.vocabulary = {"a", "b", "<unk>", "c", "[PAD]", "d"};
+        ModelFile::save(path.toStdString(), m, meta);
+    }
+    QSignalSpy loaded(&doc(), &StudioDocument::modelChanged);
+    doc().openModel(path);
+    ASSERT_TRUE(loaded.wait(10000));
+    auto* panel = m_window->completionPanel();
+    panel->setSkipSpecial(true);
+    EXPECT_EQ(panel->options().bannedTokens, (std::vector<int32_t>{2, 4}));
+    QSignalSpy settled(&doc(), &StudioDocument::viewsSettled);
+    auto o = panel->options();
+    o.maxNewTokens = 8;
+    doc().complete(QStringLiteral("ab"), o);
+    ASSERT_TRUE(settled.wait(20000));
+    const auto& tokens = doc().trace().tokens;
+    ASSERT_GT(tokens.size(), 2u);
+    for (size_t k = 2; k < tokens.size(); ++k) EXPECT_TRUE(tokens[k] != 2 && tokens[k] != 4) << tokens[k];
+    panel->setSkipSpecial(false);
+    EXPECT_TRUE(panel->options().bannedTokens.empty());
+    // without the ban the strengthened special edges win
+    QSignalSpy settled2(&doc(), &StudioDocument::viewsSettled);
+    doc().complete(QStringLiteral("ab"), panel->options());
+    ASSERT_TRUE(settled2.wait(20000));
+    EXPECT_TRUE(doc().trace().tokens[2] == 2 || doc().trace().tokens[2] == 4);
+    panel->setSkipSpecial(true);
 }
 
 // Every dock in its default place still fits a 1366 x 768 laptop screen.

@@ -51,6 +51,10 @@ public:
     const std::string& nodeToken(int32_t node) const { return m_nodes.token(node); }
 
     const NodeVocabulary& vocabulary() const { return m_nodes; }
+    // Nodes that are not text: the tokenizer's special tokens and the usual names ([PAD], [UNK],
+    // <unk>, [CLS], [SEP], [MASK]) where the vocabulary has them; sorted. Decoding bans them by
+    // default in the studio and `brillm demo`.
+    std::vector<int32_t> specialNodes() const;
     const Tokenizer& tokenizer() const { return *m_tokenizer; }
     int64_t vocabSize() const { return m_nodes.size(); }
 
