@@ -174,7 +174,9 @@ int runDemo(const Args& args) {
     std::cout << '\n';
     std::cerr << "[" << trace.generated().size() << " tokens, stop: " << trace.stopReason << "; model " << modelPath.string()
               << "]\nSee why each token won: build/bin/brillm trace --model " << modelPath.string() << " --prompt '" << prompt
-              << "' --max-new-tokens 8 --json\n";
+              << "' --max-new-tokens 8 --json\n"
+              << "Trace a continuation you expected to the edges behind it: build/bin/brillm blame --model "
+              << modelPath.string() << " --prompt '" << prompt << "' --expect ' was not'\n";
     return 0;
 }
 
