@@ -361,12 +361,7 @@ int benchTrain(const Args& args) {
     std::vector<TrainBatch> batches;
     for (int64_t s = 0; s < steps + 1; ++s) batches.push_back(syntheticBatch(model, batch, len, k, rng));
 
-    if (!device.is_cpu()) {
-        model.weights = model.weights.to(device);
-        model.biases = model.biases.to(device);
-        model.nodeBias = model.nodeBias.to(device);
-        model.positions = model.positions.to(device);
-    }
+    model = model.toDevice(device);
     training::AdamW opt(model, settings);
     const LossOptions lo{true, static_cast<int>(threads)};
     LossWorkspace workspace;

@@ -77,4 +77,14 @@ Model Model::toDtype(at::ScalarType dtype) const {
 
 Model Model::clone() const { return toDtype(dtype()); }
 
+Model Model::toDevice(const at::Device& device) const {
+    if (weights.device() == device) return *this;
+    Model m = *this;
+    m.weights = weights.to(device);
+    m.biases = biases.to(device);
+    m.nodeBias = nodeBias.to(device);
+    m.positions = positions.to(device);
+    return m;
+}
+
 } // namespace brillm

@@ -119,17 +119,6 @@ struct Session {
     bool writer() const { return rank() == 0; }
 };
 
-// The model's tensors on another device (the edge table stays on the host).
-Model onDevice(const Model& m, const at::Device& device) {
-    if (m.weights.device() == device) return m;
-    Model out = m;
-    out.weights = m.weights.to(device);
-    out.biases = m.biases.to(device);
-    out.nodeBias = m.nodeBias.to(device);
-    out.positions = m.positions.to(device);
-    return out;
-}
-
 // Dynamic loss scaling for float16 (as torch.cuda.amp.GradScaler): halve on overflow, double
 // after a run of good steps.
 struct LossScaler {
@@ -339,7 +328,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             // rank q evaluates held-out sequences q, q + R, ...; the sums are all-reduced
             double total = 0;
             int64_t edges = 0;
-            const Model evalModel = onDevice(s.model, at::Device(at::kCPU)); // the exact loss runs on the host
+            const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
             for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) {
                 const auto ex = exactLoss(evalModel, heldOut[i]);
                 total += ex.loss * static_cast<double>(ex.edgeLosses.size());
@@ -416,7 +405,7 @@ void placeOnDevice(Session& s, const TrainConfig& c) {
                          (ncclAvailable() ? "" : ", which this build of the trainer lacks (build against a CUDA LibTorch with NCCL)") +
                          "; the gloo backend trains on the CPU (--device cpu)");
     }
-    s.model = onDevice(s.model, s.device);
+    s.model = s.model.toDevice(s.device);
 }
 
 AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {

@@ -44,6 +44,9 @@ struct Model {
     Model toDtype(at::ScalarType dtype) const;
     // A deep copy (tensors cloned).
     Model clone() const;
+    // The tensors on another device (a GPU for the trainer's CUDA step; the core's own kernels
+    // need the CPU). The edge table stays on the host. Shares the tensors when already there.
+    Model toDevice(const at::Device& device) const;
 
     at::ScalarType dtype() const { return weights.scalar_type(); }
     int64_t dim() const { return config.dim; }
