@@ -168,20 +168,6 @@ public:
         return std::exp(m_params.position(j) - m_max[static_cast<size_t>(k)]) / m_norm[static_cast<size_t>(k)];
     }
 
-    // Softmax weights of the mixture into x_k over the positions not dropped.
-    Vec weights(int64_t k) const {
-        Vec a(static_cast<size_t>(k), 0.0);
-        double mx = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < k; ++j)
-            if (!m_dropped[static_cast<size_t>(j)]) mx = std::max(mx, m_params.position(j));
-        if (!std::isfinite(mx)) return a; // every position dropped: x_k = 0
-        double sum = 0;
-        for (int64_t j = 0; j < k; ++j)
-            if (!m_dropped[static_cast<size_t>(j)]) sum += (a[static_cast<size_t>(j)] = std::exp(m_params.position(j) - mx));
-        for (double& v : a) v /= sum;
-        return a;
-    }
-
     double energy(int32_t c, Vec* z = nullptr, Vec* y = nullptr) {
         Vec zz, yy;
         const double e =
@@ -289,7 +275,8 @@ Gradients marginGradients(Forward& f, const BlameQuery& q, int64_t d) {
     std::vector<Vec> dy(static_cast<size_t>(i), Vec(static_cast<size_t>(d), 0.0));
     for (int64_t k = i; k >= 1; --k) {
         // x_k = sum_j a_j y_j, a = softmax(positions[0:k])
-        const Vec a = f.weights(k);
+        Vec a(static_cast<size_t>(k));
+        for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(j)] = f.weight(k, j);
         const Vec& dxk = g.dx[static_cast<size_t>(k)];
         Vec da(static_cast<size_t>(k));
         double dot = 0;
