@@ -5,6 +5,7 @@
 #include "brillm/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
+#include "../core/reference_model.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -14,16 +15,9 @@
 namespace brillm::training {
 namespace {
 
+// The core tests' random sparse model, with a 32-entry position table.
 Model randomModel(int64_t V, int64_t d, double own, uint64_t seed, at::ScalarType dtype) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0, 1);
-    std::vector<std::pair<int32_t, int32_t>> pairs;
-    for (int32_t s = 0; s < V; ++s)
-        for (int32_t t = 0; t < V; ++t)
-            if (u(rng) < own) pairs.emplace_back(s, t);
-    auto m = Model::randomInit({V, d, 32}, EdgeTable::fromPairs(V, pairs), seed, dtype);
-    m.positions.copy_(at::randn({1, 32, 1}, at::detail::createCPUGenerator(seed + 1), m.weights.options()));
-    return m;
+    return brillm::testing::randomModel(V, d, own, seed, dtype, 32);
 }
 
 // Samples of different lengths with different numbers of negatives per edge.

@@ -5,6 +5,7 @@
 #include "brillm/model_file.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/trainer.h"
+#include "training_test_util.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 namespace fs = std::filesystem;
 using namespace brillm;
 using namespace brillm::training;
+using brillm::training::test_util::stepRecords;
 
 namespace {
 
@@ -58,13 +60,7 @@ protected:
                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(m_dir);
         fs::create_directories(m_dir);
-        std::mt19937 rng(5);
-        const char* subjects[] = {"the cat", "a dog", "my friend", "the old man", "she"};
-        const char* verbs[] = {"sees", "likes", "walks to", "finds", "waits for"};
-        const char* objects[] = {"the house.", "a tree.", "the river.", "her garden.", "the town."};
-        std::ofstream out(m_dir / "corpus.txt");
-        for (int i = 0; i < 300; ++i)
-            out << subjects[rng() % 5] << ' ' << verbs[rng() % 5] << ' ' << objects[rng() % 5] << '\n';
+        test_util::writeToyCorpus(m_dir / "corpus.txt");
     }
     void TearDown() override { fs::remove_all(m_dir); }
 
@@ -95,16 +91,6 @@ void expectSameLosses(const std::vector<double>& a, const std::vector<double>& b
         EXPECT_NEAR(a[i], b[i + offsetB], 1e-4 * std::max(1.0, std::abs(a[i]))) << "step " << i + 1;
 }
 
-std::vector<nlohmann::json> stepRecords(const fs::path& metrics) {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(metrics);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto j = nlohmann::json::parse(line);
-        if (j.at("type") == "step") out.push_back(std::move(j));
-    }
-    return out;
-}
 
 } // namespace
 

@@ -9,6 +9,7 @@
 #include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/trainer.h"
+#include "training_test_util.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -31,15 +32,6 @@ protected:
         if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA in this LibTorch build or no GPU on this machine";
     }
 };
-
-Model toCuda(const Model& m) {
-    Model g = m;
-    g.weights = m.weights.cuda();
-    g.biases = m.biases.cuda();
-    g.nodeBias = m.nodeBias.cuda();
-    g.positions = m.positions.cuda();
-    return g;
-}
 
 std::vector<LossSample> batchOf(const Model& m, int B, int len, int k, uint64_t seed) {
     std::mt19937_64 rng(seed);
@@ -74,7 +66,7 @@ Model sparseModel(int64_t V, int64_t E, uint64_t seed) {
 
 TEST_F(Gpu, CudaStepMatchesTheCpuKernels) {
     const auto cpu = sparseModel(300, 20000, 1);
-    const auto gpu = toCuda(cpu);
+    const auto gpu = cpu.toDevice(at::kCUDA);
     const auto batch = batchOf(cpu, 8, 16, 50, 2);
     const auto ref = sampledLoss(cpu, batch, LossOptions{true, 0});
     const auto f32 = deviceSampledLoss(gpu, batch, {Precision::Float32, 1.0});
@@ -97,7 +89,7 @@ TEST_F(Gpu, CudaStepMatchesTheCpuKernels) {
 TEST_F(Gpu, AdamWOnTheGpuMatchesTheCpuLoops) {
     for (const auto kind : {OptimizerKind::AdamW, OptimizerKind::SparseAdamW}) {
         auto cpu = sparseModel(200, 8000, 3);
-        auto gpu = toCuda(cpu);
+        auto gpu = cpu.toDevice(at::kCUDA);
         AdamWSettings st;
         st.kind = kind;
         st.weightDecay = 0.01;
@@ -124,12 +116,7 @@ TEST_F(Gpu, TrainsOnTheGpuAndResumesOnTheCpu) {
     const auto dir = std::filesystem::temp_directory_path() / ("brillm-gpu-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    {
-        std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/resources/corpora/en_austen.txt");
-        std::ofstream out(dir / "corpus.txt");
-        std::string line;
-        for (int i = 0; i < 3000 && std::getline(in, line); ++i) out << line << '\n';
-    }
+    test_util::writeAustenExcerpt(dir / "corpus.txt", 3000);
     for (const char* precision : {"bf16", "fp16"}) {
         TrainConfig c;
         c.corpus = {(dir / "corpus.txt").string()};
@@ -169,10 +156,7 @@ protected:
         m_dir = std::filesystem::temp_directory_path() / ("brillm-nccl-" + std::to_string(getpid()));
         std::filesystem::remove_all(m_dir);
         std::filesystem::create_directories(m_dir);
-        std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/resources/corpora/en_austen.txt");
-        std::ofstream out(m_dir / "corpus.txt");
-        std::string line;
-        for (int i = 0; i < 2000 && std::getline(in, line); ++i) out << line << '\n';
+        test_util::writeAustenExcerpt(m_dir / "corpus.txt", 2000);
     }
     void TearDown() override {
         if (!m_dir.empty()) std::filesystem::remove_all(m_dir);
@@ -222,13 +206,9 @@ TEST_F(GpuNccl, OneRankOverNcclTrainsLikeOneProcessOnTheGpu) {
     EXPECT_TRUE(at::equal(gathered[0].cpu(), gpu.cpu()));
 
     // the metrics of rank 0 say where it ran
-    std::ifstream in(m_dir / "dist" / "metrics.jsonl");
-    std::string line;
-    int steps = 0;
-    while (std::getline(in, line)) {
-        const auto j = nlohmann::json::parse(line);
-        if (j.at("type") != "step") continue;
-        ++steps;
+    const auto records = test_util::stepRecords(m_dir / "dist" / "metrics.jsonl");
+    const auto steps = static_cast<int>(records.size());
+    for (const auto& j : records) {
         EXPECT_EQ(j.at("world_size"), 1);
         EXPECT_EQ(j.at("device"), comm->device().str());
         EXPECT_GT(j.at("exchange_bytes").get<uint64_t>(), 0u);
@@ -259,17 +239,12 @@ TEST_F(GpuNccl, CliNprocPerNodeOneTrainsOverNccl) {
     std::ifstream err(m_dir / "cli-err.txt");
     const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
-    std::ifstream in(run / "metrics.jsonl");
-    std::string line;
-    int steps = 0;
-    while (std::getline(in, line)) {
-        const auto j = nlohmann::json::parse(line);
-        if (j.at("type") != "step") continue;
-        ++steps;
+    const auto records = test_util::stepRecords(run / "metrics.jsonl");
+    for (const auto& j : records) {
         EXPECT_EQ(j.at("world_size"), 1);
         EXPECT_EQ(j.at("device"), "cuda:0");
     }
-    EXPECT_EQ(steps, 12);
+    EXPECT_EQ(records.size(), 12u);
 }
 
 } // namespace

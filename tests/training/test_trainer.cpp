@@ -3,6 +3,7 @@
 #include "brillm/model_file.h"
 #include "brillm/training/trainer.h"
 #include "brillm/training/training_data.h"
+#include "training_test_util.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -25,14 +26,7 @@ protected:
                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(m_dir);
         fs::create_directories(m_dir);
-        // a small corpus from a toy grammar: enough structure to learn, made here
-        std::mt19937 rng(5);
-        const char* subjects[] = {"the cat", "a dog", "my friend", "the old man", "she"};
-        const char* verbs[] = {"sees", "likes", "walks to", "finds", "waits for"};
-        const char* objects[] = {"the house.", "a tree.", "the river.", "her garden.", "the town."};
-        std::ofstream out(m_dir / "corpus.txt");
-        for (int i = 0; i < 300; ++i)
-            out << subjects[rng() % 5] << ' ' << verbs[rng() % 5] << ' ' << objects[rng() % 5] << '\n';
+        test_util::writeToyCorpus(m_dir / "corpus.txt");
     }
     void TearDown() override { fs::remove_all(m_dir); }
 
