@@ -4,6 +4,7 @@
 #include "brillm/bpe_tokenizer.h"
 #include "brillm/bpe_trainer.h"
 #include "brillm/corpus_reader.h"
+#include "brillm/corpus_sequences.h"
 #include "brillm/error.h"
 #include "brillm/tokenizer_char.h"
 #include "brillm/vocabulary_builder.h"
@@ -26,36 +27,6 @@ std::vector<std::filesystem::path> corpusFiles(const TrainConfig& c) {
         files.emplace_back(f);
     }
     return files;
-}
-
-// Paragraphs of one file: blank-line separated blocks joined with spaces when the file has
-// blank lines between its paragraphs, else one paragraph per line.
-std::vector<std::string> readParagraphs(const std::filesystem::path& file) {
-    std::vector<std::string> lines;
-    forEachLine({file}, CorpusOptions{}, [&](std::string_view line) { lines.emplace_back(line); });
-    size_t blank = 0, nonBlank = 0;
-    const auto isBlank = [](const std::string& l) { return l.find_first_not_of(" \t\r") == std::string::npos; };
-    for (const auto& l : lines) (isBlank(l) ? blank : nonBlank)++;
-    std::vector<std::string> out;
-    const bool join = blank > 0 && nonBlank > 2 * blank;
-    std::string cur;
-    for (auto& l : lines) {
-        if (isBlank(l)) {
-            if (!cur.empty()) out.push_back(std::move(cur));
-            cur.clear();
-            continue;
-        }
-        if (!join) {
-            out.push_back(std::move(l));
-            continue;
-        }
-        // trim, then join with one space
-        const auto b = l.find_first_not_of(" \t"), e = l.find_last_not_of(" \t\r");
-        if (!cur.empty()) cur += ' ';
-        cur.append(l, b, e - b + 1);
-    }
-    if (!cur.empty()) out.push_back(std::move(cur));
-    return out;
 }
 
 std::shared_ptr<const TextCodec> buildCodec(const TrainConfig& c, const std::vector<std::filesystem::path>& files,
@@ -150,15 +121,13 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
                         const auto& ids = enc.nodes;
                         if (ids.size() < 2) continue;
                         // windows overlapping by one token: every bigram lands in some window
-                        for (size_t start = 0; start + 1 < ids.size(); start += L - 1) {
-                            const size_t n = std::min(L, ids.size() - start);
+                        for (const auto& [start, n] : overlappingWindows(ids.size(), config.maxSeqLength)) {
                             Sequence s;
                             s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
                                          ids.begin() + static_cast<std::ptrdiff_t>(start + n));
                             s.length = static_cast<int32_t>(n);
                             if (data.padNode >= 0) s.ids.resize(L, data.padNode);
                             parts[static_cast<size_t>(t)].push_back(std::move(s));
-                            if (start + n >= ids.size()) break;
                         }
                     }
                 } catch (...) {
