@@ -28,6 +28,8 @@ int runDemo(const Args& args);
 int runTokenize(const Args& args);
 int runVocab(const Args& args);
 int runEdges(const Args& args);
+int runEval(const Args& args);
+int runSplit(const Args& args);
 
 int runImport(const Args& args);
 int runExport(const Args& args);

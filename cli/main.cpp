@@ -19,6 +19,7 @@ const std::vector<Command> kCommands = {
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},
     {"score", "exact and sampled-negative loss and perplexity of a text", brillm::cli::runScore},
+    {"eval", "exact held-out perplexity of a model over a corpus; Kneser-Ney n-gram baselines", brillm::cli::runEval},
     {"blame", "error tracing: force an expected continuation, explain a step by its edges", brillm::cli::runBlame},
     {"patch", "model edits (knock out, scale, swap with the shared matrix) as patch files", brillm::cli::runPatch},
 #ifdef BRILLM_WITH_TRAINING
@@ -28,6 +29,7 @@ const std::vector<Command> kCommands = {
     {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},
     {"vocab", "build a vocabulary or BPE tokenizer from a corpus; check one", brillm::cli::runVocab},
     {"edges", "count bigrams of a corpus; edge and parameter counts", brillm::cli::runEdges},
+    {"split", "split a corpus into training and held-out paragraphs (every K-th held out)", brillm::cli::runSplit},
     {"import", "convert a reference torch.save checkpoint into a model file", brillm::cli::runImport},
     {"export", "write a model file as a torch.save state dict (or another dtype)", brillm::cli::runExport},
     {"info", "what a model file holds: config, edges, parameters, tokenizer, provenance", brillm::cli::runInfo},
