@@ -31,6 +31,50 @@ LossSample LossSample::fromNegatives(std::vector<int32_t> tokens, const std::vec
     return s;
 }
 
+LossSample LossSample::exactCandidates(std::vector<int32_t> tokens, const EdgeTable& edges) {
+    LossSample s;
+    if (tokens.size() < 2) throw InputError("a training sample needs at least two tokens (one edge)");
+    const int64_t V = edges.vocabSize();
+    for (int32_t t : tokens)
+        if (t < 0 || t >= V) throw InputError("training sample: unknown node id " + std::to_string(t));
+    s.offsets.push_back(0);
+    for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+        const int32_t src = tokens[i], tgt = tokens[i + 1];
+        const auto own = edges.ownTargets(src);
+        const auto ownN = static_cast<int64_t>(own.size());
+        bool targetOwn = false;
+        s.candidates.push_back(tgt);
+        s.weights.push_back(1.0f);
+        const size_t first = s.candidates.size();
+        for (int32_t v : own) {
+            if (v == tgt) {
+                targetOwn = true;
+                continue;
+            }
+            s.candidates.push_back(v);
+        }
+        s.weights.resize(s.candidates.size(), 1.0f);
+        // the shared targets: a shared target stands for all of them; one other than the target when it is own
+        const int64_t shared = V - ownN;
+        if (!targetOwn) {
+            s.weights[first - 1] = static_cast<float>(shared);
+        } else if (shared > 0) {
+            int32_t rep = 0; // the smallest id that is not own
+            size_t k = 0;
+            for (;;) {
+                while (k < own.size() && own[k] < rep) ++k;
+                if (k == own.size() || own[k] != rep) break;
+                ++rep;
+            }
+            s.candidates.push_back(rep);
+            s.weights.push_back(static_cast<float>(shared));
+        }
+        s.offsets.push_back(static_cast<int64_t>(s.candidates.size()));
+    }
+    s.tokens = std::move(tokens);
+    return s;
+}
+
 namespace {
 
 using detail::edgeAffine;
@@ -61,6 +105,13 @@ void checkSample(const Model& model, const LossSample& s, size_t index) {
             if (k > b && c == s.tokens[static_cast<size_t>(i) + 1])
                 throw InputError(where() + "a negative of edge " + std::to_string(i) + " equals its target");
         }
+    }
+    if (!s.weights.empty()) {
+        if (s.weights.size() != s.candidates.size())
+            throw InputError(where() + "has " + std::to_string(s.weights.size()) + " candidate weights for " +
+                             std::to_string(s.candidates.size()) + " candidates");
+        for (float w : s.weights)
+            if (!(w > 0) || !std::isfinite(w)) throw InputError(where() + "candidate weights must be positive and finite");
     }
 }
 
@@ -115,7 +166,7 @@ template <class T> struct SampleWork {
     std::vector<T> mix;          // [n, n] softmax weights a^(i)_j (row i, j < i)
     std::vector<T> z, y, e;      // one edge's distinct candidate rows: [U, d], [U, d], [U]
     std::vector<int64_t> slot;   // [U] their slots
-    std::vector<int32_t> negCount; // [U] negatives that use the row
+    std::vector<T> negWeight;    // [U] how many negative targets use the row (their weights' sum)
 };
 
 // Accumulates the gradient of one candidate edge with dLoss/dy = dy into the slot's rows and
@@ -196,7 +247,9 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         wk.y.resize(static_cast<size_t>(C) * D_);
         wk.e.resize(static_cast<size_t>(C));
         wk.slot.resize(static_cast<size_t>(C));
-        wk.negCount.assign(static_cast<size_t>(C), 0);
+        wk.negWeight.assign(static_cast<size_t>(C), T(0));
+        const float* weights = s.weights.empty() ? nullptr : s.weights.data() + cb;
+        T posWeight = 1;
         int64_t rows = 0, shared = -1, posRow = 0;
         T emax = -std::numeric_limits<T>::infinity();
         for (int64_t k = 0; k < C; ++k) {
@@ -217,15 +270,18 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
                 wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
                 emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
             }
-            if (k == 0)
+            const T w = weights ? static_cast<T>(weights[k]) : T(1);
+            if (k == 0) {
                 posRow = u;
-            else
-                ++wk.negCount[static_cast<size_t>(u)];
+                posWeight = w;
+            } else {
+                wk.negWeight[static_cast<size_t>(u)] += w;
+            }
         }
-        double sumExp = std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
+        double sumExp = static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
         for (int64_t u = 0; u < rows; ++u)
-            if (wk.negCount[static_cast<size_t>(u)])
-                sumExp += static_cast<double>(wk.negCount[static_cast<size_t>(u)]) *
+            if (wk.negWeight[static_cast<size_t>(u)] > 0)
+                sumExp += static_cast<double>(wk.negWeight[static_cast<size_t>(u)]) *
                           std::exp(static_cast<double>(wk.e[static_cast<size_t>(u)] - emax));
         const T ePos = wk.e[static_cast<size_t>(posRow)];
         loss += static_cast<double>(emax) + std::log(sumExp) - static_cast<double>(ePos);
@@ -237,13 +293,13 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         if (!withGrad) continue;
         // dLoss/dEnergy_k = (softmax_k - [k == 0]) * scale; the negatives go back now
         const T sumExpT = static_cast<T>(sumExp);
-        wk.posGe[static_cast<size_t>(i)] = (std::exp(ePos - emax) / sumExpT - T(1)) * edgeScale;
+        wk.posGe[static_cast<size_t>(i)] = (posWeight * std::exp(ePos - emax) / sumExpT - T(1)) * edgeScale;
         T* dxi = wk.dxNeg.data() + i * d;
         for (int64_t u = 0; u < rows; ++u) {
-            const int32_t count = wk.negCount[static_cast<size_t>(u)];
-            if (count == 0) continue;
+            const T count = wk.negWeight[static_cast<size_t>(u)];
+            if (count <= 0) continue;
             const T eu = wk.e[static_cast<size_t>(u)];
-            const T ge = static_cast<T>(count) * std::exp(eu - emax) / sumExpT * edgeScale;
+            const T ge = count * std::exp(eu - emax) / sumExpT * edgeScale;
             const T coef = eu > 0 ? ge / eu : T(0);
             const T* yu = wk.y.data() + u * d;
             for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yu[j];

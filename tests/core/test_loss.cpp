@@ -151,3 +151,66 @@ TEST(Loss, BadSamplesAreRejected) {
     EXPECT_THROW(sampledLoss(m, std::vector<LossSample>{bad}), InputError);
     EXPECT_THROW(exactLoss(m, std::vector<int32_t>{3}), InputError);
 }
+
+// The weighted candidates of exactCandidates (own targets + one shared target standing for all)
+// against the reference's loss with every other node listed as a negative, and its autograd.
+TEST(Loss, ExactCandidatesEqualTheLossOverAllTargets) {
+    const int64_t V = 24;
+    auto m = randomModel(V, 4, 0.3, 26, at::kDouble);
+    std::vector<std::vector<int32_t>> tokens{{1, 1, 5, 9, 2, 23, 0}, {7, 3, 3, 12, 5}};
+    std::vector<LossSample> weighted;
+    std::vector<std::vector<std::vector<int32_t>>> negatives;
+    int64_t sharedTargets = 0, ownTargets = 0;
+    for (const auto& t : tokens) {
+        weighted.push_back(LossSample::exactCandidates(t, m.edges));
+        std::vector<std::vector<int32_t>> neg(t.size() - 1);
+        for (size_t i = 0; i + 1 < t.size(); ++i) {
+            for (int32_t v = 0; v < V; ++v)
+                if (v != t[i + 1]) neg[i].push_back(v);
+            (m.edges.isShared(t[i], t[i + 1]) ? sharedTargets : ownTargets)++;
+        }
+        negatives.push_back(neg);
+    }
+    ASSERT_GT(sharedTargets, 0); // both kinds of positive are covered
+    ASSERT_GT(ownTargets, 0);
+    // every edge's weights add up to V, and only ownCount + 1 candidates are evaluated
+    for (size_t k = 0; k < tokens.size(); ++k)
+        for (size_t i = 0; i + 1 < tokens[k].size(); ++i) {
+            double sum = 0;
+            for (int64_t c = weighted[k].offsets[i]; c < weighted[k].offsets[i + 1]; ++c)
+                sum += weighted[k].weights[static_cast<size_t>(c)];
+            EXPECT_EQ(sum, static_cast<double>(V));
+            EXPECT_LE(weighted[k].offsets[i + 1] - weighted[k].offsets[i], m.edges.ownCount(tokens[k][i]) + 1);
+        }
+    const auto ours = sampledLoss(m, weighted, LossOptions{true, 2});
+
+    auto w = m.weights.clone().requires_grad_(true);
+    auto b = m.biases.clone().requires_grad_(true);
+    auto nb = m.nodeBias.clone().requires_grad_(true);
+    auto pos = m.positions.clone().requires_grad_(true);
+    Model g = m;
+    g.weights = w, g.biases = b, g.nodeBias = nb, g.positions = pos;
+    auto ref = referenceLoss(g, tokens, negatives);
+    ref.backward();
+    EXPECT_NEAR(ours.loss, ref.item<double>(), 1e-12);
+    // and against the exact loss of the signal path (independent code: SignalPath::scoreNext)
+    EXPECT_NEAR(ours.sampleLosses[0], exactLoss(m, tokens[0]).loss, 1e-12);
+    EXPECT_NEAR(ours.sampleLosses[1], exactLoss(m, tokens[1]).loss, 1e-12);
+
+    auto dense = at::zeros_like(m.weights);
+    for (size_t r = 0; r < ours.grad.slots.size(); ++r)
+        dense[static_cast<int64_t>(ours.grad.slots[r])].copy_(ours.grad.weights[static_cast<int64_t>(r)]);
+    EXPECT_TRUE(at::allclose(dense, w.grad(), 1e-10, 1e-12)) << (dense - w.grad()).abs().max().item<double>();
+    EXPECT_TRUE(at::allclose(ours.grad.nodeBias, nb.grad(), 1e-10, 1e-12));
+    EXPECT_TRUE(at::allclose(ours.grad.positions, pos.grad(), 1e-10, 1e-12));
+}
+
+TEST(Loss, BadCandidateWeightsAreRejected) {
+    const auto m = randomModel(10, 4, 0.3, 27, at::kFloat);
+    auto s = LossSample::exactCandidates({1, 2, 3}, m.edges);
+    s.weights.pop_back();
+    EXPECT_THROW(sampledLoss(m, std::vector<LossSample>{s}), InputError);
+    s = LossSample::exactCandidates({1, 2, 3}, m.edges);
+    s.weights.back() = 0;
+    EXPECT_THROW(sampledLoss(m, std::vector<LossSample>{s}), InputError);
+}

@@ -6,6 +6,11 @@
 // For a sample t0..tn and edge i (t_i -> t_{i+1}) with candidates c = [t_{i+1}, negatives...]:
 //   energy_c = || GELU(x_i @ W[slot(t_i, c)] + b[slot] + PE[i + 1]) ||
 //   loss_i   = cross-entropy(energies, label 0) = logsumexp(energies) - energy_0
+// A candidate may stand for several targets with the same energy (weights: every target that
+// shares the slot 0 edge of a source has one energy): then
+//   loss_i   = log(sum_c w_c exp(energy_c)) - energy_0
+// which is the exact loss over all V targets when the candidates are the source's own targets
+// plus one shared target weighted by the number of targets on the shared slot (exactCandidates).
 // x_i mixes the positives' outputs only (the reference's cache). The sample loss is the mean
 // over its edges; the batch loss the mean over samples (the reference's value when all
 // samples have the same number of edges).
@@ -25,9 +30,16 @@ struct LossSample {
     std::vector<int32_t> tokens;     // t0..tn: n edges
     std::vector<int32_t> candidates; // edge i's candidates: [offsets[i], offsets[i+1]), positive first
     std::vector<int64_t> offsets;    // n + 1 entries
+    std::vector<float> weights;      // empty: each candidate counts once; else one per candidate, > 0:
+                                     // how many targets of the same energy it stands for
 
     // Builds a sample from a path and each edge's negatives (negatives[i] for edge i).
     static LossSample fromNegatives(std::vector<int32_t> tokens, const std::vector<std::vector<int32_t>>& negatives);
+    // The exact loss over all V targets: each edge's candidates are its target and the source's
+    // other own targets, and a target on the shared slot weighted by how many targets share it
+    // (the target itself when it is shared, else another one). At most ownCount(source) + 1
+    // candidates per edge, not V.
+    static LossSample exactCandidates(std::vector<int32_t> tokens, const EdgeTable& edges);
     int64_t numEdges() const { return static_cast<int64_t>(tokens.size()) - 1; }
 };
 
