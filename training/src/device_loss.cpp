@@ -148,6 +148,9 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
     at::Tensor sources = at::zeros({B, L}, at::kLong);
     at::Tensor cands = at::zeros({B, L, C}, at::kLong);
     at::Tensor candMask = at::zeros({B, L, C}, at::kBool);
+    // log of each candidate's weight (how many targets of its energy it stands for; 0 = one)
+    at::Tensor logWeights = at::zeros({B, L, C}, at::kDouble);
+    bool weighted = false;
     at::Tensor edgeMask = at::zeros({B, L}, at::kFloat);
     at::Tensor edgesPer = at::zeros({B}, at::kFloat);
     at::Tensor starts = at::empty({B}, at::kLong);
@@ -158,8 +161,13 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
         auto* em = edgeMask.data_ptr<float>();
         auto* ep = edgesPer.data_ptr<float>();
         auto* st = starts.data_ptr<int64_t>();
+        auto* lwp = logWeights.data_ptr<double>();
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
+            if (!s.weights.empty() && s.weights.size() != s.candidates.size())
+                throw InputError("a training sample has " + std::to_string(s.weights.size()) + " candidate weights for " +
+                                 std::to_string(s.candidates.size()) + " candidates");
+            weighted = weighted || !s.weights.empty();
             for (int32_t t : s.tokens)
                 if (t < 0 || t >= V) throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
             st[b] = s.tokens[0];
@@ -176,11 +184,17 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
                     const int64_t at = (b * L + i) * C + (k - begin);
                     cp[at] = c;
                     cm[at] = true;
+                    if (!s.weights.empty()) {
+                        const float w = s.weights[static_cast<size_t>(k)];
+                        if (!(w > 0) || !std::isfinite(w)) throw InputError("candidate weights must be positive and finite");
+                        lwp[at] = std::log(static_cast<double>(w));
+                    }
                 }
             }
         }
     }
     const auto candMaskDev = candMask.to(device);
+    const auto logWeightsDev = weighted ? std::optional<at::Tensor>(logWeights.to(device, model.dtype())) : std::nullopt;
     const auto edgeMaskDev = edgeMask.to(device);
     const auto startsDev = starts.to(device);
 
@@ -239,7 +253,8 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
             const auto z = at::matmul(x.view({B, 1, 1, d}), W).view({B, C, d}) + bias + pe[i + 1];
             const auto y = at::gelu(z.to(model.dtype()));
             auto e = y.norm(2, {2}).masked_fill(candMaskDev.select(1, i).logical_not(), negInf); // [B, C]
-            const auto edgeLoss = at::logsumexp(e, {1}) - e.select(1, 0);
+            const auto edgeLoss =
+                at::logsumexp(logWeightsDev ? e + logWeightsDev->select(1, i) : e, {1}) - e.select(1, 0);
             acc = acc + edgeLoss * edgeMaskDev.select(1, i);
             ys.push_back(y.select(1, 0));
         }
