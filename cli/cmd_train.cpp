@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -25,9 +26,17 @@ void onInterrupt(int) { g_interrupted = 1; }
 
 int runTrain(const Args& args) {
     using namespace brillm::training;
-    TrainConfig c;
+    // the recipe first: its settings are the defaults the other options change
+    std::string recipe = "default";
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--recipe" && i + 1 < args.size()) recipe = args[i + 1];
+        if (args[i].rfind("--recipe=", 0) == 0) recipe = args[i].substr(9);
+    }
+    TrainConfig c = recipeConfig(recipe);
     std::vector<std::string> corpus;
-    std::string out, resumeDir, negativeMode = "frequency", optimizer = "adamw", schedule = "constant", edges = "real";
+    std::string out, resumeDir, negativeMode = toString(c.negativeMode), optimizer = toString(c.optimizer),
+                                schedule = toString(c.schedule), edges = toString(c.edges), loss = toString(c.loss),
+                                init = toString(c.init);
     bool quiet = false, json = false;
     ArgParser p("brillm train",
                 "Train a BriLLM model from text files, writing a run directory (config.json, metrics.jsonl,\n"
@@ -41,24 +50,36 @@ int runTrain(const Args& args) {
                 "  torchrun --nproc_per_node 4 --no_python brillm train --corpus c.txt --out run\n"
                 "--batch is the global batch: rank r trains sequences r, r+R, ... of it. Rank 0 writes the\n"
                 "run directory and prints progress; other ranks print only errors. A failed rank stops the\n"
-                "others within --dist-timeout; --resume continues with any number of ranks.");
+                "others within --dist-timeout; --resume continues with any number of ranks.\n"
+                "\n"
+                "Recipes (docs/training-recipe.md): the default starts from the corpus's Kneser-Ney bigram\n"
+                "model (--init bigram) and minimises the exact loss over all V candidates (--loss exact) with\n"
+                "sparse AdamW; --recipe reference trains as BriLLM0.5's train.py did (random init, 400\n"
+                "frequency negatives, dense AdamW at lr 0.05). Options after the recipe change its settings;\n"
+                "the defaults shown are the default recipe's.");
+    p.option("recipe", &recipe, "default|reference", "the settings to start from (default: default)");
     p.list("corpus", &corpus, "FILE", "training text (UTF-8); repeatable");
     p.option("out", &out, "DIR", "the run directory to create");
     p.option("resume", &resumeDir, "DIR", "continue this run from its latest checkpoint");
     p.option("tokenizer", &c.tokenizer, "FILE", "tokenizer.json (BPE) or {token: id} node dictionary to use");
     p.option("vocab-kind", &c.vocabKind, "char|bpe", "without --tokenizer: build this kind from the corpus (default char)");
     p.option("vocab-size", &c.vocabSize, "V", "without --tokenizer: nodes to build (default 4000)");
-    p.option("init-model", &c.initModel, "FILE", "start from this model file instead of a random init");
+    p.option("init-model", &c.initModel, "FILE", "start from this model file instead of an initialisation");
+    p.option("init", &init, "bigram|random", "initialisation: the corpus's bigram model, or the reference's uniform noise (default bigram)");
+    p.option("init-scale", &c.initScale, "S", "bigram init: half-width of the noise on the matrices and node biases (default 0.02)");
+    p.option("position-slope", &c.positionSlope, "A", "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 0)");
+    p.option("loss", &loss, "exact|sampled", "exact: softmax over all V candidates; sampled: the positive and --negatives K (default exact)");
     p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
     p.option("edges", &edges, "real|reference", "edges trained per sequence (default real; reference: the first L-2, padding too)");
     p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default 1)");
     p.option("steps", &c.steps, "N", "total optimiser steps (default 1500)");
+    p.option("max-minutes", &c.maxMinutes, "M", "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");
     p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
-    p.option("negatives", &c.negatives, "K", "negatives per edge (default 400)");
+    p.option("negatives", &c.negatives, "K", "sampled loss: negatives per edge (default 400)");
     p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default frequency)");
-    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "dense AdamW (the reference) or sparse (default adamw)");
-    p.option("lr", &c.lr, "LR", "learning rate (default 0.05)");
+    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "dense AdamW (the reference) or sparse (default sparse-adamw)");
+    p.option("lr", &c.lr, "LR", "learning rate (default 0.005)");
     p.option("weight-decay", &c.weightDecay, "W", "decoupled weight decay (default 0)");
     p.option("schedule", &schedule, "constant|cosine", "learning-rate schedule (default constant)");
     p.option("warmup", &c.warmupSteps, "N", "linear warm-up steps (default 0)");
@@ -69,9 +90,10 @@ int runTrain(const Args& args) {
     std::string device = "cpu", precision = "fp32";
     p.option("device", &device, "DEV", "cpu (default), cuda or cuda:N: where the training step runs (may change on --resume)");
     p.option("precision", &precision, "P", "fp32 (default); on CUDA also bf16 or fp16 (autocast; fp16 with dynamic loss scaling)");
-    p.option("held-out", &c.heldOutFraction, "F", "fraction of sequences held out (default 0.01)");
+    p.list("held-out-corpus", &c.heldOutCorpus, "FILE", "held-out text (repeatable): its windows are evaluated, none of the corpus is held out");
+    p.option("held-out", &c.heldOutFraction, "F", "without --held-out-corpus: fraction of windows held out (default 0.01)");
     p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default 100; 0 off)");
-    p.option("eval-samples", &c.evalSamples, "N", "held-out sequences evaluated (default 64)");
+    p.option("eval-samples", &c.evalSamples, "N", "held-out windows evaluated (default 64; 0: all)");
     p.option("checkpoint-every", &c.checkpointEvery, "N", "checkpoint every N steps (default 500)");
     p.option("checkpoint-minutes", &c.checkpointMinutes, "M", "also checkpoint every M minutes (default off)");
     p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default 3)");
@@ -131,11 +153,12 @@ int runTrain(const Args& args) {
     const bool resuming = p.given("resume");
     if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
     if (resuming) {
-        for (const char* opt : {"corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "dim", "max-seq-length",
+        for (const char* opt : {"recipe", "corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "init",
+                                "init-scale", "position-slope", "loss", "held-out-corpus", "dim", "max-seq-length",
                                 "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +
-                                 resumeDir + "/config.json (only --steps, --device and --precision may be given)");
+                                 resumeDir + "/config.json (only --steps, --max-minutes, --device and --precision may be given)");
     } else {
         if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
         c.corpus = corpus;
@@ -143,6 +166,9 @@ int runTrain(const Args& args) {
         c.optimizer = optimizerFromString(optimizer);
         c.schedule = scheduleFromString(schedule);
         c.edges = edgeSelectionFromString(edges);
+        c.loss = lossKindFromString(loss);
+        c.init = initKindFromString(init);
+        if (!c.heldOutCorpus.empty()) c.heldOutFraction = 0;
     }
 
     ProgressLine progress(quiet || json);
@@ -181,13 +207,16 @@ int runTrain(const Args& args) {
     std::signal(SIGTERM, onInterrupt);
     ResumeOverrides overrides;
     if (p.given("steps")) overrides.steps = c.steps;
+    if (p.given("max-minutes")) overrides.maxMinutes = c.maxMinutes;
     if (p.given("device")) overrides.device = device;
     if (p.given("precision")) overrides.precision = precision;
     const auto result = resuming ? resume(resumeDir, overrides, cb, comm.get()) : train(c, out, cb, comm.get());
     progress.finish();
     if (!leader) return result.stoppedEarly ? 130 : 0;
-    std::cerr << (result.stoppedEarly ? "stopped" : "done") << " at step " << result.steps << ", loss " << result.lastLoss;
-    if (result.lastEvalLoss) std::cerr << ", held-out loss " << *result.lastEvalLoss;
+    std::cerr << (result.stoppedEarly ? "stopped" : result.budgetReached ? "time budget reached" : "done") << " at step "
+              << result.steps << ", loss " << result.lastLoss;
+    if (result.lastEvalLoss)
+        std::cerr << ", held-out loss " << *result.lastEvalLoss << " (perplexity " << std::exp(*result.lastEvalLoss) << ")";
     std::cerr << "\nmodel: " << result.modelPath.string() << '\n';
     return result.stoppedEarly ? 130 : 0;
 }

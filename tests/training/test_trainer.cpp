@@ -171,7 +171,8 @@ TEST_F(TrainerTest, BadInputGivesClearErrors) {
 }
 
 TEST_F(TrainerTest, BatchesAreAPureFunctionOfTheStep) {
-    const auto c = config(3);
+    auto c = config(3);
+    c.loss = LossKind::Sampled;
     const auto data = prepareTrainingData(c);
     BatchSource a(data, c), b(data, c);
     const auto b5 = a.batch(5);

@@ -55,6 +55,56 @@ template <class F> void parallelFor(int64_t n, int threads, F&& f) {
     for (auto& th : pool) th.join();
 }
 
+// Sparse SGD and row-wise Adagrad on the CPU (float or double).
+template <class T>
+void stepSimple(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr, T gradScale,
+                at::Tensor& slotAcc, at::Tensor& nAcc, at::Tensor& pAcc, int threads) {
+    const int64_t d = model.dim(), dd = d * d;
+    T* W = model.weights.data_ptr<T>();
+    T* B = model.biases.data_ptr<T>();
+    const T* GW = grad.weights.defined() && grad.weights.numel() ? grad.weights.data_ptr<T>() : nullptr;
+    const T* GB = grad.biases.defined() && grad.biases.numel() ? grad.biases.data_ptr<T>() : nullptr;
+    const bool adagrad = st.kind == OptimizerKind::Adagrad;
+    const T decay = static_cast<T>(1.0 - lr * st.weightDecay), eps = static_cast<T>(st.eps), rate = static_cast<T>(lr);
+    const auto& slots = grad.slots;
+    T* A = adagrad ? slotAcc.data_ptr<T>() : nullptr;
+    parallelFor(static_cast<int64_t>(slots.size()), threads, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+            const int64_t slot = slots[static_cast<size_t>(r)];
+            T* w = W + slot * dd;
+            T* bias = B + slot * d;
+            const T* gw = GW + r * dd;
+            const T* gb = GB + r * d;
+            T step = rate * gradScale;
+            if (adagrad) {
+                T sq = 0;
+                for (int64_t i = 0; i < dd; ++i) sq += gw[i] * gw[i];
+                for (int64_t i = 0; i < d; ++i) sq += gb[i] * gb[i];
+                A[slot] += sq * gradScale * gradScale / static_cast<T>(dd + d);
+                step /= std::sqrt(A[slot]) + eps;
+            }
+            for (int64_t i = 0; i < dd; ++i) w[i] = w[i] * decay - step * gw[i];
+            for (int64_t i = 0; i < d; ++i) bias[i] = bias[i] * decay - step * gb[i];
+        }
+    });
+    const auto dense = [&](at::Tensor& p, const at::Tensor& g, at::Tensor& acc) {
+        T* pp = p.data_ptr<T>();
+        const T* gg = g.data_ptr<T>();
+        T* aa = adagrad ? acc.data_ptr<T>() : nullptr;
+        for (int64_t i = 0; i < p.numel(); ++i) {
+            const T gi = gg[i] * gradScale;
+            T step = rate;
+            if (adagrad) {
+                aa[i] += gi * gi;
+                step /= std::sqrt(aa[i]) + eps;
+            }
+            pp[i] -= step * gi;
+        }
+    };
+    dense(model.nodeBias, grad.nodeBias, nAcc);
+    dense(model.positions, grad.positions, pAcc);
+}
+
 template <class T>
 void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st, const AdamScalars<T>& s, T gradScale,
               at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV, at::Tensor& nM, at::Tensor& nV,
@@ -162,6 +212,13 @@ void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSetting
 } // namespace
 
 AdamW::AdamW(const Model& model, AdamWSettings settings) : m_settings(settings) {
+    if (settings.kind == OptimizerKind::Sgd) return; // no state
+    if (settings.kind == OptimizerKind::Adagrad) {   // accumulators: one per slot, one per dense entry
+        m_wV = at::zeros({model.weights.size(0)}, model.weights.options());
+        m_nV = at::zeros_like(model.nodeBias);
+        m_pV = at::zeros_like(model.positions);
+        return;
+    }
     m_wM = at::zeros_like(model.weights);
     m_wV = at::zeros_like(model.weights);
     m_bM = at::zeros_like(model.biases);
@@ -178,6 +235,16 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
     const double bc2 = 1.0 - std::pow(m_settings.beta2, static_cast<double>(m_step));
     const int threads = m_settings.threads > 0 ? m_settings.threads
                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (m_settings.kind == OptimizerKind::Sgd || m_settings.kind == OptimizerKind::Adagrad) {
+        if (!model.weights.is_cpu())
+            throw InputError(std::string("the ") + toString(m_settings.kind) +
+                             " optimizer runs on the CPU; use --optimizer sparse-adamw on a GPU");
+        if (model.dtype() == at::kDouble)
+            stepSimple<double>(model, grad, m_settings, lr, gradScale, m_wV, m_nV, m_pV, threads);
+        else
+            stepSimple<float>(model, grad, m_settings, lr, static_cast<float>(gradScale), m_wV, m_nV, m_pV, threads);
+        return;
+    }
     if (!model.weights.is_cpu() || m_settings.tensorOps) {
         stepTensorOps(model, grad, m_settings, lr, bc1, bc2, gradScale, m_wM, m_wV, m_bM, m_bV, m_nM, m_nV, m_pM, m_pV);
         return;
@@ -198,14 +265,21 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
 
 std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
     const auto host = [](const at::Tensor& t) { return t.is_cpu() ? t : t.cpu(); }; // checkpoints are written from host memory
+    if (m_settings.kind == OptimizerKind::Sgd) return {};
+    if (m_settings.kind == OptimizerKind::Adagrad)
+        return {{"slots.sum_sq", host(m_wV)}, {"node_bias.sum_sq", host(m_nV)}, {"positions.sum_sq", host(m_pV)}};
     return {{"weights.m", host(m_wM)}, {"weights.v", host(m_wV)}, {"biases.m", host(m_bM)}, {"biases.v", host(m_bV)},
             {"node_bias.m", host(m_nM)}, {"node_bias.v", host(m_nV)}, {"positions.m", host(m_pM)}, {"positions.v", host(m_pV)}};
 }
 
 void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps) {
-    for (auto& [name, mine] : std::vector<std::pair<std::string, at::Tensor*>>{
-             {"weights.m", &m_wM}, {"weights.v", &m_wV}, {"biases.m", &m_bM}, {"biases.v", &m_bV},
-             {"node_bias.m", &m_nM}, {"node_bias.v", &m_nV}, {"positions.m", &m_pM}, {"positions.v", &m_pV}}) {
+    std::vector<std::pair<std::string, at::Tensor*>> names;
+    if (m_settings.kind == OptimizerKind::Adagrad)
+        names = {{"slots.sum_sq", &m_wV}, {"node_bias.sum_sq", &m_nV}, {"positions.sum_sq", &m_pV}};
+    else if (m_settings.kind != OptimizerKind::Sgd)
+        names = {{"weights.m", &m_wM}, {"weights.v", &m_wV}, {"biases.m", &m_bM}, {"biases.v", &m_bV},
+                 {"node_bias.m", &m_nM}, {"node_bias.v", &m_nV}, {"positions.m", &m_pM}, {"positions.v", &m_pV}};
+    for (auto& [name, mine] : names) {
         const auto it = std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == name; });
         if (it == state.end()) throw InputError("optimizer state lacks '" + name + "'");
         if (it->second.sizes() != mine->sizes())

@@ -20,8 +20,42 @@ template <class E> E fromName(const std::string& s, std::initializer_list<std::p
 
 } // namespace
 
+TrainConfig recipeConfig(const std::string& name) {
+    TrainConfig c;
+    if (name == "default") return c;
+    if (name != "reference") throw InputError("unknown recipe '" + name + "' (expected one of: default, reference)");
+    c.recipe = name;
+    c.init = InitKind::Random;
+    c.loss = LossKind::Sampled;
+    c.negatives = 400;
+    c.negativeMode = NegativeMode::Frequency;
+    c.optimizer = OptimizerKind::AdamW;
+    c.lr = 5e-2;
+    c.schedule = LrSchedule::Constant;
+    c.batchSize = 32;
+    c.steps = 1500;
+    return c;
+}
+
+const char* toString(LossKind k) { return k == LossKind::Exact ? "exact" : "sampled"; }
+const char* toString(InitKind k) { return k == InitKind::Bigram ? "bigram" : "random"; }
+LossKind lossKindFromString(const std::string& s) {
+    return fromName<LossKind>(s, {{"exact", LossKind::Exact}, {"sampled", LossKind::Sampled}}, "loss");
+}
+InitKind initKindFromString(const std::string& s) {
+    return fromName<InitKind>(s, {{"bigram", InitKind::Bigram}, {"random", InitKind::Random}}, "init");
+}
+
 const char* toString(NegativeMode m) { return m == NegativeMode::Frequency ? "frequency" : "random"; }
-const char* toString(OptimizerKind k) { return k == OptimizerKind::AdamW ? "adamw" : "sparse-adamw"; }
+const char* toString(OptimizerKind k) {
+    switch (k) {
+    case OptimizerKind::AdamW: return "adamw";
+    case OptimizerKind::SparseAdamW: return "sparse-adamw";
+    case OptimizerKind::Sgd: return "sgd";
+    case OptimizerKind::Adagrad: return "adagrad";
+    }
+    return "?";
+}
 const char* toString(LrSchedule s) { return s == LrSchedule::Constant ? "constant" : "cosine"; }
 const char* toString(EdgeSelection e) { return e == EdgeSelection::Real ? "real" : "reference"; }
 
@@ -29,7 +63,10 @@ NegativeMode negativeModeFromString(const std::string& s) {
     return fromName<NegativeMode>(s, {{"frequency", NegativeMode::Frequency}, {"random", NegativeMode::Random}}, "negative mode");
 }
 OptimizerKind optimizerFromString(const std::string& s) {
-    return fromName<OptimizerKind>(s, {{"adamw", OptimizerKind::AdamW}, {"sparse-adamw", OptimizerKind::SparseAdamW}}, "optimizer");
+    return fromName<OptimizerKind>(s, {{"adamw", OptimizerKind::AdamW},
+                                                  {"sparse-adamw", OptimizerKind::SparseAdamW},
+                                                  {"sgd", OptimizerKind::Sgd},
+                                                  {"adagrad", OptimizerKind::Adagrad}}, "optimizer");
 }
 LrSchedule scheduleFromString(const std::string& s) {
     return fromName<LrSchedule>(s, {{"constant", LrSchedule::Constant}, {"cosine", LrSchedule::WarmupCosine}}, "schedule");
@@ -40,7 +77,9 @@ EdgeSelection edgeSelectionFromString(const std::string& s) {
 
 std::string TrainConfig::toJson() const {
     nlohmann::json j = {
+        {"recipe", recipe},
         {"corpus", corpus},
+        {"held_out_corpus", heldOutCorpus},
         {"tokenizer", tokenizer},
         {"vocab_kind", vocabKind},
         {"vocab_size", vocabSize},
@@ -51,6 +90,10 @@ std::string TrainConfig::toJson() const {
         {"held_out_max", heldOutMax},
         {"min_count", minCount},
         {"dim", dim},
+        {"init", toString(init)},
+        {"init_scale", initScale},
+        {"position_slope", positionSlope},
+        {"loss", toString(loss)},
         {"steps", steps},
         {"batch_size", batchSize},
         {"negatives", negatives},
@@ -75,6 +118,7 @@ std::string TrainConfig::toJson() const {
         {"checkpoint_minutes", checkpointMinutes},
         {"keep_checkpoints", keepCheckpoints},
         {"max_non_finite", maxNonFinite},
+        {"max_minutes", maxMinutes},
     };
     return j.dump(2);
 }
@@ -87,12 +131,15 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         throw InputError(source + ": malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what());
     }
     if (!j.is_object()) throw InputError(source + ": expected a JSON object of training settings");
-    TrainConfig c;
+    // a config.json without a "loss" key predates the recipes: it trained with the reference's
+    TrainConfig c = j.contains("loss") ? TrainConfig{} : recipeConfig("reference");
     try {
         const auto get = [&](const char* key, auto& out) {
             if (j.contains(key)) out = j.at(key).get<std::remove_reference_t<decltype(out)>>();
         };
+        get("recipe", c.recipe);
         get("corpus", c.corpus);
+        get("held_out_corpus", c.heldOutCorpus);
         get("tokenizer", c.tokenizer);
         get("vocab_kind", c.vocabKind);
         get("vocab_size", c.vocabSize);
@@ -103,6 +150,10 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("held_out_max", c.heldOutMax);
         get("min_count", c.minCount);
         get("dim", c.dim);
+        if (j.contains("init")) c.init = initKindFromString(j.at("init").get<std::string>());
+        get("init_scale", c.initScale);
+        get("position_slope", c.positionSlope);
+        if (j.contains("loss")) c.loss = lossKindFromString(j.at("loss").get<std::string>());
         get("steps", c.steps);
         get("batch_size", c.batchSize);
         get("negatives", c.negatives);
@@ -127,6 +178,7 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("checkpoint_minutes", c.checkpointMinutes);
         get("keep_checkpoints", c.keepCheckpoints);
         get("max_non_finite", c.maxNonFinite);
+        get("max_minutes", c.maxMinutes);
     } catch (const nlohmann::json::exception& e) {
         throw InputError(source + ": a training setting has the wrong type: " + e.what());
     }
@@ -149,6 +201,9 @@ std::vector<std::string> TrainConfig::differencesForResume(const TrainConfig& o)
     cmp("held_out_max", heldOutMax == o.heldOutMax);
     cmp("min_count", minCount == o.minCount);
     cmp("dim", dim == o.dim);
+    cmp("held_out_corpus", heldOutCorpus == o.heldOutCorpus);
+    cmp("init", init == o.init);
+    cmp("loss", loss == o.loss);
     cmp("batch_size", batchSize == o.batchSize);
     cmp("negatives", negatives == o.negatives);
     cmp("negative_mode", negativeMode == o.negativeMode);

@@ -3,10 +3,12 @@
 
 #include "brillm/loss.h"
 #include "brillm/model_file.h"
+#include "brillm/parallel.h"
 #include "brillm/tokenizer.h"
 #include "brillm/vocabulary.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/device_loss.h"
+#include "brillm/training/model_init.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
@@ -103,6 +105,7 @@ bool parametersFinite(const Model& m) {
 }
 
 struct Session {
+    Clock::time_point started = Clock::now(); // the time budget counts from here
     std::filesystem::path runPath;
     std::optional<RunDirectory> run; // rank 0 (or the single process) only: the one writer
     TrainConfig config;
@@ -169,7 +172,7 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     const auto log = [&](const std::string& msg) {
         if (cb.onLog) cb.onLog(msg);
     };
-    BatchSource source(s.data, c);
+    BatchSource source(s.data, c, &s.model.edges);
     const auto heldOut = source.heldOutPaths(c.evalSamples);
     const int threads = threadCount(c, s.comm);
     const int R = s.worldSize(), rank = s.rank();
@@ -209,6 +212,43 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         log("checkpoint " + dir.string());
     };
     const double sessionElapsedBase = s.state.elapsedSeconds;
+    // The exact held-out loss (over all V candidates), written to the metrics: rank q evaluates
+    // windows q, q + R, ... on this rank's threads; the sums are all-reduced.
+    auto evaluate = [&](StepReport& r) {
+        const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
+        std::vector<size_t> mine;
+        for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) mine.push_back(i);
+        std::vector<double> losses(mine.size());
+        parallelFor(static_cast<int64_t>(mine.size()), threads, [&](int64_t k) {
+            const auto& path = heldOut[mine[static_cast<size_t>(k)]];
+            losses[static_cast<size_t>(k)] = exactLoss(evalModel, path).loss * static_cast<double>(path.size() - 1);
+        });
+        double total = 0;
+        int64_t edges = 0;
+        for (size_t k = 0; k < mine.size(); ++k) {
+            total += losses[k];
+            edges += static_cast<int64_t>(heldOut[mine[k]].size()) - 1;
+        }
+        if (comm) {
+            at::Tensor sums = at::empty({2}, at::kDouble);
+            sums.data_ptr<double>()[0] = total;
+            sums.data_ptr<double>()[1] = static_cast<double>(edges);
+            comm->allReduceSum(sums, "held-out loss");
+            total = sums.data_ptr<double>()[0];
+            edges = static_cast<int64_t>(sums.data_ptr<double>()[1]);
+        }
+        r.evalLoss = total / static_cast<double>(edges);
+        result.lastEvalLoss = r.evalLoss;
+        if (s.writer())
+            s.run->appendMetrics(nlohmann::json{{"type", "eval"},
+                                                {"step", r.step},
+                                                {"time", wallTime()},
+                                                {"loss", finiteOrNull(*r.evalLoss)},
+                                                {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
+                                                {"sequences", heldOut.size()},
+                                                {"edges", edges}}
+                                     .dump());
+    };
 
     while (s.state.step < c.steps) {
         const auto t0 = Clock::now();
@@ -324,35 +364,10 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         }
         if (s.writer()) s.run->appendMetrics(m.dump());
 
+        bool evaluated = false;
         if (c.evalEvery > 0 && !heldOut.empty() && (r.step % c.evalEvery == 0 || r.step == c.steps)) {
-            // rank q evaluates held-out sequences q, q + R, ...; the sums are all-reduced
-            double total = 0;
-            int64_t edges = 0;
-            const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
-            for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) {
-                const auto ex = exactLoss(evalModel, heldOut[i]);
-                total += ex.loss * static_cast<double>(ex.edgeLosses.size());
-                edges += static_cast<int64_t>(ex.edgeLosses.size());
-            }
-            if (comm) {
-                at::Tensor sums = at::empty({2}, at::kDouble);
-                sums.data_ptr<double>()[0] = total;
-                sums.data_ptr<double>()[1] = static_cast<double>(edges);
-                comm->allReduceSum(sums, "held-out loss");
-                total = sums.data_ptr<double>()[0];
-                edges = static_cast<int64_t>(sums.data_ptr<double>()[1]);
-            }
-            r.evalLoss = total / static_cast<double>(edges);
-            result.lastEvalLoss = r.evalLoss;
-            if (s.writer())
-                s.run->appendMetrics(nlohmann::json{{"type", "eval"},
-                                               {"step", r.step},
-                                               {"time", wallTime()},
-                                               {"loss", finiteOrNull(*r.evalLoss)},
-                                               {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
-                                               {"sequences", heldOut.size()},
-                                               {"edges", edges}}
-                                    .dump());
+            evaluate(r);
+            evaluated = true;
         }
         if (s.state.nonFiniteStreak >= c.maxNonFinite)
             throw TrainingError("stopping: " + std::to_string(s.state.nonFiniteStreak) +
@@ -360,18 +375,32 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
                                 "); try a lower learning rate or --clip-norm. The last checkpoint is intact.");
 
         bool stop = cb.onStep && !cb.onStep(r);
+        const bool overBudget =
+            c.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - s.started).count() >= 60 * c.maxMinutes;
         bool dueByTime = c.checkpointMinutes > 0 &&
                          std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
-        if (comm) { // one decision for all ranks: any rank's stop, rank 0's clock
-            at::Tensor flags = at::empty({2}, at::kInt);
+        bool budgetReached = overBudget;
+        if (comm) { // one decision for all ranks: any rank's stop, rank 0's clocks
+            at::Tensor flags = at::empty({3}, at::kInt);
             flags.data_ptr<int>()[0] = stop ? 1 : 0;
             flags.data_ptr<int>()[1] = dueByTime && rank == 0 ? 1 : 0;
+            flags.data_ptr<int>()[2] = overBudget && rank == 0 ? 1 : 0;
             comm->allReduceSum(flags, "stop and checkpoint decision");
             stop = flags.data_ptr<int>()[0] > 0;
             dueByTime = flags.data_ptr<int>()[1] > 0;
+            budgetReached = flags.data_ptr<int>()[2] > 0;
         }
+        budgetReached = budgetReached && !stop && r.step < c.steps;
+        if (budgetReached && !evaluated && c.evalEvery > 0 && !heldOut.empty())
+            evaluate(r); // the budget's end is evaluated like the last step
         const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
-        if (due || stop || r.step == c.steps) checkpoint();
+        if (due || stop || budgetReached || r.step == c.steps) checkpoint();
+        if (budgetReached) {
+            result.budgetReached = true;
+            log("the time budget of " + std::to_string(c.maxMinutes) + " minutes is reached at step " +
+                std::to_string(r.step));
+            break;
+        }
         if (stop) {
             result.stoppedEarly = true;
             log("stopped at step " + std::to_string(r.step));
@@ -456,6 +485,9 @@ nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
             {"train_sequences", d.train.size()},
             {"held_out_sequences", d.heldOut.size()},
             {"max_seq_length", c.maxSeqLength},
+            {"recipe", c.recipe},
+            {"loss", toString(c.loss)},
+            {"init", toString(c.init)},
             {"negatives", c.negatives},
             {"negative_mode", toString(c.negativeMode)},
             {"optimizer", toString(c.optimizer)},
@@ -493,7 +525,17 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             s.metadata = init->metadata;
         } else {
             const int64_t V = s.data.vocabSize();
-            s.model = Model::randomInit({V, config.dim, 512}, s.data.bigrams.toEdgeTable(config.minCount), config.seed);
+            auto edges = s.data.bigrams.toEdgeTable(config.minCount);
+            if (config.init == InitKind::Bigram) {
+                BigramInitOptions o;
+                o.noise = config.initScale;
+                o.positionSlope = config.positionSlope;
+                o.positionsUsed = config.maxSeqLength;
+                o.seed = config.seed;
+                s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o);
+            } else {
+                s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
+            }
             s.metadata.vocabulary = s.data.codec->vocabulary().tokens();
             s.metadata.tokenizerKind = s.data.tokenizerKind;
             s.metadata.tokenizerJson = s.data.tokenizerJson;
@@ -512,7 +554,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
 
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb,
                    Communicator* comm) {
-    return resume(runDir, ResumeOverrides{steps, std::nullopt, std::nullopt}, cb, comm);
+    return resume(runDir, ResumeOverrides{steps, std::nullopt, std::nullopt, std::nullopt}, cb, comm);
 }
 
 TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& cb,
@@ -527,6 +569,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         auto run = RunDirectory::open(runDir, /*writable=*/s.writer());
         TrainConfig config = run.config();
         if (steps) config.steps = *steps;
+        config.maxMinutes = overrides.maxMinutes.value_or(0); // a budget is for the session that was given it
         if (overrides.device) config.device = *overrides.device;
         if (overrides.precision) config.precision = *overrides.precision;
         checkConfig(config, comm);

@@ -62,6 +62,77 @@ std::shared_ptr<const TextCodec> buildCodec(const TrainConfig& c, const std::vec
     return std::make_shared<TextCodec>(NodeVocabulary::fromTokens(std::move(tokens), "character vocabulary"));
 }
 
+// The windows of maxSeqLength tokens of every paragraph of the files, tokenised on up to 8
+// threads, in paragraph order; counts paragraphs and unknown tokens into `data`.
+std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files, const TrainConfig& config,
+                                TrainingData& data, const std::function<void()>& onTokenising) {
+    std::vector<std::string> paragraphs;
+    for (const auto& f : files) {
+        auto p = readParagraphs(f);
+        paragraphs.insert(paragraphs.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+    }
+    if (paragraphs.empty())
+        throw InputError("the text (" + files.front().string() + (files.size() > 1 ? ", ..." : "") + ") has no paragraph");
+    data.paragraphs += paragraphs.size();
+    onTokenising();
+    const int threads = std::max(1, std::min<int>(config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency()), 8));
+    std::vector<std::vector<Sequence>> parts(static_cast<size_t>(threads));
+    std::vector<uint64_t> unknown(static_cast<size_t>(threads), 0);
+    const auto L = static_cast<size_t>(config.maxSeqLength);
+    std::vector<std::thread> pool;
+    std::exception_ptr failure;
+    std::mutex m;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            try {
+                const size_t b = paragraphs.size() * static_cast<size_t>(t) / static_cast<size_t>(threads);
+                const size_t e = paragraphs.size() * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+                for (size_t p = b; p < e; ++p) {
+                    const auto enc = data.codec->encode(paragraphs[p]);
+                    unknown[static_cast<size_t>(t)] += static_cast<uint64_t>(enc.unknown);
+                    const auto& ids = enc.nodes;
+                    // windows overlapping by one token: every bigram lands in some window
+                    for (const auto& [start, n] : overlappingWindows(ids.size(), config.maxSeqLength)) {
+                        Sequence s;
+                        s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                                     ids.begin() + static_cast<std::ptrdiff_t>(start + n));
+                        s.length = static_cast<int32_t>(n);
+                        if (data.padNode >= 0) s.ids.resize(L, data.padNode);
+                        parts[static_cast<size_t>(t)].push_back(std::move(s));
+                    }
+                }
+            } catch (...) {
+                std::lock_guard lock(m);
+                if (!failure) failure = std::current_exception();
+            }
+        });
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+    std::vector<Sequence> all;
+    for (auto& p : parts) all.insert(all.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+    for (uint64_t u : unknown) data.unknownTokens += u;
+    return all;
+}
+
+// Holds a random heldOutFraction of the windows out (at most heldOutMax, at least one when the
+// fraction is positive).
+void splitHeldOut(std::vector<Sequence>& all, const TrainConfig& config, TrainingData& data) {
+    std::vector<size_t> order(all.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(config.seed ^ 0x5eedda7aULL);
+    std::shuffle(order.begin(), order.end(), rng);
+    auto held = static_cast<size_t>(static_cast<double>(all.size()) * config.heldOutFraction);
+    held = std::min<size_t>(held, static_cast<size_t>(std::max<int64_t>(0, config.heldOutMax)));
+    if (config.heldOutFraction > 0 && held == 0) held = 1;
+    held = std::min(held, all.size() - 1);
+    std::vector<uint8_t> isHeld(all.size(), 0);
+    for (size_t k = 0; k < held; ++k) isHeld[order[k]] = 1;
+    for (size_t i = 0; i < all.size(); ++i) {
+        data.tokens += static_cast<uint64_t>(all[i].length);
+        (isHeld[i] ? data.heldOut : data.train).push_back(std::move(all[i]));
+    }
+}
+
 } // namespace
 
 int64_t trainedEdges(const Sequence& s, EdgeSelection selection, int32_t padNode) {
@@ -91,72 +162,27 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
     if (auto pad = nodes.id("[PAD]")) data.padNode = *pad;
 
     report("reading the corpus", 0.3);
-    std::vector<std::string> paragraphs;
-    for (const auto& f : files) {
-        auto p = readParagraphs(f);
-        paragraphs.insert(paragraphs.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-    }
-    if (paragraphs.empty()) throw InputError("the corpus (" + config.corpus.front() + (files.size() > 1 ? ", ..." : "") +
-                                             ") has no text");
-    data.paragraphs = paragraphs.size();
-
-    // tokenise on every core, in order
-    report("tokenising", 0.4);
-    const int threads = std::max(1, std::min<int>(config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency()), 8));
-    std::vector<std::vector<Sequence>> parts(static_cast<size_t>(threads));
-    std::vector<uint64_t> unknown(static_cast<size_t>(threads), 0);
-    const auto L = static_cast<size_t>(config.maxSeqLength);
-    {
-        std::vector<std::thread> pool;
-        std::exception_ptr failure;
-        std::mutex m;
-        for (int t = 0; t < threads; ++t)
-            pool.emplace_back([&, t] {
-                try {
-                    const size_t b = paragraphs.size() * static_cast<size_t>(t) / static_cast<size_t>(threads);
-                    const size_t e = paragraphs.size() * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-                    for (size_t p = b; p < e; ++p) {
-                        const auto enc = data.codec->encode(paragraphs[p]);
-                        unknown[static_cast<size_t>(t)] += static_cast<uint64_t>(enc.unknown);
-                        const auto& ids = enc.nodes;
-                        if (ids.size() < 2) continue;
-                        // windows overlapping by one token: every bigram lands in some window
-                        for (const auto& [start, n] : overlappingWindows(ids.size(), config.maxSeqLength)) {
-                            Sequence s;
-                            s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
-                                         ids.begin() + static_cast<std::ptrdiff_t>(start + n));
-                            s.length = static_cast<int32_t>(n);
-                            if (data.padNode >= 0) s.ids.resize(L, data.padNode);
-                            parts[static_cast<size_t>(t)].push_back(std::move(s));
-                        }
-                    }
-                } catch (...) {
-                    std::lock_guard lock(m);
-                    if (!failure) failure = std::current_exception();
-                }
-            });
-        for (auto& th : pool) th.join();
-        if (failure) std::rethrow_exception(failure);
-    }
-    std::vector<Sequence> all;
-    for (auto& p : parts) all.insert(all.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-    for (uint64_t u : unknown) data.unknownTokens += u;
+    auto all = windowsOf(files, config, data, [&] { report("tokenising", 0.4); });
     if (all.size() < 2) throw InputError("the corpus gives fewer than two training sequences; give more text");
-
-    report("splitting", 0.8);
-    std::vector<size_t> order(all.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::mt19937_64 rng(config.seed ^ 0x5eedda7aULL);
-    std::shuffle(order.begin(), order.end(), rng);
-    auto held = static_cast<size_t>(static_cast<double>(all.size()) * config.heldOutFraction);
-    held = std::min<size_t>(held, static_cast<size_t>(std::max<int64_t>(0, config.heldOutMax)));
-    if (config.heldOutFraction > 0 && held == 0) held = 1;
-    held = std::min(held, all.size() - 1);
-    std::vector<uint8_t> isHeld(all.size(), 0);
-    for (size_t k = 0; k < held; ++k) isHeld[order[k]] = 1;
-    for (size_t i = 0; i < all.size(); ++i) {
-        data.tokens += static_cast<uint64_t>(all[i].length);
-        (isHeld[i] ? data.heldOut : data.train).push_back(std::move(all[i]));
+    if (!config.heldOutCorpus.empty()) {
+        report("reading the held-out text", 0.7);
+        std::vector<std::filesystem::path> heldFiles;
+        for (const auto& f : config.heldOutCorpus) {
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(f, ec))
+                throw InputError("held-out file '" + f + "' does not exist or is not a file");
+            heldFiles.emplace_back(f);
+        }
+        TrainingData held;
+        held.codec = data.codec;
+        held.padNode = data.padNode;
+        data.heldOut = windowsOf(heldFiles, config, held, [] {});
+        if (data.heldOut.empty())
+            throw InputError("the held-out text (" + config.heldOutCorpus.front() + ") has no paragraph of two tokens or more");
+        for (auto& s : all) data.tokens += static_cast<uint64_t>(s.length);
+        data.train = std::move(all);
+    } else {
+        splitHeldOut(all, config, data);
     }
 
     report("counting bigrams", 0.9);
@@ -178,10 +204,16 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
 
 // ---- BatchSource --------------------------------------------------------------------------
 
-BatchSource::BatchSource(const TrainingData& data, const TrainConfig& config)
-    : m_data(data), m_config(config), m_stamp(static_cast<size_t>(data.vocabSize()), 0) {
+BatchSource::BatchSource(const TrainingData& data, const TrainConfig& config, const EdgeTable* edges)
+    : m_data(data), m_config(config), m_edges(edges), m_stamp(static_cast<size_t>(data.vocabSize()), 0) {
     if (data.train.empty()) throw InputError("no training sequences");
     if (config.batchSize < 1) throw InputError("batch size must be at least 1");
+    if (config.loss == LossKind::Exact) {
+        if (!edges || edges->vocabSize() != data.vocabSize())
+            throw InputError("the exact loss needs the model's edge table for the corpus's " +
+                             std::to_string(data.vocabSize()) + " nodes");
+        return; // no negatives to prepare
+    }
     if (config.negatives < 1) throw InputError("negatives per edge must be at least 1");
     m_k = std::min<int64_t>(config.negatives, data.vocabSize() - 1);
     if (config.negativeMode == NegativeMode::Frequency) {
@@ -240,6 +272,8 @@ void BatchSource::negativesFor(int32_t source, int32_t target, uint64_t rngSeed,
 
 LossSample BatchSource::sampleOf(const Sequence& s, uint64_t rngSeed) {
     const int64_t n = trainedEdges(s, m_config.edges, m_data.padNode);
+    if (m_config.loss == LossKind::Exact)
+        return LossSample::exactCandidates(std::vector<int32_t>(s.ids.begin(), s.ids.begin() + n + 1), *m_edges);
     LossSample out;
     out.tokens.assign(s.ids.begin(), s.ids.begin() + n + 1);
     out.offsets.push_back(0);
@@ -270,7 +304,7 @@ std::vector<LossSample> BatchSource::batch(int64_t step, int rank, int worldSize
 std::vector<std::vector<int32_t>> BatchSource::heldOutPaths(int64_t count) const {
     std::vector<std::vector<int32_t>> out;
     for (const auto& s : m_data.heldOut) {
-        if (static_cast<int64_t>(out.size()) >= count) break;
+        if (count > 0 && static_cast<int64_t>(out.size()) >= count) break;
         if (s.length < 2) continue;
         out.emplace_back(s.ids.begin(), s.ids.begin() + s.length);
     }

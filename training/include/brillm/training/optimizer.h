@@ -11,6 +11,13 @@
 // so its step costs O(touched) instead of O(all parameters). The dense tensors (node_bias,
 // positions) get the dense update under both.
 //
+// Sgd and Adagrad (OptimizerKind::Sgd, ::Adagrad) update the touched slots only as well: sgd is
+// p -= lr * g (and decoupled weight decay on the touched rows); adagrad keeps one accumulator per
+// edge slot, a_s += mean(g_s^2) over the slot's d*d + d entries, and per entry for node_bias and
+// positions, and steps p -= lr * g / (sqrt(a) + eps). Their steps are proportional to the
+// gradient, so a rarely touched slot whose prediction is already right barely moves (AdamW's
+// first update of a slot is about lr per entry whatever its gradient).
+//
 // Not thread-safe; step() uses `threads` worker threads internally.
 
 #include "brillm/loss.h"

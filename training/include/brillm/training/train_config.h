@@ -11,14 +11,27 @@
 namespace brillm::training {
 
 enum class NegativeMode { Frequency, Random };
-enum class OptimizerKind { AdamW, SparseAdamW };
+// The loss: exact (softmax over all V targets: each source's own targets plus the shared slot
+// weighted by the targets it stands for) or sampled (the reference: the positive and k negatives).
+enum class LossKind { Exact, Sampled };
+// The initial parameters: bigram (the edges' energies set so that step 0 predicts like an
+// interpolated Kneser-Ney bigram model of the training text; model_init.h) or random (the
+// reference: uniform in [-0.5, 0.5), positions all ones).
+enum class InitKind { Bigram, Random };
+// adamw: torch's AdamW on every parameter (the reference); sparse-adamw: AdamW on the touched slots
+// only; sgd: plain (sparse) gradient descent; adagrad: Adagrad with one accumulator per edge slot
+// (row-wise, as embedding tables use) and per entry for node biases and positions.
+enum class OptimizerKind { AdamW, SparseAdamW, Sgd, Adagrad };
 enum class LrSchedule { Constant, WarmupCosine };
 enum class EdgeSelection {
     Real,      // every edge whose source is a real token (the last real token -> [PAD] included)
     Reference, // the reference's first max_seq_length - 2 edges of the padded sample, padding included
 };
 
+// Defaults are the project's recipe (docs/training-recipe.md); recipeConfig("reference") gives
+// the BriLLM0.5 reference's settings.
 struct TrainConfig {
+    std::string recipe = "default";   // the named recipe the settings started from (informational)
     // data
     std::vector<std::string> corpus;  // text files; paragraphs (lines up to a blank line) are joined
     std::string tokenizer;            // tokenizer.json or {token: id} file; empty: build one from the corpus
@@ -27,18 +40,23 @@ struct TrainConfig {
     std::string initModel;            // start from this model file instead of a random init
     int64_t maxSeqLength = 32;
     EdgeSelection edges = EdgeSelection::Real;
-    double heldOutFraction = 0.01;
-    int64_t heldOutMax = 256;         // held-out sequences at most
+    std::vector<std::string> heldOutCorpus; // held-out text files; when given, no training sequence is held out
+    double heldOutFraction = 0.01;    // without heldOutCorpus: windows held out of the corpus
+    int64_t heldOutMax = 256;         // held-out windows at most (taken from the corpus)
     uint64_t minCount = 1;            // a pair seen this often owns a slot
     // model
     int64_t dim = 32;
+    InitKind init = InitKind::Bigram;
+    double initScale = 0.02;          // bigram init: half-width of the uniform noise on weights and node biases
+    double positionSlope = 0.0;       // bigram init: positions[j] = slope * j (0: all ones; > 0 favours recent edges)
     // optimisation
+    LossKind loss = LossKind::Exact;
     int64_t steps = 1500;
     int64_t batchSize = 32;
-    int64_t negatives = 400;
+    int64_t negatives = 400;          // sampled loss only
     NegativeMode negativeMode = NegativeMode::Frequency;
-    OptimizerKind optimizer = OptimizerKind::AdamW;
-    double lr = 5e-2;
+    OptimizerKind optimizer = OptimizerKind::SparseAdamW;
+    double lr = 5e-3;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
     LrSchedule schedule = LrSchedule::Constant;
     int64_t warmupSteps = 0;
@@ -55,6 +73,7 @@ struct TrainConfig {
     double checkpointMinutes = 0;     // also every M minutes; 0: off
     int64_t keepCheckpoints = 3;
     int64_t maxNonFinite = 10;        // consecutive skipped steps before the run stops
+    double maxMinutes = 0;            // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
 
     std::string toJson() const;
     static TrainConfig fromJson(const std::string& json, const std::string& source);
@@ -62,11 +81,19 @@ struct TrainConfig {
     std::vector<std::string> differencesForResume(const TrainConfig& other) const;
 };
 
+// The settings of a named recipe: "default" (TrainConfig's defaults) or "reference" (BriLLM0.5's
+// train.py: random init, 400 frequency negatives, dense AdamW at lr 0.05). Throws InputError.
+TrainConfig recipeConfig(const std::string& name);
+
 const char* toString(NegativeMode m);
+const char* toString(LossKind k);
+const char* toString(InitKind k);
 const char* toString(OptimizerKind k);
 const char* toString(LrSchedule s);
 const char* toString(EdgeSelection e);
 NegativeMode negativeModeFromString(const std::string& s);
+LossKind lossKindFromString(const std::string& s);
+InitKind initKindFromString(const std::string& s);
 OptimizerKind optimizerFromString(const std::string& s);
 LrSchedule scheduleFromString(const std::string& s);
 EdgeSelection edgeSelectionFromString(const std::string& s);

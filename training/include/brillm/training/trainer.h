@@ -65,7 +65,8 @@ struct TrainResult {
     double lastLoss = 0;
     std::optional<double> lastEvalLoss;
     std::filesystem::path modelPath;   // RUN_DIR/model.brillm
-    bool stoppedEarly = false;
+    bool stoppedEarly = false;         // stopped by a callback (Ctrl-C, the studio's stop)
+    bool budgetReached = false;        // stopped by TrainConfig::maxMinutes (checkpoint, evaluation and model written)
     std::vector<double> losses;        // per step run in this session (NaN for skipped steps)
     uint64_t parameterDigest = 0;      // distributed runs: parameterDigest() of the final model, checked equal on all ranks
 };
@@ -86,6 +87,7 @@ struct ResumeOverrides {
     std::optional<int64_t> steps;
     std::optional<std::string> device;    // "cpu", "cuda", "cuda:N"
     std::optional<std::string> precision; // "fp32", "fp16", "bf16"
+    std::optional<double> maxMinutes;     // the time budget of this session (none: no budget)
 };
 TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& callbacks = {},
                    Communicator* comm = nullptr);

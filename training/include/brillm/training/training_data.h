@@ -53,13 +53,15 @@ int64_t trainedEdges(const Sequence& s, EdgeSelection selection, int32_t padNode
 
 class BatchSource {
 public:
-    BatchSource(const TrainingData& data, const TrainConfig& config);
+    // edges: the model's edge table, needed by the exact loss (the candidates of an edge are its
+    // source's own targets); not owned, must outlive the source.
+    BatchSource(const TrainingData& data, const TrainConfig& config, const EdgeTable* edges = nullptr);
     // Deterministic for a given step. Not thread-safe (keeps the current epoch's order).
     std::vector<LossSample> batch(int64_t step) { return batch(step, 0, 1); }
     // Rank `rank`'s share of step's global batch for `worldSize` ranks: the samples at positions
     // rank, rank + worldSize, ... of the global batch, so any rank count trains the same global batch.
     std::vector<LossSample> batch(int64_t step, int rank, int worldSize);
-    // The held-out sequences' real-token paths, at most `count`, for exact-loss evaluation.
+    // The held-out sequences' real-token paths, at most `count` (0: all), for exact-loss evaluation.
     std::vector<std::vector<int32_t>> heldOutPaths(int64_t count) const;
     // Negatives for an edge s -> t (exposed for tests).
     void negativesFor(int32_t source, int32_t target, uint64_t rngSeed, std::vector<int32_t>& out);
@@ -70,6 +72,7 @@ private:
 
     const TrainingData& m_data;
     TrainConfig m_config;
+    const EdgeTable* m_edges = nullptr;
     int64_t m_k = 0;
     std::vector<std::vector<int32_t>> m_frequent; // per source: targets by count (desc), then id
     int64_t m_epoch = -1;

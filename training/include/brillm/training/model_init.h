@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Initial parameters for training that already predict: a model whose energies at step 0 give the
+// interpolated Kneser-Ney bigram distribution of the training text (as far as the edge table can
+// represent it: every target on the shared slot of a source gets an equal share of what the own
+// targets leave).
+//
+// How: every edge's bias points along one direction u (all coordinates equal and positive), with
+// a length chosen so that the edge's energy ||GELU(b + PE[p])||, averaged over the training
+// positions p, is E_shared + log(p(v|s) / share(s)); the shared slot's energy is E_shared. The
+// matrices W and the node biases are small uniform noise, so the input signal hardly changes the
+// energies at first and every coordinate still has a gradient. Because every candidate of a step
+// sees the same PE row, and the biases are parallel, the softmax over a step's candidates is
+// close to the bigram distribution at every position.
+
+#include "brillm/bigram_table.h"
+#include "brillm/model.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace brillm::training {
+
+struct BigramInitOptions {
+    double noise = 0.02;        // half-width of the uniform noise on weights and node biases
+    double positionSlope = 0.0; // positions[j] = 1 + slope * j (softmax mixing favours recent edges for slope > 0)
+    int64_t positionsUsed = 32; // the PE rows the energies are calibrated over: 1 .. positionsUsed - 1
+    uint64_t seed = 0;
+};
+
+// The smoothed bigram probabilities p(target | source) of the own pairs of `edges` (CSR order, one
+// per own slot) and, per source, the probability left to its shared targets. Interpolated
+// Kneser-Ney with one discount D = n1 / (n1 + 2 n2), backing off to the continuation unigram
+// (add-one smoothed); a source never seen predicts the continuation unigram.
+struct BigramDistribution {
+    std::vector<double> ownProbability; // [numOwn]
+    std::vector<double> sharedMass;     // [V]
+};
+BigramDistribution smoothedBigrams(const BigramTable& counts, const EdgeTable& edges);
+
+// Throws InputError when the table's vocabulary differs from the edge table's.
+Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config, const BigramInitOptions& options);
+
+} // namespace brillm::training
