@@ -10,9 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -73,6 +79,74 @@ std::vector<std::pair<std::string, at::Tensor>> readOptimizerState(const fs::pat
     return out;
 }
 
+// A directory holds no run and nothing else when it has no entries but a stale .lock.
+bool isEmptyDirectory(const fs::path& dir) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().filename() != ".lock") return false;
+    return !ec;
+}
+
+void refuseUnusable(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return;
+    if (!fs::is_directory(dir, ec))
+        throw InputError("'" + dir.string() + "' exists and is not a directory; give a new or empty directory as --out");
+    if (fs::exists(dir / "config.json", ec))
+        throw InputError("'" + dir.string() + "' already holds a training run; resume it with --resume " + dir.string() +
+                         " or choose another directory");
+    if (!isEmptyDirectory(dir))
+        throw InputError("'" + dir.string() +
+                         "' is not empty and holds no training run (no config.json): its files would be overwritten; "
+                         "give a new or empty directory as --out (or --resume DIR for an existing run)");
+}
+
+// The identity a lock holder writes into RUN_DIR/.lock, shown to a refused second writer.
+std::string lockHolderText() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown");
+    return std::to_string(::getpid()) + " " + host + "\n";
+}
+
+// Takes the exclusive lock of a run directory without waiting (a second writer must fail, not
+// queue behind a run that may last days). Returns the descriptor that holds it.
+int takeLock(const fs::path& dir) {
+    const auto path = dir / ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) throw InputError("cannot open the lock file " + path.string() + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char buf[300] = {};
+        const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        ::close(fd);
+        if (err != EWOULDBLOCK) throw InputError("cannot lock " + path.string() + ": " + std::strerror(err));
+        std::string holder = "another process";
+        std::istringstream in(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0));
+        long long pid = 0;
+        std::string host;
+        if (in >> pid >> host) holder = "pid " + std::to_string(pid) + " on host " + host;
+        throw InputError("the run directory '" + dir.string() + "' is in use by another brillm train (" + holder +
+                         ", lock " + path.string() + "); wait for it to end or stop it, or use another directory");
+    }
+    const std::string me = lockHolderText();
+    // best effort: the flock is the lock, the text only names its holder
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+    }
+    return fd;
+}
+
+// The topmost of `dir` and its ancestors that does not exist yet: what create_directories makes.
+fs::path firstMissingAncestor(const fs::path& dir) {
+    std::error_code ec;
+    fs::path root, p = dir;
+    while (!p.empty() && !fs::exists(p, ec)) {
+        root = p;
+        if (!p.has_parent_path() || p.parent_path() == p) break;
+        p = p.parent_path();
+    }
+    return root;
+}
+
 } // namespace
 
 void writeFileAtomic(const fs::path& path, const std::string& text) {
@@ -82,22 +156,44 @@ void writeFileAtomic(const fs::path& path, const std::string& text) {
 }
 
 RunDirectory RunDirectory::create(const fs::path& dir, const TrainConfig& config) {
-    std::error_code ec;
-    if (fs::exists(dir / "config.json", ec))
-        throw InputError("'" + dir.string() + "' already holds a training run; resume it with --resume " + dir.string() +
-                         " or choose another directory");
-    fs::create_directories(dir / "checkpoints", ec);
-    if (ec) throw InputError("cannot create the run directory '" + dir.string() + "': " + ec.message());
+    refuseUnusable(dir); // before touching anything: a refused directory is left as it was
     RunDirectory r;
     r.m_dir = dir;
     r.m_config = config;
+    r.m_created = true;
+    r.m_createdRoot = firstMissingAncestor(dir);
     try {
-        writeFileAtomic(dir / "config.json", config.toJson() + "\n");
-    } catch (const Error& e) {
-        throw InputError("the run directory '" + dir.string() + "' is not writable: " + e.what());
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) throw InputError("cannot create the run directory '" + dir.string() + "': " + ec.message());
+        r.m_lockFd = takeLock(dir);
+        // again under the lock: another writer may have started a run here since the first look;
+        // then nothing here is ours to remove
+        try {
+            refuseUnusable(dir);
+        } catch (...) {
+            r.m_created = false;
+            throw;
+        }
+        fs::create_directories(dir / "checkpoints", ec);
+        if (ec) throw InputError("cannot create the run directory '" + dir.string() + "': " + ec.message());
+        try {
+            writeFileAtomic(dir / "config.json", config.toJson() + "\n");
+        } catch (const Error& e) {
+            throw InputError("the run directory '" + dir.string() + "' is not writable: " + e.what());
+        }
+        r.m_metrics = std::fopen((dir / "metrics.jsonl").string().c_str(), "ab");
+        if (!r.m_metrics) throw InputError("cannot write " + (dir / "metrics.jsonl").string());
+    } catch (...) {
+        if (r.m_lockFd >= 0) r.abandonIfNew();
+        else if (r.m_created && !r.m_createdRoot.empty()) {
+            std::error_code ec; // only the empty directories made above: never another writer's files
+            for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+                if (!fs::remove(p, ec) || p == r.m_createdRoot) break;
+            }
+        }
+        throw;
     }
-    r.m_metrics = std::fopen((dir / "metrics.jsonl").string().c_str(), "ab");
-    if (!r.m_metrics) throw InputError("cannot write " + (dir / "metrics.jsonl").string());
     return r;
 }
 
@@ -107,35 +203,69 @@ RunDirectory RunDirectory::open(const fs::path& dir, bool writable) {
     if (!fs::exists(cfg, ec)) throw InputError("'" + dir.string() + "' is not a training run (no config.json)");
     RunDirectory r;
     r.m_dir = dir;
-    r.m_config = TrainConfig::fromJson(readText(cfg), cfg.string());
     r.m_readOnly = !writable;
+    if (writable) r.m_lockFd = takeLock(dir); // before reading: the holder may be rewriting it
+    r.m_config = TrainConfig::fromJson(readText(cfg), cfg.string());
     if (r.m_readOnly) return r;
     r.m_metrics = std::fopen((dir / "metrics.jsonl").string().c_str(), "ab");
     if (!r.m_metrics) throw InputError("cannot append to " + (dir / "metrics.jsonl").string());
     return r;
 }
 
-RunDirectory::~RunDirectory() {
+void RunDirectory::release() noexcept {
     if (m_metrics) std::fclose(m_metrics);
+    m_metrics = nullptr;
+    if (m_lockFd >= 0) ::close(m_lockFd); // closing the last descriptor releases the flock
+    m_lockFd = -1;
 }
+
+bool RunDirectory::abandonIfNew() noexcept {
+    if (!m_created || m_wroteStep || m_lockFd < 0) return false;
+    if (m_metrics) std::fclose(m_metrics);
+    m_metrics = nullptr;
+    std::error_code ec;
+    fs::remove(m_dir / "config.json", ec);
+    fs::remove(m_dir / "metrics.jsonl", ec);
+    fs::remove_all(m_dir / "checkpoints", ec);
+    // the lock file goes while still held, so no other writer can take it in between
+    fs::remove(m_dir / ".lock", ec);
+    ::close(m_lockFd);
+    m_lockFd = -1;
+    if (!m_createdRoot.empty()) {
+        // fs::remove deletes only empty directories: a file someone put there meanwhile stays
+        for (fs::path p = m_dir; !p.empty(); p = p.parent_path()) {
+            if (!fs::remove(p, ec) || p == m_createdRoot) break;
+        }
+    }
+    m_created = false;
+    return true;
+}
+
+RunDirectory::~RunDirectory() { release(); }
 
 RunDirectory::RunDirectory(RunDirectory&& o) noexcept
     : m_dir(std::move(o.m_dir)), m_config(std::move(o.m_config)), m_metrics(std::exchange(o.m_metrics, nullptr)),
-      m_readOnly(o.m_readOnly) {}
+      m_readOnly(o.m_readOnly), m_lockFd(std::exchange(o.m_lockFd, -1)), m_created(std::exchange(o.m_created, false)),
+      m_wroteStep(o.m_wroteStep), m_createdRoot(std::move(o.m_createdRoot)) {}
 
 RunDirectory& RunDirectory::operator=(RunDirectory&& o) noexcept {
     if (this != &o) {
-        if (m_metrics) std::fclose(m_metrics);
+        release();
         m_dir = std::move(o.m_dir);
         m_config = std::move(o.m_config);
         m_metrics = std::exchange(o.m_metrics, nullptr);
         m_readOnly = o.m_readOnly;
+        m_lockFd = std::exchange(o.m_lockFd, -1);
+        m_created = std::exchange(o.m_created, false);
+        m_wroteStep = o.m_wroteStep;
+        m_createdRoot = std::move(o.m_createdRoot);
     }
     return *this;
 }
 
 void RunDirectory::appendMetrics(const std::string& jsonLine) {
     if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
+    m_wroteStep = true;
     std::fputs(jsonLine.c_str(), m_metrics);
     std::fputc('\n', m_metrics);
     std::fflush(m_metrics);
@@ -144,6 +274,7 @@ void RunDirectory::appendMetrics(const std::string& jsonLine) {
 fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& metadata, const AdamW& optimizer,
                                       const TrainerState& state, int64_t keep) {
     if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
+    m_wroteStep = true;
     const auto name = checkpointName(state.step);
     const auto finalDir = m_dir / "checkpoints" / name;
     const auto tmpDir = m_dir / "checkpoints" / (".tmp-" + name);
@@ -207,6 +338,7 @@ LoadedCheckpoint RunDirectory::loadCheckpoint(const fs::path& checkpoint) const 
 
 void RunDirectory::saveFinalModel(const Model& model, const ModelMetadata& metadata) {
     if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
+    m_wroteStep = true;
     ModelFile::save((m_dir / "model.brillm").string(), model, metadata);
 }
 

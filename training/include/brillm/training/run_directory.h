@@ -10,6 +10,11 @@
 //
 // A checkpoint is written into a temporary directory and renamed into place, and `latest`
 // is replaced atomically after it: a crash never leaves `latest` naming a partial checkpoint.
+//
+// A run directory has one writer at a time: create() and a writable open() take an exclusive
+// flock on RUN_DIR/.lock (holding the writer's pid and host) for the object's lifetime, and a
+// second writer is refused with a message naming the holder. Two resumes of one run would
+// otherwise interleave metrics.jsonl and race on the checkpoint renames.
 // Not thread-safe. Errors: InputError for an unusable directory or a resume that does not fit.
 
 #include "brillm/model_file.h"
@@ -41,12 +46,25 @@ struct LoadedCheckpoint {
 
 class RunDirectory {
 public:
-    // A new run: creates the directory (and parents), refuses one that already holds a run,
-    // checks it is writable, writes config.json.
+    // A new run: creates the directory (and parents), takes the lock, checks it is writable,
+    // writes config.json. Refuses a directory that already holds a run (config.json: resume it),
+    // a non-empty directory that holds no run (its files would be overwritten or appended to),
+    // a path that is not a directory, and a directory locked by another writer.
     static RunDirectory create(const std::filesystem::path& dir, const TrainConfig& config);
-    // An existing run, to resume: reads config.json. A read-only one (the ranks other than 0 of
-    // a distributed run) reads config and checkpoints and throws Error on any write.
+    // An existing run, to resume: reads config.json. A writable one takes the lock first. A
+    // read-only one (the ranks other than 0 of a distributed run) takes no lock, reads config and
+    // checkpoints and throws Error on any write.
     static RunDirectory open(const std::filesystem::path& dir, bool writable = true);
+
+    // For a start that failed before its first step: removes everything create() made (config.json,
+    // metrics.jsonl, checkpoints/, .lock, and the directory and parents it created; a directory
+    // that existed empty before is left, empty) and releases the lock, so that a rerun with the
+    // same --out works. Does nothing (returns false) for a run from open(), or once anything of
+    // a step was written (appendMetrics, saveCheckpoint, saveFinalModel). Never throws; the
+    // object keeps only its path afterwards. Returns true when it removed the run.
+    bool abandonIfNew() noexcept;
+    // True while the object holds RUN_DIR/.lock (create() and open(dir, true)).
+    bool holdsLock() const { return m_lockFd >= 0; }
 
     const std::filesystem::path& path() const { return m_dir; }
     const TrainConfig& config() const { return m_config; }
@@ -70,6 +88,12 @@ private:
     TrainConfig m_config;
     std::FILE* m_metrics = nullptr;
     bool m_readOnly = false;
+    int m_lockFd = -1;                        // the open RUN_DIR/.lock holding the flock; -1: none
+    bool m_created = false;                   // made by create() (abandonIfNew may remove it)
+    bool m_wroteStep = false;                 // metrics, a checkpoint or the final model written
+    std::filesystem::path m_createdRoot;      // the topmost directory create() made; empty: none
+
+    void release() noexcept;
 };
 
 // Writes text to path atomically (temporary file, fsync, rename).
