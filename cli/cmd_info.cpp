@@ -3,6 +3,7 @@
 #include "args.h"
 #include "commands.h"
 
+#include "brillm/input_limits.h"
 #include "brillm/model_file.h"
 #include "brillm/torch_checkpoint.h"
 
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+
+#include <unistd.h>
 
 namespace brillm::cli {
 namespace {
@@ -28,10 +31,15 @@ std::string grouped(int64_t n) {
 
 // A zip's local header ("PK\3\4", then a version and flags) versus a model file's 8-byte header
 // length followed by '{'.
+// Not a regular file (a FIFO would block the read): false, and the model reader names the problem.
 bool isZip(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+    std::string error;
+    const int fd = openRegularFile(path, error);
+    if (fd < 0) return false;
     char head[9] = {};
-    return in.read(head, 9) && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && head[8] != '{';
+    const bool full = ::read(fd, head, 9) == 9;
+    ::close(fd);
+    return full && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && head[8] != '{';
 }
 
 json shapeJson(const std::vector<int64_t>& shape) {

@@ -2,6 +2,7 @@
 #include "brillm/bigram_table.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "brillm/vocabulary.h"
 #include "tokenizer_json.h"
 
@@ -14,6 +15,8 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace brillm {
 namespace {
@@ -261,8 +264,8 @@ BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& 
 }
 
 BigramTable BigramTable::loadJson(const std::filesystem::path& path, const NodeVocabulary& nodes) {
-    std::string text;
-    if (!detail::readWholeFile(path, text)) throw InputError("cannot read bigram table " + path.string());
+    std::string text, error;
+    if (!readRegularFile(path, text, error)) throw InputError("cannot read bigram table " + path.string() + ": " + error);
     return parseJson(text, nodes, path.string());
 }
 
@@ -285,7 +288,8 @@ void BigramTable::saveBinary(const std::filesystem::path& path) const {
 BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {
     std::string data;
     const std::string name = path.string();
-    if (!detail::readWholeFile(path, data)) throw InputError("cannot read bigram table " + name);
+    std::string error;
+    if (!readRegularFile(path, data, error, SIZE_MAX)) throw InputError("cannot read bigram table " + name + ": " + error);
     constexpr size_t kHeader = 8 + 4 + 4 + 8 + 8 + 8;
     if (data.size() < kHeader + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
         throw InputError(name + ": not a BriLLM binary bigram table (expected the magic \"BRLMBGRM\")");
@@ -336,10 +340,12 @@ BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {
 BigramTable BigramTable::load(const std::filesystem::path& path, const NodeVocabulary* nodes) {
     std::string head(8, '\0');
     {
-        std::FILE* f = std::fopen(path.c_str(), "rb");
-        if (!f) throw InputError("cannot read bigram table " + path.string());
-        head.resize(std::fread(head.data(), 1, 8, f));
-        std::fclose(f);
+        std::string error;
+        const int fd = openRegularFile(path.string(), error);
+        if (fd < 0) throw InputError("cannot read bigram table " + path.string() + ": " + error);
+        const ssize_t n = ::read(fd, head.data(), 8);
+        ::close(fd);
+        head.resize(n > 0 ? static_cast<size_t>(n) : 0);
     }
     if (head.size() == 8 && std::memcmp(head.data(), kMagic, 8) == 0) return loadBinary(path);
     if (!nodes) throw InputError(path.string() + ": a JSON bigram table needs the node vocabulary (token names)");

@@ -3,6 +3,7 @@
 
 #include "brillm/bpe_pretokenizer.h"
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
@@ -164,6 +165,7 @@ std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::load(const std::fi
 
 std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::parse(std::string_view text,
                                                                     const std::string& sourceName) {
+    if (const auto deep = jsonDepthProblem(text); !deep.empty()) throw TokenizerError(sourceName + ": " + deep);
     json j;
     try {
         j = json::parse(text.begin(), text.end());

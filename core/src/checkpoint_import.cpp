@@ -2,6 +2,7 @@
 #include "brillm/checkpoint_import.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "brillm/mapped_file.h"
 #include "brillm/vocabulary.h"
 #include "shape_text.h"
@@ -129,6 +130,7 @@ void expectRank(const TorchCheckpoint& c, const TorchTensorRecord& r, size_t ran
 }
 
 std::string detectTokenizerKind(const std::string& text, const std::string& path) {
+    if (const auto deep = jsonDepthProblem(text); !deep.empty()) throw CheckpointError("'" + path + "': " + deep);
     json j;
     try {
         j = json::parse(text);
@@ -171,6 +173,8 @@ ZeroFrequencyLists readZeroFrequencyLists(const std::string& path, const NodeVoc
     out.zeroListed.resize(static_cast<size_t>(vocabulary.size()));
     const auto file = MappedFile::open(path);
     const char* text = reinterpret_cast<const char*>(file->bytes().data());
+    if (const auto deep = jsonDepthProblem({text, file->size()}); !deep.empty())
+        throw CheckpointError("'" + path + "' is not a valid frequency table: " + deep);
     FrequencyHandler handler(vocabulary, out);
     bool ok = false;
     try {
@@ -262,11 +266,9 @@ ImportReport importTorchCheckpoint(const ImportOptions& o) {
     ModelMetadata meta;
     meta.vocabulary = vocab.tokens();
     if (!o.tokenizerPath.empty()) {
-        std::ifstream in(o.tokenizerPath, std::ios::binary);
-        if (!in) throw CheckpointError("cannot read tokenizer '" + o.tokenizerPath + "': " + std::strerror(errno));
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        meta.tokenizerJson = ss.str();
+        std::string error;
+        if (!readRegularFile(o.tokenizerPath, meta.tokenizerJson, error))
+            throw CheckpointError("cannot read tokenizer '" + o.tokenizerPath + "': " + error);
         meta.tokenizerKind = detectTokenizerKind(meta.tokenizerJson, o.tokenizerPath);
     } else {
         meta.tokenizerKind = "char";

@@ -2,6 +2,7 @@
 #include "brillm/mapped_file.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 
 #include <cerrno>
 #include <cstring>
@@ -22,17 +23,16 @@ std::string sysError(const std::string& what, const std::string& path) {
 } // namespace
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw CheckpointError(sysError("open", path));
+    // one descriptor, opened without blocking and checked with fstat before it is mapped: a FIFO
+    // given as a model must fail at once, not wait for a writer
+    std::string error;
+    const int fd = openRegularFile(path, error);
+    if (fd < 0) throw CheckpointError(error);
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         const std::string msg = sysError("stat", path);
         ::close(fd);
         throw CheckpointError(msg);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw CheckpointError("'" + path + "' is not a regular file");
     }
     std::shared_ptr<MappedFile> file(new MappedFile());
     file->m_path = path;

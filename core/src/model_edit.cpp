@@ -3,6 +3,7 @@
 
 #include "brillm/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -230,6 +231,7 @@ std::string patchToJson(const ModelPatch& patch) {
 }
 
 ModelPatch patchFromJson(const std::string& text, const std::string& sourceName) {
+    if (const auto deep = jsonDepthProblem(text); !deep.empty()) throw InputError(sourceName + ": " + deep);
     nlohmann::json root;
     try {
         root = nlohmann::json::parse(text);
@@ -305,11 +307,9 @@ void savePatch(const ModelPatch& patch, const std::filesystem::path& path) {
 }
 
 ModelPatch loadPatch(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw InputError("cannot open the patch file " + path.string());
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return patchFromJson(ss.str(), path.string());
+    std::string text, error;
+    if (!readRegularFile(path, text, error)) throw InputError("cannot read the patch file " + path.string() + ": " + error);
+    return patchFromJson(text, path.string());
 }
 
 } // namespace brillm

@@ -2,6 +2,7 @@
 #include "brillm/model_file_header.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "shape_text.h"
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,8 @@ const std::string& requireMeta(const SafetensorsHeader& layout, const std::strin
 }
 
 json parseMetaJson(const std::string& text, const std::string& key, const std::string& file) {
+    // provenance, vocabulary and config are parsed to a DOM and walked recursively (info dumps it)
+    if (const auto deep = jsonDepthProblem(text); !deep.empty()) bad(file, "metadata \"" + key + "\": " + deep);
     try {
         return json::parse(text);
     } catch (const json::exception& e) {

@@ -2,6 +2,7 @@
 #include "brillm/safetensors.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,8 @@ SafetensorsHeader SafetensorsHeader::parse(std::span<const std::byte> file, cons
     const char* text = reinterpret_cast<const char*>(file.data() + 8);
     if (text[0] != '{') bad(fileName, "the header does not start with '{' - not a model file");
 
+    if (const auto deep = jsonDepthProblem({text, static_cast<size_t>(headerLen)}); !deep.empty())
+        bad(fileName, "header: " + deep);
     json header;
     try {
         header = json::parse(text, text + headerLen);

@@ -3,6 +3,7 @@
 
 #include "brillm/bpe_tokenizer.h"
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "brillm/tokenizer_char.h"
 #include "brillm/vocabulary.h"
 #include "tokenizer_json.h"
@@ -11,10 +12,11 @@ namespace brillm {
 
 std::string readTokenizerFile(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
+    if (!std::filesystem::exists(path, ec))
         throw TokenizerError("cannot read tokenizer " + path.string() + ": no such file");
-    std::string text;
-    if (!detail::readWholeFile(path, text)) throw TokenizerError("cannot read tokenizer " + path.string());
+    std::string text, error;
+    if (!readRegularFile(path, text, error)) throw TokenizerError("cannot read tokenizer " + path.string() + ": " + error);
+    if (const auto deep = jsonDepthProblem(text); !deep.empty()) throw TokenizerError(path.string() + ": " + deep);
     return text;
 }
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,18 @@ namespace brillm {
 namespace {
 
 using nlohmann::json;
+
+// The provenance keeps a checkpoint's non-tensor extras as JSON, each string at most this long
+// (docs/model-file.md): a 50 MB string in a checkpoint must not become 50 MB of metadata.
+constexpr size_t kMaxExtraString = 4096;
+
+// s itself, or its first kMaxExtraString bytes (cut before a UTF-8 continuation byte) and a note.
+std::string boundedString(const std::string& s) {
+    if (s.size() <= kMaxExtraString) return s;
+    size_t n = kMaxExtraString;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n) + "... (" + std::to_string(s.size()) + " bytes, cut)";
+}
 
 enum class Kind : uint8_t { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Object };
 
@@ -604,8 +617,8 @@ json Unpickler::toJson(uint32_t idx, int depth, int64_t& budget) const {
     case Kind::Float:
         return v.f;
     case Kind::Str:
-        budget -= static_cast<int64_t>(v.s.size() / 16);
-        return v.s;
+        budget -= static_cast<int64_t>(std::min(v.s.size(), kMaxExtraString) / 16);
+        return boundedString(v.s);
     case Kind::Bytes:
         return "<bytes>";
     case Kind::Global:
@@ -635,7 +648,7 @@ json Unpickler::toJson(uint32_t idx, int depth, int64_t& budget) const {
         json o = json::object();
         for (size_t k = 0; k + 1 < v.items.size() && budget >= 0; k += 2) {
             const Value& key = m_values[v.items[k]];
-            std::string name = key.kind == Kind::Str   ? key.s
+            std::string name = key.kind == Kind::Str   ? boundedString(key.s)
                                : key.kind == Kind::Int ? std::to_string(key.i)
                                                        : std::string("<") + kindName(key.kind) + ">";
             o[name] = toJson(v.items[k + 1], depth + 1, budget);
@@ -676,7 +689,12 @@ TorchStateDict Unpickler::stateDict(uint32_t topIdx) {
         for (size_t k = 0; k + 1 < top.items.size(); k += 2) {
             const std::string* key = strKey(top.items[k]);
             if (key && *key == nested) continue;
-            const std::string name = key ? *key : "<non-string key>";
+            if (budget < 0) { // the provenance keeps a bounded view; the notes say what was left out
+                ignored += ", ...";
+                break;
+            }
+            const std::string name = key ? boundedString(*key) : "<non-string key>";
+            budget -= 1 + static_cast<int64_t>(name.size() / 16);
             extras[name] = toJson(top.items[k + 1], 0, budget);
             ignored += (ignored.empty() ? "" : ", ") + name;
         }
@@ -693,7 +711,7 @@ TorchStateDict Unpickler::stateDict(uint32_t topIdx) {
         const std::string* key = strKey(sd.items[k]);
         const Value& v = m_values[sd.items[k + 1]];
         if (!key || v.kind != Kind::Tensor) {
-            const std::string name = key ? *key : "<non-string key>";
+            const std::string name = key ? boundedString(*key) : "<non-string key>";
             nonTensor += (nonTensor.empty() ? "" : ", ") + name + " (" + kindName(v.kind) + ")";
             continue;
         }

@@ -2,6 +2,7 @@
 #include "brillm/vocabulary.h"
 
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "brillm/tokenizer.h"
 #include "tokenizer_json.h"
 
@@ -96,8 +97,8 @@ NodeVocabulary NodeVocabulary::fromTokenizer(const Tokenizer& tokenizer) {
 }
 
 NodeVocabulary NodeVocabulary::load(const std::filesystem::path& path) {
-    std::string text;
-    if (!detail::readWholeFile(path, text)) throw TokenizerError("cannot read vocabulary " + path.string());
+    std::string text, error;
+    if (!readRegularFile(path, text, error)) throw TokenizerError("cannot read vocabulary " + path.string() + ": " + error);
     return parse(text, path.string());
 }
 

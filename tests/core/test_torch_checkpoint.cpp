@@ -231,6 +231,21 @@ TEST(TorchPickleReader, SelfReferencesAndSharingStayBounded) {
     EXPECT_LT(sd.extrasJson.size(), 1u << 20);
 }
 
+// issue 18: a 50 MB string in a checkpoint's extras was copied whole into the provenance.
+TEST(TorchPickleReader, ExtrasStringsAreCutToTheDocumentedBound) {
+    PickleBuilder b;
+    b.op('}').op('(').str("model_state_dict").op('}').op('(').str("w").tensor("0", 4, 4).op('u');
+    b.str("note").str(std::string(5'000'000, 'x'));
+    b.str(std::string(100'000, 'k')).small(1); // a huge key too
+    b.op('u').op('.');
+    const TorchStateDict sd = readPickle(b.proto());
+    EXPECT_LT(sd.extrasJson.size(), 20'000u);
+    const json extras = json::parse(sd.extrasJson);
+    const auto note = extras.at("note").get<std::string>();
+    EXPECT_EQ(note.rfind(std::string(4096, 'x'), 0), 0u);
+    EXPECT_NE(note.find("(5000000 bytes, cut)"), std::string::npos) << note.substr(4096);
+}
+
 // The values NumbersAndAllowedObjects reads back: LONG1 negative, BININT negative, a big LONG1,
 // BINFLOAT, an argparse.Namespace via NEWOBJ + BUILD, and a torch.Size.
 void appendExtras(PickleBuilder& b) {

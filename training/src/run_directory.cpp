@@ -3,6 +3,7 @@
 
 #include "brillm/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/input_limits.h"
 #include "brillm/mapped_file.h"
 #include "brillm/safetensors.h"
 
@@ -26,12 +27,12 @@ namespace brillm::training {
 
 namespace {
 
+// A run's JSON files (config.json, state.json, latest): small, regular, shallow.
 std::string readText(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw InputError("cannot read " + p.string());
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::string text, error;
+    if (!readRegularFile(p, text, error, size_t{16} << 20)) throw InputError("cannot read " + p.string() + ": " + error);
+    if (const auto deep = jsonDepthProblem(text, 32); !deep.empty()) throw InputError(p.string() + ": " + deep);
+    return text;
 }
 
 std::string checkpointName(int64_t step) {
