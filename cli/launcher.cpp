@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -90,8 +90,23 @@ int launchLocalWorkers(int workers, const std::vector<std::string>& arguments, d
         for (auto& e : env)
             cenv.push_back(e.data());
         cenv.push_back(nullptr);
-        pid_t pid = -1;
-        if (const int err = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, cargv.data(), cenv.data()); err != 0) {
+        // fork + exec rather than posix_spawn: the rank must ask for PR_SET_PDEATHSIG before it
+        // runs, so that a launcher killed outright (SIGKILL, OOM killer) takes its ranks with it
+        // instead of leaving them to train on and hold the run directory. SIGKILL, not SIGTERM:
+        // without the launcher nobody would stop a rank that waits in a collective for one that
+        // already died. Checkpoints are atomic, so the run resumes from `latest`. The setting
+        // survives exec. Between fork and exec only async-signal-safe calls.
+        const pid_t parent = ::getpid();
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ::_exit(127);
+            // the launcher may have died before prctl: then the rank was already re-parented
+            if (::getppid() != parent) ::_exit(128 + SIGKILL);
+            ::execve(exe.c_str(), cargv.data(), cenv.data());
+            ::_exit(127);
+        }
+        if (pid < 0) {
+            const int err = errno;
             signalAll(SIGKILL);
             for (size_t q = 0; q < pids.size(); ++q)
                 if (alive[q]) ::waitpid(pids[q], nullptr, 0);

@@ -270,3 +270,64 @@ TEST_F(DistributedCliTest, TheLauncherStopsTheJobAndNamesTheFailedRank) {
     // the run can go on from its last checkpoint, here with one process
     ASSERT_TRUE(fs::exists(m_dir / "run" / "latest")) << err;
 }
+
+namespace {
+
+// A process that is gone or a zombie waiting for init to reap it: either way it trains no more.
+bool processGone(pid_t pid) {
+    if (::kill(pid, 0) != 0) return true;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto close = stat.rfind(')');
+    return close == std::string::npos || (close + 2 < stat.size() && stat[close + 2] == 'Z');
+}
+
+} // namespace
+
+// issue 18: a launcher killed outright took none of its ranks with it; they trained to the end.
+TEST_F(DistributedCliTest, RanksDieWithAKilledLauncher) {
+    auto args = trainArgs("run", 100000);
+    args.insert(args.end(), {"--nproc-per-node", "2"});
+    auto p = start(args, {}, m_dir / "err.txt");
+    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 2, 120)) << readAll(p.err);
+    const pid_t rank0 = workerOfRank(p.pid, 0), rank1 = workerOfRank(p.pid, 1);
+    ASSERT_GT(rank0, 0);
+    ASSERT_GT(rank1, 0);
+    ::kill(p.pid, SIGKILL);
+    ::waitpid(p.pid, nullptr, 0);
+    const auto end = Clock::now() + std::chrono::seconds(5);
+    while (Clock::now() < end && !(processGone(rank0) && processGone(rank1)))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const bool gone0 = processGone(rank0), gone1 = processGone(rank1);
+    if (!gone0) ::kill(rank0, SIGKILL);
+    if (!gone1) ::kill(rank1, SIGKILL);
+    EXPECT_TRUE(gone0) << "rank 0 still runs 5 s after its launcher was killed";
+    EXPECT_TRUE(gone1) << "rank 1 still runs 5 s after its launcher was killed";
+}
+
+// issue 18: two writers of one run directory interleaved metrics.jsonl and crashed on rename.
+TEST_F(DistributedCliTest, ASecondWriterOfARunIsRefusedWithTheHoldersPid) {
+    auto first = start(trainArgs("run", 100000), {}, m_dir / "err1.txt");
+    ASSERT_TRUE(waitForSteps(m_dir / "run" / "metrics.jsonl", 6, 120)) << readAll(first.err); // a checkpoint at 5
+    auto second = start({"train", "--resume", (m_dir / "run").string(), "--quiet"}, {}, m_dir / "err2.txt");
+    const auto status = waitFor(second.pid, 30);
+    ::kill(first.pid, SIGKILL);
+    ::waitpid(first.pid, nullptr, 0);
+    ASSERT_TRUE(status.has_value()) << "the second writer did not stop";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    const auto err = readAll(second.err);
+    EXPECT_NE(err.find("in use by another brillm train (pid " + std::to_string(first.pid)), std::string::npos) << err;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    EXPECT_NE(err.find(std::string("on host ") + host), std::string::npos) << err;
+    // the lock went with its holder: now a resume may continue the run
+    const auto latest = readAll(m_dir / "run" / "latest"); // step-NNNNNNNN
+    ASSERT_GT(latest.size(), 5u);
+    const int done = std::stoi(latest.substr(5));
+    auto third = start({"train", "--resume", (m_dir / "run").string(), "--steps", std::to_string(done + 2), "--quiet"},
+                       {}, m_dir / "err3.txt");
+    const auto st3 = waitFor(third.pid, 60);
+    ASSERT_TRUE(st3.has_value());
+    EXPECT_TRUE(WIFEXITED(*st3) && WEXITSTATUS(*st3) == 0) << readAll(third.err);
+}
