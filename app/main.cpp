@@ -5,6 +5,8 @@
 #include "main_window.h"
 #include "studio_worker.h"
 
+#include "brillm/version.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -42,7 +44,7 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("brillm-studio"));
     QApplication::setOrganizationName(QStringLiteral("BriLLM"));
     QApplication::setApplicationDisplayName(QStringLiteral("BriLLM Studio"));
-    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setApplicationVersion(QString::fromLatin1(brillm::versionString()));
     QApplication::setDesktopFileName(QStringLiteral("brillm-studio"));
 
     QCommandLineParser parser;

@@ -4,6 +4,7 @@
 #include "commands.h"
 
 #include "brillm/error.h"
+#include "brillm/version.h"
 
 #include <iostream>
 #include <vector>
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (name == "--version") {
-        std::cout << "brillm " << BRILLM_VERSION << '\n';
+        std::cout << "brillm " << brillm::versionString() << '\n';
         return 0;
     }
     for (const auto& c : kCommands) {
