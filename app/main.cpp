@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName(QStringLiteral("BriLLM"));
     QApplication::setApplicationDisplayName(QStringLiteral("BriLLM Studio"));
     QApplication::setApplicationVersion(QString::fromLatin1(brillm::versionString()));
-    QApplication::setDesktopFileName(QStringLiteral("brillm-studio"));
+    QApplication::setDesktopFileName(QStringLiteral(BRILLM_APP_ID));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("BriLLM Studio: see inside a BriLLM language model."));

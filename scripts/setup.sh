@@ -13,6 +13,8 @@ packages=(
   libgraphviz-dev
   xvfb xauth
   clang libclang-rt-14-dev   # libFuzzer targets of the checkpoint parsers (tests/fuzz)
+  help2man librsvg2-bin      # man pages from the --help texts, PNG icons (packaging/)
+  dpkg-dev fakeroot file lintian desktop-file-utils appstream shared-mime-info man-db  # the package check
 )
 
 missing=()
