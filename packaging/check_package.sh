@@ -17,7 +17,7 @@ build=$(cd "$1" && pwd) version=$2
 src=$(cd "$(dirname "$0")/.." && pwd)
 steps=${BRILLM_PACKAGE_CHECK_STEPS:-30}
 
-for tool in cpack dpkg dpkg-deb dpkg-shlibdeps fakeroot lintian desktop-file-validate appstreamcli update-mime-database man; do
+for tool in help2man rsvg-convert cpack dpkg dpkg-deb dpkg-shlibdeps fakeroot lintian desktop-file-validate appstreamcli update-mime-database man; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup.sh installs it)"; exit 77; }
 done
 
