@@ -81,6 +81,7 @@ int runEdgesCount(const Args& args) {
     if (format != "json" && format != "binary") throw UsageError("--format must be json or binary");
     if (minCount < 1) throw UsageError("--min-count must be at least 1");
     if (threads < 1 || threads > 256) throw UsageError("--threads must be between 1 and 256");
+    if (dim < 1 || dim > 65536) throw UsageError("--dim must be in [1, 65536]; got " + std::to_string(dim));
 
     TokenizerOptions to;
     to.charNfkc = nfkc;
@@ -163,6 +164,8 @@ int runEdgesInfo(const Args& args) {
     p.flag("reference", &reference,
            "the reference's rule: pairs listed with count 0 are shared, all others own a slot");
     if (!p.parse(args)) return 0;
+    if (minCount < 1) throw UsageError("--min-count must be at least 1");
+    if (dim < 1 || dim > 65536) throw UsageError("--dim must be in [1, 65536]; got " + std::to_string(dim));
     std::optional<NodeVocabulary> names;
     if (!vocabPath.empty())
         names = NodeVocabulary::load(vocabPath);

@@ -6,6 +6,7 @@
 #include "brillm/error.h"
 #include "brillm/loss.h"
 
+#include <cmath>
 #include <iostream>
 #include <random>
 #include <unordered_set>
@@ -30,7 +31,7 @@ int runScore(const Args& args) {
     p.required("model");
     if (!p.parse(args)) return 0;
     if (p.given("text") == p.given("ids")) throw UsageError("give exactly one of --text and --ids");
-    if (negatives < 1) throw UsageError("--negatives must be at least 1");
+    if (negatives < 1) throw UsageError("--negatives must be at least 1 (at most V-1 are used)");
 
     const auto session = ModelSession::open(modelPath);
     const auto nodes = session.encodePrompt(p.given("text") ? text : ids, p.given("ids"));
@@ -51,6 +52,10 @@ int runScore(const Args& args) {
     }
     const auto sample = LossSample::fromNegatives(nodes, neg);
     const auto sampled = sampledLoss(session.model(), std::span<const LossSample>(&sample, 1), LossOptions{false, 1});
+    // a loss of nan with exit 0 would pass for a score: the model's parameters are not finite
+    if (!std::isfinite(exact.loss) || !std::isfinite(sampled.loss))
+        throw InputError("the loss of this text is not finite (" + std::to_string(exact.loss) + "): the parameters of " +
+                         modelPath + " on its path hold NaN or Inf values; check the file with brillm verify");
 
     if (json) {
         nlohmann::json edges = nlohmann::json::array();

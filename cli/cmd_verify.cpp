@@ -5,10 +5,13 @@
 
 #include "brillm/error.h"
 #include "brillm/model_file.h"
+#include "brillm/text_codec.h"
 
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace brillm::cli {
 
@@ -19,8 +22,9 @@ int runVerify(const Args& args) {
     bool quiet = false;
     ArgParser p("brillm verify",
                 "Checks a model file: the header and every shape against the config and the edge table, the SHA-256\n"
-                "checksum of all tensor data (read from disk), and every parameter for NaN or Inf. Exits 1 when any\n"
-                "check fails.");
+                "checksum of all tensor data (read from disk), every parameter for NaN or Inf, and what the other\n"
+                "commands need to open it: an even dimension, a vocabulary of V distinct tokens, a valid embedded\n"
+                "tokenizer. Exits 1 when any check fails.");
     p.positional("MODEL", &path, "model file");
     p.flag("quiet", &quiet, "print only problems");
     if (!p.parse(args)) return 0;
@@ -38,6 +42,24 @@ int runVerify(const Args& args) {
         std::printf("ok   header and shapes (V = %lld, d = %lld, %lld slots, %s)\n",
                     static_cast<long long>(f.header().vocabSize), static_cast<long long>(f.header().dim),
                     static_cast<long long>(f.header().edges.numSlots()), safetensorsName(f.header().dtype));
+    // every check a command makes when it opens the model, so that a file verify passes opens
+    // everywhere: the signal's dimension, the vocabulary (no duplicates, V tokens) and the
+    // embedded tokenizer
+    std::vector<std::string> usable;
+    if (f.header().dim % 2 != 0)
+        usable.push_back("dimension: d = " + std::to_string(f.header().dim) +
+                         " is odd; the positional encoding needs an even d (generate, trace and score refuse it)");
+    const ModelMetadata meta = f.metadata();
+    if (!meta.vocabulary.empty()) {
+        try {
+            (void)TextCodec::fromMetadata(meta, f.header().vocabSize);
+            if (!quiet)
+                std::printf("ok   vocabulary (%zu tokens)%s\n", meta.vocabulary.size(),
+                            meta.tokenizerJson.empty() ? "" : " and embedded tokenizer");
+        } catch (const Error& e) {
+            usable.push_back(std::string("vocabulary and tokenizer: ") + e.what());
+        }
+    }
     const ModelVerifyReport r = f.verify(quiet ? FileProgress{} : terminalProgress("reading"));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!quiet) {
@@ -48,8 +70,11 @@ int runVerify(const Args& args) {
     }
     for (const auto& problem : r.problems)
         std::printf("FAIL %s\n", problem.c_str());
-    if (!quiet) std::printf("%s: %s (%.1f s)\n", path.c_str(), r.ok() ? "verified" : "FAILED", secs);
-    return r.ok() ? 0 : 1;
+    for (const auto& problem : usable)
+        std::printf("FAIL %s\n", problem.c_str());
+    const bool ok = r.ok() && usable.empty();
+    if (!quiet) std::printf("%s: %s (%.1f s)\n", path.c_str(), ok ? "verified" : "FAILED", secs);
+    return ok ? 0 : 1;
 }
 
 } // namespace brillm::cli

@@ -51,6 +51,9 @@ int runVocabBuild(const Args& args) {
     p.required("size");
     p.required("out");
     if (!p.parse(args)) return 0;
+    if (kind != "char" && kind != "bpe") throw UsageError("--kind must be char or bpe");
+    if (size < 2 || size > 1'000'000) throw UsageError("--size must be in [2, 1000000]; got " + std::to_string(size));
+    if (minFrequency < 1) throw UsageError("--min-frequency must be at least 1; got " + std::to_string(minFrequency));
     const auto policy = invalidUtf8PolicyFromName(onInvalid);
     const auto started = std::chrono::steady_clock::now();
     const auto seconds = [&] {
@@ -117,6 +120,15 @@ int runVocabCheck(const Args& args) {
     p.positional("FILE", &file, "the file to check");
     if (!p.parse(args)) return 0;
     const auto tok = loadTokenizer(file);
+    // what encoding would refuse later, refused now: a check that passes must mean a usable file
+    if (const auto* bpe = dynamic_cast<const ByteLevelBpeTokenizer*>(tok.get())) {
+        if (!bpe->unknownToken().empty() && !bpe->unknownId())
+            throw InputError(file + ": model.unk_token \"" + bpe->unknownToken() +
+                             "\" is not in the vocabulary (model.vocab); add it or set unk_token to null");
+        if (bpe->numMerges() == 0)
+            throw InputError(file + ": a byte-level BPE without merges (model.merges is empty): every word would be "
+                                    "split into single bytes; expected the merges of a trained BPE");
+    }
     std::printf("%s: %s, %lld tokens", file.c_str(),
                 tok->kind() == TokenizerKind::Char ? "character node dictionary" : "byte-level BPE tokenizer",
                 static_cast<long long>(tok->vocabSize()));

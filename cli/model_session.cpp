@@ -66,6 +66,17 @@ void DecodeArgs::registerOn(ArgParser& p) {
 
 DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& session) const {
     DecodeOptions o;
+    // every option's range, checked before the model runs (--top-k 0 used to be taken silently)
+    const int64_t V = session.model().vocabSize();
+    if (maxNewTokens < 0 || maxNewTokens > 1'000'000)
+        throw UsageError("--max-new-tokens must be in [0, 1000000]; got " + std::to_string(maxNewTokens));
+    if (p.given("top-k") && (topK < 1 || topK > V))
+        throw UsageError("--top-k must be in [1, " + std::to_string(V) + "] (the model's nodes; omit it for no limit); got " +
+                         std::to_string(topK));
+    if (p.given("top-p") && !(topP > 0 && topP <= 1))
+        throw UsageError("--top-p must be in (0, 1]; got " + std::to_string(topP));
+    if (p.given("temperature") && !(temperature > 0 && std::isfinite(temperature)))
+        throw UsageError("--temperature must be a positive finite number; got " + std::to_string(temperature));
     o.maxNewTokens = maxNewTokens;
     const bool sampling = p.given("temperature") || p.given("top-k") || p.given("top-p");
     if (greedy && sampling) throw UsageError("--greedy cannot be combined with --temperature, --top-k or --top-p");

@@ -304,6 +304,20 @@ ImportReport importTorchCheckpoint(const ImportOptions& o) {
     model.biases = tensorFromCheckpoint(ckpt, b);
     model.nodeBias = tensorFromCheckpoint(ckpt, nb);
     model.positions = tensorFromCheckpoint(ckpt, pos);
+    // a model file of NaN would load and then fail in every command: refuse it here, and report
+    // a partly non-finite one (brillm verify lists which tensors)
+    int64_t nonFinite = 0, total = 0;
+    for (const at::Tensor* t : {&model.weights, &model.biases, &model.nodeBias, &model.positions}) {
+        total += t->numel();
+        nonFinite += t->numel() - at::isfinite(*t).sum().item<int64_t>();
+    }
+    if (total > 0 && nonFinite == total)
+        throw CheckpointError("'" + o.stateDictPath + "': every parameter is NaN or Inf (" + std::to_string(total) +
+                              " values): not a usable model");
+    if (nonFinite > 0)
+        report.notes.push_back("warning: " + std::to_string(nonFinite) + " of " + std::to_string(total) +
+                               " parameters are NaN or Inf; the model will fail where they are used (brillm verify "
+                               "lists the tensors)");
     ModelSaveOptions save;
     save.dtype = report.storedDtype;
     save.progress = o.progress;

@@ -29,6 +29,13 @@ void checkOptions(const DecodeOptions& o) {
     if (!(o.topP > 0 && o.topP <= 1)) throw InputError("top-p must be in (0, 1], got " + std::to_string(o.topP));
 }
 
+// All-NaN energies leave no best candidate (every comparison is false): say why, instead of
+// going on with node -1 ("unknown node id -1" one step later).
+[[noreturn]] void nonFiniteEnergies() {
+    throw InputError("the model's energies are not finite (NaN): its parameters hold NaN or Inf values; "
+                     "check the model file with brillm verify");
+}
+
 void checkPath(const Model& model, std::span<const int32_t> path, const char* what) {
     if (path.empty()) throw InputError(std::string("empty ") + what + ": at least one node is needed");
     for (size_t k = 0; k < path.size(); ++k)
@@ -64,6 +71,7 @@ void beginStep(TraceStep& step, const SignalPath& path, const CandidateScores* s
     step.rank = scores->rank(target);
     step.candidates = scores->numCandidates();
     const auto best = scores->best();
+    if (best.target < 0 && scores->numCandidates() > 0) nonFiniteEnergies();
     step.best = best.target;
     step.bestEnergy = best.energy;
     step.ties = best.ties;
@@ -177,6 +185,7 @@ int32_t TokenSampler::choose(const CandidateScores& scores, const DecodeOptions&
     const auto isBanned = [&](int32_t t) { return std::find(banned.begin(), banned.end(), t) != banned.end(); };
     if (options.greedy) {
         const int32_t best = scores.best().target;
+        if (best < 0) nonFiniteEnergies();
         if (!isBanned(best)) return best;
         for (const auto& [t, e] : scores.top(0))
             if (!isBanned(t)) return t;
@@ -193,7 +202,10 @@ int32_t TokenSampler::choose(const CandidateScores& scores, const DecodeOptions&
     for (size_t t = 0; t < energies.size(); ++t)
         if (!std::isnan(energies[t]) && !isBanned(static_cast<int32_t>(t)))
             cand.emplace_back(static_cast<int32_t>(t), energies[t]);
-    if (cand.empty()) throw InputError("every candidate is banned");
+    if (cand.empty()) {
+        if (std::all_of(energies.begin(), energies.end(), [](double e) { return std::isnan(e); })) nonFiniteEnergies();
+        throw InputError("every candidate is banned");
+    }
     if (topK > 0 || topP < 1) {
         const auto cmp = [](const auto& a, const auto& b) {
             return a.second > b.second || (a.second == b.second && a.first < b.first);

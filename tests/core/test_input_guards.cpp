@@ -4,6 +4,8 @@
 // patch file.
 #include "test_checkpoint_util.h"
 
+#include "brillm/checkpoint_export.h"
+#include "brillm/checkpoint_import.h"
 #include "brillm/error.h"
 #include "brillm/input_limits.h"
 #include "brillm/mapped_file.h"
@@ -12,8 +14,11 @@
 #include "brillm/tokenizer.h"
 #include "brillm/vocabulary.h"
 
+#include <ATen/ATen.h>
+
 #include <array>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <functional>
 #include <thread>
@@ -165,6 +170,145 @@ TEST(InputGuardsCli, AFifoAsAModelFailsAtOnce) {
         EXPECT_NE(r.code, 124) << args << ": hung";
         EXPECT_NE(r.out.find("not a regular file"), std::string::npos) << args << ": " << r.out;
     }
+}
+
+// --- a model file verify passes opens everywhere; NaN parameters fail clearly ----------------
+
+// V = 6, d = 4 (even, unlike test::smallModel), P = 8.
+Model evenModel() {
+    ModelConfig c;
+    c.vocabSize = 6;
+    c.dim = 4;
+    c.maxPositions = 8;
+    const std::vector<std::pair<int32_t, int32_t>> pairs = {{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 0}};
+    return Model::randomInit(c, EdgeTable::fromPairs(6, pairs), 3);
+}
+
+std::string saveModel(const ScratchDir& dir, const std::string& name, const Model& model,
+                      std::vector<std::string> vocabulary = {"a", "b", "c", "d", "e", "f"}) {
+    ModelMetadata meta;
+    meta.vocabulary = std::move(vocabulary);
+    meta.tokenizerKind = "char";
+    const std::string path = dir.file(name);
+    ModelFile::save(path, model, meta);
+    return path;
+}
+
+Model nanModel() {
+    Model m = evenModel();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (at::Tensor* t : {&m.weights, &m.biases, &m.nodeBias, &m.positions})
+        t->fill_(nan);
+    return m;
+}
+
+TEST(ModelChecksCli, VerifyRunsTheChecksOfEveryCommand) {
+    ScratchDir dir;
+    EXPECT_EQ(brillmCli("verify " + saveModel(dir, "ok.brillm", evenModel())).code, 0);
+    // duplicate tokens: generate refuses them, so verify does
+    const auto dup = saveModel(dir, "dup.brillm", evenModel(), {"a", "b", "a", "d", "e", "f"});
+    CliResult r = brillmCli("verify " + dup);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("FAIL vocabulary and tokenizer"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"a\" appears twice"), std::string::npos) << r.out;
+    EXPECT_NE(brillmCli("generate --model " + dup + " --prompt ab").code, 0);
+    // an odd dimension
+    r = brillmCli("verify " + saveModel(dir, "odd.brillm", test::smallModel(), {"a", "b", "c", "d", "e", "f"}));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("FAIL dimension: d = 3 is odd"), std::string::npos) << r.out;
+    // a malformed embedded tokenizer
+    ModelMetadata meta;
+    meta.vocabulary = {"a", "b", "c", "d", "e", "f"};
+    meta.tokenizerKind = "byte-level-bpe";
+    meta.tokenizerJson = "{\"model\": {\"type\": \"BPE\", \"vocab\": 5}}";
+    ModelFile::save(dir.file("tok.brillm"), evenModel(), meta);
+    r = brillmCli("verify " + dir.file("tok.brillm"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("FAIL vocabulary and tokenizer: tokenizer embedded in the model file"), std::string::npos)
+        << r.out;
+}
+
+TEST(ModelChecksCli, NanParametersFailClearlyInGenerateTraceAndScore) {
+    ScratchDir dir;
+    const auto path = saveModel(dir, "nan.brillm", nanModel());
+    for (const std::string& args : {"generate --model " + path + " --prompt ab",
+                                    "generate --model " + path + " --prompt ab --temperature 0.5",
+                                    "trace --model " + path + " --prompt ab", "trace --model " + path + " --path abc"}) {
+        const CliResult r = brillmCli(args);
+        EXPECT_EQ(r.code, 1) << args << ": " << r.out;
+        EXPECT_NE(r.out.find("energies are not finite"), std::string::npos) << args << ": " << r.out;
+        EXPECT_EQ(r.out.find("-1"), std::string::npos) << args << ": " << r.out;
+    }
+    const CliResult score = brillmCli("score --model " + path + " --text abc");
+    EXPECT_EQ(score.code, 1) << score.out;
+    EXPECT_NE(score.out.find("the loss of this text is not finite"), std::string::npos) << score.out;
+    EXPECT_EQ(brillmCli("verify " + path).code, 1);
+}
+
+TEST(ModelChecks, ImportOfAnAllNanCheckpointFails) {
+    ScratchDir dir;
+    exportTorchStateDict(dir.file("nan.pt"), nanModel());
+    const std::vector<std::string> tokens = {"a", "b", "c", "d", "e", "f"};
+    writeReferenceVocabulary(dir.file("vocab.json"), tokens);
+    writeReferenceFrequencyTable(dir.file("freq.json"), evenModel().edges, tokens);
+    ImportOptions o;
+    o.frequencyPath = dir.file("freq.json");
+    o.stateDictPath = dir.file("nan.pt");
+    o.vocabPath = dir.file("vocab.json");
+    o.outPath = dir.file("out.brillm");
+    test::expectError<CheckpointError>([&] { importTorchCheckpoint(o); }, {"nan.pt", "every parameter is NaN or Inf"});
+    EXPECT_FALSE(std::filesystem::exists(o.outPath));
+    // partly NaN: imported, with a warning
+    Model half = evenModel();
+    half.weights[0].fill_(std::numeric_limits<double>::quiet_NaN());
+    exportTorchStateDict(dir.file("half.pt"), half);
+    o.stateDictPath = dir.file("half.pt");
+    const auto report = importTorchCheckpoint(o);
+    bool warned = false;
+    for (const auto& n : report.notes) warned = warned || n.find("are NaN or Inf") != std::string::npos;
+    EXPECT_TRUE(warned);
+}
+
+TEST(OptionRangesCli, DecodingOptionsOutOfRangeAreRefused) {
+    ScratchDir dir;
+    const auto path = saveModel(dir, "m.brillm", evenModel());
+    struct Case {
+        std::string args, message;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"generate --model " + path + " --prompt ab --top-k 0", "--top-k must be in [1, 6]"},
+             {"generate --model " + path + " --prompt ab --top-k 7", "--top-k must be in [1, 6]"},
+             {"trace --model " + path + " --prompt ab --top-k 0", "--top-k must be in [1, 6]"},
+             {"generate --model " + path + " --prompt ab --top-p 0", "--top-p must be in (0, 1]"},
+             {"generate --model " + path + " --prompt ab --temperature nan", "--temperature must be a positive"},
+             {"generate --model " + path + " --prompt ab --max-new-tokens -1", "--max-new-tokens must be in"},
+             {"score --model " + path + " --text abc --negatives 0", "--negatives must be at least 1"},
+             {"vocab build --corpus " + path + " --kind char --size 1 --out " + dir.file("v.json"), "--size must be in [2,"},
+             {"edges info " + path + " --dim 0", "--dim must be in [1, 65536]"},
+         }) {
+        const CliResult r = brillmCli(c.args);
+        EXPECT_EQ(r.code, 2) << c.args << ": " << r.out;
+        EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << ": " << r.out;
+    }
+}
+
+TEST(OptionRangesCli, VocabCheckRefusesAMissingUnkTokenAndABpeWithoutMerges) {
+    ScratchDir dir;
+    std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json");
+    const auto good = nlohmann::json::parse(in);
+    EXPECT_EQ(brillmCli("vocab check " + std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json").code, 0);
+    auto noUnk = good;
+    noUnk["model"]["unk_token"] = "<missing>";
+    test::writeText(dir.file("nounk.json"), noUnk.dump());
+    CliResult r = brillmCli("vocab check " + dir.file("nounk.json"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("unk_token \"<missing>\" is not in the vocabulary"), std::string::npos) << r.out;
+    auto noMerges = good;
+    noMerges["model"]["merges"] = nlohmann::json::array();
+    test::writeText(dir.file("nomerges.json"), noMerges.dump());
+    r = brillmCli("vocab check " + dir.file("nomerges.json"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("without merges"), std::string::npos) << r.out;
 }
 
 } // namespace

@@ -61,6 +61,8 @@ public:
 
     const std::vector<AddedToken>& addedTokens() const { return m_added; }
     size_t numMerges() const { return m_merges.size(); }
+    // model.unk_token as written ("" when none); unknownId() is empty when it is not in the vocabulary.
+    const std::string& unknownToken() const { return m_unkToken; }
     bool addPrefixSpace() const { return m_addPrefixSpace; }
 
 private:
