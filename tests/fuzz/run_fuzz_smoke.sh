@@ -27,4 +27,5 @@ run() {
 run fuzz_model_file_header "$seeds"/model_file/*
 run fuzz_torch_checkpoint "$fixtures"/*.pt
 run fuzz_torch_pickle "$seeds"/torch_pickle/*
+run fuzz_metadata_json "$seeds"/metadata_json/*
 echo "fuzz_smoke: no crash"
