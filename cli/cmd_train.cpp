@@ -53,8 +53,8 @@ int runTrain(const Args& args) {
                 "others within --dist-timeout; --resume continues with any number of ranks.\n"
                 "\n"
                 "Recipes (docs/training-recipe.md): the default starts from the corpus's Kneser-Ney bigram\n"
-                "model (--init bigram) and minimises the exact loss over all V candidates (--loss exact) with\n"
-                "sparse AdamW; --recipe reference trains as BriLLM0.5's train.py did (random init, 400\n"
+                "model with its trigram correction (--init bigram, --context-code 4) and minimises the exact\n"
+                "loss over all V candidates (--loss exact) with sparse SGD; --recipe reference trains as BriLLM0.5's train.py did (random init, 400\n"
                 "frequency negatives, dense AdamW at lr 0.05). Options after the recipe change its settings;\n"
                 "the defaults shown are the default recipe's.");
     p.option("recipe", &recipe, "default|reference", "the settings to start from (default: default)");
@@ -67,7 +67,8 @@ int runTrain(const Args& args) {
     p.option("init-model", &c.initModel, "FILE", "start from this model file instead of an initialisation");
     p.option("init", &init, "bigram|random", "initialisation: the corpus's bigram model, or the reference's uniform noise (default bigram)");
     p.option("init-scale", &c.initScale, "S", "bigram init: half-width of the noise on the matrices and node biases (default 0.02)");
-    p.option("position-slope", &c.positionSlope, "A", "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 0)");
+    p.option("position-slope", &c.positionSlope, "A", "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 3)");
+    p.option("context-code", &c.contextCode, "R", "bigram init: source codes of length R carry the trigram correction (default 4; 0: off)");
     p.option("loss", &loss, "exact|sampled", "exact: softmax over all V candidates; sampled: the positive and --negatives K (default exact)");
     p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
@@ -78,8 +79,9 @@ int runTrain(const Args& args) {
     p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
     p.option("negatives", &c.negatives, "K", "sampled loss: negatives per edge (default 400)");
     p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default frequency)");
-    p.option("optimizer", &optimizer, "adamw|sparse-adamw", "dense AdamW (the reference) or sparse (default sparse-adamw)");
-    p.option("lr", &c.lr, "LR", "learning rate (default 0.005)");
+    p.option("optimizer", &optimizer, "sgd|adagrad|adamw|sparse-adamw",
+             "sparse SGD, row-wise Adagrad, dense AdamW (the reference) or sparse AdamW (default sgd)");
+    p.option("lr", &c.lr, "LR", "learning rate (default 0.05)");
     p.option("weight-decay", &c.weightDecay, "W", "decoupled weight decay (default 0)");
     p.option("schedule", &schedule, "constant|cosine", "learning-rate schedule (default constant)");
     p.option("warmup", &c.warmupSteps, "N", "linear warm-up steps (default 0)");
@@ -154,7 +156,7 @@ int runTrain(const Args& args) {
     if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
     if (resuming) {
         for (const char* opt : {"recipe", "corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "init",
-                                "init-scale", "position-slope", "loss", "held-out-corpus", "dim", "max-seq-length",
+                                "init-scale", "position-slope", "context-code", "loss", "held-out-corpus", "dim", "max-seq-length",
                                 "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +

@@ -93,6 +93,7 @@ std::string TrainConfig::toJson() const {
         {"init", toString(init)},
         {"init_scale", initScale},
         {"position_slope", positionSlope},
+        {"context_code", contextCode},
         {"loss", toString(loss)},
         {"steps", steps},
         {"batch_size", batchSize},
@@ -153,6 +154,7 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         if (j.contains("init")) c.init = initKindFromString(j.at("init").get<std::string>());
         get("init_scale", c.initScale);
         get("position_slope", c.positionSlope);
+        get("context_code", c.contextCode);
         if (j.contains("loss")) c.loss = lossKindFromString(j.at("loss").get<std::string>());
         get("steps", c.steps);
         get("batch_size", c.batchSize);

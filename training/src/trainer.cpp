@@ -5,8 +5,10 @@
 #include "brillm/model_file.h"
 #include "brillm/parallel.h"
 #include "brillm/tokenizer.h"
+#include "brillm/version.h"
 #include "brillm/vocabulary.h"
 #include "brillm/training/distributed.h"
+#include "brillm/training/config_check.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/model_init.h"
 #include "brillm/training/optimizer.h"
@@ -449,6 +451,7 @@ AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
 }
 
 void checkConfig(const TrainConfig& c, const Communicator* comm) {
+    validateTrainConfig(c);
     if (c.steps < 1) throw InputError("steps must be at least 1");
     if (c.batchSize < 1) throw InputError("batch size must be at least 1");
     if (c.negatives < 1) throw InputError("negatives must be at least 1");
@@ -479,6 +482,7 @@ template <class F> void setupStage(Communicator* comm, const std::string& stage,
 
 nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
     return {{"trainer", "brillm train"},
+            {"brillm_version", versionString()},
             {"corpus", c.corpus},
             {"paragraphs", d.paragraphs},
             {"tokens", d.tokens},
@@ -503,6 +507,8 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
     s.runPath = runDir;
     s.config = config;
     s.comm = comm;
+    // a run that fails before its first step leaves no directory behind (a rerun can use --out again)
+    try {
     setupStage(comm, "setting up the run", [&] {
         checkConfig(config, comm);
         if (s.writer()) s.run.emplace(RunDirectory::create(runDir, config));
@@ -520,6 +526,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             }
         }
         s.data = prepareTrainingData(config, cb.onPrepare, codec);
+        validateAgainstVocabulary(config, s.data.vocabSize());
         if (init) {
             s.model = init->model.toDtype(at::kFloat);
             s.metadata = init->metadata;
@@ -532,7 +539,16 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                 o.positionSlope = config.positionSlope;
                 o.positionsUsed = config.maxSeqLength;
                 o.seed = config.seed;
-                s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o);
+                o.contextCode = config.contextCode;
+                std::optional<TrigramCounts> trigrams;
+                if (o.contextCode > 0) {
+                    std::vector<std::vector<int32_t>> windows;
+                    windows.reserve(s.data.train.size());
+                    for (const auto& w : s.data.train) windows.emplace_back(w.ids.begin(), w.ids.begin() + w.length);
+                    trigrams = countTrigrams(windows, V);
+                }
+                s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o,
+                                          trigrams ? &*trigrams : nullptr);
             } else {
                 s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
             }
@@ -550,6 +566,10 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                  std::to_string(s.model.vocabSize()) + ", " + std::to_string(s.model.edges.numOwn()) + " own edges, d=" +
                  std::to_string(s.model.dim()) + (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" : ""));
     return runLoop(s, cb);
+    } catch (...) {
+        if (s.run) s.run->abandonIfNew();
+        throw;
+    }
 }
 
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb,

@@ -26,7 +26,23 @@ struct BigramInitOptions {
     double positionSlope = 0.0; // positions[j] = 1 + slope * j (softmax mixing favours recent edges for slope > 0)
     int64_t positionsUsed = 32; // the PE rows the energies are calibrated over: 1 .. positionsUsed - 1
     uint64_t seed = 0;
+    // Context (trigram) init, when > 0: every edge's bias also carries a code of its source node (a
+    // random direction orthogonal to u, of this length), so that the next edge's input says which
+    // node came before; and each own edge's matrix reads that code to add the Kneser-Ney trigram's
+    // correction to the bigram energy (a ridge regression per source over its predecessors; see
+    // contextInit). 0: the bigram init alone.
+    double contextCode = 0.0;
+    double ridge = 0.3; // the regression's ridge, relative to the mean squared input norm (bench/results/quality.md)
 };
+
+// Trigram statistics of the training windows (trigrams inside one window: the model's context
+// does not cross a window's start), for the context init.
+struct TrigramCounts {
+    std::vector<uint64_t> keys;         // (a * V + s) * V + v, ascending
+    std::vector<uint32_t> counts;       // parallel to keys
+    std::vector<uint64_t> windowStarts; // [V] windows whose first token is the node
+};
+TrigramCounts countTrigrams(const std::vector<std::vector<int32_t>>& windows, int64_t vocabSize);
 
 // The smoothed bigram probabilities p(target | source) of the own pairs of `edges` (CSR order, one
 // per own slot) and, per source, the probability left to its shared targets. Interpolated
@@ -39,6 +55,8 @@ struct BigramDistribution {
 BigramDistribution smoothedBigrams(const BigramTable& counts, const EdgeTable& edges);
 
 // Throws InputError when the table's vocabulary differs from the edge table's.
-Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config, const BigramInitOptions& options);
+// trigrams: required when options.contextCode > 0.
+Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config,
+                      const BigramInitOptions& options, const TrigramCounts* trigrams = nullptr);
 
 } // namespace brillm::training

@@ -48,15 +48,16 @@ struct TrainConfig {
     int64_t dim = 32;
     InitKind init = InitKind::Bigram;
     double initScale = 0.02;          // bigram init: half-width of the uniform noise on weights and node biases
-    double positionSlope = 0.0;       // bigram init: positions[j] = slope * j (0: all ones; > 0 favours recent edges)
+    double positionSlope = 3.0;       // bigram init: positions[j] = 1 + slope * j (0: all ones; > 0 favours recent edges)
+    double contextCode = 4.0;         // bigram init: > 0 adds the trigram correction read from source codes of this length
     // optimisation
     LossKind loss = LossKind::Exact;
     int64_t steps = 1500;
     int64_t batchSize = 32;
     int64_t negatives = 400;          // sampled loss only
     NegativeMode negativeMode = NegativeMode::Frequency;
-    OptimizerKind optimizer = OptimizerKind::SparseAdamW;
-    double lr = 5e-3;
+    OptimizerKind optimizer = OptimizerKind::Sgd;
+    double lr = 0.05;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
     LrSchedule schedule = LrSchedule::Constant;
     int64_t warmupSteps = 0;
