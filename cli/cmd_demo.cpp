@@ -35,10 +35,10 @@ struct DemoSpec {
 
 // Small enough to train in a minute or two on two cores, large enough to read as the language.
 constexpr DemoSpec kDemos[] = {
-    {"en", "en_austen.txt", "bpe", 1500, 3, "It is a truth universally acknowledged"},
-    {"zh", "zh_poetry_songci.txt", "char", 2500, 2, "春风"},
+    {"en", "en_austen.txt", "bpe", 1500, 1, "It is a truth universally acknowledged"},
+    {"zh", "zh_poetry_songci.txt", "char", 2500, 1, "春风"},
 };
-constexpr int kDemoVersion = 2;
+constexpr int kDemoVersion = 3; // 3: the default recipe (bigram + context init, exact loss)
 
 fs::path executableDir() {
     std::error_code ec;
@@ -68,7 +68,7 @@ fs::path cacheDir(const std::string& given) {
 
 int runDemo(const Args& args) {
     std::string lang = "en", prompt, prepare, cache, corpus;
-    int64_t maxNew = 32, steps = 400;
+    int64_t maxNew = 32, steps = 150;
     bool progressJson = false, retrain = false;
     ArgParser p("brillm demo",
                 "Complete a prompt with a demo model. The demo models are trained from the bundled corpora\n"
@@ -83,7 +83,7 @@ int runDemo(const Args& args) {
     p.flag("retrain", &retrain, "train the demo model again even if it is cached");
     p.option("cache-dir", &cache, "DIR", "where demo models are kept");
     p.option("corpus", &corpus, "FILE", "train on this text instead of the bundled corpus");
-    p.option("steps", &steps, "N", "training steps (default 400)");
+    p.option("steps", &steps, "N", "training steps of the default recipe (default 150; at most 2 minutes)");
     if (!p.parse(args)) return 0;
     if (!prepare.empty()) lang = prepare;
     const DemoSpec* spec = nullptr;
@@ -106,9 +106,7 @@ int runDemo(const Args& args) {
         c.vocabSize = spec->vocabSize;
         c.minCount = spec->minCount;
         c.steps = steps;
-        c.batchSize = 32;
-        c.negatives = 128;
-        c.lr = 0.05;
+        c.maxMinutes = 2;
         c.evalEvery = 50;
         c.evalSamples = 32;
         c.checkpointEvery = 0;
@@ -173,9 +171,10 @@ int runDemo(const Args& args) {
     });
     std::cout << '\n';
     std::cerr << "[" << trace.generated().size() << " tokens, stop: " << trace.stopReason << "; model " << modelPath.string()
-              << "]\nSee why each token won: build/bin/brillm trace --model " << modelPath.string() << " --prompt '" << prompt
+              << "]\nSee why each token won: " << (executableDir() / "brillm").string() << " trace --model " << modelPath.string() << " --prompt '" << prompt
               << "' --max-new-tokens 8 --json\n"
-              << "Trace a continuation you expected to the edges behind it: build/bin/brillm blame --model "
+              << "Trace a continuation you expected to the edges behind it: " << (executableDir() / "brillm").string()
+              << " blame --model "
               << modelPath.string() << " --prompt '" << prompt << "' --expect ' was not'\n";
     return 0;
 }

@@ -5,15 +5,15 @@
 #include "brillm/model_file.h"
 #include "brillm/parallel.h"
 #include "brillm/tokenizer.h"
-#include "brillm/version.h"
-#include "brillm/vocabulary.h"
-#include "brillm/training/distributed.h"
 #include "brillm/training/config_check.h"
 #include "brillm/training/device_loss.h"
+#include "brillm/training/distributed.h"
 #include "brillm/training/model_init.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
+#include "brillm/version.h"
+#include "brillm/vocabulary.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +44,9 @@ double wallTime() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-nlohmann::json finiteOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json finiteOrNull(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 // Produces the batches of steps [first, last) on a background thread, a few steps ahead.
 class Prefetcher {
@@ -208,9 +210,9 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         lastCheckpoint = Clock::now();
         if (!s.writer()) return;
         const auto dir = s.run->saveCheckpoint(s.model, s.metadata, *s.optimizer, s.state, c.keepCheckpoints);
-        s.run->appendMetrics(nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()},
-                                            {"path", dir.string()}}
-                                 .dump());
+        s.run->appendMetrics(
+            nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()}, {"path", dir.string()}}
+                .dump());
         log("checkpoint " + dir.string());
     };
     const double sessionElapsedBase = s.state.elapsedSeconds;
@@ -219,7 +221,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     auto evaluate = [&](StepReport& r) {
         const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
         std::vector<size_t> mine;
-        for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R)) mine.push_back(i);
+        for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R))
+            mine.push_back(i);
         std::vector<double> losses(mine.size());
         parallelFor(static_cast<int64_t>(mine.size()), threads, [&](int64_t k) {
             const auto& path = heldOut[mine[static_cast<size_t>(k)]];
@@ -242,14 +245,14 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         r.evalLoss = total / static_cast<double>(edges);
         result.lastEvalLoss = r.evalLoss;
         if (s.writer())
-            s.run->appendMetrics(nlohmann::json{{"type", "eval"},
-                                                {"step", r.step},
-                                                {"time", wallTime()},
-                                                {"loss", finiteOrNull(*r.evalLoss)},
-                                                {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
-                                                {"sequences", heldOut.size()},
-                                                {"edges", edges}}
-                                     .dump());
+            s.run->appendMetrics(nlohmann::json{
+                {"type", "eval"},
+                {"step", r.step},
+                {"time", wallTime()},
+                {"loss", finiteOrNull(*r.evalLoss)},
+                {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
+                {"sequences", heldOut.size()},
+                {"edges", edges}}.dump());
     };
 
     while (s.state.step < c.steps) {
@@ -261,21 +264,24 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         r.worldSize = R;
         r.learningRate = learningRate(c, s.state.step);
         int64_t tokens = 0;
-        for (const auto& b : batch) tokens += b.numEdges() + 1;
+        for (const auto& b : batch)
+            tokens += b.numEdges() + 1;
         // a rank whose share of the batch has no trained edge contributes nothing (single process: an error)
         LossResult loss;
         if (s.device.is_cpu()) {
             if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
         } else {
             if (!comm || !batch.empty())
-                loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale, &deviceWorkspace});
+                loss =
+                    deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale, &deviceWorkspace});
         }
         const SparseGradients* grad = &loss.grad;
         int64_t samples = static_cast<int64_t>(batch.size());
         r.loss = loss.loss;
         if (comm) {
             double lossSum = 0;
-            for (double l : loss.sampleLosses) lossSum += l;
+            for (double l : loss.sampleLosses)
+                lossSum += l;
             grad = &exchange->exchange(s.model, loss.grad, samples, lossSum);
             const auto& st = exchange->stats();
             samples = st.globalSamples;
@@ -291,8 +297,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             // a float16 overflow of the scaled gradients, not a diverging run: smaller scale, retry
             scaler.scale /= 2;
             scaler.goodSteps = 0;
-            log("step " + std::to_string(s.state.step + 1) + ": float16 gradient overflow, step skipped; loss scale now " +
-                std::to_string(scaler.scale));
+            log("step " + std::to_string(s.state.step + 1) +
+                ": float16 gradient overflow, step skipped; loss scale now " + std::to_string(scaler.scale));
         } else if (r.skipped) {
             ++s.state.nonFiniteTotal;
             ++s.state.nonFiniteStreak;
@@ -328,7 +334,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             double globalTokens = 0;
             for (int q = 0; q < R; ++q) {
                 const double* e = a + q * 4;
-                ranks.push_back({{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"tokens_per_s", e[1] / e[2]}, {"memory_mb", e[3]}});
+                ranks.push_back(
+                    {{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"tokens_per_s", e[1] / e[2]}, {"memory_mb", e[3]}});
                 globalTokens += e[1];
             }
             r.tokensPerSecond = globalTokens / dt; // the global batch over this rank's step time, like samples
@@ -379,8 +386,9 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         bool stop = cb.onStep && !cb.onStep(r);
         const bool overBudget =
             c.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - s.started).count() >= 60 * c.maxMinutes;
-        bool dueByTime = c.checkpointMinutes > 0 &&
-                         std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
+        bool dueByTime =
+            c.checkpointMinutes > 0 &&
+            std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
         bool budgetReached = overBudget;
         if (comm) { // one decision for all ranks: any rank's stop, rank 0's clocks
             at::Tensor flags = at::empty({3}, at::kInt);
@@ -433,7 +441,9 @@ void placeOnDevice(Session& s, const TrainConfig& c) {
                              s.comm->device().str() + ")");
     } else if (s.comm && !s.device.is_cpu()) {
         throw InputError(std::string("data-parallel training on GPUs needs --dist-backend nccl") +
-                         (ncclAvailable() ? "" : ", which this build of the trainer lacks (build against a CUDA LibTorch with NCCL)") +
+                         (ncclAvailable()
+                              ? ""
+                              : ", which this build of the trainer lacks (build against a CUDA LibTorch with NCCL)") +
                          "; the gloo backend trains on the CPU (--device cpu)");
     }
     s.model = s.model.toDevice(s.device);
@@ -461,7 +471,8 @@ void checkConfig(const TrainConfig& c, const Communicator* comm) {
     if (c.maxNonFinite < 1) throw InputError("max_non_finite must be at least 1");
     if (comm && c.batchSize < comm->worldSize())
         throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
-                         std::to_string(comm->worldSize()) + " ranks: each rank trains every R-th sequence of the global batch");
+                         std::to_string(comm->worldSize()) +
+                         " ranks: each rank trains every R-th sequence of the global batch");
 }
 
 // Runs a setup stage on every rank; a rank that fails makes all of them stop (no rank is left
@@ -509,63 +520,65 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
     s.comm = comm;
     // a run that fails before its first step leaves no directory behind (a rerun can use --out again)
     try {
-    setupStage(comm, "setting up the run", [&] {
-        checkConfig(config, comm);
-        if (s.writer()) s.run.emplace(RunDirectory::create(runDir, config));
-        std::shared_ptr<const TextCodec> codec;
-        std::optional<LoadedModel> init;
-        if (!config.initModel.empty()) {
-            init = ModelFile::load(config.initModel);
-            codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(init->metadata, init->model.vocabSize()));
-            if (!config.tokenizer.empty()) {
-                const auto given = NodeVocabulary::fromTokenizer(*loadTokenizer(config.tokenizer));
-                if (given.tokens() != codec->vocabulary().tokens())
-                    throw InputError("the tokenizer " + config.tokenizer + " (" + std::to_string(given.size()) +
-                                     " tokens) does not match the vocabulary of " + config.initModel + " (" +
-                                     std::to_string(codec->vocabSize()) + " nodes)");
-            }
-        }
-        s.data = prepareTrainingData(config, cb.onPrepare, codec);
-        validateAgainstVocabulary(config, s.data.vocabSize());
-        if (init) {
-            s.model = init->model.toDtype(at::kFloat);
-            s.metadata = init->metadata;
-        } else {
-            const int64_t V = s.data.vocabSize();
-            auto edges = s.data.bigrams.toEdgeTable(config.minCount);
-            if (config.init == InitKind::Bigram) {
-                BigramInitOptions o;
-                o.noise = config.initScale;
-                o.positionSlope = config.positionSlope;
-                o.positionsUsed = config.maxSeqLength;
-                o.seed = config.seed;
-                o.contextCode = config.contextCode;
-                std::optional<TrigramCounts> trigrams;
-                if (o.contextCode > 0) {
-                    std::vector<std::vector<int32_t>> windows;
-                    windows.reserve(s.data.train.size());
-                    for (const auto& w : s.data.train) windows.emplace_back(w.ids.begin(), w.ids.begin() + w.length);
-                    trigrams = countTrigrams(windows, V);
+        setupStage(comm, "setting up the run", [&] {
+            checkConfig(config, comm);
+            if (s.writer()) s.run.emplace(RunDirectory::create(runDir, config));
+            std::shared_ptr<const TextCodec> codec;
+            std::optional<LoadedModel> init;
+            if (!config.initModel.empty()) {
+                init = ModelFile::load(config.initModel);
+                codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(init->metadata, init->model.vocabSize()));
+                if (!config.tokenizer.empty()) {
+                    const auto given = NodeVocabulary::fromTokenizer(*loadTokenizer(config.tokenizer));
+                    if (given.tokens() != codec->vocabulary().tokens())
+                        throw InputError("the tokenizer " + config.tokenizer + " (" + std::to_string(given.size()) +
+                                         " tokens) does not match the vocabulary of " + config.initModel + " (" +
+                                         std::to_string(codec->vocabSize()) + " nodes)");
                 }
-                s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o,
-                                          trigrams ? &*trigrams : nullptr);
-            } else {
-                s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
             }
-            s.metadata.vocabulary = s.data.codec->vocabulary().tokens();
-            s.metadata.tokenizerKind = s.data.tokenizerKind;
-            s.metadata.tokenizerJson = s.data.tokenizerJson;
-        }
-        s.metadata.provenanceJson = provenance(config, s.data).dump();
-        placeOnDevice(s, config);
-        s.optimizer.emplace(s.model, settingsOf(config, comm));
-    });
-    if (cb.onLog)
-        cb.onLog("data: " + std::to_string(s.data.tokens) + " tokens, " + std::to_string(s.data.train.size()) +
-                 " training and " + std::to_string(s.data.heldOut.size()) + " held-out sequences; model: V=" +
-                 std::to_string(s.model.vocabSize()) + ", " + std::to_string(s.model.edges.numOwn()) + " own edges, d=" +
-                 std::to_string(s.model.dim()) + (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" : ""));
-    return runLoop(s, cb);
+            s.data = prepareTrainingData(config, cb.onPrepare, codec);
+            validateAgainstVocabulary(config, s.data.vocabSize());
+            if (init) {
+                s.model = init->model.toDtype(at::kFloat);
+                s.metadata = init->metadata;
+            } else {
+                const int64_t V = s.data.vocabSize();
+                auto edges = s.data.bigrams.toEdgeTable(config.minCount);
+                if (config.init == InitKind::Bigram) {
+                    BigramInitOptions o;
+                    o.noise = config.initScale;
+                    o.positionSlope = config.positionSlope;
+                    o.positionsUsed = config.maxSeqLength;
+                    o.seed = config.seed;
+                    o.contextCode = config.contextCode;
+                    std::optional<TrigramCounts> trigrams;
+                    if (o.contextCode > 0) {
+                        std::vector<std::vector<int32_t>> windows;
+                        windows.reserve(s.data.train.size());
+                        for (const auto& w : s.data.train)
+                            windows.emplace_back(w.ids.begin(), w.ids.begin() + w.length);
+                        trigrams = countTrigrams(windows, V);
+                    }
+                    s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o,
+                                              trigrams ? &*trigrams : nullptr);
+                } else {
+                    s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
+                }
+                s.metadata.vocabulary = s.data.codec->vocabulary().tokens();
+                s.metadata.tokenizerKind = s.data.tokenizerKind;
+                s.metadata.tokenizerJson = s.data.tokenizerJson;
+            }
+            s.metadata.provenanceJson = provenance(config, s.data).dump();
+            placeOnDevice(s, config);
+            s.optimizer.emplace(s.model, settingsOf(config, comm));
+        });
+        if (cb.onLog)
+            cb.onLog("data: " + std::to_string(s.data.tokens) + " tokens, " + std::to_string(s.data.train.size()) +
+                     " training and " + std::to_string(s.data.heldOut.size()) +
+                     " held-out sequences; model: V=" + std::to_string(s.model.vocabSize()) + ", " +
+                     std::to_string(s.model.edges.numOwn()) + " own edges, d=" + std::to_string(s.model.dim()) +
+                     (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" : ""));
+        return runLoop(s, cb);
     } catch (...) {
         if (s.run) s.run->abandonIfNew();
         throw;
@@ -600,7 +613,8 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         s.config = config;
         s.state = ck.state;
         previousWorldSize = ck.state.worldSize;
-        auto codec = std::make_shared<TextCodec>(TextCodec::fromMetadata(ck.model.metadata, ck.model.model.vocabSize()));
+        auto codec =
+            std::make_shared<TextCodec>(TextCodec::fromMetadata(ck.model.metadata, ck.model.model.vocabSize()));
         s.data = prepareTrainingData(config, cb.onPrepare, codec);
         s.data.tokenizerJson = ck.model.metadata.tokenizerJson;
         s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
