@@ -28,9 +28,12 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <netinet/in.h>
+#include <thread>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,6 +125,108 @@ struct Communicator::Impl {
     at::Device device{at::kCPU}; // where the collectives run
     int64_t step = 0;
     uint64_t bytes = 0;
+
+    // The heartbeat: a thread that counts up the key brillm/heartbeat/RANK in the rendezvous store
+    // every kBeat, over a connection of its own. A collective that times out says only that some
+    // rank did not answer; a rank whose count stands still is the one that went silent (stopped
+    // or dead: SIGSTOP stops every thread of it, the heartbeat's too).
+    static constexpr std::chrono::milliseconds kBeat{500};
+    c10::intrusive_ptr<::c10d::Store> beatStore;
+    std::mutex beatMutex; // one store operation at a time on beatStore
+    std::mutex stopMutex;
+    std::condition_variable stopCv;
+    bool stopBeat = false;
+    std::thread beat;
+
+    static std::string beatKey(int rank) { return "brillm/heartbeat/" + std::to_string(rank); }
+
+    void startHeartbeat() {
+        ::c10d::TCPStoreOptions so;
+        so.port = static_cast<std::uint16_t>(env.masterPort);
+        so.isServer = false;
+        so.timeout = std::chrono::milliseconds(2000); // a stopped store server must not hold the probe long
+        auto tcp = c10::make_intrusive<::c10d::TCPStore>(env.masterAddr, so);
+        if (env.agentStore)
+            beatStore = c10::make_intrusive<::c10d::PrefixStore>("/worker/attempt_" + env.restartCount, tcp);
+        else
+            beatStore = tcp;
+        beat = std::thread([this] {
+            for (uint64_t count = 1;; ++count) {
+                try {
+                    const std::string v = std::to_string(count);
+                    std::lock_guard<std::mutex> lock(beatMutex);
+                    beatStore->set(beatKey(env.rank), std::vector<uint8_t>(v.begin(), v.end()));
+                } catch (const std::exception&) {
+                    // the store's server is gone or stopped: the collectives report it
+                }
+                std::unique_lock<std::mutex> lock(stopMutex);
+                if (stopCv.wait_for(lock, kBeat, [this] { return stopBeat; })) return;
+            }
+        });
+    }
+
+    ~Impl() {
+        if (beat.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(stopMutex);
+                stopBeat = true;
+            }
+            stopCv.notify_all();
+            beat.join();
+        }
+    }
+
+    // The heartbeat counts of every rank (-1: none yet); nullopt when the store does not answer.
+    std::optional<std::vector<long long>> beats() {
+        std::vector<long long> out(static_cast<size_t>(env.worldSize), -1);
+        try {
+            std::lock_guard<std::mutex> lock(beatMutex);
+            for (int r = 0; r < env.worldSize; ++r) {
+                if (!beatStore->check({beatKey(r)})) continue;
+                const auto v = beatStore->get(beatKey(r));
+                out[static_cast<size_t>(r)] = std::atoll(std::string(v.begin(), v.end()).c_str());
+            }
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+        return out;
+    }
+
+    // Which ranks went silent, as a sentence ("" when it cannot tell): the heartbeats watched for
+    // up to four beats, ending as soon as every other rank's count has moved (so a failure with
+    // no silent rank is reported at once).
+    std::string silentRanks() {
+        if (!beatStore) return "";
+        const auto first = beats();
+        std::vector<bool> moved(static_cast<size_t>(env.worldSize), false);
+        moved[static_cast<size_t>(env.rank)] = true;
+        bool answered = first.has_value();
+        const auto end = std::chrono::steady_clock::now() + 4 * kBeat;
+        while (answered && std::chrono::steady_clock::now() < end &&
+               !std::all_of(moved.begin(), moved.end(), [](bool b) { return b; })) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const auto now = beats();
+            if (!now) {
+                answered = false;
+                break;
+            }
+            for (size_t r = 0; r < moved.size(); ++r)
+                if ((*now)[r] != (*first)[r]) moved[r] = true;
+        }
+        if (!answered)
+            return env.agentStore ? "the rendezvous store (torchrun's agent) does not answer"
+                                  : "rank 0, which serves the rendezvous store, does not answer (stopped or dead)";
+        std::string silent;
+        int count = 0;
+        for (int r = 0; r < env.worldSize; ++r)
+            if (!moved[static_cast<size_t>(r)]) {
+                silent += (silent.empty() ? "" : ", ") + std::to_string(r);
+                ++count;
+            }
+        if (silent.empty()) return "";
+        return (count == 1 ? "rank " : "ranks ") + silent + " went silent (" + (count == 1 ? "its" : "their") +
+               " heartbeat stood still for " + std::to_string(4 * kBeat.count()) + " ms: stopped, hung or dead)";
+    }
 
     // Runs `f(processGroup)` (a collective) on the group and waits for its work.
     template <class F> void run(F&& f) {
@@ -243,6 +348,7 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
             go->threads = 1; // one collective at a time: the training loop waits for each
             impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, go);
         }
+        impl->startHeartbeat();
     } catch (const InputError&) {
         throw;
     } catch (const std::exception& e) {
@@ -282,11 +388,13 @@ uint64_t Communicator::bytesSent() const {
 void Communicator::fail(const char* what, const std::exception& e) const {
     std::string msg = e.what();
     if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl); // c10 backtraces
+    const std::string silent = m->silentRanks();
     throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" +
                         what + "' failed " +
                         (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
                         ": another rank exited or did not answer within " + secondsText(m->options.timeoutSeconds) +
-                        " (" + msg + "). The run can resume from its last checkpoint, with any number of ranks.");
+                        (silent.empty() ? std::string() : ": " + silent) + " (" + msg +
+                        "). The run can resume from its last checkpoint, with any number of ranks.");
 }
 
 void Communicator::allReduceSum(at::Tensor& tensor, const char* what) {
