@@ -333,3 +333,21 @@ TEST_F(DistributedCliTest, ASecondWriterOfARunIsRefusedWithTheHoldersPid) {
     ASSERT_TRUE(st3.has_value());
     EXPECT_TRUE(WIFEXITED(*st3) && WEXITSTATUS(*st3) == 0) << readAll(third.err);
 }
+
+// issue 18: --out into a non-empty directory that held no run replaced its model.brillm and
+// appended to its metrics.jsonl.
+TEST_F(DistributedCliTest, TrainRefusesANonEmptyDirectoryThatIsNoRun) {
+    fs::create_directories(m_dir / "other");
+    {
+        std::ofstream(m_dir / "other" / "model.brillm") << "precious";
+    }
+    auto p = start(trainArgs("other", 3), {}, m_dir / "err.txt");
+    const auto status = waitFor(p.pid, 60);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    const auto err = readAll(p.err);
+    EXPECT_NE(err.find("is not empty and holds no training run"), std::string::npos) << err;
+    EXPECT_EQ(readAll(m_dir / "other" / "model.brillm"), "precious");
+    EXPECT_FALSE(fs::exists(m_dir / "other" / "config.json"));
+    EXPECT_FALSE(fs::exists(m_dir / "other" / "metrics.jsonl"));
+}
