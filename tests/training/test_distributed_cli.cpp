@@ -351,3 +351,31 @@ TEST_F(DistributedCliTest, TrainRefusesANonEmptyDirectoryThatIsNoRun) {
     EXPECT_FALSE(fs::exists(m_dir / "other" / "config.json"));
     EXPECT_FALSE(fs::exists(m_dir / "other" / "metrics.jsonl"));
 }
+
+// issue 18: a start that failed before its first step left config.json, metrics.jsonl and
+// checkpoints/ behind, and then both a rerun and --resume refused the directory.
+TEST_F(DistributedCliTest, AFailedStartLeavesNothingBehindAndARerunWorks) {
+    auto args = trainArgs("runs/new", 3);
+    args[2] = (m_dir / "missing.txt").string(); // --corpus
+    auto p = start(args, {}, m_dir / "err.txt");
+    auto status = waitFor(p.pid, 60);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    EXPECT_NE(readAll(p.err).find("missing.txt"), std::string::npos) << readAll(p.err);
+    EXPECT_FALSE(fs::exists(m_dir / "runs")) << "the failed start left its directory";
+    // an option out of range: refused before anything is written
+    args = trainArgs("runs/new", 3);
+    args.insert(args.end(), {"--held-out", "nan"});
+    p = start(args, {}, m_dir / "err2.txt");
+    status = waitFor(p.pid, 60);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    EXPECT_NE(readAll(p.err).find("--held-out must be a fraction in [0, 1)"), std::string::npos) << readAll(p.err);
+    EXPECT_FALSE(fs::exists(m_dir / "runs"));
+    // the same --out, now with the corpus: trains
+    p = start(trainArgs("runs/new", 3), {}, m_dir / "err3.txt");
+    status = waitFor(p.pid, 120);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readAll(p.err);
+    EXPECT_TRUE(fs::exists(m_dir / "runs" / "new" / "model.brillm"));
+}
