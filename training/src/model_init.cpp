@@ -2,12 +2,16 @@
 #include "brillm/training/model_init.h"
 
 #include "brillm/error.h"
+#include "brillm/loss.h"
+#include "brillm/parallel.h"
 #include "brillm/signal.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -291,7 +295,7 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
         for (int64_t k = rowPtr[static_cast<size_t>(s)]; k < rowPtr[static_cast<size_t>(s) + 1]; ++k) {
             double* w = rhs.data() + static_cast<size_t>(k) * D_;
             choleskySolve(A, w, d);
-            const double scale = u / calibration.slopeAt(length[static_cast<size_t>(k + 1)]);
+            const double scale = options.contextScale * u / calibration.slopeAt(length[static_cast<size_t>(k + 1)]);
             float* Wk = W + (k + 1) * d * d; // W[row i][col j] += w_i * u_j / slope
             for (int64_t i = 0; i < d; ++i)
                 for (int64_t j2 = 0; j2 < d; ++j2)
@@ -358,6 +362,54 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
         pos[j] = static_cast<float>(1.0 + options.positionSlope * static_cast<double>(j));
     if (context) contextInit(m, dist, *trigrams, codes, length, calibration, options, rows);
     return m;
+}
+
+double windowsLoss(const Model& model, const std::vector<std::vector<int32_t>>& windows, int threads) {
+    std::vector<double> nll(windows.size(), 0.0);
+    parallelFor(static_cast<int64_t>(windows.size()), threads, [&](int64_t k) {
+        const auto& w = windows[static_cast<size_t>(k)];
+        if (w.size() >= 2) nll[static_cast<size_t>(k)] = exactLoss(model, w).loss * static_cast<double>(w.size() - 1);
+    });
+    double a = 0, n = 0;
+    for (size_t k = 0; k < windows.size(); ++k) {
+        a += nll[k];
+        n += windows[k].size() >= 2 ? static_cast<double>(windows[k].size() - 1) : 0.0;
+    }
+    return n > 0 ? a / n : 0.0;
+}
+
+ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
+                            const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& edges,
+                            const ModelConfig& config, BigramInitOptions options, int threads) {
+    ValidatedInit out;
+    if (options.contextCode <= 0) {
+        out.model = bigramInitModel(counts, edges, config, options);
+        return out;
+    }
+    const auto trigrams = countTrigrams(trainWindows, config.vocabSize);
+    options.contextScale = 1;
+    out.model = bigramInitModel(counts, edges, config, options, &trigrams);
+    out.contextScale = 1;
+    if (validationWindows.empty()) return out;
+    options.contextScale = 0;
+    const Model m0 = bigramInitModel(counts, edges, config, options, &trigrams);
+    const at::Tensor full = out.model.weights.clone();
+    const at::Tensor delta = full - m0.weights;
+    double best = std::numeric_limits<double>::infinity();
+    for (const double scale : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+        out.model.weights.copy_(m0.weights + delta * scale);
+        const double loss = windowsLoss(out.model, validationWindows, threads);
+        out.validationLoss.emplace_back(scale, loss);
+        if (loss < best - 1e-9) best = loss, out.contextScale = scale;
+    }
+    if (out.contextScale == 0) { // no correction: no source codes in the biases either
+        options.contextCode = 0;
+        out.model = bigramInitModel(counts, edges, config, options);
+        out.validationLoss.emplace_back(-1.0, windowsLoss(out.model, validationWindows, threads));
+    } else {
+        out.model.weights.copy_(m0.weights + delta * out.contextScale);
+    }
+    return out;
 }
 
 } // namespace brillm::training

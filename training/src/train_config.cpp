@@ -27,6 +27,7 @@ TrainConfig recipeConfig(const std::string& name) {
     c.recipe = name;
     c.init = InitKind::Random;
     c.loss = LossKind::Sampled;
+    c.validationWindows = 0;
     c.negatives = 400;
     c.negativeMode = NegativeMode::Frequency;
     c.optimizer = OptimizerKind::AdamW;
@@ -89,6 +90,7 @@ std::string TrainConfig::toJson() const {
         {"held_out_fraction", heldOutFraction},
         {"held_out_max", heldOutMax},
         {"min_count", minCount},
+        {"validation_windows", validationWindows},
         {"dim", dim},
         {"init", toString(init)},
         {"init_scale", initScale},
@@ -150,6 +152,7 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("held_out_fraction", c.heldOutFraction);
         get("held_out_max", c.heldOutMax);
         get("min_count", c.minCount);
+        get("validation_windows", c.validationWindows);
         get("dim", c.dim);
         if (j.contains("init")) c.init = initKindFromString(j.at("init").get<std::string>());
         get("init_scale", c.initScale);
@@ -202,6 +205,7 @@ std::vector<std::string> TrainConfig::differencesForResume(const TrainConfig& o)
     cmp("held_out_fraction", heldOutFraction == o.heldOutFraction);
     cmp("held_out_max", heldOutMax == o.heldOutMax);
     cmp("min_count", minCount == o.minCount);
+    cmp("validation_windows", validationWindows == o.validationWindows);
     cmp("dim", dim == o.dim);
     cmp("held_out_corpus", heldOutCorpus == o.heldOutCorpus);
     cmp("init", init == o.init);

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
@@ -101,6 +102,14 @@ private:
     bool m_stop = false;
     std::thread m_thread;
 };
+
+std::vector<std::vector<int32_t>> pathsOf(const std::vector<Sequence>& windows) {
+    std::vector<std::vector<int32_t>> out;
+    out.reserve(windows.size());
+    for (const auto& w : windows)
+        out.emplace_back(w.ids.begin(), w.ids.begin() + w.length);
+    return out;
+}
 
 bool parametersFinite(const Model& m) {
     for (const at::Tensor* t : {&m.weights, &m.biases, &m.nodeBias, &m.positions})
@@ -201,6 +210,54 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     if (s.precision != Precision::Float16) scaler.scale = 1.0;
     std::optional<GradientExchange> exchange;
     if (comm) exchange.emplace(*comm);
+    // The validation windows (held back from the training text): their exact loss at each evaluation,
+    // and at the end the parameters that predicted them best (the start included) are kept. Every
+    // rank computes the same numbers on the same model, so they agree without a collective.
+    const auto validation = pathsOf(s.data.validation);
+    double bestValidation = std::numeric_limits<double>::infinity();
+    int64_t bestStep = s.state.step;
+    Model best;
+    auto validate = [&](const StepReport& r, bool final) {
+        if (validation.empty()) return;
+        const double v = windowsLoss(s.model.toDevice(at::Device(at::kCPU)), validation, threads);
+        if (s.writer())
+            s.run->appendMetrics(nlohmann::json{
+                {"type", "validation"},
+                {"step", r.step},
+                {"time", wallTime()},
+                {"loss", finiteOrNull(v)},
+                {"ppl", finiteOrNull(std::exp(v))},
+                {"windows",
+                 validation.size()}}.dump());
+        if (v < bestValidation) {
+            bestValidation = v;
+            bestStep = r.step;
+            if (!final) best = s.model.clone();
+        } else if (final && best.weights.defined()) {
+            for (auto [to, from] : {std::pair{&s.model.weights, &best.weights},
+                                    {&s.model.biases, &best.biases},
+                                    {&s.model.nodeBias, &best.nodeBias},
+                                    {&s.model.positions, &best.positions}})
+                to->copy_(*from);
+            log("kept the parameters of step " + std::to_string(bestStep) + ": validation loss " +
+                std::to_string(bestValidation) + " against " + std::to_string(v) + " at step " +
+                std::to_string(r.step));
+            if (s.writer())
+                s.run->appendMetrics(nlohmann::json{
+                    {"type", "restore"},
+                    {"step", r.step},
+                    {"time", wallTime()},
+                    {"from_step", bestStep},
+                    {"validation_loss",
+                     bestValidation}}.dump());
+        }
+    };
+    if (!validation.empty()) {
+        StepReport start;
+        start.step = s.state.step;
+        validate(start, /*final=*/false);
+    }
+
     auto checkpoint = [&] {
         if (!parametersFinite(s.model)) // identical on every rank: all of them stop
             throw TrainingError("the parameters hold NaN or Inf at step " + std::to_string(s.state.step) +
@@ -373,10 +430,10 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         }
         if (s.writer()) s.run->appendMetrics(m.dump());
 
-        bool evaluated = false;
-        if (c.evalEvery > 0 && !heldOut.empty() && (r.step % c.evalEvery == 0 || r.step == c.steps)) {
-            evaluate(r);
-            evaluated = true;
+        const bool last = r.step == c.steps;
+        if (c.evalEvery > 0 && r.step % c.evalEvery == 0 && !last) {
+            validate(r, /*final=*/false);
+            if (!heldOut.empty()) evaluate(r);
         }
         if (s.state.nonFiniteStreak >= c.maxNonFinite)
             throw TrainingError("stopping: " + std::to_string(s.state.nonFiniteStreak) +
@@ -401,8 +458,10 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             budgetReached = flags.data_ptr<int>()[2] > 0;
         }
         budgetReached = budgetReached && !stop && r.step < c.steps;
-        if (budgetReached && !evaluated && c.evalEvery > 0 && !heldOut.empty())
-            evaluate(r); // the budget's end is evaluated like the last step
+        if (last || stop || budgetReached) { // the end: keep the best parameters, then evaluate them
+            validate(r, /*final=*/true);
+            if (c.evalEvery > 0 && !heldOut.empty()) evaluate(r);
+        }
         const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
         if (due || stop || budgetReached || r.step == c.steps) checkpoint();
         if (budgetReached) {
@@ -551,16 +610,30 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                     o.positionsUsed = config.maxSeqLength;
                     o.seed = config.seed;
                     o.contextCode = config.contextCode;
-                    std::optional<TrigramCounts> trigrams;
-                    if (o.contextCode > 0) {
-                        std::vector<std::vector<int32_t>> windows;
-                        windows.reserve(s.data.train.size());
-                        for (const auto& w : s.data.train)
-                            windows.emplace_back(w.ids.begin(), w.ids.begin() + w.length);
-                        trigrams = countTrigrams(windows, V);
+                    const auto t0 = Clock::now();
+                    auto init = validatedInit(s.data.bigrams, pathsOf(s.data.train), pathsOf(s.data.validation), edges,
+                                              {V, config.dim, 512}, o, threadCount(config, comm));
+                    s.model = std::move(init.model);
+                    if (cb.onLog) {
+                        std::string msg = "bigram init";
+                        if (config.contextCode > 0) {
+                            char buf[64];
+                            msg += " with the trigram correction at scale " +
+                                   std::to_string(init.contextScale).substr(0, 4) +
+                                   " (exact loss on the validation windows by scale:";
+                            for (const auto& [scale, loss] : init.validationLoss) {
+                                if (scale < 0)
+                                    std::snprintf(buf, sizeof buf, "; without codes %.4f", loss);
+                                else
+                                    std::snprintf(buf, sizeof buf, " %.2f: %.4f", scale, loss);
+                                msg += buf;
+                            }
+                            msg += ")";
+                        }
+                        cb.onLog(msg + " in " +
+                                 std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()).substr(0, 5) +
+                                 " s");
                     }
-                    s.model = bigramInitModel(s.data.bigrams, std::move(edges), {V, config.dim, 512}, o,
-                                              trigrams ? &*trigrams : nullptr);
                 } else {
                     s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
                 }

@@ -23,14 +23,15 @@ std::vector<std::filesystem::path> corpusFiles(const TrainConfig& c) {
     std::vector<std::filesystem::path> files;
     for (const auto& f : c.corpus) {
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(f, ec)) throw InputError("corpus file '" + f + "' does not exist or is not a file");
+        if (!std::filesystem::is_regular_file(f, ec))
+            throw InputError("corpus file '" + f + "' does not exist or is not a file");
         files.emplace_back(f);
     }
     return files;
 }
 
 std::shared_ptr<const TextCodec> buildCodec(const TrainConfig& c, const std::vector<std::filesystem::path>& files,
-                                           std::string& kind, std::string& tokenizerJson) {
+                                            std::string& kind, std::string& tokenizerJson) {
     if (!c.tokenizer.empty()) {
         auto tok = std::shared_ptr<const Tokenizer>(loadTokenizer(c.tokenizer));
         if (tok->kind() == TokenizerKind::ByteLevelBpe) {
@@ -72,10 +73,13 @@ std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files,
         paragraphs.insert(paragraphs.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
     }
     if (paragraphs.empty())
-        throw InputError("the text (" + files.front().string() + (files.size() > 1 ? ", ..." : "") + ") has no paragraph");
+        throw InputError("the text (" + files.front().string() + (files.size() > 1 ? ", ..." : "") +
+                         ") has no paragraph");
     data.paragraphs += paragraphs.size();
     onTokenising();
-    const int threads = std::max(1, std::min<int>(config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency()), 8));
+    const int threads = std::max(
+        1,
+        std::min<int>(config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency()), 8));
     std::vector<std::vector<Sequence>> parts(static_cast<size_t>(threads));
     std::vector<uint64_t> unknown(static_cast<size_t>(threads), 0);
     const auto L = static_cast<size_t>(config.maxSeqLength);
@@ -106,11 +110,14 @@ std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files,
                 if (!failure) failure = std::current_exception();
             }
         });
-    for (auto& th : pool) th.join();
+    for (auto& th : pool)
+        th.join();
     if (failure) std::rethrow_exception(failure);
     std::vector<Sequence> all;
-    for (auto& p : parts) all.insert(all.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-    for (uint64_t u : unknown) data.unknownTokens += u;
+    for (auto& p : parts)
+        all.insert(all.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+    for (uint64_t u : unknown)
+        data.unknownTokens += u;
     return all;
 }
 
@@ -118,7 +125,8 @@ std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files,
 // fraction is positive).
 void splitHeldOut(std::vector<Sequence>& all, const TrainConfig& config, TrainingData& data) {
     std::vector<size_t> order(all.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
     std::mt19937_64 rng(config.seed ^ 0x5eedda7aULL);
     std::shuffle(order.begin(), order.end(), rng);
     auto held = static_cast<size_t>(static_cast<double>(all.size()) * config.heldOutFraction);
@@ -126,7 +134,8 @@ void splitHeldOut(std::vector<Sequence>& all, const TrainConfig& config, Trainin
     if (config.heldOutFraction > 0 && held == 0) held = 1;
     held = std::min(held, all.size() - 1);
     std::vector<uint8_t> isHeld(all.size(), 0);
-    for (size_t k = 0; k < held; ++k) isHeld[order[k]] = 1;
+    for (size_t k = 0; k < held; ++k)
+        isHeld[order[k]] = 1;
     for (size_t i = 0; i < all.size(); ++i) {
         data.tokens += static_cast<uint64_t>(all[i].length);
         (isHeld[i] ? data.heldOut : data.train).push_back(std::move(all[i]));
@@ -178,11 +187,27 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
         held.padNode = data.padNode;
         data.heldOut = windowsOf(heldFiles, config, held, [] {});
         if (data.heldOut.empty())
-            throw InputError("the held-out text (" + config.heldOutCorpus.front() + ") has no paragraph of two tokens or more");
-        for (auto& s : all) data.tokens += static_cast<uint64_t>(s.length);
+            throw InputError("the held-out text (" + config.heldOutCorpus.front() +
+                             ") has no paragraph of two tokens or more");
+        for (auto& s : all)
+            data.tokens += static_cast<uint64_t>(s.length);
         data.train = std::move(all);
     } else {
         splitHeldOut(all, config, data);
+    }
+
+    if (config.validationWindows > 0 && data.train.size() >= 40) {
+        // every stride-th window, spread over the text, at most validationWindows and 5%
+        const size_t stride = std::max<size_t>(20, data.train.size() / static_cast<size_t>(config.validationWindows));
+        std::vector<Sequence> keep;
+        keep.reserve(data.train.size());
+        for (size_t i = 0; i < data.train.size(); ++i)
+            (i % stride == stride / 2 && data.validation.size() < static_cast<size_t>(config.validationWindows) &&
+                     data.train[i].length >= 2
+                 ? data.validation
+                 : keep)
+                .push_back(std::move(data.train[i]));
+        data.train = std::move(keep);
     }
 
     report("counting bigrams", 0.9);
@@ -222,12 +247,14 @@ BatchSource::BatchSource(const TrainingData& data, const TrainConfig& config, co
             const auto t = data.bigrams.targets(s);
             const auto c = data.bigrams.counts(s);
             std::vector<size_t> idx(t.size());
-            for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+            for (size_t i = 0; i < idx.size(); ++i)
+                idx[i] = i;
             const size_t keep = std::min(idx.size(), static_cast<size_t>(m_k + 1));
             std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(),
                               [&](size_t a, size_t b) { return c[a] > c[b] || (c[a] == c[b] && t[a] < t[b]); });
             auto& out = m_frequent[static_cast<size_t>(s)];
-            for (size_t i = 0; i < keep; ++i) out.push_back(t[idx[i]]);
+            for (size_t i = 0; i < keep; ++i)
+                out.push_back(t[idx[i]]);
         }
     }
 }
@@ -235,7 +262,8 @@ BatchSource::BatchSource(const TrainingData& data, const TrainConfig& config, co
 const std::vector<int64_t>& BatchSource::epochOrder(int64_t epoch) {
     if (epoch != m_epoch) {
         m_order.resize(m_data.train.size());
-        for (size_t i = 0; i < m_order.size(); ++i) m_order[i] = static_cast<int64_t>(i);
+        for (size_t i = 0; i < m_order.size(); ++i)
+            m_order[i] = static_cast<int64_t>(i);
         std::mt19937_64 rng(m_config.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(epoch) + 1);
         std::shuffle(m_order.begin(), m_order.end(), rng);
         m_epoch = epoch;

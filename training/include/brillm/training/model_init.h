@@ -33,6 +33,7 @@ struct BigramInitOptions {
     // contextInit). 0: the bigram init alone.
     double contextCode = 0.0;
     double ridge = 0.3; // the regression's ridge, relative to the mean squared input norm (bench/results/quality.md)
+    double contextScale = 1.0; // the trigram correction is multiplied by this (validatedInit chooses it)
 };
 
 // Trigram statistics of the training windows (trigrams inside one window: the model's context
@@ -58,5 +59,24 @@ BigramDistribution smoothedBigrams(const BigramTable& counts, const EdgeTable& e
 // trigrams: required when options.contextCode > 0.
 Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config,
                       const BigramInitOptions& options, const TrigramCounts* trigrams = nullptr);
+
+// The bigram init with the context correction's scale chosen on validation windows (held back from
+// the counts): two models are built from the counts (scale 0 and 1), and the scale in
+// {0, 1/4, 1/2, 3/4, 1} whose interpolation of the two has the lowest exact loss on the
+// validation windows is kept. On a corpus where the trigram correction does not generalise it is
+// switched off (codes too) rather than trusted. Without validation windows the scale is 1.
+// threads: for the validation losses.
+struct ValidatedInit {
+    Model model;
+    double contextScale = 0;
+    std::vector<std::pair<double, double>> validationLoss; // (scale, exact loss per token)
+};
+ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
+                            const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& edges,
+                            const ModelConfig& config, BigramInitOptions options, int threads);
+
+// Exact loss per predicted token over the windows (every token after each window's first), on
+// `threads` threads; summed in window order.
+double windowsLoss(const Model& model, const std::vector<std::vector<int32_t>>& windows, int threads);
 
 } // namespace brillm::training

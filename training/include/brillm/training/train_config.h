@@ -44,6 +44,7 @@ struct TrainConfig {
     double heldOutFraction = 0.01;    // without heldOutCorpus: windows held out of the corpus
     int64_t heldOutMax = 256;         // held-out windows at most (taken from the corpus)
     uint64_t minCount = 1;            // a pair seen this often owns a slot
+    int64_t validationWindows = 400;  // windows held back from the training text (at most 5%; 0: none)
     // model
     int64_t dim = 32;
     InitKind init = InitKind::Bigram;

@@ -30,6 +30,10 @@ struct TrainingData {
     std::string tokenizerJson; // to embed in model files (BPE); empty for character models
     int32_t padNode = -1;      // -1: no padding node
     std::vector<Sequence> train, heldOut;
+    // Windows held back from the training text (TrainConfig::validationWindows): neither counted nor
+    // trained on; the bigram init chooses its trigram correction's scale on them and the trainer
+    // keeps the parameters that predict them best.
+    std::vector<Sequence> validation;
     BigramTable bigrams;       // real-token pairs of the training sequences
     uint64_t tokens = 0;       // real tokens in all sequences
     uint64_t unknownTokens = 0;
