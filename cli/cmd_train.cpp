@@ -74,6 +74,8 @@ int runTrain(const Args& args) {
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
     p.option("edges", &edges, "real|reference", "edges trained per sequence (default real; reference: the first L-2, padding too)");
     p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default 1)");
+    p.option("validation-windows", &c.validationWindows, "N",
+             "paragraphs of about N windows held back to choose the init and the kept parameters (default 400; 0: none)");
     p.option("steps", &c.steps, "N", "total optimiser steps (default 1500)");
     p.option("max-minutes", &c.maxMinutes, "M", "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");
     p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
@@ -156,7 +158,7 @@ int runTrain(const Args& args) {
     if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
     if (resuming) {
         for (const char* opt : {"recipe", "corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "init",
-                                "init-scale", "position-slope", "context-code", "loss", "held-out-corpus", "dim", "max-seq-length",
+                                "init-scale", "position-slope", "context-code", "loss", "validation-windows", "held-out-corpus", "dim", "max-seq-length",
                                 "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +

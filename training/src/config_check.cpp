@@ -60,6 +60,8 @@ void validateTrainConfig(const TrainConfig& c) {
         realIn("held-out", c.heldOutFraction, 0.0, 1.0, true, "a fraction in [0, 1) (0: nothing held out)");
     intIn("held-out max", c.heldOutMax, 0, INT64_MAX, "at least 0");
     if (c.minCount < 1) outOfRange("min-count", "at least 1", std::to_string(c.minCount));
+    if (c.validationWindows < 0 || c.validationWindows > 1'000'000)
+        outOfRange("validation-windows", "0 .. 1 000 000 (0: none)", std::to_string(c.validationWindows));
 
     if (c.dim < 2 || c.dim > kMaxTrainDim || c.dim % 2 != 0)
         outOfRange("dim", "even and in [2, " + std::to_string(kMaxTrainDim) + "] (each edge holds a dim x dim matrix)",

@@ -391,24 +391,25 @@ ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::ve
     out.model = bigramInitModel(counts, edges, config, options, &trigrams);
     out.contextScale = 1;
     if (validationWindows.empty()) return out;
+    // the bigram init alone (no codes: they cost a little where the correction does not pay)
+    auto plain = options;
+    plain.contextCode = 0;
+    double best = windowsLoss(bigramInitModel(counts, edges, config, plain), validationWindows, threads);
+    out.validationLoss.emplace_back(0.0, best);
+    out.contextScale = 0;
     options.contextScale = 0;
     const Model m0 = bigramInitModel(counts, edges, config, options, &trigrams);
-    const at::Tensor full = out.model.weights.clone();
-    const at::Tensor delta = full - m0.weights;
-    double best = std::numeric_limits<double>::infinity();
-    for (const double scale : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+    const at::Tensor delta = out.model.weights - m0.weights;
+    for (const double scale : {0.25, 0.5, 0.75, 1.0}) {
         out.model.weights.copy_(m0.weights + delta * scale);
         const double loss = windowsLoss(out.model, validationWindows, threads);
         out.validationLoss.emplace_back(scale, loss);
         if (loss < best - 1e-9) best = loss, out.contextScale = scale;
     }
-    if (out.contextScale == 0) { // no correction: no source codes in the biases either
-        options.contextCode = 0;
-        out.model = bigramInitModel(counts, edges, config, options);
-        out.validationLoss.emplace_back(-1.0, windowsLoss(out.model, validationWindows, threads));
-    } else {
+    if (out.contextScale == 0)
+        out.model = bigramInitModel(counts, edges, config, plain);
+    else
         out.model.weights.copy_(m0.weights + delta * out.contextScale);
-    }
     return out;
 }
 

@@ -620,7 +620,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                             char buf[64];
                             msg += " with the trigram correction at scale " +
                                    std::to_string(init.contextScale).substr(0, 4) +
-                                   " (exact loss on the validation windows by scale:";
+                                   " (exact loss on the validation windows by scale, 0 without source codes:";
                             for (const auto& [scale, loss] : init.validationLoss) {
                                 if (scale < 0)
                                     std::snprintf(buf, sizeof buf, "; without codes %.4f", loss);

@@ -101,6 +101,7 @@ std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files,
                         s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
                                      ids.begin() + static_cast<std::ptrdiff_t>(start + n));
                         s.length = static_cast<int32_t>(n);
+                        s.paragraph = static_cast<int64_t>(p);
                         if (data.padNode >= 0) s.ids.resize(L, data.padNode);
                         parts[static_cast<size_t>(t)].push_back(std::move(s));
                     }
@@ -197,16 +198,16 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
     }
 
     if (config.validationWindows > 0 && data.train.size() >= 40) {
-        // every stride-th window, spread over the text, at most validationWindows and 5%
-        const size_t stride = std::max<size_t>(20, data.train.size() / static_cast<size_t>(config.validationWindows));
+        // whole paragraphs (a paragraph's other windows would share its phrases), every stride-th,
+        // spread over the text: about validationWindows windows, at most 5%
+        const int64_t paragraphs = data.train.back().paragraph + 1;
+        const double perParagraph = static_cast<double>(data.train.size()) / static_cast<double>(std::max<int64_t>(1, paragraphs));
+        const auto stride = std::max<int64_t>(
+            20, static_cast<int64_t>(static_cast<double>(paragraphs) * perParagraph / static_cast<double>(config.validationWindows)));
         std::vector<Sequence> keep;
         keep.reserve(data.train.size());
-        for (size_t i = 0; i < data.train.size(); ++i)
-            (i % stride == stride / 2 && data.validation.size() < static_cast<size_t>(config.validationWindows) &&
-                     data.train[i].length >= 2
-                 ? data.validation
-                 : keep)
-                .push_back(std::move(data.train[i]));
+        for (auto& w : data.train)
+            (w.paragraph % stride == stride / 2 && w.length >= 2 ? data.validation : keep).push_back(std::move(w));
         data.train = std::move(keep);
     }
 

@@ -61,10 +61,10 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
                       const BigramInitOptions& options, const TrigramCounts* trigrams = nullptr);
 
 // The bigram init with the context correction's scale chosen on validation windows (held back from
-// the counts): two models are built from the counts (scale 0 and 1), and the scale in
-// {0, 1/4, 1/2, 3/4, 1} whose interpolation of the two has the lowest exact loss on the
-// validation windows is kept. On a corpus where the trigram correction does not generalise it is
-// switched off (codes too) rather than trusted. Without validation windows the scale is 1.
+// the counts): the bigram init alone (scale 0, no source codes) and the context init with its
+// correction at 1/4, 1/2, 3/4 and 1 are scored by their exact loss on the validation windows, and
+// the best is kept. On a corpus where the trigram correction does not generalise it is switched
+// off rather than trusted. Without validation windows the scale is 1.
 // threads: for the validation losses.
 struct ValidatedInit {
     Model model;

@@ -22,6 +22,7 @@ namespace brillm::training {
 struct Sequence {
     std::vector<int32_t> ids; // [maxSeqLength], padded with the pad node when there is one
     int32_t length = 0;       // real tokens before the padding
+    int64_t paragraph = 0;    // index of the paragraph it was cut from (in corpus order)
 };
 
 struct TrainingData {
