@@ -65,7 +65,7 @@ TEST(DeviceLoss, MatchesTheCoreLossAndGradientsInFloat64) {
 }
 
 TEST(DeviceLoss, TensorOpAdamWMatchesTheLoops) {
-    for (const auto kind : {OptimizerKind::AdamW, OptimizerKind::SparseAdamW}) {
+    for (const auto kind : {OptimizerKind::AdamW, OptimizerKind::SparseAdamW, OptimizerKind::Sgd, OptimizerKind::Adagrad}) {
         auto a = randomModel(10, 4, 0.5, 7, at::kDouble);
         auto b = a.clone();
         AdamWSettings sa;

@@ -14,15 +14,13 @@ namespace brillm::training {
 
 namespace {
 
-template <class T> struct AdamScalars {
-    T b1, b2, eps, decay, stepSize, invSqrtBc2;
-};
+template <class T> struct AdamScalars { T b1, b2, eps, decay, stepSize, invSqrtBc2; };
 
 // torch.optim.AdamW (foreach=False) for a contiguous run: p *= 1 - lr*wd; m = b1 m + (1-b1) g;
 // v = b2 v + (1-b2) g^2; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). g == nullptr: zero.
 template <class T>
-void adamRun(T* __restrict p, T* __restrict m, T* __restrict v, const T* __restrict g, int64_t n, const AdamScalars<T>& s,
-             T gradScale) {
+void adamRun(T* __restrict p, T* __restrict m, T* __restrict v, const T* __restrict g, int64_t n,
+             const AdamScalars<T>& s, T gradScale) {
     const T b1 = s.b1, b2 = s.b2, eps = s.eps, decay = s.decay, stepSize = s.stepSize, inv = s.invSqrtBc2;
     const T c1 = T(1) - b1, c2 = T(1) - b2;
     if (g) {
@@ -52,7 +50,8 @@ template <class F> void parallelFor(int64_t n, int threads, F&& f) {
     for (int t = 1; t < threads; ++t)
         pool.emplace_back([&, t] { f(n * t / threads, n * (t + 1) / threads); });
     f(0, n / threads);
-    for (auto& th : pool) th.join();
+    for (auto& th : pool)
+        th.join();
 }
 
 // Sparse SGD and row-wise Adagrad on the CPU (float or double).
@@ -78,13 +77,17 @@ void stepSimple(Model& model, const SparseGradients& grad, const AdamWSettings& 
             T step = rate * gradScale;
             if (adagrad) {
                 T sq = 0;
-                for (int64_t i = 0; i < dd; ++i) sq += gw[i] * gw[i];
-                for (int64_t i = 0; i < d; ++i) sq += gb[i] * gb[i];
+                for (int64_t i = 0; i < dd; ++i)
+                    sq += gw[i] * gw[i];
+                for (int64_t i = 0; i < d; ++i)
+                    sq += gb[i] * gb[i];
                 A[slot] += sq * gradScale * gradScale / static_cast<T>(dd + d);
                 step /= std::sqrt(A[slot]) + eps;
             }
-            for (int64_t i = 0; i < dd; ++i) w[i] = w[i] * decay - step * gw[i];
-            for (int64_t i = 0; i < d; ++i) bias[i] = bias[i] * decay - step * gb[i];
+            for (int64_t i = 0; i < dd; ++i)
+                w[i] = w[i] * decay - step * gw[i];
+            for (int64_t i = 0; i < d; ++i)
+                bias[i] = bias[i] * decay - step * gb[i];
         }
     });
     const auto dense = [&](at::Tensor& p, const at::Tensor& g, at::Tensor& acc) {
@@ -99,6 +102,42 @@ void stepSimple(Model& model, const SparseGradients& grad, const AdamWSettings& 
                 step /= std::sqrt(aa[i]) + eps;
             }
             pp[i] -= step * gi;
+        }
+    };
+    dense(model.nodeBias, grad.nodeBias, nAcc);
+    dense(model.positions, grad.positions, pAcc);
+}
+
+// Sparse SGD and row-wise Adagrad with ATen operations (parameters on a GPU; the CPU for checking):
+// the same maths as stepSimple.
+void stepSimpleTensorOps(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr,
+                         double gradScale, at::Tensor& slotAcc, at::Tensor& nAcc, at::Tensor& pAcc) {
+    c10::NoGradGuard noGrad;
+    const bool adagrad = st.kind == OptimizerKind::Adagrad;
+    const double decay = 1.0 - lr * st.weightDecay;
+    if (!grad.slots.empty() && grad.weights.defined() && grad.weights.numel() > 0) {
+        const auto idx = at::tensor(grad.slots, at::kLong).to(model.weights.device());
+        const int64_t rows = idx.size(0), d = model.dim();
+        auto gw = grad.weights.to(model.weights.scalar_type()).mul(gradScale);
+        auto gb = grad.biases.to(model.biases.scalar_type()).mul(gradScale);
+        at::Tensor step = at::full({rows, 1, 1}, lr, gw.options());
+        if (adagrad) {
+            const auto sq = (gw.pow(2).sum({1, 2}) + gb.pow(2).sum({1, 2})) / static_cast<double>(d * d + d);
+            slotAcc.index_add_(0, idx, sq);
+            step = step / (slotAcc.index_select(0, idx).sqrt() + st.eps).view({rows, 1, 1});
+        }
+        auto w = model.weights.index_select(0, idx).mul_(decay).sub_(step * gw);
+        auto b = model.biases.index_select(0, idx).mul_(decay).sub_(step * gb);
+        model.weights.index_copy_(0, idx, w);
+        model.biases.index_copy_(0, idx, b);
+    }
+    const auto dense = [&](at::Tensor& p, const at::Tensor& g, at::Tensor& acc) {
+        const auto gs = g.to(p.scalar_type()).mul(gradScale);
+        if (adagrad) {
+            acc.addcmul_(gs, gs);
+            p.addcdiv_(gs, acc.sqrt().add_(st.eps), -lr);
+        } else {
+            p.add_(gs, -lr);
         }
     };
     dense(model.nodeBias, grad.nodeBias, nAcc);
@@ -136,7 +175,8 @@ void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st
                 // untouched run [slot, next touched) in one sweep, then the touched slot
                 const int64_t next = it == slots.end() ? e : std::min<int64_t>(*it, e);
                 if (next > slot) {
-                    adamRun<T>(W + slot * dd, WM + slot * dd, WV + slot * dd, nullptr, (next - slot) * dd, s, gradScale);
+                    adamRun<T>(W + slot * dd, WM + slot * dd, WV + slot * dd, nullptr, (next - slot) * dd, s,
+                               gradScale);
                     adamRun<T>(B + slot * d, BM + slot * d, BV + slot * d, nullptr, (next - slot) * d, s, gradScale);
                     slot = next;
                 }
@@ -159,9 +199,9 @@ void stepImpl(Model& model, const SparseGradients& grad, const AdamWSettings& st
 // The same update with ATen operations, for parameters on a GPU (and, for checking, the CPU).
 // Dense: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2 over every row (g zero where untouched);
 // sparse: only the touched rows are read and written back.
-void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr, double bc1, double bc2,
-                   double gradScale, at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV, at::Tensor& nM,
-                   at::Tensor& nV, at::Tensor& pM, at::Tensor& pV) {
+void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSettings& st, double lr, double bc1,
+                   double bc2, double gradScale, at::Tensor& wM, at::Tensor& wV, at::Tensor& bM, at::Tensor& bV,
+                   at::Tensor& nM, at::Tensor& nV, at::Tensor& pM, at::Tensor& pV) {
     c10::NoGradGuard noGrad;
     const double b1 = st.beta1, b2 = st.beta2, decay = 1.0 - lr * st.weightDecay, stepSize = lr / bc1;
     const double inv = 1.0 / std::sqrt(bc2);
@@ -236,9 +276,10 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
     const int threads = m_settings.threads > 0 ? m_settings.threads
                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     if (m_settings.kind == OptimizerKind::Sgd || m_settings.kind == OptimizerKind::Adagrad) {
-        if (!model.weights.is_cpu())
-            throw InputError(std::string("the ") + toString(m_settings.kind) +
-                             " optimizer runs on the CPU; use --optimizer sparse-adamw on a GPU");
+        if (!model.weights.is_cpu() || m_settings.tensorOps) {
+            stepSimpleTensorOps(model, grad, m_settings, lr, gradScale, m_wV, m_nV, m_pV);
+            return;
+        }
         if (model.dtype() == at::kDouble)
             stepSimple<double>(model, grad, m_settings, lr, gradScale, m_wV, m_nV, m_pV, threads);
         else
@@ -252,8 +293,8 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
     const auto run = [&](auto tag) {
         using T = decltype(tag);
         const AdamScalars<T> s{static_cast<T>(m_settings.beta1), static_cast<T>(m_settings.beta2),
-                               static_cast<T>(m_settings.eps), static_cast<T>(1.0 - lr * m_settings.weightDecay),
-                               static_cast<T>(lr / bc1), static_cast<T>(1.0 / std::sqrt(bc2))};
+                               static_cast<T>(m_settings.eps),   static_cast<T>(1.0 - lr * m_settings.weightDecay),
+                               static_cast<T>(lr / bc1),         static_cast<T>(1.0 / std::sqrt(bc2))};
         stepImpl<T>(model, grad, m_settings, s, static_cast<T>(gradScale), m_wM, m_wV, m_bM, m_bV, m_nM, m_nV, m_pM,
                     m_pV, threads);
     };
@@ -264,12 +305,15 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
 }
 
 std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
-    const auto host = [](const at::Tensor& t) { return t.is_cpu() ? t : t.cpu(); }; // checkpoints are written from host memory
+    const auto host = [](const at::Tensor& t) {
+        return t.is_cpu() ? t : t.cpu();
+    }; // checkpoints are written from host memory
     if (m_settings.kind == OptimizerKind::Sgd) return {};
     if (m_settings.kind == OptimizerKind::Adagrad)
         return {{"slots.sum_sq", host(m_wV)}, {"node_bias.sum_sq", host(m_nV)}, {"positions.sum_sq", host(m_pV)}};
-    return {{"weights.m", host(m_wM)}, {"weights.v", host(m_wV)}, {"biases.m", host(m_bM)}, {"biases.v", host(m_bV)},
-            {"node_bias.m", host(m_nM)}, {"node_bias.v", host(m_nV)}, {"positions.m", host(m_pM)}, {"positions.v", host(m_pV)}};
+    return {{"weights.m", host(m_wM)},   {"weights.v", host(m_wV)},   {"biases.m", host(m_bM)},
+            {"biases.v", host(m_bV)},    {"node_bias.m", host(m_nM)}, {"node_bias.v", host(m_nV)},
+            {"positions.m", host(m_pM)}, {"positions.v", host(m_pV)}};
 }
 
 void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps) {
@@ -277,13 +321,14 @@ void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& sta
     if (m_settings.kind == OptimizerKind::Adagrad)
         names = {{"slots.sum_sq", &m_wV}, {"node_bias.sum_sq", &m_nV}, {"positions.sum_sq", &m_pV}};
     else if (m_settings.kind != OptimizerKind::Sgd)
-        names = {{"weights.m", &m_wM}, {"weights.v", &m_wV}, {"biases.m", &m_bM}, {"biases.v", &m_bV},
+        names = {{"weights.m", &m_wM},   {"weights.v", &m_wV},   {"biases.m", &m_bM},    {"biases.v", &m_bV},
                  {"node_bias.m", &m_nM}, {"node_bias.v", &m_nV}, {"positions.m", &m_pM}, {"positions.v", &m_pV}};
     for (auto& [name, mine] : names) {
         const auto it = std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == name; });
         if (it == state.end()) throw InputError("optimizer state lacks '" + name + "'");
         if (it->second.sizes() != mine->sizes())
-            throw InputError("optimizer state '" + name + "' does not fit the model (another vocabulary or edge table?)");
+            throw InputError("optimizer state '" + name +
+                             "' does not fit the model (another vocabulary or edge table?)");
         mine->copy_(it->second);
     }
     m_step = steps;
@@ -297,10 +342,12 @@ template <class T> void scan(const at::Tensor& t, double& sq, bool& finite) {
     const T* p = t.data_ptr<T>();
     const int64_t n = t.numel();
     double acc = 0;
-    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    for (int64_t i = 0; i < n; ++i)
+        acc += static_cast<double>(p[i]) * static_cast<double>(p[i]);
     sq += acc;
     if (!std::isfinite(acc))
-        for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i]);
+        for (int64_t i = 0; i < n && finite; ++i)
+            finite = std::isfinite(p[i]);
 }
 
 void scanAll(const SparseGradients& g, double& sq, bool& finite) {
@@ -340,7 +387,8 @@ bool gradientsFinite(const SparseGradients& g) {
 
 double learningRate(const TrainConfig& c, int64_t step) {
     if (c.schedule == LrSchedule::Constant) {
-        if (c.warmupSteps > 0 && step < c.warmupSteps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmupSteps);
+        if (c.warmupSteps > 0 && step < c.warmupSteps)
+            return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmupSteps);
         return c.lr;
     }
     if (step < c.warmupSteps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmupSteps);
