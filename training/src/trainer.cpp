@@ -217,6 +217,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     double bestValidation = std::numeric_limits<double>::infinity();
     int64_t bestStep = s.state.step;
     Model best;
+    bool restorePending = false;
+    double lastValidation = 0;
     auto validate = [&](const StepReport& r, bool final) {
         if (validation.empty()) return;
         const double v = windowsLoss(s.model.toDevice(at::Device(at::kCPU)), validation, threads);
@@ -234,23 +236,31 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             bestStep = r.step;
             if (!final) best = s.model.clone();
         } else if (final && best.weights.defined()) {
-            for (auto [to, from] : {std::pair{&s.model.weights, &best.weights},
-                                    {&s.model.biases, &best.biases},
-                                    {&s.model.nodeBias, &best.nodeBias},
-                                    {&s.model.positions, &best.positions}})
-                to->copy_(*from);
-            log("kept the parameters of step " + std::to_string(bestStep) + ": validation loss " +
-                std::to_string(bestValidation) + " against " + std::to_string(v) + " at step " +
-                std::to_string(r.step));
-            if (s.writer())
-                s.run->appendMetrics(nlohmann::json{
-                    {"type", "restore"},
-                    {"step", r.step},
-                    {"time", wallTime()},
-                    {"from_step", bestStep},
-                    {"validation_loss",
-                     bestValidation}}.dump());
+            restorePending = true;
+            lastValidation = v;
         }
+    };
+    // After the final checkpoint (which keeps the trajectory, so that a resume continues it exactly):
+    // the parameters that predicted the validation windows best go into the final model.
+    auto restoreBest = [&](const StepReport& r) {
+        if (!restorePending) return;
+        restorePending = false;
+        for (auto [to, from] : {std::pair{&s.model.weights, &best.weights},
+                                {&s.model.biases, &best.biases},
+                                {&s.model.nodeBias, &best.nodeBias},
+                                {&s.model.positions, &best.positions}})
+            to->copy_(*from);
+        log("the model keeps the parameters of step " + std::to_string(bestStep) + ": validation loss " +
+            std::to_string(bestValidation) + " against " + std::to_string(lastValidation) + " at step " +
+            std::to_string(r.step));
+        if (s.writer())
+            s.run->appendMetrics(nlohmann::json{
+                {"type", "restore"},
+                {"step", r.step},
+                {"time", wallTime()},
+                {"from_step", bestStep},
+                {"validation_loss",
+                 bestValidation}}.dump());
     };
     if (!validation.empty()) {
         StepReport start;
@@ -458,12 +468,14 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             budgetReached = flags.data_ptr<int>()[2] > 0;
         }
         budgetReached = budgetReached && !stop && r.step < c.steps;
-        if (last || stop || budgetReached) { // the end: keep the best parameters, then evaluate them
-            validate(r, /*final=*/true);
+        const bool end = last || stop || budgetReached;
+        if (end) validate(r, /*final=*/true);
+        const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
+        if (due || end) checkpoint();
+        if (end) { // the best parameters into the final model, then their held-out loss
+            restoreBest(r);
             if (c.evalEvery > 0 && !heldOut.empty()) evaluate(r);
         }
-        const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
-        if (due || stop || budgetReached || r.step == c.steps) checkpoint();
         if (budgetReached) {
             result.budgetReached = true;
             log("the time budget of " + std::to_string(c.maxMinutes) + " minutes is reached at step " +
