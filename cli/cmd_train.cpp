@@ -20,7 +20,9 @@ namespace brillm::cli {
 namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
-void onInterrupt(int) { g_interrupted = 1; }
+void onInterrupt(int) {
+    g_interrupted = 1;
+}
 
 } // namespace
 
@@ -54,7 +56,8 @@ int runTrain(const Args& args) {
                 "\n"
                 "Recipes (docs/training-recipe.md): the default starts from the corpus's Kneser-Ney bigram\n"
                 "model with its trigram correction (--init bigram, --context-code 4) and minimises the exact\n"
-                "loss over all V candidates (--loss exact) with sparse SGD; --recipe reference trains as BriLLM0.5's train.py did (random init, 400\n"
+                "loss over all V candidates (--loss exact) with sparse SGD; --recipe reference trains as BriLLM0.5's "
+                "train.py did (random init, 400\n"
                 "frequency negatives, dense AdamW at lr 0.05). Options after the recipe change its settings;\n"
                 "the defaults shown are the default recipe's.");
     p.option("recipe", &recipe, "default|reference", "the settings to start from (default: default)");
@@ -62,22 +65,31 @@ int runTrain(const Args& args) {
     p.option("out", &out, "DIR", "the run directory to create");
     p.option("resume", &resumeDir, "DIR", "continue this run from its latest checkpoint");
     p.option("tokenizer", &c.tokenizer, "FILE", "tokenizer.json (BPE) or {token: id} node dictionary to use");
-    p.option("vocab-kind", &c.vocabKind, "char|bpe", "without --tokenizer: build this kind from the corpus (default char)");
+    p.option("vocab-kind", &c.vocabKind, "char|bpe",
+             "without --tokenizer: build this kind from the corpus (default char)");
     p.option("vocab-size", &c.vocabSize, "V", "without --tokenizer: nodes to build (default 4000)");
     p.option("init-model", &c.initModel, "FILE", "start from this model file instead of an initialisation");
-    p.option("init", &init, "bigram|random", "initialisation: the corpus's bigram model, or the reference's uniform noise (default bigram)");
-    p.option("init-scale", &c.initScale, "S", "bigram init: half-width of the noise on the matrices and node biases (default 0.02)");
-    p.option("position-slope", &c.positionSlope, "A", "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 3)");
-    p.option("context-code", &c.contextCode, "R", "bigram init: source codes of length R carry the trigram correction (default 4; 0: off)");
-    p.option("loss", &loss, "exact|sampled", "exact: softmax over all V candidates; sampled: the positive and --negatives K (default exact)");
+    p.option("init", &init, "bigram|random",
+             "initialisation: the corpus's bigram model, or the reference's uniform noise (default bigram)");
+    p.option("init-scale", &c.initScale, "S",
+             "bigram init: half-width of the noise on the matrices and node biases (default 0.02)");
+    p.option("position-slope", &c.positionSlope, "A",
+             "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 3)");
+    p.option("context-code", &c.contextCode, "R",
+             "bigram init: source codes of length R carry the trigram correction (default 4; 0: off)");
+    p.option("loss", &loss, "exact|sampled",
+             "exact: softmax over all V candidates; sampled: the positive and --negatives K (default exact)");
     p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
-    p.option("edges", &edges, "real|reference", "edges trained per sequence (default real; reference: the first L-2, padding too)");
+    p.option("edges", &edges, "real|reference",
+             "edges trained per sequence (default real; reference: the first L-2, padding too)");
     p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default 1)");
-    p.option("validation-windows", &c.validationWindows, "N",
-             "paragraphs of about N windows held back to choose the init and the kept parameters (default 400; 0: none)");
+    p.option(
+        "validation-windows", &c.validationWindows, "N",
+        "paragraphs of about N windows held back to choose the init and the kept parameters (default 400; 0: none)");
     p.option("steps", &c.steps, "N", "total optimiser steps (default 1500)");
-    p.option("max-minutes", &c.maxMinutes, "M", "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");
+    p.option("max-minutes", &c.maxMinutes, "M",
+             "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");
     p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
     p.option("negatives", &c.negatives, "K", "sampled loss: negatives per edge (default 400)");
     p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default frequency)");
@@ -92,10 +104,14 @@ int runTrain(const Args& args) {
     int64_t threads = 0;
     p.option("threads", &threads, "N", "CPU threads (default: all cores)");
     std::string device = "cpu", precision = "fp32";
-    p.option("device", &device, "DEV", "cpu (default), cuda or cuda:N: where the training step runs (may change on --resume)");
-    p.option("precision", &precision, "P", "fp32 (default); on CUDA also bf16 or fp16 (autocast; fp16 with dynamic loss scaling)");
-    p.list("held-out-corpus", &c.heldOutCorpus, "FILE", "held-out text (repeatable): its windows are evaluated, none of the corpus is held out");
-    p.option("held-out", &c.heldOutFraction, "F", "without --held-out-corpus: fraction of windows held out (default 0.01)");
+    p.option("device", &device, "DEV",
+             "cpu (default), cuda or cuda:N: where the training step runs (may change on --resume)");
+    p.option("precision", &precision, "P",
+             "fp32 (default); on CUDA also bf16 or fp16 (autocast; fp16 with dynamic loss scaling)");
+    p.list("held-out-corpus", &c.heldOutCorpus, "FILE",
+           "held-out text (repeatable): its windows are evaluated, none of the corpus is held out");
+    p.option("held-out", &c.heldOutFraction, "F",
+             "without --held-out-corpus: fraction of windows held out (default 0.01)");
     p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default 100; 0 off)");
     p.option("eval-samples", &c.evalSamples, "N", "held-out windows evaluated (default 64; 0: all)");
     p.option("checkpoint-every", &c.checkpointEvery, "N", "checkpoint every N steps (default 500)");
@@ -105,10 +121,12 @@ int runTrain(const Args& args) {
     int64_t nprocPerNode = 0;
     std::string distBackend = "auto";
     double distTimeout = 300;
-    p.option("nproc-per-node", &nprocPerNode, "N", "start N local ranks (data-parallel on 127.0.0.1; 1: one rank in this process)");
+    p.option("nproc-per-node", &nprocPerNode, "N",
+             "start N local ranks (data-parallel on 127.0.0.1; 1: one rank in this process)");
     p.option("dist-backend", &distBackend, "auto|gloo|nccl",
              "process-group backend (default auto: nccl for --device cuda where the build has NCCL, else gloo)");
-    p.option("dist-timeout", &distTimeout, "SECONDS", "a rank that does not answer within this stops the run (default 300)");
+    p.option("dist-timeout", &distTimeout, "SECONDS",
+             "a rank that does not answer within this stops the run (default 300)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
@@ -157,12 +175,45 @@ int runTrain(const Args& args) {
     const bool resuming = p.given("resume");
     if (resuming == p.given("out")) throw UsageError("give --out DIR for a new run or --resume DIR to continue one");
     if (resuming) {
-        for (const char* opt : {"recipe", "corpus", "tokenizer", "vocab-kind", "vocab-size", "init-model", "init",
-                                "init-scale", "position-slope", "context-code", "loss", "validation-windows", "held-out-corpus", "dim", "max-seq-length",
-                                "edges", "min-count", "batch", "negatives", "negative-mode", "optimizer", "seed"})
+        for (const char* opt : {"recipe",
+                                "corpus",
+                                "tokenizer",
+                                "vocab-kind",
+                                "vocab-size",
+                                "init-model",
+                                "init",
+                                "init-scale",
+                                "position-slope",
+                                "context-code",
+                                "loss",
+                                "validation-windows",
+                                "held-out-corpus",
+                                "dim",
+                                "max-seq-length",
+                                "edges",
+                                "min-count",
+                                "batch",
+                                "negatives",
+                                "negative-mode",
+                                "optimizer",
+                                "seed",
+                                "lr",
+                                "weight-decay",
+                                "schedule",
+                                "warmup",
+                                "clip-norm",
+                                "held-out",
+                                "eval-every",
+                                "eval-samples",
+                                "checkpoint-every",
+                                "checkpoint-minutes",
+                                "keep",
+                                "max-non-finite",
+                                "threads"})
             if (p.given(opt))
-                throw UsageError(std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " +
-                                 resumeDir + "/config.json (only --steps, --max-minutes, --device and --precision may be given)");
+                throw UsageError(std::string("--") + opt +
+                                 " cannot change on --resume: the run keeps the settings in " + resumeDir +
+                                 "/config.json (only --steps, --max-minutes, --device and --precision may be given)");
     } else {
         if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
         c.corpus = corpus;
@@ -187,7 +238,10 @@ int runTrain(const Args& args) {
     cb.onStep = [&](const StepReport& r) {
         if (!leader) return g_interrupted == 0;
         if (json) {
-            nlohmann::json j = {{"step", r.step}, {"steps", r.totalSteps}, {"loss", r.loss}, {"samples_per_s", r.samplesPerSecond},
+            nlohmann::json j = {{"step", r.step},
+                                {"steps", r.totalSteps},
+                                {"loss", r.loss},
+                                {"samples_per_s", r.samplesPerSecond},
                                 {"eta_s", r.etaSeconds}};
             if (r.evalLoss) j["eval_loss"] = *r.evalLoss;
             std::cout << j.dump() << std::endl;
@@ -199,8 +253,9 @@ int runTrain(const Args& args) {
                           r.samplesPerSecond, r.tokensPerSecond, ProgressLine::duration(r.etaSeconds).c_str());
             std::string line = buf;
             if (r.worldSize > 1) {
-                std::snprintf(buf, sizeof buf, "  %d ranks, %.2f MB exchanged/step (dense all-reduce %.2f MB)", r.worldSize,
-                              static_cast<double>(r.exchangeBytes) / 1e6, static_cast<double>(r.denseBytes) / 1e6);
+                std::snprintf(buf, sizeof buf, "  %d ranks, %.2f MB exchanged/step (dense all-reduce %.2f MB)",
+                              r.worldSize, static_cast<double>(r.exchangeBytes) / 1e6,
+                              static_cast<double>(r.denseBytes) / 1e6);
                 line += buf;
             }
             progress.update(line, static_cast<double>(r.step) / static_cast<double>(r.totalSteps));
@@ -217,10 +272,13 @@ int runTrain(const Args& args) {
     const auto result = resuming ? resume(resumeDir, overrides, cb, comm.get()) : train(c, out, cb, comm.get());
     progress.finish();
     if (!leader) return result.stoppedEarly ? 130 : 0;
-    std::cerr << (result.stoppedEarly ? "stopped" : result.budgetReached ? "time budget reached" : "done") << " at step "
-              << result.steps << ", loss " << result.lastLoss;
+    std::cerr << (result.stoppedEarly    ? "stopped"
+                  : result.budgetReached ? "time budget reached"
+                                         : "done")
+              << " at step " << result.steps << ", loss " << result.lastLoss;
     if (result.lastEvalLoss)
-        std::cerr << ", held-out loss " << *result.lastEvalLoss << " (perplexity " << std::exp(*result.lastEvalLoss) << ")";
+        std::cerr << ", held-out loss " << *result.lastEvalLoss << " (perplexity " << std::exp(*result.lastEvalLoss)
+                  << ")";
     std::cerr << "\nmodel: " << result.modelPath.string() << '\n';
     return result.stoppedEarly ? 130 : 0;
 }

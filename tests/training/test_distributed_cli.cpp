@@ -338,9 +338,7 @@ TEST_F(DistributedCliTest, ASecondWriterOfARunIsRefusedWithTheHoldersPid) {
 // appended to its metrics.jsonl.
 TEST_F(DistributedCliTest, TrainRefusesANonEmptyDirectoryThatIsNoRun) {
     fs::create_directories(m_dir / "other");
-    {
-        std::ofstream(m_dir / "other" / "model.brillm") << "precious";
-    }
+    { std::ofstream(m_dir / "other" / "model.brillm") << "precious"; }
     auto p = start(trainArgs("other", 3), {}, m_dir / "err.txt");
     const auto status = waitFor(p.pid, 60);
     ASSERT_TRUE(status.has_value());
@@ -378,4 +376,23 @@ TEST_F(DistributedCliTest, AFailedStartLeavesNothingBehindAndARerunWorks) {
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readAll(p.err);
     EXPECT_TRUE(fs::exists(m_dir / "runs" / "new" / "model.brillm"));
+}
+
+// issue 18: `--resume RUN --lr 0.1` exited 0 and trained with the old rate. Settings a resume does
+// not apply are refused, naming the option, before anything runs.
+TEST_F(DistributedCliTest, AResumeRefusesSettingsItWouldNotApply) {
+    auto p = start(trainArgs("run", 2), {}, m_dir / "err.txt");
+    auto status = waitFor(p.pid, 120);
+    ASSERT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readAll(p.err);
+    const auto metricsBefore = readAll(m_dir / "run" / "metrics.jsonl");
+    for (const auto& extra : {std::vector<std::string>{"--lr", "0.1"}, {"--eval-every", "3"}, {"--threads", "1"}}) {
+        std::vector<std::string> args{"train", "--resume", (m_dir / "run").string(), "--steps", "4", "--quiet"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto r = start(args, {}, m_dir / "err2.txt");
+        status = waitFor(r.pid, 60);
+        ASSERT_TRUE(status.has_value());
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << extra[0];
+        EXPECT_NE(readAll(r.err).find(extra[0] + " cannot change on --resume"), std::string::npos) << readAll(r.err);
+    }
+    EXPECT_EQ(readAll(m_dir / "run" / "metrics.jsonl"), metricsBefore); // nothing ran
 }
