@@ -532,14 +532,7 @@ AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
 }
 
 void checkConfig(const TrainConfig& c, const Communicator* comm) {
-    validateTrainConfig(c);
-    if (c.steps < 1) throw InputError("steps must be at least 1");
-    if (c.batchSize < 1) throw InputError("batch size must be at least 1");
-    if (c.negatives < 1) throw InputError("negatives must be at least 1");
-    if (c.dim < 2 || c.dim % 2) throw InputError("the dimension d must be even and at least 2");
-    if (!(c.lr > 0)) throw InputError("the learning rate must be positive");
-    if (c.maxSeqLength < 2 || c.maxSeqLength > 512) throw InputError("max_seq_length must be in [2, 512]");
-    if (c.maxNonFinite < 1) throw InputError("max_non_finite must be at least 1");
+    validateTrainConfig(c); // every range; what depends on the ranks follows
     if (comm && c.batchSize < comm->worldSize())
         throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
                          std::to_string(comm->worldSize()) +
