@@ -77,8 +77,8 @@ int runTrain(const Args& args) {
              "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 3)");
     p.option("context-code", &c.contextCode, "R",
              "bigram init: source codes of length R carry the trigram correction (default 4; 0: off)");
-    p.option("loss", &loss, "exact|sampled",
-             "exact: softmax over all V candidates; sampled: the positive and --negatives K (default exact)");
+    p.option("loss", &loss, "exact|sampled|sampled-own",
+             "exact: over all V candidates (default); sampled: the reference's K negatives; sampled-own: K own targets, corrected");
     p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
     p.option("edges", &edges, "real|reference",

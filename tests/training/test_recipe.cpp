@@ -176,3 +176,34 @@ TEST_F(RecipeTest, TimeBudgetStopsCleanly) {
         evals += nlohmann::json::parse(line).at("type") == "eval";
     EXPECT_EQ(evals, 1);
 }
+
+// --loss sampled-own: K of the other own targets weighted (own - 1) / K and the shared candidate
+// at its multiplicity: every edge's weights still add up to V, and with K at least the largest
+// own count it is the exact loss.
+TEST_F(RecipeTest, SampledOwnLossIsCorrectedForWhatItLeavesOut) {
+    auto c = config();
+    c.loss = LossKind::SampledOwn;
+    c.negatives = 3;
+    const auto data = prepareTrainingData(c);
+    const int64_t V = data.vocabSize();
+    const auto edges = data.bigrams.toEdgeTable(1);
+    BatchSource few(data, c, &edges);
+    for (const auto& s : few.batch(3))
+        for (int64_t i = 0; i < s.numEdges(); ++i) {
+            double sum = 0;
+            for (int64_t k = s.offsets[static_cast<size_t>(i)]; k < s.offsets[static_cast<size_t>(i) + 1]; ++k)
+                sum += s.weights[static_cast<size_t>(k)];
+            EXPECT_NEAR(sum, static_cast<double>(V), 1e-3);
+            EXPECT_LE(s.offsets[static_cast<size_t>(i) + 1] - s.offsets[static_cast<size_t>(i)], 1 + 3 + 1);
+        }
+    c.negatives = V;
+    BatchSource all(data, c, &edges);
+    auto exact = c;
+    exact.loss = LossKind::Exact;
+    BatchSource reference(data, exact, &edges);
+    BigramInitOptions o;
+    const auto model = bigramInitModel(data.bigrams, edges, {V, 32, 512}, o);
+    const auto a = sampledLoss(model, all.batch(2), LossOptions{false, 1});
+    const auto b = sampledLoss(model, reference.batch(2), LossOptions{false, 1});
+    EXPECT_NEAR(a.loss, b.loss, 1e-5);
+}

@@ -38,10 +38,12 @@ TrainConfig recipeConfig(const std::string& name) {
     return c;
 }
 
-const char* toString(LossKind k) { return k == LossKind::Exact ? "exact" : "sampled"; }
+const char* toString(LossKind k) {
+    return k == LossKind::Exact ? "exact" : k == LossKind::Sampled ? "sampled" : "sampled-own";
+}
 const char* toString(InitKind k) { return k == InitKind::Bigram ? "bigram" : "random"; }
 LossKind lossKindFromString(const std::string& s) {
-    return fromName<LossKind>(s, {{"exact", LossKind::Exact}, {"sampled", LossKind::Sampled}}, "loss");
+    return fromName<LossKind>(s, {{"exact", LossKind::Exact}, {"sampled", LossKind::Sampled}, {"sampled-own", LossKind::SampledOwn}}, "loss");
 }
 InitKind initKindFromString(const std::string& s) {
     return fromName<InitKind>(s, {{"bigram", InitKind::Bigram}, {"random", InitKind::Random}}, "init");

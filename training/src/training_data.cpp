@@ -201,9 +201,10 @@ TrainingData prepareTrainingData(const TrainConfig& config, const PrepareProgres
         // whole paragraphs (a paragraph's other windows would share its phrases), every stride-th,
         // spread over the text: about validationWindows windows, at most 5%
         const int64_t paragraphs = data.train.back().paragraph + 1;
-        const double perParagraph = static_cast<double>(data.train.size()) / static_cast<double>(std::max<int64_t>(1, paragraphs));
-        const auto stride = std::max<int64_t>(
-            20, static_cast<int64_t>(static_cast<double>(paragraphs) * perParagraph / static_cast<double>(config.validationWindows)));
+        const double perParagraph =
+            static_cast<double>(data.train.size()) / static_cast<double>(std::max<int64_t>(1, paragraphs));
+        const auto stride = std::max<int64_t>(20, static_cast<int64_t>(static_cast<double>(paragraphs) * perParagraph /
+                                                                       static_cast<double>(config.validationWindows)));
         std::vector<Sequence> keep;
         keep.reserve(data.train.size());
         for (auto& w : data.train)
@@ -234,10 +235,11 @@ BatchSource::BatchSource(const TrainingData& data, const TrainConfig& config, co
     : m_data(data), m_config(config), m_edges(edges), m_stamp(static_cast<size_t>(data.vocabSize()), 0) {
     if (data.train.empty()) throw InputError("no training sequences");
     if (config.batchSize < 1) throw InputError("batch size must be at least 1");
-    if (config.loss == LossKind::Exact) {
+    if (config.loss == LossKind::Exact || config.loss == LossKind::SampledOwn) {
         if (!edges || edges->vocabSize() != data.vocabSize())
-            throw InputError("the exact loss needs the model's edge table for the corpus's " +
-                             std::to_string(data.vocabSize()) + " nodes");
+            throw InputError(std::string("the ") + toString(config.loss) +
+                             " loss needs the model's edge table for the corpus's " + std::to_string(data.vocabSize()) +
+                             " nodes");
         return; // no negatives to prepare
     }
     if (config.negatives < 1) throw InputError("negatives per edge must be at least 1");
@@ -299,10 +301,54 @@ void BatchSource::negativesFor(int32_t source, int32_t target, uint64_t rngSeed,
     }
 }
 
+// From an exact sample: per edge the target, k of the other own targets (uniform, without
+// replacement) weighted (own - 1) / k, and the shared candidate as it was.
+LossSample BatchSource::sampleOwn(const LossSample& full, uint64_t rngSeed) const {
+    LossSample out;
+    out.tokens = full.tokens;
+    out.offsets.push_back(0);
+    std::vector<int64_t> pool;
+    for (int64_t i = 0; i < full.numEdges(); ++i) {
+        const int64_t b = full.offsets[static_cast<size_t>(i)], e = full.offsets[static_cast<size_t>(i) + 1];
+        const int32_t src = full.tokens[static_cast<size_t>(i)];
+        pool.clear();
+        int64_t shared = -1;
+        for (int64_t c = b + 1; c < e; ++c) {
+            if (m_edges->isShared(src, full.candidates[static_cast<size_t>(c)]))
+                shared = c;
+            else
+                pool.push_back(c);
+        }
+        out.candidates.push_back(full.candidates[static_cast<size_t>(b)]);
+        out.weights.push_back(full.weights[static_cast<size_t>(b)]);
+        const auto k = static_cast<size_t>(std::min<int64_t>(m_config.negatives, static_cast<int64_t>(pool.size())));
+        if (k < pool.size()) { // a partial Fisher-Yates shuffle picks k
+            std::mt19937_64 rng(rngSeed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(i));
+            for (size_t j = 0; j < k; ++j)
+                std::swap(pool[j], pool[j + std::uniform_int_distribution<size_t>(0, pool.size() - 1 - j)(rng)]);
+        }
+        const float w = k ? static_cast<float>(static_cast<double>(pool.size()) / static_cast<double>(k)) : 1.0f;
+        for (size_t j = 0; j < k; ++j) {
+            out.candidates.push_back(full.candidates[static_cast<size_t>(pool[j])]);
+            out.weights.push_back(w);
+        }
+        if (shared >= 0) {
+            out.candidates.push_back(full.candidates[static_cast<size_t>(shared)]);
+            out.weights.push_back(full.weights[static_cast<size_t>(shared)]);
+        }
+        out.offsets.push_back(static_cast<int64_t>(out.candidates.size()));
+    }
+    return out;
+}
+
 LossSample BatchSource::sampleOf(const Sequence& s, uint64_t rngSeed) {
     const int64_t n = trainedEdges(s, m_config.edges, m_data.padNode);
     if (m_config.loss == LossKind::Exact)
         return LossSample::exactCandidates(std::vector<int32_t>(s.ids.begin(), s.ids.begin() + n + 1), *m_edges);
+    if (m_config.loss == LossKind::SampledOwn) {
+        auto full = LossSample::exactCandidates(std::vector<int32_t>(s.ids.begin(), s.ids.begin() + n + 1), *m_edges);
+        return sampleOwn(full, rngSeed);
+    }
     LossSample out;
     out.tokens.assign(s.ids.begin(), s.ids.begin() + n + 1);
     out.offsets.push_back(0);

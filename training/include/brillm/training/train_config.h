@@ -12,8 +12,12 @@ namespace brillm::training {
 
 enum class NegativeMode { Frequency, Random };
 // The loss: exact (softmax over all V targets: each source's own targets plus the shared slot
-// weighted by the targets it stands for) or sampled (the reference: the positive and k negatives).
-enum class LossKind { Exact, Sampled };
+// weighted by the targets it stands for); sampled (the reference's: the positive and k negatives,
+// uncorrected, for reproducing it); or sampled-own (k of the source's other own targets drawn
+// uniformly, each weighted by (own - 1) / k so that the sum over them is an unbiased estimate of
+// the sum over all, plus the shared slot at its exact multiplicity: the exact loss when k >=
+// own - 1, a cheaper estimate of it for sources with many own targets).
+enum class LossKind { Exact, Sampled, SampledOwn };
 // The initial parameters: bigram (the edges' energies set so that step 0 predicts like an
 // interpolated Kneser-Ney bigram model of the training text; model_init.h) or random (the
 // reference: uniform in [-0.5, 0.5), positions all ones).

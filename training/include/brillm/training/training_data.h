@@ -74,6 +74,7 @@ public:
 private:
     const std::vector<int64_t>& epochOrder(int64_t epoch);
     LossSample sampleOf(const Sequence& s, uint64_t rngSeed);
+    LossSample sampleOwn(const LossSample& full, uint64_t rngSeed) const;
 
     const TrainingData& m_data;
     TrainConfig m_config;
