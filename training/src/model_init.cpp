@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/model_init.h"
 
+#include "brillm/corpus_eval.h"
 #include "brillm/error.h"
-#include "brillm/loss.h"
-#include "brillm/parallel.h"
 #include "brillm/signal.h"
 
 #include <ATen/ATen.h>
@@ -365,17 +364,15 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
 }
 
 double windowsLoss(const Model& model, const std::vector<std::vector<int32_t>>& windows, int threads) {
-    std::vector<double> nll(windows.size(), 0.0);
-    parallelFor(static_cast<int64_t>(windows.size()), threads, [&](int64_t k) {
-        const auto& w = windows[static_cast<size_t>(k)];
-        if (w.size() >= 2) nll[static_cast<size_t>(k)] = exactLoss(model, w).loss * static_cast<double>(w.size() - 1);
-    });
-    double a = 0, n = 0;
-    for (size_t k = 0; k < windows.size(); ++k) {
-        a += nll[k];
-        n += windows[k].size() >= 2 ? static_cast<double>(windows[k].size() - 1) : 0.0;
-    }
-    return n > 0 ? a / n : 0.0;
+    size_t longest = 0;
+    for (const auto& w : windows)
+        longest = std::max(longest, w.size());
+    if (longest < 2) return 0.0;
+    // each window is one "paragraph" no longer than the window length: evaluated whole
+    CorpusEvalOptions o;
+    o.windowLength = static_cast<int64_t>(longest);
+    o.threads = threads;
+    return evaluateCorpus(model, windows, o).loss;
 }
 
 ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/trainer.h"
 
+#include "brillm/corpus_eval.h"
 #include "brillm/loss.h"
 #include "brillm/model_file.h"
-#include "brillm/parallel.h"
 #include "brillm/tokenizer.h"
 #include "brillm/training/config_check.h"
 #include "brillm/training/device_loss.h"
@@ -287,19 +287,18 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     // windows q, q + R, ... on this rank's threads; the sums are all-reduced.
     auto evaluate = [&](StepReport& r) {
         const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
-        std::vector<size_t> mine;
+        std::vector<std::vector<int32_t>> mine;
         for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R))
-            mine.push_back(i);
-        std::vector<double> losses(mine.size());
-        parallelFor(static_cast<int64_t>(mine.size()), threads, [&](int64_t k) {
-            const auto& path = heldOut[mine[static_cast<size_t>(k)]];
-            losses[static_cast<size_t>(k)] = exactLoss(evalModel, path).loss * static_cast<double>(path.size() - 1);
-        });
+            mine.push_back(heldOut[i]);
         double total = 0;
         int64_t edges = 0;
-        for (size_t k = 0; k < mine.size(); ++k) {
-            total += losses[k];
-            edges += static_cast<int64_t>(heldOut[mine[k]].size()) - 1;
+        if (!mine.empty()) {
+            CorpusEvalOptions o;
+            o.windowLength = c.maxSeqLength; // each held-out window is evaluated whole
+            o.threads = threads;
+            const auto e = evaluateCorpus(evalModel, mine, o);
+            total = e.nll;
+            edges = e.tokens;
         }
         if (comm) {
             at::Tensor sums = at::empty({2}, at::kDouble);
