@@ -2,8 +2,8 @@
 // brillm-studio: the desktop studio. Everything lives in brillm_viz; this file parses the
 // command line (including the hooks the end-to-end test and the screenshot run use).
 
-#include "main_window.h"
-#include "studio_worker.h"
+#include "studio/main_window.h"
+#include "studio/studio_worker.h"
 
 #include "brillm/version.h"
 

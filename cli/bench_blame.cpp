@@ -5,9 +5,9 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/blame.h"
+#include "brillm/model/blame.h"
 #include "brillm/error.h"
-#include "brillm/signal.h"
+#include "brillm/model/signal.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

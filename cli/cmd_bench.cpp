@@ -4,10 +4,10 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/decode.h"
+#include "brillm/model/decode.h"
 #include "brillm/error.h"
-#include "brillm/loss.h"
-#include "brillm/signal.h"
+#include "brillm/model/loss.h"
+#include "brillm/model/signal.h"
 #ifdef BRILLM_WITH_TRAINING
 #include "launcher.h"
 

@@ -5,7 +5,7 @@
 #include "commands.h"
 #include "model_session.h"
 
-#include "brillm/blame.h"
+#include "brillm/model/blame.h"
 #include "brillm/error.h"
 
 #include <algorithm>

@@ -4,10 +4,10 @@
 #include "commands.h"
 #include "progress_line.h"
 
-#include "brillm/decode.h"
+#include "brillm/model/decode.h"
 #include "brillm/error.h"
-#include "brillm/model_file.h"
-#include "brillm/text_codec.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/text_codec.h"
 #include "brillm/training/trainer.h"
 
 #include <nlohmann/json.hpp>

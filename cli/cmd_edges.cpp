@@ -3,11 +3,11 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/bigram_counter.h"
-#include "brillm/bigram_table.h"
+#include "brillm/text/bigram_counter.h"
+#include "brillm/text/bigram_table.h"
 #include "brillm/error.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 
 #include <nlohmann/json.hpp>
 

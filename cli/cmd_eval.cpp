@@ -5,11 +5,11 @@
 #include "model_session.h"
 #include "progress_line.h"
 
-#include "brillm/corpus_eval.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/error.h"
-#include "brillm/ngram_baseline.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
+#include "brillm/model/ngram_baseline.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 
 #include <algorithm>
 #include <atomic>

@@ -3,9 +3,9 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/checkpoint_export.h"
+#include "brillm/io/checkpoint_export.h"
 #include "brillm/error.h"
-#include "brillm/model_file.h"
+#include "brillm/io/model_file.h"
 
 #include <cstdio>
 

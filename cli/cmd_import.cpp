@@ -3,7 +3,7 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/checkpoint_import.h"
+#include "brillm/io/checkpoint_import.h"
 
 #include <chrono>
 #include <cstdio>

@@ -3,9 +3,9 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/input_limits.h"
-#include "brillm/model_file.h"
-#include "brillm/torch_checkpoint.h"
+#include "brillm/io/input_limits.h"
+#include "brillm/io/model_file.h"
+#include "brillm/io/torch_checkpoint.h"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 #include "model_session.h"
 
 #include "brillm/error.h"
-#include "brillm/model_edit.h"
+#include "brillm/model/model_edit.h"
 
 #include <iostream>
 

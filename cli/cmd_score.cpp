@@ -4,7 +4,7 @@
 #include "model_session.h"
 
 #include "brillm/error.h"
-#include "brillm/loss.h"
+#include "brillm/model/loss.h"
 
 #include <cmath>
 #include <iostream>

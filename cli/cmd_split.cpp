@@ -3,7 +3,7 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/corpus_sequences.h"
+#include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
 
 #include <cerrno>

@@ -4,9 +4,9 @@
 #include "commands.h"
 
 #include "brillm/error.h"
-#include "brillm/tokenizer.h"
-#include "brillm/unicode.h"
-#include "brillm/vocabulary.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/unicode.h"
+#include "brillm/text/vocabulary.h"
 
 #include <nlohmann/json.hpp>
 

@@ -4,8 +4,8 @@
 #include "commands.h"
 
 #include "brillm/error.h"
-#include "brillm/model_file.h"
-#include "brillm/text_codec.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/text_codec.h"
 
 #include <chrono>
 #include <cstdio>

@@ -3,12 +3,12 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/bpe_tokenizer.h"
-#include "brillm/bpe_trainer.h"
+#include "brillm/text/bpe_tokenizer.h"
+#include "brillm/text/bpe_trainer.h"
 #include "brillm/error.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
-#include "brillm/vocabulary_builder.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
+#include "brillm/text/vocabulary_builder.h"
 
 #include <chrono>
 #include <cstdio>

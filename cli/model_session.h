@@ -5,9 +5,9 @@
 
 #include "args.h"
 
-#include "brillm/decode.h"
-#include "brillm/model_file.h"
-#include "brillm/text_codec.h"
+#include "brillm/model/decode.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/text_codec.h"
 
 #include <nlohmann/json.hpp>
 

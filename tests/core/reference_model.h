@@ -4,7 +4,7 @@
 // (ATen tensor ops: gather the candidates' matrices, matmul, GELU, norm, softmax), used to
 // check the core's hand-written kernels. Works in any dtype; the tests use float64.
 
-#include "brillm/model.h"
+#include "brillm/model/model.h"
 
 #include <ATen/ATen.h>
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // BigramTable (JSON and binary forms, edge tables, parameter report) and BigramCounter.
-#include "brillm/bigram_counter.h"
-#include "brillm/bigram_table.h"
+#include "brillm/text/bigram_counter.h"
+#include "brillm/text/bigram_table.h"
 #include "brillm/error.h"
-#include "brillm/tokenizer.h"
-#include "brillm/tokenizer_char.h"
-#include "brillm/vocabulary.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/tokenizer_char.h"
+#include "brillm/text/vocabulary.h"
 #include "tokenizer_test_util.h"
 
 #include <gtest/gtest.h>

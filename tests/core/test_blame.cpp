@@ -2,10 +2,10 @@
 // Error tracing: the leave-one-out margins are checked against brute force (a modified copy of
 // the model, scored from scratch by SignalPath), the gradients against LibTorch autograd on an
 // independent ATen implementation of the margin, and forcePath against tracePath.
-#include "brillm/blame.h"
-#include "brillm/decode.h"
+#include "brillm/model/blame.h"
+#include "brillm/model/decode.h"
 #include "brillm/error.h"
-#include "brillm/model_edit.h"
+#include "brillm/model/model_edit.h"
 #include "reference_model.h"
 
 #include <ATen/ATen.h>

@@ -3,11 +3,11 @@
 // output, and error messages that name the file.
 #include "test_checkpoint_util.h"
 
-#include "brillm/blame.h"
+#include "brillm/model/blame.h"
 #include <ATen/ATen.h>
-#include "brillm/model_edit.h"
-#include "brillm/model_file.h"
-#include "brillm/safetensors.h"
+#include "brillm/model/model_edit.h"
+#include "brillm/io/model_file.h"
+#include "brillm/io/safetensors.h"
 
 #include <array>
 #include <cstdio>

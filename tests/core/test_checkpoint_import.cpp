@@ -3,11 +3,11 @@
 // values Python wrote, the slot map against the reference rule, and import/export round trips.
 #include "test_checkpoint_util.h"
 
-#include "brillm/checkpoint_export.h"
-#include "brillm/checkpoint_import.h"
+#include "brillm/io/checkpoint_export.h"
+#include "brillm/io/checkpoint_import.h"
 #include "brillm/error.h"
-#include "brillm/model_file.h"
-#include "brillm/vocabulary.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/vocabulary.h"
 
 #include <ATen/ATen.h>
 

@@ -3,8 +3,8 @@
 // Shared helpers of the checkpoint tests: a scratch directory, the committed fixtures, byte
 // files, and a matcher for error messages.
 
-#include "brillm/edge_table.h"
-#include "brillm/model.h"
+#include "brillm/model/edge_table.h"
+#include "brillm/model/model.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

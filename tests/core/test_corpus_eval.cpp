@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // evaluateCorpus against a direct loop of exactLoss over the windows; the window rule; thread
 // independence; held-out files read through a codec.
-#include "brillm/corpus_eval.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/error.h"
-#include "brillm/loss.h"
-#include "brillm/text_codec.h"
+#include "brillm/model/loss.h"
+#include "brillm/text/text_codec.h"
 #include "reference_model.h"
 #include "test_checkpoint_util.h"
 

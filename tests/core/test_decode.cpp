@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/decode.h"
+#include "brillm/model/decode.h"
 #include "brillm/error.h"
 #include "reference_model.h"
 

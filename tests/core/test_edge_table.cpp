@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/edge_table.h"
+#include "brillm/model/edge_table.h"
 #include "brillm/error.h"
 
 #include <gtest/gtest.h>

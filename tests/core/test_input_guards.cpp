@@ -4,15 +4,15 @@
 // patch file.
 #include "test_checkpoint_util.h"
 
-#include "brillm/checkpoint_export.h"
-#include "brillm/checkpoint_import.h"
+#include "brillm/io/checkpoint_export.h"
+#include "brillm/io/checkpoint_import.h"
 #include "brillm/error.h"
-#include "brillm/input_limits.h"
-#include "brillm/mapped_file.h"
-#include "brillm/model_edit.h"
-#include "brillm/model_file.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
+#include "brillm/io/input_limits.h"
+#include "brillm/io/mapped_file.h"
+#include "brillm/model/model_edit.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 
 #include <ATen/ATen.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/error.h"
-#include "brillm/loss.h"
+#include "brillm/model/loss.h"
 #include "reference_model.h"
 
 #include <gtest/gtest.h>

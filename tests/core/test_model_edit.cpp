@@ -3,8 +3,8 @@
 // edit's definition, materialised pairs keep every other pair's parameters, and patch files
 // round-trip and reject malformed input with the file's name.
 #include "brillm/error.h"
-#include "brillm/model_edit.h"
-#include "brillm/signal.h"
+#include "brillm/model/model_edit.h"
+#include "brillm/model/signal.h"
 #include "reference_model.h"
 
 #include <ATen/ATen.h>

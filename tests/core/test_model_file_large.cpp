@@ -4,8 +4,8 @@
 // a second and resident memory must grow only with the pages touched. Prints the timings.
 #include "test_checkpoint_util.h"
 
-#include "brillm/model_file.h"
-#include "brillm/sha256.h"
+#include "brillm/io/model_file.h"
+#include "io/detail/sha256.h"
 
 #include <ATen/ATen.h>
 

@@ -2,7 +2,7 @@
 // The Kneser-Ney baseline: hand-computed probabilities, normalisation over V, back-off, and a
 // naive implementation of the header's definition (maps of n-grams, no trie) on random corpora.
 #include "brillm/error.h"
-#include "brillm/ngram_baseline.h"
+#include "brillm/model/ngram_baseline.h"
 
 #include <gtest/gtest.h>
 

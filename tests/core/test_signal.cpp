@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/error.h"
-#include "brillm/signal.h"
+#include "brillm/model/signal.h"
 #include "reference_model.h"
 
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/bpe_tokenizer.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
-#include "brillm/model_file.h"
-#include "brillm/text_codec.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/text_codec.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ByteLevelBpeTokenizer against golden outputs of the official HuggingFace tokenizers binding
 // (tools/golden/generate.js), plus the errors for files it does not support.
-#include "brillm/bpe_tokenizer.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
 #include "tokenizer_test_util.h"
 

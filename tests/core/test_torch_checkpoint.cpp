@@ -4,13 +4,13 @@
 // export -> read round trips (and through Python's torch.load when it is installed).
 #include "test_checkpoint_util.h"
 
-#include "brillm/checkpoint_export.h"
-#include "brillm/checkpoint_import.h"
+#include "brillm/io/checkpoint_export.h"
+#include "brillm/io/checkpoint_import.h"
 #include "brillm/error.h"
-#include "brillm/torch_checkpoint.h"
-#include "brillm/torch_pickle_reader.h"
-#include "brillm/torch_pickle_writer.h"
-#include "brillm/torch_zip_writer.h"
+#include "brillm/io/torch_checkpoint.h"
+#include "brillm/io/torch_pickle_reader.h"
+#include "io/detail/torch_pickle_writer.h"
+#include "io/detail/torch_zip_writer.h"
 
 #include <ATen/ATen.h>
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // NodeVocabulary: {token: id} files, validation, mapping tokenizer ids to node ids.
 #include "brillm/error.h"
-#include "brillm/tokenizer.h"
-#include "brillm/vocabulary.h"
+#include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 #include "tokenizer_test_util.h"
 
 #include <gtest/gtest.h>

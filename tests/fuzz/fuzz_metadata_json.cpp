@@ -5,11 +5,11 @@
 // input is one JSON text, tried in each role. Any outcome but a value or one of the project's
 // errors (a message naming the source) is a bug: a stack overflow on deep nesting (issue 18),
 // an uncaught nlohmann exception, a sanitizer report.
-#include "brillm/bpe_tokenizer.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
-#include "brillm/input_limits.h"
-#include "brillm/model_file_header.h"
-#include "brillm/vocabulary.h"
+#include "brillm/io/input_limits.h"
+#include "brillm/io/model_file_header.h"
+#include "brillm/text/vocabulary.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // libFuzzer target: the model-file header parser (safetensors index, metadata, edge table).
 // Any outcome but a parsed header or a CheckpointError is a bug.
 #include "brillm/error.h"
-#include "brillm/model_file_header.h"
+#include "brillm/io/model_file_header.h"
 
 #include <cstddef>
 #include <cstdint>

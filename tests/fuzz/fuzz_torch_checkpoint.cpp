@@ -3,7 +3,7 @@
 // Any outcome but a state dict or a CheckpointError is a bug; every tensor's last element
 // must lie inside its storage bytes (AddressSanitizer checks the reads).
 #include "brillm/error.h"
-#include "brillm/torch_checkpoint.h"
+#include "brillm/io/torch_checkpoint.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // libFuzzer target: the restricted unpickler alone (data.pkl bytes), which the zip's CRC
 // otherwise shields from mutation. Any outcome but a state dict or a CheckpointError is a bug.
 #include "brillm/error.h"
-#include "brillm/torch_pickle_reader.h"
+#include "brillm/io/torch_pickle_reader.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // The GPU training step's maths, checked on the CPU: the ATen/autograd loss against the core's
 // hand-written sampledLoss (float64), and the ATen AdamW update against the CPU loops.
 #include "brillm/error.h"
-#include "brillm/loss.h"
+#include "brillm/model/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
 #include "../core/reference_model.h"

@@ -2,7 +2,7 @@
 // Data-parallel training in one process: each rank is a thread with its own Gloo process group
 // over a TCPStore on 127.0.0.1.
 #include "brillm/error.h"
-#include "brillm/model_file.h"
+#include "brillm/io/model_file.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/trainer.h"
 #include "training_test_util.h"

@@ -3,8 +3,8 @@
 // step is checked against the CPU kernels (float32 and autocast float16/bfloat16), the AdamW
 // update on the GPU against the CPU loops, and a run trained on the GPU resumes on the CPU.
 #include "brillm/error.h"
-#include "brillm/loss.h"
-#include "brillm/model_file.h"
+#include "brillm/model/loss.h"
+#include "brillm/io/model_file.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The training recipe: the Kneser-Ney bigram the init starts from (by hand), the init realising
 // it, the trigram (context) init, a short run beating the unigram baseline, the time budget.
-#include "brillm/loss.h"
+#include "brillm/model/loss.h"
 #include "brillm/training/model_init.h"
 #include "brillm/training/trainer.h"
 #include "brillm/training/training_data.h"

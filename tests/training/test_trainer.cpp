@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/error.h"
-#include "brillm/model_file.h"
+#include "brillm/io/model_file.h"
 #include "brillm/training/trainer.h"
 #include "brillm/training/training_data.h"
 #include "training_test_util.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Test main for widget tests: forces a headless Qt platform, isolates settings and caches.
-#include "studio_worker.h"
+#include "studio/studio_worker.h"
 
 #include <QApplication>
 #include <QSettings>

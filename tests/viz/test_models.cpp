@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "test_models.h"
 
-#include <brillm/model_file.h>
+#include <brillm/io/model_file.h>
 
 #include <algorithm>
 #include <random>

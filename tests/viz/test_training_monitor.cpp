@@ -3,12 +3,12 @@
 // appends to (partial lines, truncation, replacement), downsampling against a brute-force
 // computation, EMA against a hand computation, alerts, the widget on a fixture run, and the
 // trainer process (a fake trainer that crashes; a real tiny `brillm train` stopped and resumed).
-#include "curve_downsample.h"
-#include "main_window.h"
-#include "metrics_stream.h"
-#include "training_alerts.h"
-#include "training_monitor.h"
-#include "training_process.h"
+#include "monitor/curve_downsample.h"
+#include "studio/main_window.h"
+#include "monitor/metrics_stream.h"
+#include "monitor/training_alerts.h"
+#include "monitor/training_monitor.h"
+#include "monitor/training_process.h"
 
 #include <qcustomplot.h>
 

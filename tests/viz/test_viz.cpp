@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The studio's widgets and models, offscreen: item models through QAbstractItemModelTester,
 // views rendered with QWidget::grab and checked for content, the worker and the job tracker.
-#include "completion_panel.h"
-#include "cortex_layout.h"
-#include "cortex_map_view.h"
-#include "demo_launcher.h"
-#include "edge_inspector.h"
-#include "energy_heatmap_view.h"
-#include "exportable_view.h"
-#include "graph_layout.h"
-#include "job_tracker.h"
-#include "main_window.h"
-#include "signal_path_view.h"
-#include "studio_document.h"
-#include "studio_worker.h"
+#include "views/completion_panel.h"
+#include "views/cortex_layout.h"
+#include "views/cortex_map_view.h"
+#include "studio/demo_launcher.h"
+#include "views/edge_inspector.h"
+#include "views/energy_heatmap_view.h"
+#include "common/exportable_view.h"
+#include "views/graph_layout.h"
+#include "studio/job_tracker.h"
+#include "studio/main_window.h"
+#include "views/signal_path_view.h"
+#include "studio/studio_document.h"
+#include "studio/studio_worker.h"
 #include "test_models.h"
-#include "token_graph_view.h"
-#include "trace_export.h"
-#include "trace_models.h"
+#include "views/token_graph_view.h"
+#include "tracing/trace_export.h"
+#include "tracing/trace_models.h"
 
-#include <brillm/decode.h>
-#include <brillm/model_file.h>
+#include <brillm/model/decode.h>
+#include <brillm/io/model_file.h>
 
 #include <QAbstractItemModelTester>
 #include <QApplication>

@@ -2,7 +2,7 @@
 #include "brillm/training/device_loss.h"
 
 #include "brillm/error.h"
-#include "brillm/signal.h"
+#include "brillm/model/signal.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>

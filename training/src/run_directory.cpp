@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/run_directory.h"
 
-#include "brillm/checkpoint_writer.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "brillm/error.h"
-#include "brillm/input_limits.h"
-#include "brillm/mapped_file.h"
-#include "brillm/safetensors.h"
+#include "brillm/io/input_limits.h"
+#include "brillm/io/mapped_file.h"
+#include "brillm/io/safetensors.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

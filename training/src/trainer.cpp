@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/trainer.h"
 
-#include "brillm/corpus_eval.h"
-#include "brillm/loss.h"
-#include "brillm/model_file.h"
-#include "brillm/tokenizer.h"
+#include "brillm/model/corpus_eval.h"
+#include "brillm/model/loss.h"
+#include "brillm/io/model_file.h"
+#include "brillm/text/tokenizer.h"
 #include "brillm/training/config_check.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/distributed.h"
@@ -13,7 +13,7 @@
 #include "brillm/training/run_directory.h"
 #include "brillm/training/training_data.h"
 #include "brillm/version.h"
-#include "brillm/vocabulary.h"
+#include "brillm/text/vocabulary.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/training_data.h"
 
-#include "brillm/bpe_tokenizer.h"
-#include "brillm/bpe_trainer.h"
-#include "brillm/corpus_reader.h"
-#include "brillm/corpus_sequences.h"
+#include "brillm/text/bpe_tokenizer.h"
+#include "brillm/text/bpe_trainer.h"
+#include "brillm/text/corpus_reader.h"
+#include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
-#include "brillm/tokenizer_char.h"
-#include "brillm/vocabulary_builder.h"
+#include "brillm/text/tokenizer_char.h"
+#include "brillm/text/vocabulary_builder.h"
 
 #include <algorithm>
 #include <filesystem>

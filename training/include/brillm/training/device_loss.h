@@ -12,8 +12,8 @@
 // touches get gradient rows (the table is never materialised as a dense gradient), so the
 // result is a SparseGradients with its tensors on the model's device.
 
-#include "brillm/loss.h"
-#include "brillm/model.h"
+#include "brillm/model/loss.h"
+#include "brillm/model/model.h"
 
 #include <span>
 #include <string>

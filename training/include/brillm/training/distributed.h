@@ -17,8 +17,8 @@
 // Thread-safety: a Communicator is used by one thread at a time (the training loop); tests run
 // several in one process, one per thread.
 
-#include "brillm/loss.h"
-#include "brillm/model.h"
+#include "brillm/model/loss.h"
+#include "brillm/model/model.h"
 #include "brillm/training/trainer.h"
 
 #include <ATen/core/Tensor.h>

@@ -20,8 +20,8 @@
 //
 // Not thread-safe; step() uses `threads` worker threads internally.
 
-#include "brillm/loss.h"
-#include "brillm/model.h"
+#include "brillm/model/loss.h"
+#include "brillm/model/model.h"
 #include "brillm/training/train_config.h"
 
 #include <ATen/core/Tensor.h>

@@ -17,7 +17,7 @@
 // otherwise interleave metrics.jsonl and race on the checkpoint renames.
 // Not thread-safe. Errors: InputError for an unusable directory or a resume that does not fit.
 
-#include "brillm/model_file.h"
+#include "brillm/io/model_file.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/train_config.h"
 

@@ -5,9 +5,9 @@
 // BatchSource: the batch of any step, a pure function of (data, config, step), so a resumed
 // run sees exactly the batches an uninterrupted one would.
 
-#include "brillm/bigram_table.h"
-#include "brillm/loss.h"
-#include "brillm/text_codec.h"
+#include "brillm/text/bigram_table.h"
+#include "brillm/model/loss.h"
+#include "brillm/text/text_codec.h"
 #include "brillm/training/train_config.h"
 
 #include <cstdint>

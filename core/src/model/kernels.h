@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Internal: the inner loops shared by propagation, decoding and the loss. Templated on the
+// model's scalar type (float, or double for checking).
+
+#include "brillm/model/signal.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace brillm::detail {
+
+// exp for arguments <= 0 (Cephes polynomial, ~1 ulp), written without calls or branches so
+// that the compiler vectorises the loops that use it.
+inline float expNonPositive(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    const float n = static_cast<float>(static_cast<int32_t>(x * 1.44269504088896341f - 0.5f));
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float y = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return y * scale;
+}
+
+// erf for float32 with the formula PyTorch's vectorised CPU kernels use (Abramowitz & Stegun
+// 7.1.26, |error| < 1.5e-7): the reference's GELU on a CPU computes exactly this.
+inline float erfFloat(float x) {
+    const float a = x < 0 ? -x : x;
+    const float t = 1.0f / (0.3275911f * a + 1.0f);
+    float r = 1.061405429f * t + -1.453152027f;
+    r = r * t + 1.421413741f;
+    r = r * t + -0.284496736f;
+    r = r * t + 0.254829592f;
+    const float e = 1.0f - r * t * expNonPositive(-x * x);
+    return x < 0 ? -e : e;
+}
+
+inline float geluT(float z) { return 0.5f * z * (1.0f + erfFloat(z * static_cast<float>(M_SQRT1_2))); }
+inline double geluT(double z) { return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2)); }
+
+// d GELU / dz = Phi(z) + z * phi(z)
+inline float geluGrad(float z) {
+    const float cdf = 0.5f * (1.0f + erfFloat(z * static_cast<float>(M_SQRT1_2)));
+    const float pdf = expNonPositive(-0.5f * z * z) * 0.3989422804014327f; // 1/sqrt(2 pi)
+    return cdf + z * pdf;
+}
+inline double geluGrad(double z) {
+    const double cdf = 0.5 * (1.0 + std::erf(z * M_SQRT1_2));
+    const double pdf = std::exp(-0.5 * z * z) * 0.3989422804014327;
+    return cdf + z * pdf;
+}
+
+// The PE table in T, computed once per (rows, dim) in float64 and rounded.
+template <class T> std::shared_ptr<const std::vector<T>> peTable(int64_t rows, int64_t dim) {
+    static std::mutex mutex;
+    static std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const std::vector<T>>> cache;
+    std::lock_guard lock(mutex);
+    auto& slot = cache[{rows, dim}];
+    if (!slot) {
+        const auto d = positionalEncoding(rows, dim);
+        slot = std::make_shared<const std::vector<T>>(d.begin(), d.end());
+    }
+    return slot;
+}
+
+// z = x @ W + b + pe (row vector times [d, d] matrix), written to z. D > 0 fixes d at compile
+// time (d = 32, the released models' size) so the loops unroll and vectorise fully.
+template <class T, int D = 0>
+inline void edgeAffine(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
+                       T* __restrict z, int64_t dRuntime) {
+    const int64_t d = D > 0 ? D : dRuntime;
+    for (int64_t j = 0; j < d; ++j) z[j] = 0;
+    for (int64_t k = 0; k < d; ++k) {
+        const T xk = x[k];
+        const T* __restrict row = w + k * d;
+        for (int64_t j = 0; j < d; ++j) z[j] += xk * row[j];
+    }
+    for (int64_t j = 0; j < d; ++j) z[j] = z[j] + b[j] + pe[j];
+}
+
+// y = GELU(x @ W + b + pe); returns ||y||_2 (accumulated in T, as torch does).
+template <class T, int D = 0>
+inline T edgeKernel(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
+                    T* __restrict y, int64_t dRuntime) {
+    const int64_t d = D > 0 ? D : dRuntime;
+    edgeAffine<T, D>(x, w, b, pe, y, d);
+    for (int64_t j = 0; j < d; ++j) y[j] = geluT(y[j]);
+    T sq = 0;
+    for (int64_t j = 0; j < d; ++j) sq += y[j] * y[j];
+    return std::sqrt(sq);
+}
+
+} // namespace brillm::detail

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "text/tokenizer_json.h"
+
+#include "brillm/error.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace brillm::detail {
+
+std::string jsonPosition(const std::string& file, std::string_view text, size_t byte) {
+    size_t line = 1, column = 1;
+    const size_t end = std::min(byte, text.size());
+    for (size_t i = 0; i < end; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column) + " (byte " + std::to_string(byte) + ")";
+}
+
+std::string describeJsonError(const std::string& file, std::string_view text, const nlohmann::json::exception& e) {
+    if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e)) {
+        // nlohmann's byte is 1-based: the position of the offending character.
+        const size_t byte = pe->byte > 0 ? pe->byte - 1 : 0;
+        std::string what = pe->what();
+        if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+        return jsonPosition(file, text, byte) + ": malformed JSON: " + what;
+    }
+    return file + ": unexpected JSON content: " + e.what();
+}
+
+bool readWholeFile(const std::filesystem::path& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return false;
+    out = std::move(ss).str();
+    return true;
+}
+
+void writeFileAtomic(const std::filesystem::path& path, std::string_view bytes) {
+    const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    {
+        std::FILE* f = std::fopen(tmp.c_str(), "wb");
+        if (!f) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+        const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
+                        ::fsync(::fileno(f)) == 0;
+        const int err = errno;
+        if (std::fclose(f) != 0 || !ok) {
+            std::remove(tmp.c_str());
+            throw Error("cannot write " + tmp.string() + ": " + std::strerror(err));
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::remove(tmp.c_str());
+        throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    }
+}
+
+} // namespace brillm::detail

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "studio/studio_model.h"
+
+#include <brillm/error.h>
+
+#include <QCryptographicHash>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QLocale>
+#include <QRegularExpression>
+
+namespace brillm::viz {
+
+QString visibleToken(const QString& text) {
+    if (text.isEmpty()) return QStringLiteral("∅");
+    QString s = text;
+    s.replace(QLatin1Char(' '), QStringLiteral("␣"));
+    s.replace(QLatin1Char('\n'), QStringLiteral("↵"));
+    s.replace(QLatin1Char('\t'), QStringLiteral("⇥"));
+    s.replace(QLatin1Char('\r'), QStringLiteral("␍"));
+    return s;
+}
+
+QString StudioModel::label(int32_t node) const {
+    if (node >= 0 && node < labels.size()) return labels[node];
+    return QStringLiteral("#%1").arg(node);
+}
+
+QString StudioModel::text(int32_t node) const {
+    if (node >= 0 && node < texts.size()) return texts[node];
+    return QStringLiteral("#%1").arg(node);
+}
+
+std::vector<int32_t> StudioModel::encode(const QString& text) const {
+    if (codec) {
+        const QByteArray utf8 = text.toUtf8();
+        return codec->encode(std::string_view(utf8.constData(), static_cast<size_t>(utf8.size()))).nodes;
+    }
+    std::vector<int32_t> ids;
+    const auto parts = text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts);
+    for (QString p : parts) {
+        if (p.startsWith(QLatin1Char('#'))) p.remove(0, 1);
+        bool ok = false;
+        const int id = p.toInt(&ok);
+        if (!ok || id < 0 || id >= vocabSize())
+            throw InputError("this model has no vocabulary: type node ids such as \"#3 #17\"; \"" + p.toStdString() +
+                             "\" is not an id in [0, " + std::to_string(vocabSize()) + ")");
+        ids.push_back(id);
+    }
+    return ids;
+}
+
+std::optional<int32_t> StudioModel::findNode(const QString& s) const {
+    for (int i = 0; i < labels.size(); ++i)
+        if (labels[i] == s || texts[i] == s) return i;
+    if (s.startsWith(QLatin1Char('#'))) {
+        bool ok = false;
+        const int id = s.mid(1).toInt(&ok);
+        if (ok && id >= 0 && id < vocabSize()) return id;
+    }
+    return std::nullopt;
+}
+
+QString StudioModel::summary() const {
+    const auto& m = loaded.model;
+    const QLocale loc = QLocale::c();
+    return QStringLiteral("V = %1 · %2 own edges · d = %3 · %4")
+        .arg(m.vocabSize())
+        .arg(loc.toString(static_cast<qlonglong>(m.edges.numOwn())))
+        .arg(m.dim())
+        .arg(m.dtype() == at::kDouble ? QStringLiteral("f64") : QStringLiteral("f32"));
+}
+
+std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, const QString& path) {
+    auto sm = std::make_shared<StudioModel>();
+    sm->loaded = std::move(loaded);
+    sm->path = path;
+    const int64_t V = sm->loaded.model.vocabSize();
+    try {
+        sm->codec = std::make_shared<const TextCodec>(TextCodec::fromMetadata(sm->loaded.metadata, V));
+    } catch (const std::exception& e) {
+        sm->codecNote = QString::fromStdString(e.what());
+    }
+    sm->labels.reserve(V);
+    sm->texts.reserve(V);
+    for (int32_t n = 0; n < V; ++n) {
+        QString t;
+        if (sm->codec) {
+            try {
+                t = QString::fromStdString(sm->codec->nodeText(n));
+            } catch (const std::exception&) {
+                t = QString::fromStdString(sm->codec->nodeToken(n));
+            }
+        } else if (static_cast<int64_t>(sm->loaded.metadata.vocabulary.size()) == V) {
+            t = QString::fromStdString(sm->loaded.metadata.vocabulary[static_cast<size_t>(n)]);
+        } else {
+            t = QStringLiteral("#%1").arg(n);
+        }
+        sm->texts.push_back(t);
+        sm->labels.push_back(visibleToken(t));
+    }
+    const QFileInfo fi(path);
+    const QByteArray key = (fi.absoluteFilePath() + QLatin1Char('|') + QString::number(fi.size()) + QLatin1Char('|') +
+                            QString::number(fi.lastModified().toMSecsSinceEpoch()))
+                               .toUtf8();
+    sm->cacheKey = QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha1).toHex());
+    return sm;
+}
+
+std::shared_ptr<const StudioModel> StudioModel::load(const QString& path) {
+    QElapsedTimer timer;
+    timer.start();
+    if (!QFileInfo::exists(path)) throw CheckpointError(path.toStdString() + ": no such file");
+    auto loaded = ModelFile::load(path.toStdString());
+    auto sm = fromLoaded(std::move(loaded), path);
+    const_cast<StudioModel&>(*sm).loadSeconds = static_cast<double>(timer.nsecsElapsed()) * 1e-9;
+    return sm;
+}
+
+} // namespace brillm::viz

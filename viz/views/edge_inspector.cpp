@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "views/edge_inspector.h"
+
+#include "common/palette.h"
+#include "studio/studio_document.h"
+
+#include <qcustomplot.h>
+
+#include <ATen/core/Tensor.h>
+
+#include <QCheckBox>
+#include <QCompleter>
+#include <QContextMenuEvent>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPicture>
+#include <QPushButton>
+#include <QTextDocument>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace brillm::viz {
+
+MatrixStats matrixStats(const std::vector<double>& v) {
+    MatrixStats s;
+    if (v.empty()) return s;
+    double sum = 0, sq = 0;
+    s.min = s.max = v.front();
+    for (double x : v) {
+        sum += x;
+        sq += x * x;
+        s.min = std::min(s.min, x);
+        s.max = std::max(s.max, x);
+    }
+    const auto n = static_cast<double>(v.size());
+    s.mean = sum / n;
+    s.std = std::sqrt(std::max(0.0, sq / n - s.mean * s.mean));
+    s.frobenius = std::sqrt(sq);
+    return s;
+}
+
+namespace {
+std::vector<double> rowOf(const at::Tensor& t, int64_t slot) {
+    const at::Tensor r = t.select(0, slot).contiguous();
+    std::vector<double> out(static_cast<size_t>(r.numel()));
+    if (r.scalar_type() == at::kDouble) {
+        const double* p = r.data_ptr<double>();
+        std::copy(p, p + out.size(), out.begin());
+    } else {
+        const float* p = r.data_ptr<float>();
+        std::copy(p, p + out.size(), out.begin());
+    }
+    return out;
+}
+
+std::vector<double> minus(const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> d(a.size());
+    for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+    return d;
+}
+} // namespace
+
+EdgeParameters edgeParameters(const Model& model, int32_t source, int32_t target) {
+    EdgeParameters e;
+    e.source = source;
+    e.target = target;
+    e.slot = model.edges.slot(source, target);
+    e.shared = e.slot == EdgeTable::kSharedSlot;
+    e.dim = model.dim();
+    e.weight = rowOf(model.weights, e.slot);
+    e.bias = rowOf(model.biases, e.slot);
+    e.sharedWeight = rowOf(model.weights, EdgeTable::kSharedSlot);
+    e.sharedBias = rowOf(model.biases, EdgeTable::kSharedSlot);
+    return e;
+}
+
+EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(parent), m_doc(doc) {
+    m_source = new QLineEdit;
+    m_source->setPlaceholderText(tr("source token or #id"));
+    m_target = new QLineEdit;
+    m_target->setPlaceholderText(tr("target token or #id"));
+    auto* show = new QPushButton(tr("Inspect"));
+    m_follow = new QCheckBox(tr("follow the selected step"));
+    m_follow->setChecked(true);
+    m_header = new QLabel;
+    m_header->setTextFormat(Qt::RichText);
+    m_header->setWordWrap(true);
+    m_stats = new QLabel;
+    m_stats->setTextFormat(Qt::RichText);
+    m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // Fixed heights: a label that changes height would re-layout and re-plot the whole view.
+    m_header->setFixedHeight(m_header->fontMetrics().lineSpacing() * 2 + 6);
+    m_stats->setFixedHeight(m_stats->fontMetrics().lineSpacing() * 7 + 20);
+    m_plot = new QCustomPlot;
+    m_plot->setMinimumHeight(220);
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(m_source);
+    bar->addWidget(new QLabel(QStringLiteral("→")));
+    bar->addWidget(m_target);
+    bar->addWidget(show);
+    bar->addWidget(m_follow);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(bar);
+    layout->addWidget(m_header);
+    layout->addWidget(m_plot, 1);
+    layout->addWidget(m_stats);
+
+    connect(show, &QPushButton::clicked, this, &EdgeInspector::showTyped);
+    connect(m_source, &QLineEdit::returnPressed, this, &EdgeInspector::showTyped);
+    connect(m_target, &QLineEdit::returnPressed, this, &EdgeInspector::showTyped);
+    connect(m_follow, &QCheckBox::toggled, this, [this](bool on) {
+        if (on) followSelection();
+    });
+    connect(doc, &StudioDocument::selectionChanged, this, &EdgeInspector::followSelection);
+    connect(doc, &StudioDocument::edgeInspectionRequested, this, &EdgeInspector::inspect);
+    connect(doc, &StudioDocument::traceFinished, this, &EdgeInspector::followSelection);
+    // An edited model: the same pair, its new parameters.
+    connect(doc, &StudioDocument::modelEdited, this, [this] {
+        if (!m_valid || !m_doc->hasModel()) return;
+        m_params = edgeParameters(m_doc->model()->model(), m_params.source, m_params.target);
+        rebuild();
+    });
+    connect(doc, &StudioDocument::modelChanged, this, [this] {
+        m_valid = false;
+        if (m_doc->hasModel()) {
+            auto* completer = new QCompleter(m_doc->model()->labels, this);
+            completer->setCaseSensitivity(Qt::CaseSensitive);
+            completer->setFilterMode(Qt::MatchStartsWith);
+            m_source->setCompleter(completer);
+            m_target->setCompleter(completer);
+        }
+        rebuild();
+    });
+    rebuild();
+}
+
+void EdgeInspector::followSelection() {
+    if (!m_follow->isChecked() || !m_doc->hasModel() || m_doc->isGenerating()) return;
+    const int s = m_doc->shownStep();
+    if (s < 0) return;
+    const auto& st = m_doc->trace().steps[static_cast<size_t>(s)];
+    inspect(st.source, st.target);
+}
+
+void EdgeInspector::showTyped() {
+    if (!m_doc->hasModel()) return;
+    const auto s = m_doc->model()->findNode(m_source->text());
+    const auto t = m_doc->model()->findNode(m_target->text());
+    if (!s || !t) {
+        m_header->setText(tr("<span style='color:#c33'>Unknown token: %1</span>")
+                              .arg((!s ? m_source->text() : m_target->text()).toHtmlEscaped()));
+        return;
+    }
+    m_follow->setChecked(false);
+    inspect(*s, *t);
+}
+
+void EdgeInspector::inspect(int32_t source, int32_t target) {
+    if (!m_doc->hasModel()) return;
+    const auto& model = m_doc->model()->model();
+    if (source < 0 || target < 0 || source >= model.vocabSize() || target >= model.vocabSize()) return;
+    if (m_valid && m_params.source == source && m_params.target == target) return;
+    m_params = edgeParameters(model, source, target);
+    m_valid = true;
+    const QSignalBlocker b1(m_source), b2(m_target);
+    m_source->setText(m_doc->model()->label(source));
+    m_target->setText(m_doc->model()->label(target));
+    rebuild();
+}
+
+QString EdgeInspector::statisticsText() const {
+    if (!m_valid) return {};
+    auto row = [](const QString& name, const MatrixStats& s) {
+        return QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right>%3</td><td align=right>%4</td>"
+                              "<td align=right>%5</td><td align=right>%6</td></tr>")
+            .arg(name)
+            .arg(s.mean, 0, 'f', 4)
+            .arg(s.std, 0, 'f', 4)
+            .arg(s.min, 0, 'f', 4)
+            .arg(s.max, 0, 'f', 4)
+            .arg(s.frobenius, 0, 'f', 4);
+    };
+    QString html = QStringLiteral("<table cellspacing=0 cellpadding=2><tr><th></th><th>mean</th><th>std</th><th>min</th>"
+                                  "<th>max</th><th>‖·‖<sub>F</sub></th></tr>");
+    html += row(tr("W (this edge)"), matrixStats(m_params.weight));
+    html += row(tr("W (shared)"), matrixStats(m_params.sharedWeight));
+    html += row(tr("W − W<sub>shared</sub>"), matrixStats(minus(m_params.weight, m_params.sharedWeight)));
+    html += row(tr("b (this edge)"), matrixStats(m_params.bias));
+    html += row(tr("b (shared)"), matrixStats(m_params.sharedBias));
+    html += row(tr("b − b<sub>shared</sub>"), matrixStats(minus(m_params.bias, m_params.sharedBias)));
+    return html + QStringLiteral("</table>");
+}
+
+void EdgeInspector::contextMenuEvent(QContextMenuEvent* event) {
+    if (m_valid) m_doc->requestEditMenu(m_params.source, m_params.target, event->globalPos());
+}
+
+void EdgeInspector::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    if (m_dirty) rebuild();
+}
+
+void EdgeInspector::rebuild(bool force) {
+    // Hidden (a tab behind another): rebuild when shown.
+    if (!isVisible() && !force) {
+        m_dirty = true;
+        return;
+    }
+    m_dirty = false;
+    const ViewColors c = ViewColors::current();
+    m_plot->clearPlottables();
+    m_plot->plotLayout()->clear();
+    m_plot->setBackground(c.background);
+    if (!m_valid || !m_doc->hasModel()) {
+        m_header->setText(m_doc->hasModel() ? tr("<i>Select a step, or type an edge and press Enter.</i>")
+                                            : tr("<i>No model.</i>"));
+        m_stats->clear();
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
+    const auto& sm = *m_doc->model();
+    const auto d = static_cast<int>(m_params.dim);
+    m_header->setText(
+        tr("<b>%1 → %2</b> &nbsp; (nodes %3 → %4) &nbsp; %5 &nbsp;·&nbsp; corpus frequency: %6")
+            .arg(sm.label(m_params.source).toHtmlEscaped(), sm.label(m_params.target).toHtmlEscaped())
+            .arg(m_params.source)
+            .arg(m_params.target)
+            .arg(m_params.shared ? tr("<span style='color:%1'><b>shared slot 0</b></span> - this pair was never seen in "
+                                      "training, so it uses the one matrix all unseen pairs share")
+                                       .arg(c.shared.name())
+                                 : tr("<b>own slot %1</b> of %2").arg(m_params.slot).arg(sm.model().edges.numSlots() - 1))
+            .arg(m_params.shared ? tr("0 (unseen)") : tr("≥ 1 (the model file keeps no counts)")));
+    m_stats->setText(statisticsText());
+
+    const auto diffW = minus(m_params.weight, m_params.sharedWeight);
+    const auto diffB = minus(m_params.bias, m_params.sharedBias);
+    struct Panel {
+        QString title;
+        const std::vector<double>* w;
+        const std::vector<double>* b;
+        bool diverging;
+    };
+    const Panel panels[3] = {{tr("W[%1 → %2]").arg(sm.label(m_params.source), sm.label(m_params.target)), &m_params.weight,
+                              &m_params.bias, false},
+                             {tr("W shared (slot 0)"), &m_params.sharedWeight, &m_params.sharedBias, false},
+                             {tr("difference"), &diffW, &diffB, true}};
+    double lo = 0, hi = 0;
+    for (int k = 0; k < 2; ++k)
+        for (const auto* v : {panels[k].w, panels[k].b}) {
+            const auto s = matrixStats(*v);
+            lo = std::min(lo, s.min);
+            hi = std::max(hi, s.max);
+        }
+    const double range = std::max(std::abs(lo), std::abs(hi));
+    const auto ds = matrixStats(diffW), dbs = matrixStats(diffB);
+    double drange = std::max({std::abs(ds.min), std::abs(ds.max), std::abs(dbs.min), std::abs(dbs.max)});
+    if (drange < 1e-12) drange = 1;
+
+    QCPColorGradient seq;
+    seq.clearColorStops();
+    for (int i = 0; i <= 8; ++i) seq.setColorStopAt(i / 8.0, energyColor(i / 8.0));
+    QCPColorGradient div;
+    div.clearColorStops();
+    for (int i = 0; i <= 10; ++i) div.setColorStopAt(i / 10.0, divergingColor(i / 5.0 - 1.0, isDarkPalette()));
+
+    auto styleAxis = [&](QCPAxis* ax) {
+        ax->setBasePen(QPen(c.mutedText));
+        ax->setTickPen(QPen(c.mutedText));
+        ax->setSubTickPen(Qt::NoPen);
+        ax->setTickLabelColor(c.text);
+        ax->setLabelColor(c.text);
+    };
+    for (int k = 0; k < 3; ++k) {
+        const Panel& pn = panels[k];
+        auto* title = new QCPTextElement(m_plot, pn.title, QFont(font().family(), font().pointSize(), QFont::Bold));
+        title->setTextColor(c.text);
+        m_plot->plotLayout()->addElement(0, k, title);
+        auto* rect = new QCPAxisRect(m_plot);
+        auto* brect = new QCPAxisRect(m_plot);
+        m_plot->plotLayout()->addElement(1, k, rect);
+        m_plot->plotLayout()->addElement(2, k, brect);
+        for (auto* r : {rect, brect})
+            for (auto* ax : r->axes()) styleAxis(ax);
+        rect->axis(QCPAxis::atLeft)->setRangeReversed(true);
+        auto* map = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+        map->data()->setSize(d, d);
+        map->data()->setRange(QCPRange(0, d - 1), QCPRange(0, d - 1));
+        for (int i = 0; i < d; ++i)
+            for (int j = 0; j < d; ++j) map->data()->setCell(j, i, (*pn.w)[static_cast<size_t>(i * d + j)]);
+        map->setInterpolate(false);
+        map->setGradient(pn.diverging ? div : seq);
+        map->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
+        rect->axis(QCPAxis::atBottom)->setRange(-0.5, d - 0.5);
+        rect->axis(QCPAxis::atLeft)->setRange(-0.5, d - 0.5);
+        rect->axis(QCPAxis::atBottom)->setLabel(tr("column j (output)"));
+        rect->axis(QCPAxis::atLeft)->setLabel(tr("row i (input)"));
+        auto* bmap = new QCPColorMap(brect->axis(QCPAxis::atBottom), brect->axis(QCPAxis::atLeft));
+        // Two equal rows: QCustomPlot draws no colour map of a single row.
+        bmap->data()->setSize(d, 2);
+        bmap->data()->setRange(QCPRange(0, d - 1), QCPRange(-0.25, 0.25));
+        for (int j = 0; j < d; ++j)
+            for (int r = 0; r < 2; ++r) bmap->data()->setCell(j, r, (*pn.b)[static_cast<size_t>(j)]);
+        bmap->setInterpolate(false);
+        bmap->setGradient(pn.diverging ? div : seq);
+        bmap->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
+        brect->axis(QCPAxis::atBottom)->setRange(-0.5, d - 0.5);
+        brect->axis(QCPAxis::atLeft)->setRange(-0.5, 0.5);
+        brect->axis(QCPAxis::atLeft)->setTickLabels(false);
+        brect->axis(QCPAxis::atLeft)->setLabel(tr("bias"));
+        brect->setMaximumSize(QWIDGETSIZE_MAX, 70);
+        brect->setMinimumSize(0, 60);
+        auto* scale = new QCPColorScale(m_plot);
+        scale->setType(QCPAxis::atBottom);
+        scale->setGradient(pn.diverging ? div : seq);
+        scale->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
+        scale->setBarWidth(8);
+        styleAxis(scale->axis());
+        m_plot->plotLayout()->addElement(3, k, scale);
+        scale->setMaximumSize(QWIDGETSIZE_MAX, 50);
+    }
+    m_plot->plotLayout()->setRowStretchFactor(1, 5);
+    m_plot->plotLayout()->setRowStretchFactor(2, 1);
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QSize EdgeInspector::exportSize() const { return size().expandedTo(QSize(900, 520)); }
+
+void EdgeInspector::renderExport(QPainter& painter) {
+    if (m_dirty) rebuild(true);
+    const QSize size = exportSize();
+    painter.fillRect(QRect(QPoint(0, 0), size), ViewColors::current().background);
+    // Header and statistics as text, the plots as vectors.
+    QTextDocument header;
+    header.setDefaultFont(font());
+    header.setHtml(QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_header->text()));
+    header.setTextWidth(size.width() - 16);
+    painter.save();
+    painter.translate(8, 6);
+    header.drawContents(&painter);
+    painter.restore();
+    const int top = static_cast<int>(header.size().height()) + 10;
+    QTextDocument stats;
+    stats.setDefaultFont(font());
+    stats.setHtml(QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_stats->text()));
+    const int statsH = static_cast<int>(stats.size().height());
+    const int plotH = size.height() - top - statsH - 8;
+    QPicture picture;
+    {
+        QCPPainter qcp(&picture);
+        qcp.setMode(QCPPainter::pmVectorized);
+        qcp.setMode(QCPPainter::pmNoCaching);
+        m_plot->toPainter(&qcp, size.width(), plotH);
+    }
+    painter.drawPicture(0, top, picture);
+    painter.save();
+    painter.translate(8, top + plotH + 4);
+    stats.drawContents(&painter);
+    painter.restore();
+}
+
+} // namespace brillm::viz
