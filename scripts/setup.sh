@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev
   libgraphviz-dev
+  libhwy-dev libssl-dev libcli11-dev   # SIMD dispatch (Highway), SHA-256 (OpenSSL EVP), CLI parsing (CLI11)
+  clang-format               # the formatting check (scripts/check_format.sh)
   xvfb xauth
   clang libclang-rt-14-dev   # libFuzzer targets of the checkpoint parsers (tests/fuzz)
   help2man librsvg2-bin      # man pages from the --help texts, PNG icons (packaging/)

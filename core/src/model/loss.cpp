@@ -4,6 +4,7 @@
 #include "brillm/error.h"
 #include "brillm/model/signal.h"
 #include "model/kernels.h"
+#include "brillm/util/parallel.h"
 
 #include <ATen/ATen.h>
 
@@ -398,8 +399,7 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
     const int64_t d = model.dim(), V = model.vocabSize(), P = model.config.maxPositions;
     const auto pe = detail::peTable<T>(P, d);
     const auto nSamples = static_cast<int64_t>(batch.size());
-    int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    threads = static_cast<int>(std::min<int64_t>(threads, nSamples));
+    const int threads = threadCount(options.threads, nSamples);
     const T gradScale = T(1) / static_cast<T>(nSamples);
     auto& tw = ws.typed<T>();
     if (static_cast<int>(tw.work.size()) < threads) tw.work.resize(static_cast<size_t>(threads));
@@ -418,24 +418,7 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
                 model, batch[static_cast<size_t>(k)], pe->data(), options.computeGradients, gradScale,
                 options.computeGradients ? &tw.accs[static_cast<size_t>(t)] : nullptr, tw.work[static_cast<size_t>(t)]);
     };
-    if (threads == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> pool;
-        std::exception_ptr failure;
-        std::mutex failureMutex;
-        for (int t = 0; t < threads; ++t)
-            pool.emplace_back([&, t] {
-                try {
-                    work(t);
-                } catch (...) {
-                    std::lock_guard lock(failureMutex);
-                    if (!failure) failure = std::current_exception();
-                }
-            });
-        for (auto& th : pool) th.join();
-        if (failure) std::rethrow_exception(failure);
-    }
+    runThreads(threads, work);
 
     for (const auto& s : batch) {
         result.edges += s.numEdges();
