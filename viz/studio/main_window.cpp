@@ -139,6 +139,8 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
                 return;
             }
     });
+    // Raising a tab counts as choosing that view (Ctrl+Shift+M maximises it), as focusing it does.
+    connect(this, &QMainWindow::tabifiedDockWidgetActivated, this, [this](QDockWidget* d) { m_lastDock = d; });
 
     auto* heartbeat = new QTimer(this);
     heartbeat->setInterval(10);
