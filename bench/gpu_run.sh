@@ -4,8 +4,9 @@
 # the GPU training benchmarks, writing logs and JSON into OUT_DIR.
 #   usage: bench/gpu_run.sh OUT_DIR [DEPS_DIR]
 # DEPS_DIR (default third_party_carry) holds what such a machine may lack: include/{nlohmann,
-# gloo,unicode}, lib/libicu*.so (the ICU the headers belong to), share/cmake/nlohmann_json and a
-# googletest source tree. The GUI is not built.
+# gloo,unicode,openssl,hwy}, lib/libicu*.so (the ICU the headers belong to), lib/libcrypto.so*,
+# lib/libhwy.so* with lib/pkgconfig/libhwy.pc, share/cmake/nlohmann_json and a googletest source
+# tree. The GUI is not built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1
@@ -13,6 +14,7 @@ deps=$(realpath "${2:-third_party_carry}")
 mkdir -p "$out"
 torch_cmake=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH="$deps/lib:${LD_LIBRARY_PATH:-}"
+export PKG_CONFIG_PATH="$deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 gtest_args=()
 if ! ls /usr/lib/x86_64-linux-gnu/libgtest.* /usr/lib/libgtest.* >/dev/null 2>&1; then
   cmake -S "$deps/googletest" -B /tmp/gtest-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/tmp/gtest >/dev/null
@@ -20,7 +22,7 @@ if ! ls /usr/lib/x86_64-linux-gnu/libgtest.* /usr/lib/libgtest.* >/dev/null 2>&1
   gtest_args=(-DGTest_DIR=/tmp/gtest/lib/cmake/GTest)
 fi
 cmake -S . -B /tmp/brillm-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRILLM_BUILD_GUI=OFF \
-  -DCMAKE_PREFIX_PATH="$torch_cmake;$deps" -DICU_ROOT="$deps" -DCMAKE_CXX_FLAGS="-isystem $deps/include" \
+  -DCMAKE_PREFIX_PATH="$torch_cmake;$deps" -DICU_ROOT="$deps" -DOPENSSL_ROOT_DIR="$deps" -DCMAKE_CXX_FLAGS="-isystem $deps/include" \
   "${gtest_args[@]}" 2>&1 | tee "$out/configure.log" | grep -E "BriLLM|CUDA|Error" || true
 time cmake --build /tmp/brillm-gpu -j "$(nproc)" 2>&1 | tail -40 | tee "$out/build.log"
 B=/tmp/brillm-gpu/bin
