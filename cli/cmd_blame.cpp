@@ -6,6 +6,7 @@
 #include "model_session.h"
 
 #include "brillm/model/blame.h"
+#include "brillm/model/continuation.h"
 #include "brillm/error.h"
 
 #include <algorithm>
@@ -37,7 +38,7 @@ std::string fmt(double v, const char* f = "%.4f") {
 int runBlame(const Args& args) {
     std::string modelPath, prompt, expect, a, b, modeText = "shared";
     int64_t step = -1, top = 10;
-    bool ids = false, json = false, referenceDecode = false, keepSelfLoops = false;
+    bool ids = false, json = false, referenceDecode = false, keepSelfLoops = false, banSpecial = false;
     ArgParser p("brillm blame",
                 "Error tracing. Forces PROMPT followed by the EXPECTED continuation through the model and\n"
                 "shows, at every step, the expected token's rank, probability and energy margin against the\n"
@@ -56,6 +57,8 @@ int runBlame(const Args& args) {
     p.option("top", &top, "K", "contributors to list (default 10, 0 = all)");
     p.flag("reference-decode", &referenceDecode, "use the reference decoder's positions (PE[i] instead of PE[i+1])");
     p.flag("keep-self-loops", &keepSelfLoops, "count self-loops as candidates");
+    p.flag("ban-special", &banSpecial,
+           "never count special tokens ([PAD], [UNK], ...) as the winner, as the studio's \"Skip special tokens\" does");
     p.flag("json", &json, "print one JSON object");
     p.required("model");
     p.required("prompt");
@@ -69,20 +72,23 @@ int runBlame(const Args& args) {
         throw UsageError("--mode must be 'shared' or 'zero', not '" + modeText + "'");
 
     const auto session = ModelSession::open(modelPath);
-    const auto promptNodes = session.encodePrompt(prompt, ids);
-    std::vector<int32_t> expected;
-    if (p.given("expect")) {
-        // Tokenise prompt + continuation together so that the boundary tokenises as in running
-        // text; fall back to the continuation alone when the prompt's tokens are not a prefix.
-        expected = session.encodePrompt(expect, ids);
-        if (!ids) {
-            const auto joint = session.encodePrompt(prompt + expect, false);
-            if (joint.size() > promptNodes.size() && std::equal(promptNodes.begin(), promptNodes.end(), joint.begin()))
-                expected.assign(joint.begin() + static_cast<std::ptrdiff_t>(promptNodes.size()), joint.end());
-        }
+    std::vector<int32_t> promptNodes, expected;
+    bool joint = true;
+    if (!ids && session.codec) {
+        // The prompt and the continuation tokenised together (the studio's panel goes through the
+        // same function, so the two report the same path).
+        auto c = encodeContinuation(*session.codec, prompt, p.given("expect") ? expect : std::string());
+        promptNodes = std::move(c.prompt);
+        expected = std::move(c.expected);
+        joint = c.joint;
+    } else {
+        promptNodes = session.encodePrompt(prompt, ids);
+        if (p.given("expect")) expected = session.encodePrompt(expect, ids);
     }
+    std::vector<int32_t> banned;
+    if (banSpecial && session.codec) banned = session.codec->specialNodes();
     const auto convention = referenceDecode ? PositionConvention::Reference : PositionConvention::Training;
-    const auto forced = forcePath(session.model(), promptNodes, expected, convention, !keepSelfLoops);
+    const auto forced = forcePath(session.model(), promptNodes, expected, convention, !keepSelfLoops, banned);
     if (forced.steps.empty()) throw InputError("the path has no edge to trace: give a longer prompt or --expect");
 
     int64_t explain = step;
@@ -125,7 +131,13 @@ int runBlame(const Args& args) {
                              {"winner_energy", jsonNumber(s.winnerEnergy)},
                              {"margin", jsonNumber(s.margin)},
                              {"wrong", s.wrong}});
-        nlohmann::json out{{"steps", steps}, {"first_wrong", forced.firstWrong}, {"first_wrong_any", forced.firstWrongAny}};
+        nlohmann::json out{{"steps", steps},
+                           {"first_wrong", forced.firstWrong},
+                           {"first_wrong_any", forced.firstWrongAny},
+                           {"prompt_nodes", promptNodes},
+                           {"expected_nodes", expected},
+                           {"tokenised_jointly", joint},
+                           {"banned", banned}};
         if (report) {
             nlohmann::json cs = nlohmann::json::array();
             for (size_t k = 0; k < limit(report->contributors.size()); ++k) {
@@ -159,6 +171,9 @@ int runBlame(const Args& args) {
         return 0;
     }
 
+    if (!joint)
+        std::cout << "note: the prompt's last token merges with the continuation; the continuation was tokenised "
+                     "on its own\n";
     std::cout << "step  source -> expected            winner              rank   prob      margin\n";
     for (const auto& s : forced.steps) {
         std::ostringstream edge, win;

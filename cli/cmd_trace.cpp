@@ -3,67 +3,12 @@
 #include "commands.h"
 #include "model_session.h"
 
+#include "brillm/io/trace_json.h"
+
+#include <filesystem>
 #include <iostream>
 
 namespace brillm::cli {
-
-nlohmann::json traceToJson(const Trace& trace, const ModelSession& session, const DecodeOptions& options,
-                           bool probabilities) {
-    nlohmann::json steps = nlohmann::json::array();
-    for (const auto& s : trace.steps) {
-        nlohmann::json e = nlohmann::json::array(), pr = nlohmann::json::array();
-        for (double v : s.energies) e.push_back(jsonNumber(v));
-        nlohmann::json step = {{"index", s.index},
-                               {"generated", s.generated},
-                               {"source", s.source},
-                               {"target", s.target},
-                               {"source_token", session.nodeToken(s.source)},
-                               {"target_token", session.nodeToken(s.target)},
-                               {"slot", s.slot},
-                               {"shared", s.shared},
-                               {"pe_index", s.peIndex},
-                               {"mix_weights", s.mixWeights},
-                               {"energy", jsonNumber(s.energy)},
-                               {"probability", jsonNumber(s.probability)},
-                               {"rank", s.rank},
-                               {"candidates", s.candidates},
-                               {"best", s.best},
-                               {"best_energy", jsonNumber(s.bestEnergy)},
-                               {"ties", s.ties},
-                               {"shared_candidates", s.sharedCandidates},
-                               {"shared_energy", jsonNumber(s.sharedEnergy)},
-                               {"input", s.input},
-                               {"output", s.output},
-                               {"energies", e}};
-        if (probabilities) {
-            for (double v : s.probabilities) pr.push_back(jsonNumber(v));
-            step["probabilities"] = pr;
-        }
-        steps.push_back(std::move(step));
-    }
-    nlohmann::json tokens = nlohmann::json::array();
-    for (int32_t t : trace.tokens) tokens.push_back(session.nodeToken(t));
-    return {{"format", "brillm-trace"},
-            {"version", 1},
-            {"vocab_size", session.model().vocabSize()},
-            {"dim", session.model().dim()},
-            {"options",
-             {{"greedy", options.greedy},
-              {"temperature", options.temperature},
-              {"top_k", options.topK},
-              {"top_p", options.topP},
-              {"seed", options.seed},
-              {"exclude_self_loop", options.excludeSelfLoop},
-              {"reference_decode", options.referenceDecode},
-              {"max_new_tokens", options.maxNewTokens}}},
-            {"prompt_tokens", trace.promptTokens},
-            {"tokens", trace.tokens},
-            {"token_strings", tokens},
-            {"text", session.decode(trace.tokens)},
-            {"stop_reason", trace.stopReason},
-            {"initial_signal", trace.initialSignal},
-            {"steps", steps}};
-}
 
 int runTrace(const Args& args) {
     std::string modelPath, prompt, promptIds, path;
@@ -95,7 +40,11 @@ int runTrace(const Args& args) {
         const auto nodes = session.encodePrompt(p.given("prompt") ? prompt : promptIds, p.given("prompt-ids"));
         trace = decode(session.model(), nodes, options);
     }
-    std::cout << traceToJson(trace, session, options, probabilities).dump() << '\n';
+    TraceJsonContext context; // the one writer of the format, shared with the studio
+    context.codec = session.codec ? &*session.codec : nullptr;
+    context.modelPath = std::filesystem::absolute(modelPath).string();
+    context.probabilities = probabilities;
+    std::cout << traceToJson(trace, session.model(), options, context) << '\n';
     return 0;
 }
 
