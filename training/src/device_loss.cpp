@@ -10,8 +10,13 @@
 #ifdef BRILLM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
+#ifdef BRILLM_WITH_FUSED_CUDA
+#include "fused_step.h"
+#endif
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -60,22 +65,33 @@ double deviceMemoryMegabytes(const at::Device& device) {
     return 0;
 }
 
+bool fusedStepAvailable() {
+#ifdef BRILLM_WITH_FUSED_CUDA
+    const char* env = std::getenv("BRILLM_GPU_FUSED");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+#else
+    return false;
+#endif
+}
+
 void DeviceLossWorkspace::prepare(const Model& model) {
     const at::Device device = model.weights.device();
     const bool same = m_edges == &model.edges && m_numOwn == model.edges.numOwn() && m_vocab == model.vocabSize() &&
                       ownKeys.defined() && ownKeys.device() == device && pe.defined() &&
                       pe.scalar_type() == model.dtype() && pe.size(0) == model.config.maxPositions &&
-                      pe.size(1) == model.dim();
+                      pe.size(1) == model.dim() && rowPtr.defined() && rowPtr.device() == device;
     if (same) return;
     const int64_t V = model.vocabSize();
-    const auto& rowPtr = model.edges.rowPtr();
-    const auto& targets = model.edges.targets();
+    const auto& hostRowPtr = model.edges.rowPtr();
+    const auto& hostTargets = model.edges.targets();
     at::Tensor keys = at::empty({model.edges.numOwn()}, at::kLong);
     auto* k = keys.data_ptr<int64_t>();
     for (int64_t s = 0; s < V; ++s)
-        for (int64_t e = rowPtr[static_cast<size_t>(s)]; e < rowPtr[static_cast<size_t>(s) + 1]; ++e)
-            k[e] = s * V + targets[static_cast<size_t>(e)];
+        for (int64_t e = hostRowPtr[static_cast<size_t>(s)]; e < hostRowPtr[static_cast<size_t>(s) + 1]; ++e)
+            k[e] = s * V + hostTargets[static_cast<size_t>(e)];
     ownKeys = keys.to(device);
+    rowPtr = at::tensor(at::ArrayRef<int64_t>(hostRowPtr), at::kLong).to(device);
+    targets = at::tensor(at::ArrayRef<int32_t>(hostTargets), at::kInt).to(device);
     const auto peHost = positionalEncoding(model.config.maxPositions, model.dim());
     pe = at::tensor(peHost, at::kDouble).reshape({model.config.maxPositions, model.dim()}).to(device, model.dtype());
     m_edges = &model.edges;
@@ -124,6 +140,12 @@ private:
 
 LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> batch, const DeviceLossOptions& options) {
     if (batch.empty()) throw InputError("the batch is empty");
+#ifdef BRILLM_WITH_FUSED_CUDA
+    if (options.fused && fusedStepAvailable() && fusedStepApplies(model)) {
+        DeviceLossWorkspace local;
+        return fusedSampledLoss(model, batch, options.workspace ? *options.workspace : local);
+    }
+#endif
     const bool lowPrecision = options.precision != Precision::Float32;
     const at::Device device = model.weights.device();
     if (lowPrecision && !device.is_cuda())

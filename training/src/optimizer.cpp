@@ -2,6 +2,10 @@
 #include "brillm/training/optimizer.h"
 
 #include "brillm/error.h"
+#include "brillm/training/device_loss.h"
+#ifdef BRILLM_WITH_FUSED_CUDA
+#include "fused_step.h"
+#endif
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -216,8 +220,15 @@ void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSetting
         update(p, m, v);
     };
     const bool any = !grad.slots.empty() && grad.weights.defined() && grad.weights.numel() > 0;
+    // float32 rows on a GPU: one fused kernel per tensor (training/src/cuda/fused_kernels.cu)
+    bool fusedRows = false;
+#ifdef BRILLM_WITH_FUSED_CUDA
+    fusedRows = any && fusedStepAvailable() &&
+                fusedEdgeAdamW(model, grad, st.kind == OptimizerKind::SparseAdamW, wM, wV, bM, bV, b1, b2, st.eps,
+                               decay, stepSize, inv, gradScale);
+#endif
     at::Tensor idx;
-    if (any) idx = at::tensor(grad.slots, at::kLong).to(model.weights.device());
+    if (any && !fusedRows) idx = at::tensor(grad.slots, at::kLong).to(model.weights.device());
     const auto rowsOf = [&](at::Tensor& p, at::Tensor& m, at::Tensor& v, const at::Tensor& g) {
         const auto gs = g.to(p.scalar_type()).mul(gradScale);
         if (st.kind == OptimizerKind::SparseAdamW) {
@@ -234,7 +245,9 @@ void stepTensorOps(Model& model, const SparseGradients& grad, const AdamWSetting
             update(p, m, v);
         }
     };
-    if (any) {
+    if (fusedRows) {
+        // done
+    } else if (any) {
         rowsOf(model.weights, wM, wV, grad.weights);
         rowsOf(model.biases, bM, bV, grad.biases);
     } else if (st.kind == OptimizerKind::AdamW) {

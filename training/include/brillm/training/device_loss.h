@@ -11,6 +11,13 @@
 // every candidate's matrix is gathered for the batched product. Only the slots the batch
 // touches get gradient rows (the table is never materialised as a dense gradient), so the
 // result is a SparseGradients with its tensors on the model's device.
+//
+// Where the CUDA kernels are built (training/src/cuda/fused_kernels.cu) a float32 model on a
+// CUDA device takes the fused step instead: four kernel launches per step whatever the sample
+// length (slot lookup, the positives' chain forward, every candidate's energy, log-sum-exp and
+// backward pass per edge, the chain backward), float32 arithmetic under every precision. The
+// environment variable BRILLM_GPU_FUSED=0 (or DeviceLossOptions::fused = false) selects the
+// ATen path, for comparisons.
 
 #include "brillm/model/loss.h"
 #include "brillm/model/model.h"
@@ -33,6 +40,8 @@ public:
     void prepare(const Model& model);
     at::Tensor ownKeys; // [numOwn] source * V + target, ascending (CSR order)
     at::Tensor pe;      // [maxPositions, d] in the model's dtype
+    at::Tensor rowPtr;  // [V + 1] int64, the own edges' CSR rows (the fused step's slot lookup)
+    at::Tensor targets; // [numOwn] int32
 
 private:
     const EdgeTable* m_edges = nullptr;
@@ -45,7 +54,11 @@ struct DeviceLossOptions {
     // after (dynamic loss scaling for float16); 1 otherwise.
     double lossScale = 1.0;
     DeviceLossWorkspace* workspace = nullptr; // optional: reused between calls
+    bool fused = true; // the fused CUDA step where it applies (see fusedStepAvailable)
 };
+
+// True when this build has the fused CUDA kernels and BRILLM_GPU_FUSED is not "0".
+bool fusedStepAvailable();
 
 // Throws InputError for an empty batch, a sample without edges or ids outside the model, and
 // for float16/bfloat16 on a model that is not on a CUDA device.
