@@ -127,6 +127,9 @@ int runTrain(const Args& args) {
              "process-group backend (default auto: nccl for --device cuda where the build has NCCL, else gloo)");
     p.option("dist-timeout", &distTimeout, "SECONDS",
              "a rank that does not answer within this stops the run (default 300)");
+    p.flag("shard-edges", &c.shardEdges,
+           "shard the edge table by source over the ranks (each holds 1/R of the rows and their optimizer "
+           "state; CPU ranks over gloo; the final model is RUN_DIR/model-shards, merge it with brillm merge-shards)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
@@ -209,6 +212,7 @@ int runTrain(const Args& args) {
                                 "checkpoint-minutes",
                                 "keep",
                                 "max-non-finite",
+                                "shard-edges",
                                 "threads"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt +

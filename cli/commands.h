@@ -24,6 +24,7 @@ int runScore(const Args& args);
 int runBlame(const Args& args);
 int runPatch(const Args& args);
 int runTrain(const Args& args);
+int runMergeShards(const Args& args); // brillm merge-shards (training builds)
 int runDemo(const Args& args);
 int runTokenize(const Args& args);
 int runVocab(const Args& args);

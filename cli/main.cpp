@@ -25,6 +25,7 @@ const std::vector<Command> kCommands = {
     {"patch", "model edits (knock out, scale, swap with the shared matrix) as patch files", brillm::cli::runPatch},
 #ifdef BRILLM_WITH_TRAINING
     {"train", "train a model from a corpus, or resume a run", brillm::cli::runTrain},
+    {"merge-shards", "merge the shards of a --shard-edges model into one model file", brillm::cli::runMergeShards},
 #endif
     {"bench", "benchmarks: decoding and training speed", brillm::cli::runBench},
     {"tokenize", "tokenise lines of standard input (ids, tokens, node ids)", brillm::cli::runTokenize},

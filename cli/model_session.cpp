@@ -2,6 +2,9 @@
 #include "model_session.h"
 
 #include "brillm/error.h"
+#ifdef BRILLM_WITH_TRAINING
+#include "brillm/training/shard.h"
+#endif
 
 #include <cmath>
 
@@ -9,7 +12,13 @@ namespace brillm::cli {
 
 ModelSession ModelSession::open(const std::string& path) {
     ModelSession s;
-    s.loaded = ModelFile::load(path);
+#ifdef BRILLM_WITH_TRAINING
+    // a --shard-edges model (a directory with shards.json): its shards merged in memory
+    if (training::isShardedModel(path))
+        s.loaded = training::mergeShards(path);
+    else
+#endif
+        s.loaded = ModelFile::load(path);
     if (!s.loaded.metadata.vocabulary.empty())
         s.codec.emplace(TextCodec::fromMetadata(s.loaded.metadata, s.loaded.model.vocabSize()));
     return s;

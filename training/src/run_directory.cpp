@@ -41,8 +41,10 @@ std::string checkpointName(int64_t step) {
     return buf;
 }
 
-void writeOptimizerState(const fs::path& path, const AdamW& optimizer) {
-    const auto state = optimizer.state();
+} // namespace
+
+void writeOptimizerFile(const fs::path& path, const std::vector<std::pair<std::string, at::Tensor>>& state,
+                        const std::string& optimizerName) {
     std::vector<SafetensorsEntry> entries;
     std::vector<at::Tensor> tensors;
     for (const auto& [name, t] : state) {
@@ -53,8 +55,8 @@ void writeOptimizerState(const fs::path& path, const AdamW& optimizer) {
         entries.push_back(e);
         tensors.push_back(t.contiguous());
     }
-    const std::string prefix = SafetensorsHeader::serialize(entries, {{"format", "brillm-optimizer"},
-                                                                     {"optimizer", toString(optimizer.settings().kind)}});
+    const std::string prefix =
+        SafetensorsHeader::serialize(entries, {{"format", "brillm-optimizer"}, {"optimizer", optimizerName}});
     CheckpointWriter out(path.string());
     out.write(prefix.data(), prefix.size());
     // serialize() may reorder nothing: entries keep their order, laid out contiguously
@@ -65,7 +67,7 @@ void writeOptimizerState(const fs::path& path, const AdamW& optimizer) {
     out.commit();
 }
 
-std::vector<std::pair<std::string, at::Tensor>> readOptimizerState(const fs::path& path) {
+std::vector<std::pair<std::string, at::Tensor>> readOptimizerFile(const fs::path& path) {
     const auto mapping = MappedFile::open(path.string());
     const auto header = SafetensorsHeader::parse(mapping->bytes(), path.string());
     std::vector<std::pair<std::string, at::Tensor>> out;
@@ -79,6 +81,8 @@ std::vector<std::pair<std::string, at::Tensor>> readOptimizerState(const fs::pat
     }
     return out;
 }
+
+namespace {
 
 // A directory holds no run and nothing else when it has no entries but a stale .lock.
 bool isEmptyDirectory(const fs::path& dir) {
@@ -272,26 +276,35 @@ void RunDirectory::appendMetrics(const std::string& jsonLine) {
     std::fflush(m_metrics);
 }
 
-fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& metadata, const AdamW& optimizer,
-                                      const TrainerState& state, int64_t keep) {
+fs::path RunDirectory::checkpointStaging(const fs::path& runDir, int64_t step) {
+    return runDir / "checkpoints" / (".tmp-" + checkpointName(step));
+}
+
+fs::path RunDirectory::prepareCheckpoint(int64_t step) {
     if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
     m_wroteStep = true;
-    const auto name = checkpointName(state.step);
-    const auto finalDir = m_dir / "checkpoints" / name;
-    const auto tmpDir = m_dir / "checkpoints" / (".tmp-" + name);
+    const auto tmpDir = checkpointStaging(m_dir, step);
     std::error_code ec;
     fs::remove_all(tmpDir, ec);
     fs::create_directories(tmpDir, ec);
     if (ec) throw InputError("cannot create " + tmpDir.string() + ": " + ec.message());
-    ModelFile::save((tmpDir / "model.brillm").string(), model, metadata);
-    writeOptimizerState(tmpDir / "optimizer.safetensors", optimizer);
-    const nlohmann::json s = {{"step", state.step},
-                              {"optimizer_steps", state.optimizerSteps},
-                              {"non_finite_total", state.nonFiniteTotal},
-                              {"non_finite_streak", state.nonFiniteStreak},
-                              {"elapsed_seconds", state.elapsedSeconds},
-                              {"world_size", state.worldSize}};
+    return tmpDir;
+}
+
+fs::path RunDirectory::commitCheckpoint(const TrainerState& state, int64_t keep) {
+    if (m_readOnly) throw Error("the run directory " + m_dir.string() + " was opened read-only (a rank other than 0)");
+    const auto name = checkpointName(state.step);
+    const auto finalDir = m_dir / "checkpoints" / name;
+    const auto tmpDir = checkpointStaging(m_dir, state.step);
+    nlohmann::json s = {{"step", state.step},
+                        {"optimizer_steps", state.optimizerSteps},
+                        {"non_finite_total", state.nonFiniteTotal},
+                        {"non_finite_streak", state.nonFiniteStreak},
+                        {"elapsed_seconds", state.elapsedSeconds},
+                        {"world_size", state.worldSize}};
+    if (state.shards > 0) s["shards"] = state.shards;
     writeFileAtomic(tmpDir / "state.json", s.dump(2) + "\n");
+    std::error_code ec;
     fs::remove_all(finalDir, ec);
     fs::rename(tmpDir, finalDir, ec);
     if (ec) throw InputError("cannot move the checkpoint into place at " + finalDir.string() + ": " + ec.message());
@@ -306,6 +319,14 @@ fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& m
     return finalDir;
 }
 
+fs::path RunDirectory::saveCheckpoint(const Model& model, const ModelMetadata& metadata, const AdamW& optimizer,
+                                      const TrainerState& state, int64_t keep) {
+    const auto tmpDir = prepareCheckpoint(state.step);
+    ModelFile::save((tmpDir / "model.brillm").string(), model, metadata);
+    writeOptimizerFile(tmpDir / "optimizer.safetensors", optimizer.state(), toString(optimizer.settings().kind));
+    return commitCheckpoint(state, keep);
+}
+
 std::optional<fs::path> RunDirectory::latestCheckpoint() const {
     std::error_code ec;
     if (!fs::exists(m_dir / "latest", ec)) return std::nullopt;
@@ -316,24 +337,33 @@ std::optional<fs::path> RunDirectory::latestCheckpoint() const {
     return p;
 }
 
-LoadedCheckpoint RunDirectory::loadCheckpoint(const fs::path& checkpoint) const {
-    LoadedCheckpoint c;
-    c.directory = checkpoint.string();
-    c.model = ModelFile::load((checkpoint / "model.brillm").string());
-    c.model.model = c.model.model.clone(); // own the memory: training writes to it
-    c.optimizer = readOptimizerState(checkpoint / "optimizer.safetensors");
-    nlohmann::json s;
+TrainerState RunDirectory::loadState(const fs::path& checkpoint) const {
+    TrainerState st;
     try {
-        s = nlohmann::json::parse(readText(checkpoint / "state.json"));
-        c.state.step = s.at("step").get<int64_t>();
-        c.state.optimizerSteps = s.at("optimizer_steps").get<int64_t>();
-        c.state.nonFiniteTotal = s.value("non_finite_total", int64_t{0});
-        c.state.nonFiniteStreak = s.value("non_finite_streak", int64_t{0});
-        c.state.elapsedSeconds = s.value("elapsed_seconds", 0.0);
-        c.state.worldSize = s.value("world_size", 1);
+        const auto s = nlohmann::json::parse(readText(checkpoint / "state.json"));
+        st.step = s.at("step").get<int64_t>();
+        st.optimizerSteps = s.at("optimizer_steps").get<int64_t>();
+        st.nonFiniteTotal = s.value("non_finite_total", int64_t{0});
+        st.nonFiniteStreak = s.value("non_finite_streak", int64_t{0});
+        st.elapsedSeconds = s.value("elapsed_seconds", 0.0);
+        st.worldSize = s.value("world_size", 1);
+        st.shards = s.value("shards", 0);
     } catch (const nlohmann::json::exception& e) {
         throw InputError((checkpoint / "state.json").string() + ": not a trainer state: " + e.what());
     }
+    return st;
+}
+
+LoadedCheckpoint RunDirectory::loadCheckpoint(const fs::path& checkpoint) const {
+    LoadedCheckpoint c;
+    c.directory = checkpoint.string();
+    c.state = loadState(checkpoint);
+    if (c.state.shards > 0)
+        throw InputError(checkpoint.string() + " holds " + std::to_string(c.state.shards) +
+                         " shards of the edge table (a --shard-edges run): it is read shard by shard");
+    c.model = ModelFile::load((checkpoint / "model.brillm").string());
+    c.model.model = c.model.model.clone(); // own the memory: training writes to it
+    c.optimizer = readOptimizerFile(checkpoint / "optimizer.safetensors");
     return c;
 }
 

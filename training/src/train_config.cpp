@@ -124,6 +124,7 @@ std::string TrainConfig::toJson() const {
         {"keep_checkpoints", keepCheckpoints},
         {"max_non_finite", maxNonFinite},
         {"max_minutes", maxMinutes},
+        {"shard_edges", shardEdges},
     };
     return j.dump(2);
 }
@@ -186,6 +187,7 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("keep_checkpoints", c.keepCheckpoints);
         get("max_non_finite", c.maxNonFinite);
         get("max_minutes", c.maxMinutes);
+        get("shard_edges", c.shardEdges);
     } catch (const nlohmann::json::exception& e) {
         throw InputError(source + ": a training setting has the wrong type: " + e.what());
     }
@@ -217,6 +219,7 @@ std::vector<std::string> TrainConfig::differencesForResume(const TrainConfig& o)
     cmp("negative_mode", negativeMode == o.negativeMode);
     cmp("optimizer", optimizer == o.optimizer);
     cmp("seed", seed == o.seed);
+    cmp("shard_edges", shardEdges == o.shardEdges);
     return d;
 }
 

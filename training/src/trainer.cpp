@@ -11,6 +11,8 @@
 #include "brillm/training/model_init.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/run_directory.h"
+#include "brillm/training/shard.h"
+#include "brillm/training/shard_loss.h"
 #include "brillm/training/training_data.h"
 #include "brillm/version.h"
 #include "brillm/text/vocabulary.h"
@@ -128,11 +130,18 @@ struct Session {
     TrainerState state;
     std::optional<AdamW> optimizer;
     Communicator* comm = nullptr;
+    // --shard-edges: `model` is this rank's shard (shard.h); the plan and the whole edge table beside it
+    struct Shard {
+        ShardPlan plan;
+        EdgeTable globalEdges;
+    };
+    std::optional<Shard> shard;
     at::Device device{at::kCPU};
     Precision precision = Precision::Float32;
     int rank() const { return comm ? comm->rank() : 0; }
     int worldSize() const { return comm ? comm->worldSize() : 1; }
     bool writer() const { return rank() == 0; }
+    const EdgeTable& globalEdges() const { return shard ? shard->globalEdges : model.edges; }
 };
 
 // Dynamic loss scaling for float16 (as torch.cuda.amp.GradScaler): halve on overflow, double
@@ -152,14 +161,20 @@ int threadCount(const TrainConfig& c, const Communicator* comm) {
 
 // Every rank must hold the same step and bit-identical parameters; checked at the start, at
 // each checkpoint and at the end (one all-gather of a digest: O(parameters) to hash).
+// Sharded, the replicated parts (the shared slot, node_bias, positions) are compared.
 uint64_t checkReplicas(Communicator& comm, const Session& s, const std::string& when) {
-    const uint64_t digest = parameterDigest(s.model);
+    Model replicated = s.model;
+    if (s.shard) {
+        replicated.weights = s.model.weights.narrow(0, 0, 1);
+        replicated.biases = s.model.biases.narrow(0, 0, 1);
+    }
+    const uint64_t digest = parameterDigest(replicated);
     at::Tensor mine = at::empty({6}, at::kLong);
     int64_t* p = mine.data_ptr<int64_t>();
     p[0] = s.state.step;
     p[1] = s.state.optimizerSteps;
     p[2] = s.model.vocabSize();
-    p[3] = s.model.edges.numSlots();
+    p[3] = s.globalEdges().numSlots();
     p[4] = s.model.dim();
     p[5] = static_cast<int64_t>(digest);
     const at::Tensor all = comm.allGather(mine, "replica check");
@@ -180,118 +195,159 @@ uint64_t checkReplicas(Communicator& comm, const Session& s, const std::string& 
     return digest;
 }
 
-TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
-    const TrainConfig& c = s.config;
-    const auto log = [&](const std::string& msg) {
-        if (cb.onLog) cb.onLog(msg);
-    };
-    BatchSource source(s.data, c, &s.model.edges);
-    const auto heldOut = source.heldOutPaths(c.evalSamples);
-    const int threads = threadCount(c, s.comm);
-    const int R = s.worldSize(), rank = s.rank();
-    Communicator* comm = s.comm;
-    TrainResult result;
-    result.modelPath = s.runPath / "model.brillm";
-    s.state.worldSize = R;
-    if (comm) result.parameterDigest = checkReplicas(*comm, s, "at the start");
-    if (s.state.step >= c.steps) {
-        log("the run already has " + std::to_string(s.state.step) + " of " + std::to_string(c.steps) + " steps");
-        if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
-        return result;
+// Runs a stage on every rank; a rank that fails makes all of them stop (no rank is left waiting
+// in a collective for one that gave up).
+template <class F> void setupStage(Communicator* comm, const std::string& stage, F&& f) {
+    if (!comm) {
+        f();
+        return;
     }
+    std::exception_ptr failure;
+    try {
+        f();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    comm->agree(failure, stage);
+}
 
-    const auto sessionStart = Clock::now();
-    auto lastCheckpoint = Clock::now();
-    double stepTimeEma = 0;
-    Prefetcher prefetch(source, s.state.step, c.steps, rank, R);
+// The training loop of one session, split by what it does: the step's loss and gradients
+// (single process, data parallel or sharded), the update, the statistics and metrics, the
+// validation and held-out evaluations, checkpoints, and the collective stop decision.
+class RunLoop {
+public:
+    RunLoop(Session& session, const TrainCallbacks& callbacks)
+        : s(session), c(session.config), cb(callbacks), source(session.data, c, &session.globalEdges()),
+          heldOut(source.heldOutPaths(c.evalSamples)), threads(threadCount(c, session.comm)), R(session.worldSize()),
+          rank(session.rank()), comm(session.comm), validation(pathsOf(session.data.validation)) {}
+
+    TrainResult run();
+
+private:
+    struct StepOutcome {
+        const SparseGradients* grad = nullptr;
+        int64_t samples = 0;
+        int64_t tokens = 0;
+        int64_t localEdges = 0;
+    };
+    void log(const std::string& msg) const {
+        if (cb.onLog) cb.onLog(msg);
+    }
+    StepOutcome computeStep(const std::vector<LossSample>& batch, StepReport& r);
+    void update(StepReport& r, const SparseGradients& grad);
+    nlohmann::json rankStatistics(StepReport& r, const StepOutcome& o, double dt, double memoryMb);
+    void writeStepMetrics(const StepReport& r, nlohmann::json ranks, double memoryMb);
+    bool decide(const StepReport& r, bool& dueByTime, bool& budgetReached);
+    double shardedExactLoss(const std::vector<std::vector<int32_t>>& paths, int64_t* edgesOut);
+    void validate(const StepReport& r, bool final);
+    void restoreBest(const StepReport& r);
+    void evaluate(StepReport& r);
+    void checkpoint();
+    void saveFinalModel();
+    bool parametersFiniteEverywhere();
+
+    Session& s;
+    const TrainConfig& c;
+    const TrainCallbacks& cb;
+    BatchSource source;
+    std::vector<std::vector<int32_t>> heldOut;
+    const int threads;
+    const int R, rank;
+    Communicator* comm;
+    TrainResult result;
+    Clock::time_point sessionStart = Clock::now(), lastCheckpoint = Clock::now();
+    double stepTimeEma = 0, sessionElapsedBase = 0;
     LossWorkspace workspace;
     LossScaler scaler;
     DeviceLossWorkspace deviceWorkspace;
-    if (s.precision != Precision::Float16) scaler.scale = 1.0;
     std::optional<GradientExchange> exchange;
-    if (comm) exchange.emplace(*comm);
+    LossResult loss;             // single process and data parallel
+    ShardedLossResult shardLoss; // sharded
     // The validation windows (held back from the training text): their exact loss at each evaluation,
     // and at the end the parameters that predicted them best (the start included) are kept. Every
     // rank computes the same numbers on the same model, so they agree without a collective.
-    const auto validation = pathsOf(s.data.validation);
+    std::vector<std::vector<int32_t>> validation;
     double bestValidation = std::numeric_limits<double>::infinity();
-    int64_t bestStep = s.state.step;
+    int64_t bestStep = 0;
     Model best;
     bool restorePending = false;
     double lastValidation = 0;
-    auto validate = [&](const StepReport& r, bool final) {
-        if (validation.empty()) return;
-        const double v = windowsLoss(s.model.toDevice(at::Device(at::kCPU)), validation, threads);
-        if (s.writer())
-            s.run->appendMetrics(nlohmann::json{
-                {"type", "validation"},
-                {"step", r.step},
-                {"time", wallTime()},
-                {"loss", finiteOrNull(v)},
-                {"ppl", finiteOrNull(std::exp(v))},
-                {"windows",
-                 validation.size()}}.dump());
-        if (v < bestValidation) {
-            bestValidation = v;
-            bestStep = r.step;
-            if (!final) best = s.model.clone();
-        } else if (final && best.weights.defined()) {
-            restorePending = true;
-            lastValidation = v;
-        }
-    };
-    // After the final checkpoint (which keeps the trajectory, so that a resume continues it exactly):
-    // the parameters that predicted the validation windows best go into the final model.
-    auto restoreBest = [&](const StepReport& r) {
-        if (!restorePending) return;
-        restorePending = false;
-        for (auto [to, from] : {std::pair{&s.model.weights, &best.weights},
-                                {&s.model.biases, &best.biases},
-                                {&s.model.nodeBias, &best.nodeBias},
-                                {&s.model.positions, &best.positions}})
-            to->copy_(*from);
-        log("the model keeps the parameters of step " + std::to_string(bestStep) + ": validation loss " +
-            std::to_string(bestValidation) + " against " + std::to_string(lastValidation) + " at step " +
-            std::to_string(r.step));
-        if (s.writer())
-            s.run->appendMetrics(nlohmann::json{
-                {"type", "restore"},
-                {"step", r.step},
-                {"time", wallTime()},
-                {"from_step", bestStep},
-                {"validation_loss",
-                 bestValidation}}.dump());
-    };
-    if (!validation.empty()) {
-        StepReport start;
-        start.step = s.state.step;
-        validate(start, /*final=*/false);
-    }
+};
 
-    auto checkpoint = [&] {
-        if (!parametersFinite(s.model)) // identical on every rank: all of them stop
-            throw TrainingError("the parameters hold NaN or Inf at step " + std::to_string(s.state.step) +
-                                "; no checkpoint is written over the last good one");
-        if (comm) result.parameterDigest = checkReplicas(*comm, s, "at step " + std::to_string(s.state.step));
-        s.state.elapsedSeconds += std::chrono::duration<double>(Clock::now() - lastCheckpoint).count();
-        lastCheckpoint = Clock::now();
-        if (!s.writer()) return;
-        const auto dir = s.run->saveCheckpoint(s.model, s.metadata, *s.optimizer, s.state, c.keepCheckpoints);
-        s.run->appendMetrics(
-            nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()}, {"path", dir.string()}}
-                .dump());
-        log("checkpoint " + dir.string());
-    };
-    const double sessionElapsedBase = s.state.elapsedSeconds;
-    // The exact held-out loss (over all V candidates), written to the metrics: rank q evaluates
-    // windows q, q + R, ... on this rank's threads; the sums are all-reduced.
-    auto evaluate = [&](StepReport& r) {
+// The exact loss (over all V targets) of paths with the sharded table: every rank scores all of
+// them, each edge on the owner of its source.
+double RunLoop::shardedExactLoss(const std::vector<std::vector<int32_t>>& paths, int64_t* edgesOut) {
+    std::vector<LossSample> samples;
+    for (const auto& p : paths)
+        if (p.size() >= 2) samples.push_back(LossSample::exactCandidates(p, s.shard->globalEdges));
+    double nll = 0;
+    int64_t edges = 0;
+    if (!samples.empty()) {
+        const auto e = shardedLoss(s.model, s.shard->plan, rank, samples, /*withGradients=*/false, threads, comm);
+        for (double v : e.sampleNll) nll += v;
+        edges = e.edges;
+    }
+    if (edgesOut) *edgesOut = edges;
+    return edges > 0 ? nll / static_cast<double>(edges) : 0.0;
+}
+
+void RunLoop::validate(const StepReport& r, bool final) {
+    if (validation.empty()) return;
+    const double v = s.shard ? shardedExactLoss(validation, nullptr)
+                             : windowsLoss(s.model.toDevice(at::Device(at::kCPU)), validation, threads);
+    if (s.writer())
+        s.run->appendMetrics(nlohmann::json{{"type", "validation"},
+                                            {"step", r.step},
+                                            {"time", wallTime()},
+                                            {"loss", finiteOrNull(v)},
+                                            {"ppl", finiteOrNull(std::exp(v))},
+                                            {"windows", validation.size()}}
+                                 .dump());
+    if (v < bestValidation) {
+        bestValidation = v;
+        bestStep = r.step;
+        if (!final) best = s.model.clone();
+    } else if (final && best.weights.defined()) {
+        restorePending = true;
+        lastValidation = v;
+    }
+}
+
+// After the final checkpoint (which keeps the trajectory, so that a resume continues it exactly):
+// the parameters that predicted the validation windows best go into the final model.
+void RunLoop::restoreBest(const StepReport& r) {
+    if (!restorePending) return;
+    restorePending = false;
+    for (auto [to, from] : {std::pair{&s.model.weights, &best.weights},
+                            {&s.model.biases, &best.biases},
+                            {&s.model.nodeBias, &best.nodeBias},
+                            {&s.model.positions, &best.positions}})
+        to->copy_(*from);
+    log("the model keeps the parameters of step " + std::to_string(bestStep) + ": validation loss " +
+        std::to_string(bestValidation) + " against " + std::to_string(lastValidation) + " at step " +
+        std::to_string(r.step));
+    if (s.writer())
+        s.run->appendMetrics(nlohmann::json{{"type", "restore"},
+                                            {"step", r.step},
+                                            {"time", wallTime()},
+                                            {"from_step", bestStep},
+                                            {"validation_loss", bestValidation}}
+                                 .dump());
+}
+
+// The exact held-out loss (over all V candidates), written to the metrics: rank q evaluates
+// windows q, q + R, ... on this rank's threads and the sums are all-reduced; sharded, the ranks
+// evaluate every window together.
+void RunLoop::evaluate(StepReport& r) {
+    double total = 0;
+    int64_t edges = 0;
+    if (s.shard) {
+        total = shardedExactLoss(heldOut, &edges) * static_cast<double>(edges);
+    } else {
         const Model evalModel = s.model.toDevice(at::Device(at::kCPU)); // the exact loss runs on the host
         std::vector<std::vector<int32_t>> mine;
         for (size_t i = static_cast<size_t>(rank); i < heldOut.size(); i += static_cast<size_t>(R))
             mine.push_back(heldOut[i]);
-        double total = 0;
-        int64_t edges = 0;
         if (!mine.empty()) {
             CorpusEvalOptions o;
             o.windowLength = c.maxSeqLength; // each held-out window is evaluated whole
@@ -308,18 +364,269 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             total = sums.data_ptr<double>()[0];
             edges = static_cast<int64_t>(sums.data_ptr<double>()[1]);
         }
-        r.evalLoss = total / static_cast<double>(edges);
-        result.lastEvalLoss = r.evalLoss;
-        if (s.writer())
-            s.run->appendMetrics(nlohmann::json{
-                {"type", "eval"},
-                {"step", r.step},
-                {"time", wallTime()},
-                {"loss", finiteOrNull(*r.evalLoss)},
-                {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
-                {"sequences", heldOut.size()},
-                {"edges", edges}}.dump());
-    };
+    }
+    r.evalLoss = total / static_cast<double>(edges);
+    result.lastEvalLoss = r.evalLoss;
+    if (s.writer())
+        s.run->appendMetrics(nlohmann::json{{"type", "eval"},
+                                            {"step", r.step},
+                                            {"time", wallTime()},
+                                            {"loss", finiteOrNull(*r.evalLoss)},
+                                            {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
+                                            {"sequences", heldOut.size()},
+                                            {"edges", edges}}
+                                 .dump());
+}
+
+// Identical on every rank unsharded; a shard's rows are its own, so the ranks agree on it.
+bool RunLoop::parametersFiniteEverywhere() {
+    bool finite = parametersFinite(s.model);
+    if (s.shard && comm) {
+        at::Tensor bad = at::full({1}, finite ? 0 : 1, at::kInt);
+        comm->allReduceSum(bad, "parameter check");
+        finite = bad.item<int>() == 0;
+    }
+    return finite;
+}
+
+void RunLoop::checkpoint() {
+    if (!parametersFiniteEverywhere())
+        throw TrainingError("the parameters hold NaN or Inf at step " + std::to_string(s.state.step) +
+                            "; no checkpoint is written over the last good one");
+    if (comm) result.parameterDigest = checkReplicas(*comm, s, "at step " + std::to_string(s.state.step));
+    s.state.elapsedSeconds += std::chrono::duration<double>(Clock::now() - lastCheckpoint).count();
+    lastCheckpoint = Clock::now();
+    std::filesystem::path dir;
+    if (s.shard) { // every rank writes its shard into the writer's staging directory
+        s.state.shards = s.shard->plan.parts();
+        const auto staging = RunDirectory::checkpointStaging(s.runPath, s.state.step);
+        setupStage(comm, "preparing the checkpoint", [&] {
+            if (s.writer()) s.run->prepareCheckpoint(s.state.step);
+        });
+        setupStage(comm, "writing the checkpoint shards", [&] {
+            const auto state = s.optimizer->state();
+            saveShard(staging, rank, s.shard->plan, s.model, s.metadata, &state);
+        });
+        setupStage(comm, "committing the checkpoint", [&] {
+            if (!s.writer()) return;
+            writeShardManifest(staging, s.shard->plan, s.shard->globalEdges, s.model.dim());
+            dir = s.run->commitCheckpoint(s.state, c.keepCheckpoints);
+        });
+        if (!s.writer()) return;
+    } else {
+        if (!s.writer()) return;
+        dir = s.run->saveCheckpoint(s.model, s.metadata, *s.optimizer, s.state, c.keepCheckpoints);
+    }
+    s.run->appendMetrics(
+        nlohmann::json{{"type", "checkpoint"}, {"step", s.state.step}, {"time", wallTime()}, {"path", dir.string()}}
+            .dump());
+    log("checkpoint " + dir.string());
+}
+
+void RunLoop::saveFinalModel() {
+    if (!s.shard) {
+        if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
+        return;
+    }
+    const auto dir = RunDirectory::shardedModelDirectory(s.runPath);
+    setupStage(comm, "preparing the sharded model", [&] {
+        if (!s.writer()) return;
+        s.run->noteWritten();
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+    });
+    setupStage(comm, "writing the model shards",
+               [&] { saveShard(dir, rank, s.shard->plan, s.model, s.metadata, /*optimizer=*/nullptr); });
+    setupStage(comm, "writing the shard manifest", [&] {
+        if (s.writer()) writeShardManifest(dir, s.shard->plan, s.shard->globalEdges, s.model.dim());
+    });
+}
+
+// The batch's loss and the gradients every rank applies: one process; data parallel (this rank's
+// share, then the sparse exchange); or sharded (the whole global batch per edge index).
+RunLoop::StepOutcome RunLoop::computeStep(const std::vector<LossSample>& batch, StepReport& r) {
+    StepOutcome o;
+    for (const auto& b : batch)
+        o.tokens += b.numEdges() + 1;
+    o.samples = static_cast<int64_t>(batch.size());
+    if (s.shard) {
+        shardLoss = shardedLoss(s.model, s.shard->plan, rank, batch, /*withGradients=*/true, threads, comm);
+        o.grad = &shardLoss.grad;
+        o.localEdges = shardLoss.localEdges;
+        r.loss = shardLoss.loss;
+        r.gradNorm = shardLoss.gradNorm;
+        r.exchangeBytes = shardLoss.bytesSent;
+        const auto& m = s.model;
+        r.denseBytes = static_cast<uint64_t>(s.shard->globalEdges.numSlots() * (m.dim() * m.dim() + m.dim()) +
+                                             m.nodeBias.numel() + m.positions.numel()) *
+                       static_cast<uint64_t>(m.weights.element_size());
+        return o;
+    }
+    // a rank whose share of the batch has no trained edge contributes nothing (single process: an error)
+    loss = LossResult{};
+    if (!comm || !batch.empty()) {
+        if (s.device.is_cpu())
+            loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
+        else
+            loss = deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale, &deviceWorkspace});
+    }
+    o.grad = &loss.grad;
+    r.loss = loss.loss;
+    if (comm) {
+        double lossSum = 0;
+        for (double l : loss.sampleLosses)
+            lossSum += l;
+        o.grad = &exchange->exchange(s.model, loss.grad, o.samples, lossSum);
+        const auto& st = exchange->stats();
+        o.samples = st.globalSamples;
+        r.loss = st.globalLossSum / static_cast<double>(st.globalSamples);
+        r.exchangeBytes = st.exchangeBytes;
+        r.denseBytes = st.denseBytes;
+    }
+    r.gradNorm = gradientNorm(*o.grad);
+    return o;
+}
+
+// The optimizer step, or a skipped step (non-finite loss or gradient; a float16 overflow lowers the scale).
+void RunLoop::update(StepReport& r, const SparseGradients& grad) {
+    r.perplexity = std::exp(r.loss);
+    r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.gradNorm);
+    const bool fp16 = s.precision == Precision::Float16;
+    if (fp16 && r.skipped && std::isfinite(r.loss)) {
+        // a float16 overflow of the scaled gradients, not a diverging run: smaller scale, retry
+        scaler.scale /= 2;
+        scaler.goodSteps = 0;
+        log("step " + std::to_string(s.state.step + 1) + ": float16 gradient overflow, step skipped; loss scale now " +
+            std::to_string(scaler.scale));
+    } else if (r.skipped) {
+        ++s.state.nonFiniteTotal;
+        ++s.state.nonFiniteStreak;
+        log("step " + std::to_string(s.state.step + 1) + ": non-finite loss or gradient, step skipped (" +
+            std::to_string(s.state.nonFiniteStreak) + " in a row)");
+    } else {
+        const double scale = c.clipNorm > 0 && r.gradNorm > c.clipNorm ? c.clipNorm / r.gradNorm : 1.0;
+        s.optimizer->step(s.model, grad, r.learningRate, scale);
+        s.state.optimizerSteps = s.optimizer->steps();
+        s.state.nonFiniteStreak = 0;
+        if (fp16 && ++scaler.goodSteps >= LossScaler::kGrowthInterval) {
+            scaler.scale *= 2;
+            scaler.goodSteps = 0;
+        }
+    }
+    ++s.state.step;
+    r.step = s.state.step;
+}
+
+// Every rank's throughput and memory (and, sharded, its edge table), for rank 0's metrics line.
+nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, double dt, double memoryMb) {
+    nlohmann::json ranks = nlohmann::json::array();
+    if (!comm) return ranks;
+    constexpr int kFields = 6;
+    at::Tensor mine = at::empty({kFields}, at::kDouble);
+    double* p = mine.data_ptr<double>();
+    // sharded: every rank drives the whole batch; its share is the edges whose candidates it evaluated
+    p[0] = s.shard ? static_cast<double>(o.samples) / R : static_cast<double>(o.samples);
+    p[1] = s.shard ? static_cast<double>(o.localEdges) : static_cast<double>(o.tokens);
+    p[2] = dt;
+    p[3] = memoryMb;
+    p[4] = static_cast<double>(edgeTableBytes(s.model));
+    p[5] = static_cast<double>(r.exchangeBytes);
+    const at::Tensor all = comm->allGather(mine, "step statistics");
+    const double* a = all.data_ptr<double>();
+    double globalTokens = 0;
+    for (int q = 0; q < R; ++q) {
+        const double* e = a + q * kFields;
+        nlohmann::json one = {{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"memory_mb", e[3]}};
+        if (s.shard) {
+            one["edges_per_s"] = e[1] / e[2];
+            one["edge_table_bytes"] = static_cast<uint64_t>(e[4]);
+            one["exchange_bytes"] = static_cast<uint64_t>(e[5]);
+        } else {
+            one["tokens_per_s"] = e[1] / e[2];
+            globalTokens += e[1];
+        }
+        ranks.push_back(std::move(one));
+    }
+    if (!s.shard) r.tokensPerSecond = globalTokens / dt; // the global batch over this rank's step time, like samples
+    return ranks;
+}
+
+void RunLoop::writeStepMetrics(const StepReport& r, nlohmann::json ranks, double memoryMb) {
+    nlohmann::json m = {{"type", "step"},
+                        {"step", r.step},
+                        {"time", wallTime()},
+                        {"elapsed", r.elapsedSeconds},
+                        {"loss", finiteOrNull(r.loss)},
+                        {"ppl", finiteOrNull(r.perplexity)},
+                        {"lr", r.learningRate},
+                        {"grad_norm", finiteOrNull(r.gradNorm)},
+                        {"samples_per_s", r.samplesPerSecond},
+                        {"tokens_per_s", r.tokensPerSecond},
+                        {"memory_mb", memoryMb},
+                        {"skipped", r.skipped}};
+    if (r.skipped) m["non_finite"] = std::isnan(r.loss) || std::isnan(r.gradNorm) ? "nan" : "inf";
+    if (!s.device.is_cpu()) {
+        m["device"] = s.device.str();
+        m["precision"] = toString(s.precision);
+        m["gpu_memory_mb"] = deviceMemoryMegabytes(s.device);
+        if (s.precision == Precision::Float16) m["loss_scale"] = scaler.scale;
+    }
+    if (comm) {
+        m["world_size"] = R;
+        m["ranks"] = std::move(ranks);
+        m["exchange_bytes"] = r.exchangeBytes;
+        m["dense_bytes"] = r.denseBytes;
+        if (exchange) m["touched_slots"] = exchange->stats().unionSlots;
+    }
+    if (s.shard) {
+        m["shards"] = s.shard->plan.parts();
+        m["edge_table_bytes"] = edgeTableBytes(s.model);
+    }
+    if (s.writer()) s.run->appendMetrics(m.dump());
+}
+
+// One decision for all ranks: any rank's stop, rank 0's clocks. Returns the stop request.
+bool RunLoop::decide(const StepReport& r, bool& dueByTime, bool& budgetReached) {
+    bool stop = cb.onStep && !cb.onStep(r);
+    const bool overBudget =
+        c.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - s.started).count() >= 60 * c.maxMinutes;
+    dueByTime = c.checkpointMinutes > 0 &&
+                std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
+    budgetReached = overBudget;
+    if (comm) {
+        at::Tensor flags = at::empty({3}, at::kInt);
+        flags.data_ptr<int>()[0] = stop ? 1 : 0;
+        flags.data_ptr<int>()[1] = dueByTime && rank == 0 ? 1 : 0;
+        flags.data_ptr<int>()[2] = overBudget && rank == 0 ? 1 : 0;
+        comm->allReduceSum(flags, "stop and checkpoint decision");
+        stop = flags.data_ptr<int>()[0] > 0;
+        dueByTime = flags.data_ptr<int>()[1] > 0;
+        budgetReached = flags.data_ptr<int>()[2] > 0;
+    }
+    budgetReached = budgetReached && !stop && r.step < c.steps;
+    return stop;
+}
+
+TrainResult RunLoop::run() {
+    result.modelPath = s.shard ? RunDirectory::shardedModelDirectory(s.runPath) : s.runPath / "model.brillm";
+    s.state.worldSize = R;
+    if (comm) result.parameterDigest = checkReplicas(*comm, s, "at the start");
+    if (s.state.step >= c.steps) {
+        log("the run already has " + std::to_string(s.state.step) + " of " + std::to_string(c.steps) + " steps");
+        saveFinalModel();
+        return result;
+    }
+    // sharded: every rank prepares the whole global batch (it drives every sample)
+    Prefetcher prefetch(source, s.state.step, c.steps, s.shard ? 0 : rank, s.shard ? 1 : R);
+    if (s.precision != Precision::Float16) scaler.scale = 1.0;
+    if (comm && !s.shard) exchange.emplace(*comm);
+    bestStep = s.state.step;
+    sessionElapsedBase = s.state.elapsedSeconds;
+    if (!validation.empty()) {
+        StepReport start;
+        start.step = s.state.step;
+        validate(start, /*final=*/false);
+    }
 
     while (s.state.step < c.steps) {
         const auto t0 = Clock::now();
@@ -329,115 +636,19 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         r.totalSteps = c.steps;
         r.worldSize = R;
         r.learningRate = learningRate(c, s.state.step);
-        int64_t tokens = 0;
-        for (const auto& b : batch)
-            tokens += b.numEdges() + 1;
-        // a rank whose share of the batch has no trained edge contributes nothing (single process: an error)
-        LossResult loss;
-        if (s.device.is_cpu()) {
-            if (!comm || !batch.empty()) loss = sampledLoss(s.model, batch, LossOptions{true, threads}, &workspace);
-        } else {
-            if (!comm || !batch.empty())
-                loss =
-                    deviceSampledLoss(s.model, batch, DeviceLossOptions{s.precision, scaler.scale, &deviceWorkspace});
-        }
-        const SparseGradients* grad = &loss.grad;
-        int64_t samples = static_cast<int64_t>(batch.size());
-        r.loss = loss.loss;
-        if (comm) {
-            double lossSum = 0;
-            for (double l : loss.sampleLosses)
-                lossSum += l;
-            grad = &exchange->exchange(s.model, loss.grad, samples, lossSum);
-            const auto& st = exchange->stats();
-            samples = st.globalSamples;
-            r.loss = st.globalLossSum / static_cast<double>(st.globalSamples);
-            r.exchangeBytes = st.exchangeBytes;
-            r.denseBytes = st.denseBytes;
-        }
-        r.perplexity = std::exp(r.loss);
-        r.gradNorm = gradientNorm(*grad);
-        r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.gradNorm);
-        const bool fp16 = s.precision == Precision::Float16;
-        if (fp16 && r.skipped && std::isfinite(r.loss)) {
-            // a float16 overflow of the scaled gradients, not a diverging run: smaller scale, retry
-            scaler.scale /= 2;
-            scaler.goodSteps = 0;
-            log("step " + std::to_string(s.state.step + 1) +
-                ": float16 gradient overflow, step skipped; loss scale now " + std::to_string(scaler.scale));
-        } else if (r.skipped) {
-            ++s.state.nonFiniteTotal;
-            ++s.state.nonFiniteStreak;
-            log("step " + std::to_string(s.state.step + 1) + ": non-finite loss or gradient, step skipped (" +
-                std::to_string(s.state.nonFiniteStreak) + " in a row)");
-        } else {
-            const double scale = c.clipNorm > 0 && r.gradNorm > c.clipNorm ? c.clipNorm / r.gradNorm : 1.0;
-            s.optimizer->step(s.model, *grad, r.learningRate, scale);
-            s.state.optimizerSteps = s.optimizer->steps();
-            s.state.nonFiniteStreak = 0;
-            if (fp16 && ++scaler.goodSteps >= LossScaler::kGrowthInterval) {
-                scaler.scale *= 2;
-                scaler.goodSteps = 0;
-            }
-        }
-        ++s.state.step;
-        r.step = s.state.step;
+        const StepOutcome o = computeStep(batch, r);
+        update(r, *o.grad);
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
         stepTimeEma = stepTimeEma == 0 ? dt : 0.9 * stepTimeEma + 0.1 * dt;
-        r.samplesPerSecond = static_cast<double>(samples) / dt;
-        r.tokensPerSecond = static_cast<double>(tokens) / dt;
+        r.samplesPerSecond = static_cast<double>(o.samples) / dt;
+        r.tokensPerSecond = static_cast<double>(o.tokens) / dt;
         const double memoryMb = residentMegabytes();
-        nlohmann::json ranks = nlohmann::json::array();
-        if (comm) { // every rank's throughput and memory, for rank 0's metrics line
-            at::Tensor mine = at::empty({4}, at::kDouble);
-            double* p = mine.data_ptr<double>();
-            p[0] = static_cast<double>(batch.size());
-            p[1] = static_cast<double>(tokens);
-            p[2] = dt;
-            p[3] = memoryMb;
-            const at::Tensor all = comm->allGather(mine, "step statistics");
-            const double* a = all.data_ptr<double>();
-            double globalTokens = 0;
-            for (int q = 0; q < R; ++q) {
-                const double* e = a + q * 4;
-                ranks.push_back(
-                    {{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"tokens_per_s", e[1] / e[2]}, {"memory_mb", e[3]}});
-                globalTokens += e[1];
-            }
-            r.tokensPerSecond = globalTokens / dt; // the global batch over this rank's step time, like samples
-        }
+        auto ranks = rankStatistics(r, o, dt, memoryMb);
         r.elapsedSeconds = sessionElapsedBase + std::chrono::duration<double>(Clock::now() - sessionStart).count();
         r.etaSeconds = stepTimeEma * static_cast<double>(c.steps - s.state.step);
         result.losses.push_back(r.skipped ? std::nan("") : r.loss);
         result.lastLoss = r.loss;
-
-        nlohmann::json m = {{"type", "step"},
-                            {"step", r.step},
-                            {"time", wallTime()},
-                            {"elapsed", r.elapsedSeconds},
-                            {"loss", finiteOrNull(r.loss)},
-                            {"ppl", finiteOrNull(r.perplexity)},
-                            {"lr", r.learningRate},
-                            {"grad_norm", finiteOrNull(r.gradNorm)},
-                            {"samples_per_s", r.samplesPerSecond},
-                            {"tokens_per_s", r.tokensPerSecond},
-                            {"memory_mb", memoryMb},
-                            {"skipped", r.skipped}};
-        if (r.skipped) m["non_finite"] = std::isnan(r.loss) || std::isnan(r.gradNorm) ? "nan" : "inf";
-        if (!s.device.is_cpu()) {
-            m["device"] = s.device.str();
-            m["precision"] = toString(s.precision);
-            m["gpu_memory_mb"] = deviceMemoryMegabytes(s.device);
-            if (s.precision == Precision::Float16) m["loss_scale"] = scaler.scale;
-        }
-        if (comm) {
-            m["world_size"] = R;
-            m["ranks"] = std::move(ranks);
-            m["exchange_bytes"] = r.exchangeBytes;
-            m["dense_bytes"] = r.denseBytes;
-            m["touched_slots"] = exchange->stats().unionSlots;
-        }
-        if (s.writer()) s.run->appendMetrics(m.dump());
+        writeStepMetrics(r, std::move(ranks), memoryMb);
 
         const bool last = r.step == c.steps;
         if (c.evalEvery > 0 && r.step % c.evalEvery == 0 && !last) {
@@ -448,25 +659,8 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
             throw TrainingError("stopping: " + std::to_string(s.state.nonFiniteStreak) +
                                 " steps in a row had a non-finite loss or gradient (step " + std::to_string(r.step) +
                                 "); try a lower learning rate or --clip-norm. The last checkpoint is intact.");
-
-        bool stop = cb.onStep && !cb.onStep(r);
-        const bool overBudget =
-            c.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - s.started).count() >= 60 * c.maxMinutes;
-        bool dueByTime =
-            c.checkpointMinutes > 0 &&
-            std::chrono::duration<double>(Clock::now() - lastCheckpoint).count() >= 60 * c.checkpointMinutes;
-        bool budgetReached = overBudget;
-        if (comm) { // one decision for all ranks: any rank's stop, rank 0's clocks
-            at::Tensor flags = at::empty({3}, at::kInt);
-            flags.data_ptr<int>()[0] = stop ? 1 : 0;
-            flags.data_ptr<int>()[1] = dueByTime && rank == 0 ? 1 : 0;
-            flags.data_ptr<int>()[2] = overBudget && rank == 0 ? 1 : 0;
-            comm->allReduceSum(flags, "stop and checkpoint decision");
-            stop = flags.data_ptr<int>()[0] > 0;
-            dueByTime = flags.data_ptr<int>()[1] > 0;
-            budgetReached = flags.data_ptr<int>()[2] > 0;
-        }
-        budgetReached = budgetReached && !stop && r.step < c.steps;
+        bool dueByTime = false, budgetReached = false;
+        const bool stop = decide(r, dueByTime, budgetReached);
         const bool end = last || stop || budgetReached;
         if (end) validate(r, /*final=*/true);
         const bool due = (c.checkpointEvery > 0 && r.step % c.checkpointEvery == 0) || dueByTime;
@@ -488,8 +682,21 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
         }
     }
     result.steps = s.state.step;
-    if (s.writer()) s.run->saveFinalModel(s.model, s.metadata);
+    saveFinalModel();
     return result;
+}
+
+TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
+    RunLoop loop(s, cb);
+    return loop.run();
+}
+
+// --shard-edges: the plan for this session's rank count and this rank's shard of the model (the
+// whole model is built first: the initialisation is not sharded).
+void shardSession(Session& s, const EdgeTable& global) {
+    Session::Shard sh{ShardPlan::balanced(global, s.worldSize()), global};
+    s.model = shardModel(s.model, sh.plan.begin(s.rank()), sh.plan.end(s.rank()));
+    s.shard = std::move(sh);
 }
 
 // The session's device and precision from the config; the model moves there (before the
@@ -497,6 +704,9 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
 void placeOnDevice(Session& s, const TrainConfig& c) {
     s.device = parseTrainingDevice(c.device);
     s.precision = precisionFromString(c.precision);
+    if (c.shardEdges && !s.device.is_cpu())
+        throw InputError("--shard-edges trains on the CPU over gloo in this version (the sharded step has no GPU "
+                         "kernel yet); give --device cpu");
     if (s.precision != Precision::Float32 && !s.device.is_cuda())
         throw InputError(std::string("--precision ") + toString(s.precision) + " needs --device cuda (CUDA autocast)");
     if (s.comm && s.comm->options().backend == "nccl") {
@@ -532,26 +742,10 @@ AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
 
 void checkConfig(const TrainConfig& c, const Communicator* comm) {
     validateTrainConfig(c); // every range; what depends on the ranks follows
-    if (comm && c.batchSize < comm->worldSize())
+    if (comm && !c.shardEdges && c.batchSize < comm->worldSize())
         throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
                          std::to_string(comm->worldSize()) +
                          " ranks: each rank trains every R-th sequence of the global batch");
-}
-
-// Runs a setup stage on every rank; a rank that fails makes all of them stop (no rank is left
-// waiting in a collective for one that gave up).
-template <class F> void setupStage(Communicator* comm, const std::string& stage, F&& f) {
-    if (!comm) {
-        f();
-        return;
-    }
-    std::exception_ptr failure;
-    try {
-        f();
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    comm->agree(failure, stage);
 }
 
 nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
@@ -646,6 +840,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                 s.metadata.tokenizerJson = s.data.tokenizerJson;
             }
             s.metadata.provenanceJson = provenance(config, s.data).dump();
+            if (config.shardEdges) shardSession(s, s.model.edges);
             placeOnDevice(s, config);
             s.optimizer.emplace(s.model, settingsOf(config, comm));
         });
@@ -686,7 +881,18 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         const auto found = run.latestCheckpoint();
         if (!found) throw InputError("'" + runDir.string() + "' has no checkpoint to resume from yet");
         latest = *found;
-        auto ck = run.loadCheckpoint(latest);
+        LoadedCheckpoint ck;
+        std::optional<ShardSet> shards;
+        if (config.shardEdges) { // each rank reads the rows of its sources, whatever rank count wrote them
+            ck.state = run.loadState(latest);
+            if (ck.state.shards <= 0)
+                throw InputError(latest.string() + " is not a sharded checkpoint, but the run trains with --shard-edges");
+            shards.emplace(ShardSet::open(latest));
+            ck.model.metadata = shards->metadata();
+            ck.model.model.config = shards->config();
+        } else {
+            ck = run.loadCheckpoint(latest);
+        }
         s.config = config;
         s.state = ck.state;
         previousWorldSize = ck.state.worldSize;
@@ -695,8 +901,15 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         s.data = prepareTrainingData(config, cb.onPrepare, codec);
         s.data.tokenizerJson = ck.model.metadata.tokenizerJson;
         s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
-        s.model = std::move(ck.model.model);
         s.metadata = ck.model.metadata;
+        if (shards) {
+            s.shard = Session::Shard{ShardPlan::balanced(shards->edges(), s.worldSize()), shards->edges()};
+            const int64_t b = s.shard->plan.begin(s.rank()), e = s.shard->plan.end(s.rank());
+            s.model = shards->rows(b, e);
+            ck.optimizer = shards->optimizerRows(b, e);
+        } else {
+            s.model = std::move(ck.model.model);
+        }
         placeOnDevice(s, config);
         s.optimizer.emplace(s.model, settingsOf(config, comm));
         s.optimizer->loadState(ck.optimizer, ck.state.optimizerSteps);

@@ -35,6 +35,7 @@ struct TrainerState {
     int64_t nonFiniteStreak = 0;
     double elapsedSeconds = 0;  // training time before this session
     int worldSize = 1;          // ranks of the session that wrote the checkpoint (a resume may use others)
+    int shards = 0;             // > 0: a --shard-edges checkpoint of that many shards (shard.h)
 };
 
 struct LoadedCheckpoint {
@@ -75,7 +76,23 @@ public:
     std::filesystem::path saveCheckpoint(const Model& model, const ModelMetadata& metadata, const AdamW& optimizer,
                                          const TrainerState& state, int64_t keep);
     std::optional<std::filesystem::path> latestCheckpoint() const;
+    // An unsharded checkpoint (InputError for a sharded one: read it with ShardSet).
     LoadedCheckpoint loadCheckpoint(const std::filesystem::path& checkpoint) const;
+    TrainerState loadState(const std::filesystem::path& checkpoint) const;
+
+    // A checkpoint written by several ranks (the shards of --shard-edges): the writer prepares the
+    // staging directory, every rank writes its files into checkpointStaging(step) (a path any
+    // rank can compute), then the writer commits: state.json, the rename into place, `latest`,
+    // and pruning to the newest `keep`. saveCheckpoint() is the three in one for one model.
+    static std::filesystem::path checkpointStaging(const std::filesystem::path& runDir, int64_t step);
+    std::filesystem::path prepareCheckpoint(int64_t step);
+    std::filesystem::path commitCheckpoint(const TrainerState& state, int64_t keep);
+    // The final model of a sharded run: RUN_DIR/model-shards (shards.json and one file per shard).
+    static std::filesystem::path shardedModelDirectory(const std::filesystem::path& runDir) {
+        return runDir / "model-shards";
+    }
+    // The writer marks the run as having written a step (a sharded final model written by the ranks).
+    void noteWritten() { m_wroteStep = true; }
     void saveFinalModel(const Model& model, const ModelMetadata& metadata);
 
     ~RunDirectory();
@@ -95,6 +112,11 @@ private:
 
     void release() noexcept;
 };
+
+// Optimizer state as a safetensors file (atomically) and back.
+void writeOptimizerFile(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& state,
+                        const std::string& optimizerName);
+std::vector<std::pair<std::string, at::Tensor>> readOptimizerFile(const std::filesystem::path& path);
 
 // Writes text to path atomically (temporary file, fsync, rename).
 void writeFileAtomic(const std::filesystem::path& path, const std::string& text);

@@ -80,6 +80,7 @@ struct TrainConfig {
     int64_t keepCheckpoints = 3;
     int64_t maxNonFinite = 10;        // consecutive skipped steps before the run stops
     double maxMinutes = 0;            // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
+    bool shardEdges = false;          // the edge table sharded by source over the ranks (docs/distributed.md)
 
     std::string toJson() const;
     static TrainConfig fromJson(const std::string& json, const std::string& source);

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The edge table sharded by source (--shard-edges): the plan, the sharded loss against the
+// single-process loss, training on 2 and 3 Gloo ranks (threads of this process) against one
+// process, resume 3 -> 2 -> 1, each rank's share of the table, and merging the shards.
+#include "brillm/error.h"
+#include "brillm/io/model_file.h"
+#include "brillm/model/loss.h"
+#include "brillm/training/distributed.h"
+#include "brillm/training/optimizer.h"
+#include "brillm/training/shard.h"
+#include "brillm/training/shard_loss.h"
+#include "brillm/training/trainer.h"
+#include "training_test_util.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+#include <tuple>
+#include <cstdlib>
+
+namespace fs = std::filesystem;
+using namespace brillm;
+using namespace brillm::training;
+
+namespace {
+
+// Runs f(rank, comm) on `world` threads joined in one Gloo process group; rethrows the first failure.
+template <class F> void onRanks(int world, F&& f) {
+    const int port = findFreePort();
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> failures(static_cast<size_t>(world));
+    for (int r = 0; r < world; ++r)
+        threads.emplace_back([&, r] {
+            try {
+                DistributedEnv env;
+                env.rank = r;
+                env.worldSize = world;
+                env.localWorldSize = world;
+                env.masterAddr = "127.0.0.1";
+                env.masterPort = port;
+                auto comm = Communicator::connect(env, DistributedOptions{"gloo", 60});
+                f(r, *comm);
+            } catch (...) {
+                failures[static_cast<size_t>(r)] = std::current_exception();
+            }
+        });
+    for (auto& t : threads) t.join();
+    for (auto& e : failures)
+        if (e) std::rethrow_exception(e);
+}
+
+EdgeTable randomTable(int64_t V, double density, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    for (int32_t s = 0; s < V; ++s)
+        for (int32_t t = 0; t < V; ++t)
+            if (u(rng) < density * (s % 5 == 0 ? 3 : 1)) pairs.emplace_back(s, t); // uneven rows
+    return EdgeTable::fromPairs(V, pairs);
+}
+
+// Samples with sampled negatives and with the exact (weighted) candidates.
+std::vector<LossSample> randomBatch(const EdgeTable& edges, int count, int length, uint32_t seed) {
+    std::mt19937 rng(seed);
+    const auto V = static_cast<int32_t>(edges.vocabSize());
+    std::vector<LossSample> out;
+    for (int k = 0; k < count; ++k) {
+        std::vector<int32_t> tokens(static_cast<size_t>(length - k % 3));
+        for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+        if (k % 2 == 0) {
+            out.push_back(LossSample::exactCandidates(tokens, edges));
+            continue;
+        }
+        std::vector<std::vector<int32_t>> neg(tokens.size() - 1);
+        for (size_t i = 0; i + 1 < tokens.size(); ++i)
+            for (int j = 0; j < 5; ++j) {
+                int32_t v = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+                if (v != tokens[i + 1]) neg[i].push_back(v);
+            }
+        out.push_back(LossSample::fromNegatives(tokens, neg));
+    }
+    return out;
+}
+
+// Global slot of a shard's local slot.
+int64_t globalSlot(const EdgeTable& global, int64_t begin, int64_t local) {
+    return local == 0 ? 0 : local + global.rowPtr()[static_cast<size_t>(begin)];
+}
+
+class ShardingTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_dir = fs::temp_directory_path() / ("brillm-shard-" + std::to_string(::getpid()) + "-" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(m_dir);
+        fs::create_directories(m_dir);
+        test_util::writeToyCorpus(m_dir / "corpus.txt");
+    }
+    void TearDown() override { fs::remove_all(m_dir); }
+
+    TrainConfig config(int64_t steps) const {
+        TrainConfig c;
+        c.corpus = {(m_dir / "corpus.txt").string()};
+        c.vocabKind = "char";
+        c.vocabSize = 64;
+        c.dim = 8;
+        c.maxSeqLength = 12;
+        c.steps = steps;
+        c.batchSize = 5;
+        c.lr = 0.02;
+        c.evalEvery = 3;
+        c.evalSamples = 5;
+        c.validationWindows = 0; // the final model is the last step's (compared below)
+        c.checkpointEvery = 4;
+        c.threads = 1;
+        c.seed = 7;
+        return c;
+    }
+    fs::path m_dir;
+};
+
+void expectClose(const at::Tensor& a, const at::Tensor& b, double tol, const std::string& what) {
+    ASSERT_EQ(a.sizes(), b.sizes()) << what;
+    const double scale = std::max(1.0, b.abs().max().item<double>());
+    EXPECT_LE((a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>(), tol * scale) << what;
+}
+
+void expectSameModel(const Model& a, const Model& b, double tol) {
+    ASSERT_EQ(a.edges, b.edges);
+    expectClose(a.weights, b.weights, tol, "weights");
+    expectClose(a.biases, b.biases, tol, "biases");
+    expectClose(a.nodeBias, b.nodeBias, tol, "node_bias");
+    expectClose(a.positions, b.positions, tol, "positions");
+}
+
+} // namespace
+
+TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
+    const auto edges = randomTable(60, 0.15, 3);
+    int64_t longestRow = 0;
+    for (int64_t s = 0; s < 60; ++s) longestRow = std::max(longestRow, edges.ownCount(s));
+    for (int parts : {1, 2, 3, 4, 7}) {
+        const auto plan = ShardPlan::balanced(edges, parts);
+        ASSERT_EQ(plan.parts(), parts);
+        EXPECT_EQ(plan.begin(0), 0);
+        EXPECT_EQ(plan.end(parts - 1), 60);
+        int64_t total = 0;
+        for (int r = 0; r < parts; ++r) {
+            ASSERT_LE(plan.begin(r), plan.end(r));
+            const int64_t own = edges.rowPtr()[static_cast<size_t>(plan.end(r))] -
+                                edges.rowPtr()[static_cast<size_t>(plan.begin(r))];
+            total += own;
+            // whole rows only: at most one row away from the even share
+            EXPECT_LE(std::abs(own - edges.numOwn() / parts), longestRow + 1) << parts << " parts, part " << r;
+            for (int64_t s = plan.begin(r); s < plan.end(r); ++s) EXPECT_EQ(plan.ownerOf(s), r);
+        }
+        EXPECT_EQ(total, edges.numOwn());
+    }
+}
+
+TEST(ShardPlanTest, AShardKeepsItsRowsUnderLocalSlots) {
+    const auto edges = randomTable(40, 0.2, 4);
+    const auto full = Model::randomInit({40, 4, 16}, edges, 11);
+    const auto plan = ShardPlan::balanced(edges, 3);
+    int64_t rows = 0;
+    for (int r = 0; r < 3; ++r) {
+        const auto shard = shardModel(full, plan.begin(r), plan.end(r));
+        rows += shard.edges.numOwn();
+        for (int64_t s = plan.begin(r); s < plan.end(r); ++s)
+            for (int32_t t : edges.ownTargets(s)) {
+                const int64_t local = shard.edges.slot(s, t), global = edges.slot(s, t);
+                EXPECT_EQ(globalSlot(edges, plan.begin(r), local), global);
+                EXPECT_TRUE(at::equal(shard.weights[local], full.weights[global]));
+            }
+        EXPECT_TRUE(at::equal(shard.weights[0], full.weights[0])); // the shared slot is replicated
+    }
+    EXPECT_EQ(rows, edges.numOwn());
+}
+
+// The sharded loss on 1 and 3 ranks against sampledLoss with the whole model: the same losses, and
+// gradients (assembled from the shards) equal up to float summation order.
+TEST(ShardedLossTest, EqualsTheSingleProcessLossAndGradients) {
+    const auto edges = randomTable(30, 0.2, 5);
+    const auto full = Model::randomInit({30, 8, 32}, edges, 12);
+    const auto batch = randomBatch(edges, 7, 10, 9);
+    const auto ref = sampledLoss(full, batch, LossOptions{true, 1});
+    const double refNorm = gradientNorm(ref.grad);
+    for (int R : {1, 3}) {
+        const auto plan = ShardPlan::balanced(edges, R);
+        std::vector<ShardedLossResult> results(static_cast<size_t>(R));
+        const auto body = [&](int r, Communicator* comm) {
+            const auto shard = shardModel(full, plan.begin(r), plan.end(r));
+            results[static_cast<size_t>(r)] = shardedLoss(shard, plan, r, batch, true, 2, comm);
+        };
+        if (R == 1)
+            body(0, nullptr);
+        else
+            onRanks(R, [&](int r, Communicator& comm) { body(r, &comm); });
+        // assemble the global edge gradient: each own slot from its owner, the shared slot from any rank
+        at::Tensor gw = at::zeros_like(full.weights), gb = at::zeros_like(full.biases);
+        int64_t localEdges = 0;
+        for (int r = 0; r < R; ++r) {
+            const auto& res = results[static_cast<size_t>(r)];
+            EXPECT_NEAR(res.loss, ref.loss, 1e-6 * std::abs(ref.loss)) << R << " ranks, rank " << r;
+            EXPECT_EQ(res.loss, results[0].loss); // the same on every rank
+            EXPECT_NEAR(res.gradNorm, refNorm, 1e-5 * refNorm);
+            for (size_t b = 0; b < batch.size(); ++b)
+                EXPECT_NEAR(res.sampleLosses[b], ref.sampleLosses[b], 1e-6 * std::abs(ref.sampleLosses[b]));
+            expectClose(res.grad.nodeBias, ref.grad.nodeBias, 1e-5, "node_bias gradient");
+            expectClose(res.grad.positions, ref.grad.positions, 1e-5, "positions gradient");
+            localEdges += res.localEdges;
+            for (size_t k = 0; k < res.grad.slots.size(); ++k) {
+                const int64_t g = globalSlot(edges, plan.begin(r), res.grad.slots[k]);
+                if (g == 0 && r > 0) {
+                    EXPECT_TRUE(at::equal(res.grad.weights[static_cast<int64_t>(k)], gw[0]));
+                    continue;
+                }
+                gw[g].copy_(res.grad.weights[static_cast<int64_t>(k)]);
+                gb[g].copy_(res.grad.biases[static_cast<int64_t>(k)]);
+            }
+        }
+        EXPECT_EQ(localEdges, ref.edges); // every edge evaluated once, by its owner
+        at::Tensor rw = at::zeros_like(full.weights), rb = at::zeros_like(full.biases);
+        for (size_t k = 0; k < ref.grad.slots.size(); ++k) {
+            rw[ref.grad.slots[k]].copy_(ref.grad.weights[static_cast<int64_t>(k)]);
+            rb[ref.grad.slots[k]].copy_(ref.grad.biases[static_cast<int64_t>(k)]);
+        }
+        expectClose(gw, rw, 1e-5, "edge weight gradients");
+        expectClose(gb, rb, 1e-5, "edge bias gradients");
+        EXPECT_GT(rw.abs().sum().item<double>(), 0);
+    }
+}
+
+// 2 and 3 shards train like one unsharded process: losses step for step, then the parameters.
+TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
+    auto c = config(6);
+    c.optimizer = OptimizerKind::AdamW;
+    const auto single = train(c, m_dir / "single");
+    ASSERT_EQ(single.losses.size(), 6u);
+    const auto reference = ModelFile::load((m_dir / "single" / "model.brillm").string()).model;
+    c.shardEdges = true;
+    for (int R : {2, 3}) {
+        const auto dir = m_dir / ("shards" + std::to_string(R));
+        std::vector<TrainResult> results(static_cast<size_t>(R));
+        onRanks(R, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+        for (int r = 0; r < R; ++r) {
+            ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
+            for (size_t i = 0; i < 6; ++i) {
+                EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
+                EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i]))
+                    << R << " shards, step " << i + 1;
+            }
+            ASSERT_TRUE(results[static_cast<size_t>(r)].lastEvalLoss.has_value());
+            EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss, 1e-5 * *single.lastEvalLoss);
+        }
+        EXPECT_EQ(results[0].modelPath, dir / "model-shards");
+        const auto merged = mergeShards(dir / "model-shards");
+        expectSameModel(merged.model, reference, 1e-4);
+        EXPECT_EQ(merged.metadata.vocabulary.size(), static_cast<size_t>(reference.vocabSize()));
+
+        // each rank's edge rows and AdamW moments are about 1/R of the whole table
+        const auto steps = test_util::stepRecords(dir / "metrics.jsonl");
+        ASSERT_EQ(steps.size(), 6u);
+        const double whole = static_cast<double>(edgeTableBytes(reference));
+        int64_t longestRow = 0;
+        for (int64_t s = 0; s < reference.vocabSize(); ++s) longestRow = std::max(longestRow, reference.edges.ownCount(s));
+        const double rowBytes = static_cast<double>((c.dim * c.dim + c.dim) * 4);
+        double sum = 0;
+        for (const auto& rk : steps.back().at("ranks")) {
+            const double bytes = rk.at("edge_table_bytes").get<double>();
+            EXPECT_NEAR(bytes, whole / R, (static_cast<double>(longestRow) + 1) * rowBytes) << R << " shards";
+            EXPECT_LT(bytes, 0.75 * whole);
+            sum += bytes;
+        }
+        EXPECT_NEAR(sum, whole + (R - 1) * rowBytes, 0.5); // every row once, the shared slot on every rank
+        const auto ck = dir / "checkpoints" / "step-00000006";
+        for (int r = 0; r < R; ++r) {
+            const auto opt = ck / shardFileName(r, R, ".optimizer.safetensors");
+            ASSERT_TRUE(fs::exists(opt));
+            // AdamW's two moments per parameter: about twice the shard's edge rows, not the table's
+            EXPECT_LT(static_cast<double>(fs::file_size(opt)), 2 * (whole / R + (longestRow + 1) * rowBytes) + 2e5);
+        }
+    }
+}
+
+// A sharded run resumed with 3, then 2, then 1 rank continues the uninterrupted trajectory.
+TEST_F(ShardingTest, ResumesThreeThenTwoThenOneRank) {
+    auto c = config(12);
+    c.optimizer = OptimizerKind::AdamW; // moments to re-partition
+    const auto single = train(c, m_dir / "single");
+    c.shardEdges = true;
+    c.steps = 4;
+    const auto dir = m_dir / "run";
+    std::vector<double> losses;
+    std::vector<TrainResult> three(3), two(2);
+    onRanks(3, [&](int r, Communicator& comm) { three[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+    losses = three[0].losses;
+    onRanks(2, [&](int r, Communicator& comm) { two[static_cast<size_t>(r)] = resume(dir, int64_t{8}, {}, &comm); });
+    losses.insert(losses.end(), two[0].losses.begin(), two[0].losses.end());
+    const auto one = resume(dir, int64_t{12});
+    losses.insert(losses.end(), one.losses.begin(), one.losses.end());
+    ASSERT_EQ(losses.size(), 12u);
+    for (size_t i = 0; i < 12; ++i)
+        EXPECT_NEAR(losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
+    std::ifstream state(dir / "checkpoints" / "step-00000008" / "state.json");
+    EXPECT_EQ(nlohmann::json::parse(state).at("shards"), 2);
+    const auto merged = mergeShards(dir / "model-shards");
+    EXPECT_EQ(ShardSet::open(dir / "model-shards").shards(), 1);
+    expectSameModel(merged.model, ModelFile::load((m_dir / "single" / "model.brillm").string()).model, 1e-4);
+}
+
+TEST_F(ShardingTest, RefusesAGpuDeviceAndAManifestThatDoesNotCoverTheSources) {
+    auto c = config(2);
+    c.shardEdges = true;
+    c.device = "cuda";
+    EXPECT_THROW(train(c, m_dir / "gpu"), InputError);
+    c.device = "cpu";
+    train(c, m_dir / "ok");
+    const auto manifest = m_dir / "ok" / "model-shards" / "shards.json";
+    auto j = nlohmann::json::parse(std::ifstream(manifest));
+    j["files"][0]["source_end"] = 3;
+    std::ofstream(manifest) << j.dump();
+    try {
+        mergeShards(m_dir / "ok" / "model-shards");
+        FAIL() << "a manifest whose shards do not cover the sources was accepted";
+    } catch (const CheckpointError& e) {
+        EXPECT_NE(std::string(e.what()).find("shards.json"), std::string::npos) << e.what();
+    }
+}
+
+// A rank that dies mid-run (here: its callback throws and its process group goes away) makes the
+// other stop within the timeout with a TrainingError naming itself, the operation and the step.
+TEST_F(ShardingTest, ARankThatDiesStopsTheOthers) {
+    auto c = config(20);
+    c.shardEdges = true;
+    std::string survivor;
+    onRanks(2, [&](int r, Communicator& comm) {
+        TrainCallbacks cb;
+        if (r == 1)
+            cb.onStep = [](const StepReport& rep) -> bool {
+                if (rep.step == 3) throw std::runtime_error("rank 1 dies");
+                return true;
+            };
+        try {
+            train(c, m_dir / "run", cb, &comm);
+            ADD_FAILURE() << "rank " << r << " finished a run whose peer died";
+        } catch (const TrainingError& e) {
+            if (r == 0) survivor = e.what();
+        } catch (const std::runtime_error& e) {
+            EXPECT_EQ(r, 1) << e.what();
+        }
+    });
+    EXPECT_NE(survivor.find("rank 0 of 2"), std::string::npos) << survivor;
+    EXPECT_NE(survivor.find("step"), std::string::npos) << survivor;
+}
+
