@@ -70,6 +70,12 @@ for run in json.load(open(sys.argv[1]))["runs"]:
           f'loss {1e3*r["loss_seconds_per_step"]:7.2f} ms, opt {1e3*r["optimizer_seconds_per_step"]:6.2f} ms, '
           f'floor {r["memory_floor_samples_per_s"]:8.0f}, {100*r["fraction_of_floor"]:5.1f}%')
 PY
+# where the fused step's time goes: each phase waited for and timed (BRILLM_FUSED_PROFILE=1)
+for case in "1000 100000 8 32 400" "1000 100000 256 32 400"; do
+  set -- $case
+  BRILLM_GPU_FUSED=1 BRILLM_FUSED_PROFILE=1 timeout 60 "$B/brillm" bench train --device cuda --vocab $1 --own-edges $2 \
+    --batch $3 --seq-len $4 --negatives $5 --optimizer adamw --steps 5 --json 2>&1 >/dev/null | tail -3
+done | tee "$out/profile.log"
 filter='Gpu.CudaStepMatchesTheCpuKernels:Gpu.AdamWOnTheGpuMatchesTheCpuLoops'
 [ -z "${FULL:-}" ] || filter='*'
 stdbuf -oL "$B/test_gpu_training" --gtest_filter="$filter" > "$out/test_gpu_training.log" 2>&1

@@ -10,7 +10,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
+#include <ATen/Parallel.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -21,6 +26,10 @@ namespace brillm::training {
 inline namespace emulated {
 #endif
 namespace {
+
+double msSince(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
 
 void check(const char* err, const char* what) {
     if (err) throw std::runtime_error(std::string("fused GPU step, ") + what + ": " + err);
@@ -33,11 +42,13 @@ struct DeviceGuard {
     explicit DeviceGuard(const at::Device&) {}
 };
 bool onDevice(const at::Tensor& t) { return t.is_cpu(); }
+void synchronize(const at::Device&) {}
 #else
 constexpr bool kPinned = true;
 void* streamOf(const at::Device& device) { return at::cuda::getCurrentCUDAStream(device.index()).stream(); }
 using DeviceGuard = c10::cuda::CUDAGuard;
 bool onDevice(const at::Tensor& t) { return t.is_cuda(); }
+void synchronize(const at::Device& device) { at::cuda::getCurrentCUDAStream(device.index()).synchronize(); }
 #endif
 
 bool cudaFloat(const at::Tensor& t) {
@@ -55,6 +66,12 @@ bool fusedStepApplies(const Model& model) {
 
 LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batch, DeviceLossWorkspace& ws) {
     if (batch.empty()) throw InputError("the batch is empty");
+    // BRILLM_FUSED_PROFILE=1: each phase waited for and timed, one line per step on stderr
+    static const bool profile = [] {
+        const char* env = std::getenv("BRILLM_FUSED_PROFILE");
+        return env != nullptr && std::strcmp(env, "0") != 0;
+    }();
+    const auto t0 = std::chrono::steady_clock::now();
     const at::Device device = model.weights.device();
     const DeviceGuard guard(device);
     const int64_t V = model.vocabSize(), D = model.dim(), P = model.config.maxPositions;
@@ -104,29 +121,39 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
         logw = hostW.data_ptr<float>();
     }
     {
-        int64_t e = 0, c = 0;
+        // each sample's first edge and candidate, then the samples filled in parallel
+        std::vector<int64_t> firstEdge(static_cast<size_t>(B) + 1, 0), firstCand(static_cast<size_t>(B) + 1, 0);
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
-            sampleBegin[b] = static_cast<int32_t>(e);
-            start[b] = s.tokens[0];
-            for (int64_t i = 0; i < s.numEdges(); ++i, ++e) {
-                edgeSample[e] = static_cast<int32_t>(b);
-                edgeSrc[e] = s.tokens[static_cast<size_t>(i)];
-                candBegin[e] = static_cast<int32_t>(c + s.offsets[static_cast<size_t>(i)]);
-            }
-            std::memcpy(cand + c, s.candidates.data(), s.candidates.size() * sizeof(int32_t));
-            if (weighted) {
-                for (size_t k = 0; k < s.candidates.size(); ++k) {
-                    const float w = s.weights.empty() ? 1.0f : s.weights[k];
-                    if (!(w > 0) || !std::isfinite(w)) throw InputError("candidate weights must be positive and finite");
-                    logw[c + static_cast<int64_t>(k)] = std::log(w);
+            firstEdge[static_cast<size_t>(b) + 1] = firstEdge[static_cast<size_t>(b)] + s.numEdges();
+            firstCand[static_cast<size_t>(b) + 1] = firstCand[static_cast<size_t>(b)] + static_cast<int64_t>(s.candidates.size());
+        }
+        at::parallel_for(0, B, 8, [&](int64_t begin, int64_t end) {
+            for (int64_t b = begin; b < end; ++b) {
+                const auto& s = batch[static_cast<size_t>(b)];
+                int64_t e = firstEdge[static_cast<size_t>(b)];
+                const int64_t c = firstCand[static_cast<size_t>(b)];
+                sampleBegin[b] = static_cast<int32_t>(e);
+                start[b] = s.tokens[0];
+                for (int64_t i = 0; i < s.numEdges(); ++i, ++e) {
+                    edgeSample[e] = static_cast<int32_t>(b);
+                    edgeSrc[e] = s.tokens[static_cast<size_t>(i)];
+                    candBegin[e] = static_cast<int32_t>(c + s.offsets[static_cast<size_t>(i)]);
+                }
+                std::memcpy(cand + c, s.candidates.data(), s.candidates.size() * sizeof(int32_t));
+                if (weighted) {
+                    for (size_t k = 0; k < s.candidates.size(); ++k) {
+                        const float w = s.weights.empty() ? 1.0f : s.weights[k];
+                        if (!(w > 0) || !std::isfinite(w)) throw InputError("candidate weights must be positive and finite");
+                        logw[c + static_cast<int64_t>(k)] = std::log(w);
+                    }
                 }
             }
-            c += static_cast<int64_t>(s.candidates.size());
-        }
-        sampleBegin[B] = static_cast<int32_t>(e);
-        candBegin[E] = static_cast<int32_t>(c);
+        });
+        sampleBegin[B] = static_cast<int32_t>(E);
+        candBegin[E] = static_cast<int32_t>(N);
     }
+    const double fillMs = profile ? msSince(t0) : 0;
     const at::Tensor dev = host.to(device, /*non_blocking=*/true);
     const at::Tensor devW = weighted ? hostW.to(device, /*non_blocking=*/true) : at::Tensor();
 
@@ -178,6 +205,7 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
     const at::Tensor touchedHost = touchedDev.to(at::kCPU).contiguous();
     const int64_t U = touchedHost.numel();
     sc.rowOfSlot = rowOfSlot.data_ptr<int32_t>();
+    const double slotsMs = profile ? msSince(t0) - fillMs : 0;
 
     at::Tensor work = at::empty({6 * E * D + N + E}, f32);
     float* const w0 = work.data_ptr<float>();
@@ -199,7 +227,11 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
     g.dB = dB.data_ptr<float>();
     g.dNB = dNB.data_ptr<float>();
     g.dP = dP.data_ptr<float>();
-    check(fused::launchStep(p, bt, sc, g, static_cast<float>(1.0 / static_cast<double>(B)), stream), "step");
+    double kernelMs[3] = {0, 0, 0};
+    const double zeroMs = profile ? (synchronize(device), msSince(t0) - fillMs - slotsMs) : 0;
+    check(fused::launchStep(p, bt, sc, g, static_cast<float>(1.0 / static_cast<double>(B)), stream,
+                            profile ? kernelMs : nullptr),
+          "step");
 
     // the shared slot's rows: sum over edges of x_i (outer) the edge's summed dz, one product
     if (U > 0 && touchedHost.data_ptr<int64_t>()[0] == 0) {
@@ -227,6 +259,13 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
         }
     }
     r.loss = sum / static_cast<double>(B);
+    if (profile)
+        std::fprintf(stderr,
+                     "fused step: B %lld, E %lld, N %lld, U %lld: fill %.3f ms, slots+touched %.3f, zero grads %.3f, "
+                     "chain forward %.3f, candidates %.3f, chain backward %.3f, total %.3f ms\n",
+                     static_cast<long long>(B), static_cast<long long>(E), static_cast<long long>(N),
+                     static_cast<long long>(U), fillMs, slotsMs, zeroMs, kernelMs[0], kernelMs[1], kernelMs[2],
+                     msSince(t0));
     r.grad.slots.assign(touchedHost.data_ptr<int64_t>(), touchedHost.data_ptr<int64_t>() + U);
     r.grad.weights = std::move(dW);
     r.grad.biases = std::move(dB);

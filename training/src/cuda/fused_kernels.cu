@@ -8,6 +8,7 @@
 #include "fused_kernels.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #ifdef BRILLM_FUSED_EMULATE
@@ -370,12 +371,27 @@ const char* launchSlots(const Params& p, const Batch& b, const Scratch& s, void*
     return lastError();
 }
 
-const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, void* stream) {
+const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, void* stream,
+                       double* kernelMs) {
     if (!supportsDim(p.D)) return "the fused step supports d = 8, 16, 32 or 64";
     const auto st = static_cast<cudaStream_t>(stream);
     if (b.B == 0 || b.E == 0) return nullptr;
+    // profiling: wait for each kernel and time it on the host
+    auto last = std::chrono::steady_clock::now();
+    const auto mark = [&](int k) -> const char* {
+        if (!kernelMs) return nullptr;
+#ifndef BRILLM_FUSED_EMULATE
+        if (cudaStreamSynchronize(st) != cudaSuccess) return lastError();
+#endif
+        const auto now = std::chrono::steady_clock::now();
+        kernelMs[k] = std::chrono::duration<double, std::milli>(now - last).count();
+        last = now;
+        return nullptr;
+    };
+    if (const char* err = mark(0)) return err;
     BRILLM_LAUNCH(chainForward, b.B, p.D, sizeof(float) * p.D, st, p, b, s);
     if (const char* err = lastError()) return err;
+    if (const char* err = mark(0)) return err;
     switch (p.D) {
     case 8: launchCandidates<8>(p, b, s, g, invB, st); break;
     case 16: launchCandidates<16>(p, b, s, g, invB, st); break;
@@ -383,9 +399,11 @@ const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const 
     default: launchCandidates<64>(p, b, s, g, invB, st); break;
     }
     if (const char* err = lastError()) return err;
+    if (const char* err = mark(1)) return err;
     const size_t shared = sizeof(float) * (3 * static_cast<size_t>(p.D) + static_cast<size_t>(b.maxEdges));
     BRILLM_LAUNCH(chainBackward, b.B, p.D, shared, st, p, b, s, g);
-    return lastError();
+    if (const char* err = lastError()) return err;
+    return mark(2);
 }
 
 const char* launchAdamW(float* p, float* m, float* v, const float* g, const int64_t* slotOfRow,

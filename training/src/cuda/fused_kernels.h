@@ -77,7 +77,10 @@ bool supportsDim(int64_t D);
 // Each returns nullptr or a CUDA error message.
 const char* launchSlots(const Params& p, const Batch& b, const Scratch& s, void* stream);
 // Forward, edge losses and the whole backward pass; grads must be zeroed. invB = 1 / B.
-const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, void* stream);
+// kernelMs (optional, 3 entries): profiling, each kernel waited for and timed (chain forward,
+// candidates, chain backward).
+const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, void* stream,
+                       double* kernelMs = nullptr);
 
 // AdamW (torch.optim.AdamW's maths, as stepTensorOps) on rows of rowLen floats, in one pass.
 // Sparse (slotOfRow given): rows = touched rows; p/m/v row slotOfRow[r] takes gradient row r.
