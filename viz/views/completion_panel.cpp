@@ -14,6 +14,8 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMouseEvent>
+#include <QPlainTextEdit>
+#include <QTextCursor>
 #include <QPainter>
 #include <QPushButton>
 #include <QScrollArea>
@@ -253,6 +255,13 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     scroll->setWidget(m_flow);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::StyledPanel);
+    m_text = new QPlainTextEdit;
+    m_text->setObjectName(QStringLiteral("completion.text"));
+    m_text->setReadOnly(true);
+    m_text->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    m_text->setPlaceholderText(tr("The prompt and its completion as text"));
+    m_text->setToolTip(tr("The prompt and its completion as plain text (generated part in bold): select and copy"));
+    m_text->setMinimumHeight(m_text->fontMetrics().lineSpacing() * 2 + 10);
 
     m_stepInfo = new QLabel;
     m_stepInfo->setTextFormat(Qt::RichText);
@@ -286,9 +295,11 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
 
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(scroll);
+    split->addWidget(m_text);
     split->addWidget(lower);
     split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 2);
+    split->setStretchFactor(1, 1);
+    split->setStretchFactor(2, 2);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
@@ -320,6 +331,10 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     connect(m_skipSpecial, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
 
     connect(doc, &StudioDocument::selectionChanged, this, &CompletionPanel::updateCandidates);
+    connect(doc, &StudioDocument::traceReset, this, &CompletionPanel::updateText);
+    connect(doc, &StudioDocument::stepAppended, this, &CompletionPanel::updateText);
+    connect(doc, &StudioDocument::traceFinished, this, &CompletionPanel::updateText);
+    connect(doc, &StudioDocument::modelChanged, this, &CompletionPanel::updateText);
     connect(doc, &StudioDocument::traceFinished, this, &CompletionPanel::updateCandidates);
     connect(doc, &StudioDocument::traceReset, this, &CompletionPanel::updateCandidates);
     connect(doc, &StudioDocument::busyChanged, this, &CompletionPanel::updateState);
@@ -373,6 +388,32 @@ void CompletionPanel::branchWithRow(int row) {
     const int32_t node = m_candidates->nodeAt(row);
     if (step < 0 || node < 0 || m_doc->isGenerating()) return;
     m_doc->branchAt(step, node);
+}
+
+namespace {
+// The text of nodes [from, to) of the trace, decoded as the codec decodes a sequence (bytes of
+// a character split over tokens join up); without a codec, the nodes' texts.
+QString decodeRange(const StudioModel& m, const std::vector<int32_t>& tokens, size_t from, size_t to) {
+    if (from >= to) return {};
+    if (m.codec) return QString::fromStdString(m.codec->decode(std::span<const int32_t>(tokens.data() + from, to - from)));
+    QString out;
+    for (size_t i = from; i < to; ++i) out += m.text(tokens[i]);
+    return out;
+}
+} // namespace
+
+QString CompletionPanel::completionText() const { return m_text->toPlainText(); }
+
+void CompletionPanel::updateText() {
+    m_text->clear();
+    if (!m_doc->hasModel() || !m_doc->hasTrace()) return;
+    const auto& tokens = m_doc->trace().tokens;
+    const auto user = std::min(tokens.size(), static_cast<size_t>(std::max<int64_t>(0, m_doc->userPromptTokens())));
+    QTextCursor cursor(m_text->document());
+    cursor.insertText(decodeRange(*m_doc->model(), tokens, 0, user));
+    QTextCharFormat generated;
+    generated.setFontWeight(QFont::Bold);
+    cursor.insertText(decodeRange(*m_doc->model(), tokens, user, tokens.size()), generated);
 }
 
 void CompletionPanel::updateModeWidgets() {

@@ -16,6 +16,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
+class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
 class QTableView;
@@ -74,6 +75,9 @@ public:
     void setPrompt(const QString& text);
     QLineEdit* promptEdit() const { return m_prompt; }
     TokenFlowWidget* tokenFlow() const { return m_flow; }
+    // The prompt and its completion as plain text one can select and copy (the generated part in bold).
+    QPlainTextEdit* textView() const { return m_text; }
+    QString completionText() const;
     CandidateTableModel* candidateModel() const { return m_candidates; }
     int candidateCount() const;
 
@@ -90,6 +94,7 @@ private:
     void updateCandidates();
     void updateState();
     void updateModeWidgets();
+    void updateText();
 
     StudioDocument* m_doc;
     QLineEdit* m_prompt;
@@ -107,6 +112,7 @@ private:
     QCheckBox* m_skipSpecial;
     QSpinBox* m_candidateCount;
     TokenFlowWidget* m_flow;
+    QPlainTextEdit* m_text;
     QLabel* m_stepInfo;
     QLabel* m_historyLabel;
     QTableView* m_table;

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// CortexMapView: every node of the model at a fixed 2-D position (CortexLayout, computed on a
-// worker thread once per model and cached on disk), coloured by its energy at the shown step;
-// play/pause animates over the steps. The step's source and taken target are ringed, its top
-// candidates labelled, and shared-slot candidates - all tied at one energy - drawn as squares.
-// Hover shows token, energy, probability and rank.
+// CortexMapView: the candidates of the shown step as a map one can read at V = 4 000. Two
+// layouts: "ranked" (the source in the centre, its own-slot candidates on a spiral in rank
+// order, none overlapping) and "vocabulary map" (every node at a fixed 2-D position,
+// CortexLayout, computed on a worker thread once per model and cached on disk). The candidates
+// on the shared slot - all tied at one energy - are ONE aggregate mark with their count and
+// total probability. Wheel, +/- and the buttons zoom, drag pans, 0 or "Fit" fits; labels are
+// placed greedily by rank and dropped where they would collide, so zooming in shows more.
+// Hover shows token, energy, probability and rank; play/pause animates over the steps.
 
 #include "views/cortex_layout.h"
 #include "common/exportable_view.h"
@@ -12,8 +15,10 @@
 
 #include <QWidget>
 
+#include <optional>
 #include <vector>
 
+class QComboBox;
 class QLabel;
 class QSlider;
 class QTimer;
@@ -26,26 +31,69 @@ class StudioDocument;
 class CortexCanvas : public QWidget {
     Q_OBJECT
 public:
+    enum class Mode { Ranked, Map };
     explicit CortexCanvas(StudioDocument* doc, QWidget* parent = nullptr);
-    void setLayout(std::vector<QPointF> positions) { m_positions = std::move(positions); update(); }
+    void setLayout(std::vector<QPointF> positions);
     bool hasLayout() const { return !m_positions.empty(); }
-    QPointF nodePos(int32_t node, const QRectF& area) const;
-    void paintTo(QPainter& p, const QRectF& area);
-    // Nearest node within radius pixels, -1 if none.
+    void setMode(Mode mode);
+    Mode mode() const { return m_mode; }
+
+    // The scene of the shown step (rebuilt when the step, trace or mode changes).
+    const CortexScene& scene() const;
+    // World -> pixels for the current zoom and pan inside area (the map's part of the widget).
+    QTransform viewTransform(const QRectF& area) const;
+    QTransform viewTransform() const { return viewTransform(mapArea()); }
+    QRectF mapArea() const;
+    double zoom() const { return m_zoom; }
+    QPointF pan() const { return m_pan; }
+    // Zoom by factor keeping the pixel at anchor fixed; fit resets zoom and pan.
+    void zoomBy(double factor, QPointF anchor);
+    void zoomBy(double factor) { zoomBy(factor, mapArea().center()); }
+    void fitView();
+    // Pixel centre of a node's mark (its item in the scene), or of the aggregate for -1.
+    std::optional<QPointF> markCenter(int32_t node) const;
+    // Item under pos (index into scene().items), -1 if none.
+    int itemAt(QPointF pos) const;
+    // Node under pos, -1 if none (also for the aggregate).
     int32_t nodeAt(QPointF pos, double radius = 8) const;
-    QSize sizeHint() const override { return {520, 480}; }
+    // The labels of the last paint: their boxes and texts, in pixels (tests).
+    const std::vector<QRectF>& labelRects() const { return m_labelRects; }
+    const QStringList& labelTexts() const { return m_labelTexts; }
+
+    void paintTo(QPainter& p, const QRectF& area, bool fitted = false);
+    QSize sizeHint() const override { return {560, 480}; }
     QSize minimumSizeHint() const override { return {200, 180}; }
+
+Q_SIGNALS:
+    void viewChanged();
 
 protected:
     void paintEvent(QPaintEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void wheelEvent(QWheelEvent* event) override;
+    void keyPressEvent(QKeyEvent* event) override;
 
 private:
-    QRectF area() const;
+    void paintLegend(QPainter& p, const QRectF& area, const CortexScene& sc) const;
+    QString itemLabel(const CortexItem& it) const;
+    QString itemToolTip(const CortexItem& it) const;
     StudioDocument* m_doc;
     std::vector<QPointF> m_positions;
-    int32_t m_hover = -1;
+    Mode m_mode = Mode::Ranked;
+    double m_zoom = 1;
+    QPointF m_pan;
+    int m_hover = -1;
+    QPointF m_pressPos;
+    QPointF m_panAtPress;
+    bool m_pressed = false, m_dragged = false;
+    mutable CortexScene m_scene;
+    mutable int m_sceneStep = -2;
+    mutable bool m_sceneDirty = true;
+    std::vector<QRectF> m_labelRects;
+    QStringList m_labelTexts;
+    friend class CortexMapView;
 };
 
 class CortexMapView : public QWidget, public ExportableView {
@@ -58,6 +106,7 @@ public:
     // Where layouts are cached; default QStandardPaths::CacheLocation.
     void setCacheDir(const QString& dir) { m_cacheDir = dir; }
     bool isPlaying() const;
+    QComboBox* modeBox() const { return m_mode; }
 
     QString exportName() const override { return QStringLiteral("cortex-map"); }
     QSize exportSize() const override;
@@ -74,16 +123,19 @@ private:
     void startLayout();
     void advance();
     void syncSlider();
+    void updateInfo();
 
     StudioDocument* m_doc;
     CortexCanvas* m_canvas;
     QToolButton* m_play;
     QSlider* m_slider;
+    QComboBox* m_mode;
     QLabel* m_info;
     QTimer* m_timer;
     JobTracker m_jobs;
     QString m_cacheDir;
     CortexLayout m_layout;
+    QString m_layoutNote;
 };
 
 } // namespace brillm::viz

@@ -16,6 +16,8 @@
 #include <QLineEdit>
 #include <QPicture>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QToolTip>
 #include <QTextDocument>
 #include <QVBoxLayout>
 
@@ -91,10 +93,30 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     m_stats->setTextFormat(Qt::RichText);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
     // Fixed heights: a label that changes height would re-layout and re-plot the whole view.
+    // The statistics table's height is measured from its text (7 rows of a table, subscripts).
     m_header->setFixedHeight(m_header->fontMetrics().lineSpacing() * 2 + 6);
-    m_stats->setFixedHeight(m_stats->fontMetrics().lineSpacing() * 7 + 20);
+    {
+        // Sized for wide numbers, so that no value is ever cut off.
+        QFont small = m_stats->font();
+        small.setPointSizeF(small.pointSizeF() * 0.9);
+        m_stats->setFont(small);
+        EdgeParameters wide;
+        wide.weight = wide.bias = {-99.9999, 99.9999};
+        wide.sharedWeight = wide.sharedBias = {99.9999, -99.9999};
+        QTextDocument measure;
+        measure.setDefaultFont(small);
+        measure.setHtml(statisticsHtml(wide));
+        m_stats->setFixedSize(static_cast<int>(std::ceil(measure.idealWidth())) + 8, static_cast<int>(std::ceil(measure.size().height())) + 6);
+        m_stats->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    }
+    m_readout = new QLabel;
+    m_readout->setTextFormat(Qt::PlainText);
+    m_readout->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_readout->setFixedHeight(m_readout->fontMetrics().lineSpacing() + 4);
+    m_readout->setText(tr("Hover a cell for its value."));
     m_plot = new QCustomPlot;
-    m_plot->setMinimumHeight(220);
+    m_plot->setMinimumHeight(160);
+    m_plot->setMouseTracking(true);
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_source);
@@ -105,9 +127,24 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(bar);
-    layout->addWidget(m_header);
-    layout->addWidget(m_plot, 1);
-    layout->addWidget(m_stats);
+    // Below the bar everything scrolls when the dock is smaller than the minimum, rather than
+    // the statistics being cut off.
+    auto* body = new QWidget;
+    auto* bodyLayout = new QVBoxLayout(body);
+    bodyLayout->setContentsMargins(0, 0, 0, 0);
+    bodyLayout->addWidget(m_header);
+    // The statistics beside the plots when the view is wide enough, else under them.
+    m_plotRow = new QBoxLayout(QBoxLayout::LeftToRight);
+    m_plotRow->addWidget(m_plot, 1);
+    m_plotRow->addWidget(m_stats, 0, Qt::AlignTop);
+    bodyLayout->addLayout(m_plotRow, 1);
+    bodyLayout->addWidget(m_readout);
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(body);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    layout->addWidget(scroll, 1);
+    connect(m_plot, &QCustomPlot::mouseMove, this, &EdgeInspector::onPlotMouseMove);
 
     connect(show, &QPushButton::clicked, this, &EdgeInspector::showTyped);
     connect(m_source, &QLineEdit::returnPressed, this, &EdgeInspector::showTyped);
@@ -172,8 +209,9 @@ void EdgeInspector::inspect(int32_t source, int32_t target) {
     rebuild();
 }
 
-QString EdgeInspector::statisticsText() const {
-    if (!m_valid) return {};
+QString EdgeInspector::statisticsText() const { return m_valid ? statisticsHtml(m_params) : QString(); }
+
+QString EdgeInspector::statisticsHtml(const EdgeParameters& e) {
     auto row = [](const QString& name, const MatrixStats& s) {
         return QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right>%3</td><td align=right>%4</td>"
                               "<td align=right>%5</td><td align=right>%6</td></tr>")
@@ -186,17 +224,23 @@ QString EdgeInspector::statisticsText() const {
     };
     QString html = QStringLiteral("<table cellspacing=0 cellpadding=2><tr><th></th><th>mean</th><th>std</th><th>min</th>"
                                   "<th>max</th><th>‖·‖<sub>F</sub></th></tr>");
-    html += row(tr("W (this edge)"), matrixStats(m_params.weight));
-    html += row(tr("W (shared)"), matrixStats(m_params.sharedWeight));
-    html += row(tr("W − W<sub>shared</sub>"), matrixStats(minus(m_params.weight, m_params.sharedWeight)));
-    html += row(tr("b (this edge)"), matrixStats(m_params.bias));
-    html += row(tr("b (shared)"), matrixStats(m_params.sharedBias));
-    html += row(tr("b − b<sub>shared</sub>"), matrixStats(minus(m_params.bias, m_params.sharedBias)));
+    html += row(tr("W (this edge)"), matrixStats(e.weight));
+    html += row(tr("W (shared)"), matrixStats(e.sharedWeight));
+    html += row(tr("W − W<sub>shared</sub>"), matrixStats(minus(e.weight, e.sharedWeight)));
+    html += row(tr("b (this edge)"), matrixStats(e.bias));
+    html += row(tr("b (shared)"), matrixStats(e.sharedBias));
+    html += row(tr("b − b<sub>shared</sub>"), matrixStats(minus(e.bias, e.sharedBias)));
     return html + QStringLiteral("</table>");
 }
 
 void EdgeInspector::contextMenuEvent(QContextMenuEvent* event) {
     if (m_valid) m_doc->requestEditMenu(m_params.source, m_params.target, event->globalPos());
+}
+
+void EdgeInspector::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    const bool side = width() >= m_stats->width() + 320;
+    m_plotRow->setDirection(side ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom);
 }
 
 void EdgeInspector::showEvent(QShowEvent* event) {
@@ -214,6 +258,7 @@ void EdgeInspector::rebuild(bool force) {
     const ViewColors c = ViewColors::current();
     m_plot->clearPlottables();
     m_plot->plotLayout()->clear();
+    m_hoverRects.clear();
     m_plot->setBackground(c.background);
     if (!m_valid || !m_doc->hasModel()) {
         m_header->setText(m_doc->hasModel() ? tr("<i>Select a step, or type an edge and press Enter.</i>")
@@ -283,6 +328,8 @@ void EdgeInspector::rebuild(bool force) {
         auto* brect = new QCPAxisRect(m_plot);
         m_plot->plotLayout()->addElement(1, k, rect);
         m_plot->plotLayout()->addElement(2, k, brect);
+        m_hoverRects.push_back({rect, k, false});
+        m_hoverRects.push_back({brect, k, true});
         for (auto* r : {rect, brect})
             for (auto* ax : r->axes()) styleAxis(ax);
         rect->axis(QCPAxis::atLeft)->setRangeReversed(true);
@@ -325,6 +372,38 @@ void EdgeInspector::rebuild(bool force) {
     m_plot->plotLayout()->setRowStretchFactor(1, 5);
     m_plot->plotLayout()->setRowStretchFactor(2, 1);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString EdgeInspector::cellReadout(QPointF pos) const {
+    if (!m_valid || !m_doc->hasModel()) return {};
+    const auto d = static_cast<int>(m_params.dim);
+    for (const auto& h : m_hoverRects) {
+        if (!h.rect->rect().contains(pos.toPoint())) continue;
+        const int j = static_cast<int>(std::lround(h.rect->axis(QCPAxis::atBottom)->pixelToCoord(pos.x())));
+        const int i = h.bias ? 0 : static_cast<int>(std::lround(h.rect->axis(QCPAxis::atLeft)->pixelToCoord(pos.y())));
+        if (i < 0 || i >= d || j < 0 || j >= d) return {};
+        const auto k = static_cast<size_t>(h.bias ? j : i * d + j);
+        const double own = h.bias ? m_params.bias[k] : m_params.weight[k];
+        const double shared = h.bias ? m_params.sharedBias[k] : m_params.sharedWeight[k];
+        const QString where = h.bias ? tr("b[%1]").arg(j) : tr("W[%1, %2] (row %1, column %2)").arg(i).arg(j);
+        const QString panel = h.panel == 0 ? tr("this edge") : h.panel == 1 ? tr("shared") : tr("difference");
+        return tr("%1 in %2 · this edge %3 · shared %4 · difference %5")
+            .arg(where, panel)
+            .arg(own, 0, 'g', 6)
+            .arg(shared, 0, 'g', 6)
+            .arg(own - shared, 0, 'g', 6);
+    }
+    return {};
+}
+
+void EdgeInspector::onPlotMouseMove(QMouseEvent* event) {
+    const QString text = cellReadout(event->position());
+    if (text.isEmpty()) {
+        QToolTip::hideText();
+        return;
+    }
+    m_readout->setText(text);
+    QToolTip::showText(event->globalPosition().toPoint(), text.toHtmlEscaped().replace(QStringLiteral(" · "), QStringLiteral("<br>")), m_plot);
 }
 
 QSize EdgeInspector::exportSize() const { return size().expandedTo(QSize(900, 520)); }

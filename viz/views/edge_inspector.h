@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // EdgeInspector: one edge s -> t - its slot (own or shared), its d x d matrix and bias as
-// heatmaps with statistics, next to the shared slot's and their difference.
+// heatmaps with statistics, next to the shared slot's and their difference. Hovering a cell
+// shows its row, column and the three values (this edge, shared, difference) in a readout
+// line and a tooltip. The statistics table is sized to its text, never cut off.
 
 #include "common/exportable_view.h"
 
@@ -12,6 +14,8 @@
 #include <vector>
 
 class QCustomPlot;
+class QCPAxisRect;
+class QBoxLayout;
 class QCheckBox;
 class QLabel;
 class QLineEdit;
@@ -44,6 +48,11 @@ public:
     void inspect(int32_t source, int32_t target);
     const EdgeParameters& parameters() const { return m_params; }
     QString statisticsText() const;
+    // The readout of the cell under a plot pixel ("" when none): what hovering shows.
+    QString cellReadout(QPointF plotPos) const;
+    QCustomPlot* plot() const { return m_plot; }
+    QLabel* statisticsLabel() const { return m_stats; }
+    QLabel* readoutLabel() const { return m_readout; }
 
     QString exportName() const override { return QStringLiteral("edge-inspector"); }
     QSize exportSize() const override;
@@ -51,12 +60,15 @@ public:
 
 protected:
     void showEvent(QShowEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
     void contextMenuEvent(QContextMenuEvent* event) override;
 
 private:
     void followSelection();
     void showTyped();
     void rebuild(bool force = false);
+    static QString statisticsHtml(const EdgeParameters& params);
+    void onPlotMouseMove(QMouseEvent* event);
 
     StudioDocument* m_doc;
     QLineEdit* m_source;
@@ -64,7 +76,15 @@ private:
     QCheckBox* m_follow;
     QLabel* m_header;
     QLabel* m_stats;
+    QLabel* m_readout;
+    QBoxLayout* m_plotRow;
     QCustomPlot* m_plot;
+    struct HoverRect {
+        QCPAxisRect* rect;
+        int panel; // 0 this edge, 1 shared, 2 difference
+        bool bias;
+    };
+    std::vector<HoverRect> m_hoverRects;
     EdgeParameters m_params;
     bool m_valid = false;
     bool m_dirty = false;

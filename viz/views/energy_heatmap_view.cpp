@@ -6,7 +6,7 @@
 
 #include <qcustomplot.h>
 
-#include <QCheckBox>
+#include <QComboBox>
 #include <QPicture>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -37,6 +37,64 @@ HeatmapData buildHeatmap(const StudioModel& model, const Trace& trace, int k) {
     return d;
 }
 
+double heatmapValue(HeatmapScale scale, const Candidate& c, const std::vector<Candidate>& column) {
+    switch (scale) {
+    case HeatmapScale::Energy: return c.energy;
+    case HeatmapScale::MinusBest: return column.empty() ? 0 : c.energy - column.front().energy;
+    case HeatmapScale::PerStep: {
+        if (column.empty()) return 0;
+        const double top = column.front().energy, low = column.back().energy;
+        return top - low > 1e-12 ? (c.energy - low) / (top - low) : 1.0;
+    }
+    case HeatmapScale::Probability: return c.probability;
+    case HeatmapScale::Log10Energy: return c.energy > 0 ? std::log10(c.energy) : std::numeric_limits<double>::quiet_NaN();
+    }
+    return c.energy;
+}
+
+// The token of every cell, drawn at paint time wherever it fits the cell as the plot is sized now.
+class HeatmapCellLabels : public QCPLayerable {
+public:
+    explicit HeatmapCellLabels(QCustomPlot* plot) : QCPLayerable(plot) {}
+    struct Cell {
+        double key, value;
+        QString text;
+        bool dark; // the cell's colour is dark: white text
+    };
+    std::vector<Cell> cells;
+    std::vector<QRectF> drawn;
+    QFont font;
+
+protected:
+    void applyDefaultAntialiasingHint(QCPPainter* painter) const override { painter->setRenderHint(QPainter::TextAntialiasing); }
+    QRect clipRect() const override { return mParentPlot->axisRect()->rect(); }
+    void draw(QCPPainter* painter) override {
+        drawn.clear();
+        QCPAxis* x = mParentPlot->xAxis;
+        QCPAxis* y = mParentPlot->yAxis;
+        const double cw = std::abs(x->coordToPixel(1) - x->coordToPixel(0));
+        const double ch = std::abs(y->coordToPixel(1) - y->coordToPixel(0));
+        QFont f = font;
+        f.setPointSizeF(std::clamp(ch * 0.42, 6.0, 9.5));
+        const QFontMetricsF fm(f);
+        if (ch < fm.height() - 1 || cw < fm.averageCharWidth() * 2 + 4) return; // nothing would be readable
+        painter->setFont(f);
+        const QRectF area = mParentPlot->axisRect()->rect();
+        for (const auto& c : cells) {
+            const QPointF ctr(x->coordToPixel(c.key), y->coordToPixel(c.value));
+            const QRectF cell(ctr.x() - cw / 2, ctr.y() - ch / 2, cw, ch);
+            if (!area.intersects(cell)) continue;
+            const QString t = fm.elidedText(c.text, Qt::ElideRight, cw - 4);
+            if (t.isEmpty() || t == QStringLiteral("…")) continue;
+            const double w = fm.horizontalAdvance(t);
+            painter->setPen(c.dark ? QColor(Qt::white) : QColor(Qt::black));
+            const QRectF box(ctr.x() - w / 2, ctr.y() - fm.height() / 2, w, fm.height());
+            painter->drawText(box, Qt::AlignCenter, t);
+            drawn.push_back(box);
+        }
+    }
+};
+
 namespace {
 QCPColorGradient viridis() {
     QCPColorGradient g;
@@ -53,7 +111,7 @@ EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWi
     m_plot->setNoAntialiasingOnDrag(true);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     m_map->setInterpolate(false);
-    m_map->setTightBoundary(true);
+    m_map->setTightBoundary(false); // the first and last rows and columns as wide as the others
     m_scale = new QCPColorScale(m_plot);
     m_plot->plotLayout()->addElement(0, 1, m_scale);
     m_scale->setType(QCPAxis::atRight);
@@ -79,12 +137,22 @@ EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWi
     m_k->setValue(12);
     m_k->setPrefix(tr("top "));
     m_k->setToolTip(tr("Candidates per step (rows)"));
-    m_relative = new QCheckBox(tr("relative to each step's best"));
-    m_relative->setToolTip(tr("Colour energy minus the step's top energy, so steps of different scale compare"));
+    m_labels = new HeatmapCellLabels(m_plot);
+    m_scaleBox = new QComboBox;
+    m_scaleBox->addItem(tr("energy"), static_cast<int>(HeatmapScale::Energy));
+    m_scaleBox->addItem(tr("energy − step's best"), static_cast<int>(HeatmapScale::MinusBest));
+    m_scaleBox->addItem(tr("per step, 0 to 1"), static_cast<int>(HeatmapScale::PerStep));
+    m_scaleBox->addItem(tr("probability"), static_cast<int>(HeatmapScale::Probability));
+    m_scaleBox->addItem(tr("log₁₀ energy"), static_cast<int>(HeatmapScale::Log10Energy));
+    m_scaleBox->setCurrentIndex(2);
+    m_scaleBox->setToolTip(tr("What the colour shows. Energies along a path can differ by orders of magnitude, which "
+                              "hides the differences between a step's candidates: \"per step\" scales each column "
+                              "from its lowest shown candidate (0) to its best (1)."));
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Rows:")));
     bar->addWidget(m_k);
-    bar->addWidget(m_relative);
+    bar->addWidget(new QLabel(tr("Colour:")));
+    bar->addWidget(m_scaleBox);
     bar->addStretch(1);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
@@ -96,7 +164,7 @@ EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWi
     m_timer->setInterval(40);
     connect(m_timer, &QTimer::timeout, this, &EnergyHeatmapView::rebuild);
     connect(m_k, &QSpinBox::valueChanged, this, &EnergyHeatmapView::scheduleRebuild);
-    connect(m_relative, &QCheckBox::toggled, this, &EnergyHeatmapView::scheduleRebuild);
+    connect(m_scaleBox, &QComboBox::currentIndexChanged, this, &EnergyHeatmapView::scheduleRebuild);
     connect(doc, &StudioDocument::traceReset, this, &EnergyHeatmapView::scheduleRebuild);
     connect(doc, &StudioDocument::stepAppended, this, &EnergyHeatmapView::scheduleRebuild);
     connect(doc, &StudioDocument::traceFinished, this, &EnergyHeatmapView::rebuild);
@@ -107,6 +175,12 @@ EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWi
 }
 
 void EnergyHeatmapView::setTopK(int k) { m_k->setValue(k); }
+
+void EnergyHeatmapView::setScale(HeatmapScale scale) { m_scaleBox->setCurrentIndex(m_scaleBox->findData(static_cast<int>(scale))); }
+
+HeatmapScale EnergyHeatmapView::scale() const { return static_cast<HeatmapScale>(m_scaleBox->currentData().toInt()); }
+
+const std::vector<QRectF>& EnergyHeatmapView::cellLabelRects() const { return m_labels->drawn; }
 
 void EnergyHeatmapView::scheduleRebuild() {
     if (!m_timer->isActive()) m_timer->start();
@@ -135,6 +209,7 @@ void EnergyHeatmapView::rebuild() {
         m_data = {};
         m_map->data()->clear();
         m_taken->data()->clear();
+        m_labels->cells.clear();
         m_plot->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
@@ -142,16 +217,15 @@ void EnergyHeatmapView::rebuild() {
     const auto& trace = m_doc->trace();
     m_data = buildHeatmap(model, trace, m_k->value());
     const int S = m_data.steps, K = m_data.k;
-    const bool relative = m_relative->isChecked();
+    const HeatmapScale scale = this->scale();
     m_map->data()->setSize(S, K);
     m_map->data()->setRange(QCPRange(0, S - 1), QCPRange(1, K));
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int s = 0; s < S; ++s) {
         const auto& col = m_data.columns[static_cast<size_t>(s)];
-        const double top = col.empty() ? 0 : col.front().energy;
         for (int r = 0; r < K; ++r) {
             double v = std::numeric_limits<double>::quiet_NaN();
-            if (r < static_cast<int>(col.size())) v = relative ? col[static_cast<size_t>(r)].energy - top : col[static_cast<size_t>(r)].energy;
+            if (r < static_cast<int>(col.size())) v = heatmapValue(scale, col[static_cast<size_t>(r)], col);
             m_map->data()->setCell(s, r, v);
             if (std::isfinite(v)) {
                 lo = std::min(lo, v);
@@ -162,7 +236,7 @@ void EnergyHeatmapView::rebuild() {
     if (!std::isfinite(lo)) lo = hi = 0;
     if (hi - lo < 1e-9) hi = lo + 1e-9;
     m_map->setDataRange(QCPRange(lo, hi));
-    m_scale->axis()->setLabel(relative ? tr("energy − step best") : tr("energy"));
+    m_scale->axis()->setLabel(m_scaleBox->currentText());
 
     // The token each step took, ringed where it is among the shown ranks.
     QVector<double> xs, ys;
@@ -191,24 +265,15 @@ void EnergyHeatmapView::rebuild() {
     m_plot->xAxis->setRange(-0.5, S - 0.5);
     m_plot->yAxis->setRange(0.5, K + 0.5);
 
-    // Token labels inside the cells, when there is room for them.
-    const QRect ar = m_plot->axisRect()->rect();
-    const double cellW = ar.width() / std::max(1.0, double(S)), cellH = ar.height() / std::max(1.0, double(K));
-    if (S * K <= 1500 && cellW >= 22 && cellH >= 12) {
-        QFont f = font();
-        f.setPointSizeF(std::max(6.0, std::min(9.0, cellH * 0.45)));
-        for (int s = 0; s < S; ++s) {
-            const auto& col = m_data.columns[static_cast<size_t>(s)];
-            for (size_t r = 0; r < col.size(); ++r) {
-                auto* t = new QCPItemText(m_plot);
-                t->position->setCoords(s, static_cast<double>(r) + 1);
-                t->setText(QFontMetrics(f).elidedText(model.label(col[r].node), Qt::ElideRight, static_cast<int>(cellW) - 2));
-                t->setFont(f);
-                const double v = m_map->data()->cell(s, static_cast<int>(r));
-                t->setColor((v - lo) / (hi - lo) > 0.6 ? Qt::black : Qt::white);
-                t->setClipToAxisRect(true);
-                t->setSelectable(false);
-            }
+    // Token labels inside the cells: which ones fit is decided when the plot paints.
+    m_labels->font = font();
+    m_labels->cells.clear();
+    for (int s = 0; s < S; ++s) {
+        const auto& col = m_data.columns[static_cast<size_t>(s)];
+        for (size_t r = 0; r < col.size(); ++r) {
+            const double v = m_map->data()->cell(s, static_cast<int>(r));
+            const double t = std::isfinite(v) ? (v - lo) / (hi - lo) : 0;
+            m_labels->cells.push_back({double(s), static_cast<double>(r) + 1, model.label(col[r].node), t < 0.6});
         }
     }
     updateSelection();
@@ -248,14 +313,16 @@ void EnergyHeatmapView::onMouseMove(QMouseEvent* event) {
     const auto& model = *m_doc->model();
     const auto& st = m_doc->trace().steps[static_cast<size_t>(s)];
     QToolTip::showText(event->globalPosition().toPoint(),
-                       tr("<b>step %1</b>: %2 → <b>%3</b><br>energy %4<br>probability %5<br>rank %6%7%8")
+                       tr("<b>step %1</b>: %2 → <b>%3</b><br>energy %4<br>probability %5<br>rank %6%7%8<br>colour: %9 = %10")
                            .arg(s)
                            .arg(model.label(st.source).toHtmlEscaped(), model.label(c.node).toHtmlEscaped())
                            .arg(c.energy, 0, 'f', 5)
                            .arg(c.probability, 0, 'g', 4)
                            .arg(c.rank)
                            .arg(c.shared ? tr("<br>shared slot") : tr("<br>own slot"))
-                           .arg(c.taken ? tr("<br><i>taken</i>") : QString()),
+                           .arg(c.taken ? tr("<br><i>taken</i>") : QString())
+                           .arg(m_scaleBox->currentText().toHtmlEscaped())
+                           .arg(heatmapValue(scale(), c, col), 0, 'g', 5),
                        m_plot);
 }
 

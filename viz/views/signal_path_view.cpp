@@ -6,6 +6,7 @@
 
 #include <QContextMenuEvent>
 #include <QHelpEvent>
+#include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
@@ -19,10 +20,20 @@ namespace brillm::viz {
 
 namespace {
 constexpr int kMargin = 24;
-constexpr int kSpacing = 118;
-constexpr int kNodeY = 92;
+constexpr int kSpacing = 118; // fallback spacing, before the first layout
 constexpr int kNodeH = 30;
-constexpr int kHeight = 300;
+constexpr double kMinNodeW = 34, kMaxNodeW = 220, kMinGap = 44;
+
+QFont smallFont(QFont f) {
+    f.setPointSizeF(std::max(6.5, f.pointSizeF() * 0.85));
+    return f;
+}
+
+QStringList edgeLines(const TraceStep& s) {
+    return {QStringLiteral("E %1").arg(s.energy, 0, 'f', 3), QStringLiteral("p %1").arg(s.probability, 0, 'g', 3),
+            s.rank > 0 ? QStringLiteral("rank %1").arg(s.rank) : QStringLiteral("excluded"),
+            s.shared ? SignalPathCanvas::tr("shared slot") : SignalPathCanvas::tr("own #%1").arg(s.slot)};
+}
 } // namespace
 
 SignalPathCanvas::SignalPathCanvas(StudioDocument* doc, QWidget* parent) : QWidget(parent), m_doc(doc) {
@@ -30,22 +41,87 @@ SignalPathCanvas::SignalPathCanvas(StudioDocument* doc, QWidget* parent) : QWidg
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 
+void SignalPathCanvas::relayout() {
+    m_x.clear();
+    m_w.clear();
+    m_labelW.clear();
+    const QFontMetricsF fm(font()), fms(smallFont(font()));
+    m_lineH = fms.height();
+    // The edge labels (4 lines) sit above the arrow, inside the gap between two nodes.
+    m_nodeY = std::max(8.0, 8 + 4 * m_lineH + 3 - kNodeH / 2.0);
+    if (!m_doc->hasModel() || !m_doc->hasTrace()) return;
+    const auto& trace = m_doc->trace();
+    const auto& model = *m_doc->model();
+    for (size_t i = 0; i < trace.tokens.size(); ++i)
+        m_w.push_back(std::clamp(fm.horizontalAdvance(model.label(trace.tokens[i])) + 16, kMinNodeW, kMaxNodeW));
+    for (const auto& s : trace.steps) {
+        double w = 0;
+        for (const QString& line : edgeLines(s)) w = std::max(w, fms.horizontalAdvance(line));
+        m_labelW.push_back(w + 8);
+    }
+    double x = kMargin + (m_w.empty() ? 0 : m_w[0] / 2);
+    for (size_t i = 0; i < m_w.size(); ++i) {
+        m_x.push_back(x);
+        if (i + 1 < m_w.size()) {
+            const double gap = std::max(kMinGap, (i < m_labelW.size() ? m_labelW[i] : 0) + 6);
+            x += m_w[i] / 2 + gap + m_w[i + 1] / 2;
+        }
+    }
+}
+
+int SignalPathCanvas::height0() const { return static_cast<int>(m_nodeY + kNodeH + 18 + 160 + m_lineH + 10); }
+
 QSize SignalPathCanvas::sizeHint() const {
-    const int n = m_doc->hasTrace() ? static_cast<int>(m_doc->trace().tokens.size()) : 1;
-    return {2 * kMargin + std::max(1, n) * kSpacing, kHeight};
+    if (m_x.empty()) return {2 * kMargin + kSpacing, height0()};
+    return {static_cast<int>(m_x.back() + m_w.back() / 2 + kMargin), height0()};
 }
 
 QPointF SignalPathCanvas::nodeCenter(int token) const {
-    return {kMargin + kSpacing * 0.5 + token * kSpacing, kNodeY + kNodeH / 2.0};
+    const double y = m_nodeY + kNodeH / 2.0;
+    if (m_x.empty()) return {kMargin + kSpacing * 0.5 + token * kSpacing, y};
+    const auto last = static_cast<int>(m_x.size()) - 1;
+    if (token >= 0 && token <= last) return {m_x[static_cast<size_t>(token)], y};
+    return {m_x[static_cast<size_t>(token < 0 ? 0 : last)] + (token < 0 ? token : token - last) * kSpacing, y};
+}
+
+QRectF SignalPathCanvas::nodeRect(int token) const {
+    const double w = token >= 0 && token < static_cast<int>(m_w.size()) ? m_w[static_cast<size_t>(token)] : kMinNodeW;
+    const QPointF c = nodeCenter(token);
+    return {c.x() - w / 2, m_nodeY, w, static_cast<double>(kNodeH)};
+}
+
+QRectF SignalPathCanvas::edgeLabelRect(int step) const {
+    if (step < 0 || step >= static_cast<int>(m_labelW.size())) return {};
+    const double cx = (nodeRect(step).right() + nodeRect(step + 1).left()) / 2, w = m_labelW[static_cast<size_t>(step)];
+    const double bottom = m_nodeY + kNodeH / 2.0 - 3;
+    return {cx - w / 2, bottom - 4 * m_lineH, w, 4 * m_lineH};
+}
+
+QString SignalPathCanvas::nodeLabel(int token) const {
+    if (!m_doc->hasModel() || !m_doc->hasTrace() || token < 0 || token >= static_cast<int>(m_doc->trace().tokens.size())) return {};
+    return m_doc->model()->label(m_doc->trace().tokens[static_cast<size_t>(token)]);
+}
+
+QString SignalPathCanvas::nodeText(int token) const {
+    return QFontMetrics(font()).elidedText(nodeLabel(token), Qt::ElideRight, static_cast<int>(nodeRect(token).width()) - 8);
+}
+
+QString SignalPathCanvas::legendText() const {
+    QString text = tr("edge labels: energy, probability, rank among the candidates, slot  ·  dashed red: shared slot");
+    const int selected = m_doc->shownStep();
+    if (!m_doc->hasTrace()) return text;
+    if (selected >= 1 && selected < static_cast<int>(m_doc->trace().steps.size()) && m_doc->selectedStep() == selected)
+        text += tr("  ·  arcs: mixing weights of step %1's input over the outputs of edges 0..%2").arg(selected).arg(selected - 1);
+    else if (selected == 0)
+        text += tr("  ·  step 0 starts from the initial signal GELU(1/d + node bias + PE[0]): nothing to mix");
+    return text;
 }
 
 int SignalPathCanvas::nodeAt(QPoint pos) const {
     if (!m_doc->hasTrace()) return -1;
     const int n = static_cast<int>(m_doc->trace().tokens.size());
-    for (int i = 0; i < n; ++i) {
-        const QPointF c = nodeCenter(i);
-        if (std::abs(pos.x() - c.x()) < kSpacing * 0.32 && std::abs(pos.y() - c.y()) < kNodeH * 0.6) return i;
-    }
+    for (int i = 0; i < n; ++i)
+        if (nodeRect(i).adjusted(-2, -3, 2, 3).contains(pos)) return i;
     return -1;
 }
 
@@ -53,19 +129,25 @@ int SignalPathCanvas::edgeAt(QPoint pos) const {
     if (!m_doc->hasTrace()) return -1;
     const int steps = static_cast<int>(m_doc->trace().steps.size());
     for (int i = 0; i < steps; ++i) {
-        const double x0 = nodeCenter(i).x() + kSpacing * 0.3, x1 = nodeCenter(i + 1).x() - kSpacing * 0.3;
-        if (pos.x() >= x0 && pos.x() <= x1 && pos.y() > 20 && pos.y() < kNodeY + kNodeH + 4) return i;
+        const double x0 = nodeRect(i).right() + 1, x1 = nodeRect(i + 1).left() - 1;
+        const QRectF labels = edgeLabelRect(i);
+        if (pos.x() >= std::min(x0, labels.left()) && pos.x() <= std::max(x1, labels.right()) && pos.y() > labels.top() - 2 &&
+            pos.y() < m_nodeY + kNodeH + 4)
+            return i;
     }
     return -1;
 }
 
 void SignalPathCanvas::paintEvent(QPaintEvent* event) {
+    if (m_doc->hasTrace() && m_x.size() != m_doc->trace().tokens.size()) relayout();
     QPainter p(this);
     p.fillRect(event->rect(), ViewColors::current().background);
     paintTo(p, event->rect());
 }
 
-void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
+void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip, bool withLegend) const {
+    const int kHeight = height0();
+    const double kNodeY = m_nodeY;
     const ViewColors c = ViewColors::current();
     p.setRenderHint(QPainter::Antialiasing);
     if (!m_doc->hasModel() || !m_doc->hasTrace()) {
@@ -80,11 +162,10 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
     const int selected = m_doc->shownStep();
     const int64_t user = m_doc->userPromptTokens();
     const QFontMetrics fm(p.font());
-    QFont small = p.font();
-    small.setPointSizeF(std::max(6.5, small.pointSizeF() * 0.85));
+    const QFont small = smallFont(p.font());
     const QFontMetrics fms(small);
 
-    auto visible = [&](double x0, double x1) { return x1 >= clip.left() - kSpacing && x0 <= clip.right() + kSpacing; };
+    auto visible = [&](double x0, double x1) { return x1 >= clip.left() - 2 * kMaxNodeW && x0 <= clip.right() + 2 * kMaxNodeW; };
 
     // Mixing weights of the selected step: arcs from each earlier edge's midpoint to this edge's.
     // Only for a step the user selected: while a completion streams in, the arcs would be redrawn
@@ -113,17 +194,6 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
                            QString::number(w[j], 'f', 3));
             }
         }
-        p.setFont(small);
-        p.setPen(c.mutedText);
-        p.drawText(QRectF(kMargin, kHeight - fms.height() - 6, 900, fms.height()), Qt::AlignLeft,
-                   tr("arcs: mixing weights of step %1's input over the outputs of edges 0..%2")
-                       .arg(selected)
-                       .arg(selected - 1));
-    } else if (selected == 0) {
-        p.setFont(small);
-        p.setPen(c.mutedText);
-        p.drawText(QRectF(kMargin, kHeight - fms.height() - 6, 900, fms.height()), Qt::AlignLeft,
-                   tr("step 0 starts from the initial signal GELU(1/d + node bias + PE[0]): nothing to mix"));
     }
 
     // Error-tracing highlights under the edges: a halo per blamed pair, a ring per blamed position.
@@ -136,7 +206,7 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
             QColor col = divergingColor(h.weight >= 0 ? 0.9 : -0.9, isDarkPalette());
             col.setAlphaF(0.45F);
             p.setPen(QPen(col, 6 + 10 * std::min(1.0, std::abs(h.weight)), Qt::SolidLine, Qt::RoundCap));
-            p.drawLine(QPointF(a.x() + kSpacing * 0.3, a.y()), QPointF(b.x() - kSpacing * 0.3, b.y()));
+            p.drawLine(QPointF(nodeRect(i).right() + 3, a.y()), QPointF(nodeRect(i + 1).left() - 3, b.y()));
             break;
         }
         for (const auto& h : m_positions) {
@@ -154,7 +224,7 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
         const QPointF a = nodeCenter(i), b = nodeCenter(i + 1);
         if (!visible(a.x(), b.x())) continue;
         const auto& s = trace.steps[static_cast<size_t>(i)];
-        const double x0 = a.x() + kSpacing * 0.32, x1 = b.x() - kSpacing * 0.32;
+        const double x0 = nodeRect(i).right() + 3, x1 = nodeRect(i + 1).left() - 3;
         const bool sel = i == selected;
         QPen pen(s.shared ? c.shared : c.own, sel ? 3.0 : 1.6, s.shared ? Qt::DashLine : Qt::SolidLine);
         if (sel) pen.setColor(c.selected);
@@ -167,19 +237,12 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
         head.closeSubpath();
         p.fillPath(head, pen.color());
         p.setFont(small);
-        const double cx = (a.x() + b.x()) / 2;
-        const double lh = fms.height();
-        p.setPen(c.text);
-        p.drawText(QRectF(cx - kSpacing / 2.0, a.y() - 4 * lh - 6, kSpacing, lh), Qt::AlignCenter,
-                   QStringLiteral("E %1").arg(s.energy, 0, 'f', 3));
-        p.setPen(c.mutedText);
-        p.drawText(QRectF(cx - kSpacing / 2.0, a.y() - 3 * lh - 6, kSpacing, lh), Qt::AlignCenter,
-                   QStringLiteral("p %1").arg(s.probability, 0, 'g', 3));
-        p.drawText(QRectF(cx - kSpacing / 2.0, a.y() - 2 * lh - 6, kSpacing, lh), Qt::AlignCenter,
-                   s.rank > 0 ? QStringLiteral("rank %1").arg(s.rank) : QStringLiteral("excluded"));
-        p.setPen(s.shared ? c.shared : c.mutedText);
-        p.drawText(QRectF(cx - kSpacing / 2.0, a.y() - lh - 4, kSpacing, lh), Qt::AlignCenter,
-                   s.shared ? tr("shared slot") : tr("own #%1").arg(s.slot));
+        const QRectF block = edgeLabelRect(i);
+        const QStringList lines = edgeLines(s);
+        for (int k = 0; k < 4; ++k) {
+            p.setPen(k == 0 ? c.text : k == 3 && s.shared ? c.shared : c.mutedText);
+            p.drawText(QRectF(block.left(), block.top() + k * m_lineH, block.width(), m_lineH), Qt::AlignCenter, lines[k]);
+        }
     }
 
     // Nodes.
@@ -187,9 +250,7 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
     for (int i = 0; i < n; ++i) {
         const QPointF ctr = nodeCenter(i);
         if (!visible(ctr.x(), ctr.x())) continue;
-        const QString label = model.label(trace.tokens[static_cast<size_t>(i)]);
-        const double w = std::min<double>(kSpacing * 0.62, fm.horizontalAdvance(label) + 14);
-        const QRectF r(ctr.x() - w / 2, kNodeY, w, kNodeH);
+        const QRectF r = nodeRect(i);
         const bool prompt = i < user;
         const bool forced = i == m_doc->forcedAt();
         QColor col = prompt ? c.prompt : (forced ? c.forced : c.generated);
@@ -200,7 +261,8 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
         p.setBrush(fill);
         p.drawRoundedRect(r, 6, 6);
         p.setPen(c.text);
-        p.drawText(r, Qt::AlignCenter, fm.elidedText(label, Qt::ElideRight, static_cast<int>(w) - 6));
+        p.drawText(r, Qt::AlignCenter, fm.elidedText(model.label(trace.tokens[static_cast<size_t>(i)]), Qt::ElideRight,
+                                                     static_cast<int>(r.width()) - 8));
         QFont tiny = p.font();
         tiny.setPointSizeF(std::max(6.0, tiny.pointSizeF() * 0.75));
         p.setFont(tiny);
@@ -208,11 +270,12 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip) const {
         p.drawText(QRectF(ctr.x() - 30, kNodeY + kNodeH + 1, 60, 14), Qt::AlignCenter, QString::number(i));
         p.setFont(font());
     }
-    // Legend.
-    p.setFont(small);
-    p.setPen(c.mutedText);
-    p.drawText(QRectF(kMargin, 4, 900, fms.height()), Qt::AlignLeft,
-               tr("edge labels: energy, probability, rank among the candidates, slot  ·  dashed red: shared slot"));
+    // The legend, for exports (the view shows it above its scroll area).
+    if (withLegend) {
+        p.setFont(small);
+        p.setPen(c.mutedText);
+        p.drawText(QRectF(kMargin, kHeight - fms.height() - 6, 2000, fms.height()), Qt::AlignLeft, legendText());
+    }
 }
 
 void SignalPathCanvas::mousePressEvent(QMouseEvent* event) {
@@ -262,6 +325,19 @@ bool SignalPathCanvas::event(QEvent* event) {
         auto* he = static_cast<QHelpEvent*>(event);
         const int e = edgeAt(he->pos());
         const auto& model = *m_doc->model();
+        const int node = e < 0 ? nodeAt(he->pos()) : -1;
+        if (node >= 0) {
+            // The full token: long ones are elided in the node.
+            const int32_t id = m_doc->trace().tokens[static_cast<size_t>(node)];
+            QToolTip::showText(he->globalPos(),
+                               tr("<b>%1</b><br>node %2 · position %3 · %4")
+                                   .arg(nodeLabel(node).toHtmlEscaped())
+                                   .arg(id)
+                                   .arg(node)
+                                   .arg(node < m_doc->userPromptTokens() ? tr("prompt") : tr("generated")),
+                               this);
+            return true;
+        }
         if (e >= 0) {
             const auto& s = m_doc->trace().steps[static_cast<size_t>(e)];
             QToolTip::showText(he->globalPos(),
@@ -288,7 +364,15 @@ SignalPathView::SignalPathView(StudioDocument* doc, QWidget* parent) : QScrollAr
     setWidget(m_canvas);
     setWidgetResizable(false);
     setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_canvas->relayout();
     m_canvas->resize(m_canvas->sizeHint());
+    // The legend above the scrolling path: it never scrolls away.
+    m_legend = new QLabel(this);
+    m_legend->setFont(smallFont(font()));
+    m_legend->setContentsMargins(kMargin, 2, 4, 2);
+    m_legend->setTextFormat(Qt::PlainText);
+    m_legend->setAutoFillBackground(true);
+    setViewportMargins(0, m_legend->sizeHint().height(), 0, 0);
     connect(doc, &StudioDocument::traceReset, this, &SignalPathView::refresh);
     connect(doc, &StudioDocument::stepAppended, this, [this] {
         refresh();
@@ -297,8 +381,21 @@ SignalPathView::SignalPathView(StudioDocument* doc, QWidget* parent) : QScrollAr
     connect(doc, &StudioDocument::traceFinished, this, &SignalPathView::refresh);
     connect(doc, &StudioDocument::selectionChanged, this, [this] {
         m_canvas->update();
+        updateLegend();
         scrollToSelection();
     });
+    updateLegend();
+}
+
+void SignalPathView::updateLegend() {
+    m_legend->setText(m_canvas->legendText());
+    m_legend->setToolTip(m_legend->text());
+}
+
+void SignalPathView::resizeEvent(QResizeEvent* event) {
+    QScrollArea::resizeEvent(event);
+    const QRect r = contentsRect();
+    m_legend->setGeometry(r.left(), r.top(), r.width(), m_legend->sizeHint().height());
 }
 
 void SignalPathView::setHighlightedEdges(const EdgeHighlights& edges) {
@@ -312,24 +409,31 @@ void SignalPathView::setHighlightedPositions(const PositionHighlights& positions
 void SignalPathView::clearHighlights() { m_canvas->setHighlights({}, {}); }
 
 void SignalPathView::refresh() {
-    m_canvas->resize(m_canvas->sizeHint().expandedTo(QSize(viewport()->width(), kHeight)));
+    m_canvas->relayout();
+    m_canvas->resize(m_canvas->sizeHint().expandedTo(QSize(viewport()->width(), m_canvas->sizeHint().height())));
     m_canvas->update();
+    updateLegend();
 }
 
 void SignalPathView::scrollToSelection() {
     const int s = m_doc->selectedStep();
     if (s < 0) return;
-    const QPointF a = m_canvas->nodeCenter(s), b = m_canvas->nodeCenter(s + 1);
-    ensureVisible(static_cast<int>((a.x() + b.x()) / 2), kNodeY, kSpacing * 2, 20);
+    // Horizontally only: the labels above the path and the arcs below stay where the user put them.
+    const double x0 = m_canvas->nodeRect(s).left(), x1 = m_canvas->nodeRect(s + 1).right();
+    QScrollBar* h = horizontalScrollBar();
+    const int view = viewport()->width();
+    if (x0 < h->value() + 10 || x1 > h->value() + view - 10)
+        h->setValue(static_cast<int>(std::clamp((x0 + x1) / 2 - view / 2.0, 0.0, static_cast<double>(h->maximum()))));
 }
 
 QSize SignalPathView::exportSize() const { return m_canvas->sizeHint(); }
 
 void SignalPathView::renderExport(QPainter& painter) {
+    m_canvas->relayout();
     const QRect all(QPoint(0, 0), exportSize());
     painter.fillRect(all, ViewColors::current().background);
     painter.setFont(m_canvas->font());
-    m_canvas->paintTo(painter, all);
+    m_canvas->paintTo(painter, all, /*withLegend=*/true);
 }
 
 } // namespace brillm::viz

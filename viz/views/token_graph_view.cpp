@@ -253,9 +253,20 @@ GraphCanvas::GraphCanvas(QWidget* parent) : QGraphicsView(parent) {
 
 void GraphCanvas::zoomToFit() {
     if (!scene() || scene()->items().isEmpty()) return;
-    fitInView(scene()->itemsBoundingRect().adjusted(-10, -10, 10, 10), Qt::KeepAspectRatio);
-    // Never blow a small graph up beyond natural size.
-    if (transform().m11() > 1.5) setTransform(QTransform::fromScale(1.5, 1.5));
+    const QRectF bounds = scene()->itemsBoundingRect().adjusted(-10, -10, 10, 10);
+    const QSizeF view = viewport()->size();
+    const double whole = std::min(view.width() / bounds.width(), view.height() / bounds.height());
+    // Never blow a small graph up beyond natural size; never squeeze a long one below legibility.
+    double s = std::min(whole, 1.5);
+    if (s < kMinReadableScale) s = std::clamp(view.height() / bounds.height(), kMinReadableScale, 1.2);
+    setTransform(QTransform::fromScale(s, s));
+    if (s <= whole + 1e-9) {
+        centerOn(bounds.center());
+        return;
+    }
+    // Wider than the view: the focus point (the step in view), else the start of the path.
+    const QPointF focus = m_hasFocus && bounds.contains(m_focus) ? m_focus : QPointF(bounds.left() + view.width() / s / 2, bounds.center().y());
+    centerOn(QPointF(focus.x(), bounds.height() * s <= view.height() ? bounds.center().y() : focus.y()));
 }
 
 void GraphCanvas::zoomBy(double factor) {
@@ -453,13 +464,6 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
     if (m_fitPending) {
         m_view->zoomToFit();
         m_fitPending = m_doc->isGenerating();
-        // A long path fitted whole is unreadable: keep labels legible and show the step in focus.
-        if (m_view->transform().m11() < 0.55) {
-            m_view->setTransform(QTransform::fromScale(0.8, 0.8));
-            const int step = m_doc->shownStep();
-            for (auto* n : m_nodes)
-                if (n->node().kind != 3 && n->node().position == std::max(0, step)) m_view->centerOn(n);
-        }
     }
     Q_EMIT layoutFinished();
 }
@@ -470,6 +474,7 @@ void TokenGraphView::updateSelection() {
         const auto& nd = n->node();
         const bool sel = step >= 0 && (nd.kind == 3 ? nd.step == step : (nd.position == step || nd.position == step + 1));
         n->setMark(sel, false);
+        if (nd.kind != 3 && nd.position == std::max(0, step)) m_view->setFitFocus(n->sceneBoundingRect().center());
     }
     for (size_t i = 0; i < m_edges.size() && i < m_graph.edges.size(); ++i)
         m_edges[i]->setSelectedStep(m_graph.edges[i].taken && m_graph.edges[i].step == step);

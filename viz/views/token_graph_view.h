@@ -59,12 +59,20 @@ class GraphCanvas : public QGraphicsView {
     Q_OBJECT
 public:
     explicit GraphCanvas(QWidget* parent = nullptr);
+    // Fits the graph, but never below a readable scale (labels at least ~7 pt): a long path is
+    // fitted to the height and scrolls horizontally, showing the focus point (setFitFocus).
     void zoomToFit();
     void zoomBy(double factor);
+    void setFitFocus(QPointF scenePos) { m_focus = scenePos; m_hasFocus = true; }
+    static constexpr double kMinReadableScale = 0.8;
 
 protected:
     void wheelEvent(QWheelEvent* event) override;
     void drawBackground(QPainter* painter, const QRectF& rect) override;
+
+private:
+    QPointF m_focus;
+    bool m_hasFocus = false;
 };
 
 class TokenGraphView : public QWidget, public ExportableView {
