@@ -5,6 +5,7 @@
 
 #include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -28,21 +29,6 @@ std::string paragraphText(const std::vector<const std::string*>& paragraphs) {
         out += '\n';
     }
     return out;
-}
-
-// Writes bytes to a temporary file next to path (synced); returns its name.
-std::filesystem::path writeTemporary(const std::filesystem::path& path, const std::string& bytes) {
-    const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                    ::fsync(::fileno(f)) == 0;
-    const int err = errno;
-    if (std::fclose(f) != 0 || !ok) {
-        std::remove(tmp.c_str());
-        throw Error("cannot write " + tmp.string() + ": " + std::strerror(err));
-    }
-    return tmp;
 }
 
 } // namespace
@@ -91,24 +77,14 @@ int runSplit(const Args& args) {
         (static_cast<int64_t>(i % static_cast<size_t>(every)) == offset ? held : train).push_back(&paragraphs[i]);
     const std::string trainText = paragraphText(train), heldText = paragraphText(held);
 
-    // both written before either is renamed into place
-    const auto trainTmp = writeTemporary(trainOut, trainText);
-    std::filesystem::path heldTmp;
-    try {
-        heldTmp = writeTemporary(heldOut, heldText);
-    } catch (...) {
-        std::remove(trainTmp.c_str());
-        throw;
-    }
-    for (const auto& [tmp, out] : {std::pair{trainTmp, trainOut}, std::pair{heldTmp, heldOut}}) {
-        std::error_code ec;
-        std::filesystem::rename(tmp, out, ec);
-        if (ec) {
-            std::remove(trainTmp.c_str());
-            std::remove(heldTmp.c_str());
-            throw Error("cannot rename " + tmp.string() + " to " + out + ": " + ec.message());
-        }
-    }
+    // both written and synced before either is renamed into place
+    CheckpointWriter trainFile(trainOut), heldFile(heldOut);
+    trainFile.write(trainText.data(), trainText.size());
+    heldFile.write(heldText.data(), heldText.size());
+    trainFile.sync();
+    heldFile.sync();
+    trainFile.commit();
+    heldFile.commit();
     std::printf("%zu paragraphs from %zu file%s\n", paragraphs.size(), files.size(), files.size() == 1 ? "" : "s");
     std::printf("train     %s: %zu paragraphs, %zu bytes\n", trainOut.c_str(), train.size(), trainText.size());
     std::printf("held-out  %s: %zu paragraphs, %zu bytes (every %lld-th from %lld)\n", heldOut.c_str(), held.size(),

@@ -145,6 +145,23 @@ TEST(BpeTrainer, ReproducesTheCommittedHuggingFaceVerifiedFixture) {
     }
 }
 
+TEST(BpeTrainer, MergesDerivedByHand) {
+    // Three words "Ġaaaaaa" (add_prefix_space). Pair counts: (a,a) 5 per word = 15, (Ġ,a) 3:
+    // merge 1 is "a a". Each word is then Ġ aa aa aa: (aa,aa) 2 per word = 6 beats (Ġ,aa) 3:
+    // merge 2 is "aa aa". Then Ġ aaaa aa ties (Ġ,aaaa) with (aaaa,aa) at 3, so the test stops
+    // at two merges: 5 special tokens + 256 bytes + 2.
+    BpeTrainerOptions o;
+    o.vocabSize = 5 + 256 + 2;
+    BpeTrainer t(o);
+    t.addLine("aaaaaa aaaaaa aaaaaa");
+    const auto r = t.train();
+    EXPECT_EQ(r.merges, 2);
+    const auto tok = ByteLevelBpeTokenizer::parse(r.tokenizerJson, "hand");
+    EXPECT_EQ(tok->encode("aaaaaa").tokens, (std::vector<std::string>{"Ġ", "aaaa", "aa"}));
+    EXPECT_EQ(tok->encode("aaa").tokens, (std::vector<std::string>{"Ġ", "aa", "a"}));
+    EXPECT_EQ(tok->encode("ab").tokens, (std::vector<std::string>{"Ġ", "a", "b"}));
+}
+
 TEST(BpeTrainer, OptionsAreValidated) {
     BpeTrainerOptions o;
     o.vocabSize = 100;

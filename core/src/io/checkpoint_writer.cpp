@@ -78,6 +78,7 @@ void CheckpointWriter::flush() {
 
 void CheckpointWriter::write(std::span<const std::byte> data) {
     if (m_committed || m_fd < 0) throw CheckpointError("cannot write '" + m_path + "': already committed");
+    m_synced = false;
     if (m_buffer.size() + data.size() <= kBufferSize) {
         m_buffer.insert(m_buffer.end(), data.begin(), data.end());
     } else {
@@ -97,13 +98,19 @@ void CheckpointWriter::writeAt(uint64_t offset, std::span<const std::byte> data)
     if (offset + data.size() > m_position || offset + data.size() < offset)
         throw CheckpointError("cannot write '" + m_path + "': patch beyond the bytes written");
     flush();
+    m_synced = false;
     writeAll(data.data(), data.size(), offset);
 }
 
-void CheckpointWriter::commit() {
+void CheckpointWriter::sync() {
     if (m_committed || m_fd < 0) throw CheckpointError("cannot write '" + m_path + "': already committed");
     flush();
     if (::fsync(m_fd) != 0) fail("fsync failed");
+    m_synced = true;
+}
+
+void CheckpointWriter::commit() {
+    if (!m_synced) sync();
     if (::close(m_fd) != 0) {
         m_fd = -1;
         fail("close failed");
@@ -119,6 +126,12 @@ void CheckpointWriter::commit() {
         ::fsync(dfd);
         ::close(dfd);
     }
+}
+
+void writeFileAtomically(const std::string& path, std::string_view bytes) {
+    CheckpointWriter out(path);
+    out.write(bytes.data(), bytes.size());
+    out.commit();
 }
 
 } // namespace brillm

@@ -4,6 +4,8 @@
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/text/vocabulary.h"
+#include "brillm/io/checkpoint_writer.h"
+#include "text/frequency_json.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
@@ -176,91 +178,20 @@ std::string BigramTable::toJson(const NodeVocabulary& nodes, bool listZeros) con
 }
 
 void BigramTable::saveJson(const std::filesystem::path& path, const NodeVocabulary& nodes, bool listZeros) const {
-    detail::writeFileAtomic(path, toJson(nodes, listZeros));
+    writeFileAtomically(path.string(), toJson(nodes, listZeros));
 }
-namespace {
-
-// SAX reader for {source: {target: count}}: the reference's file lists V*V pairs (16 M for
-// V = 4000), far too many for a DOM.
-class FrequencyHandler : public nlohmann::json_sax<nlohmann::json> {
-public:
-    FrequencyHandler(const NodeVocabulary& nodes) : m_nodes(nodes) {}
-    std::vector<BigramCount> counts;
-    std::string problem, syntaxError;
-    size_t syntaxByte = 0;
-
-    bool null() override { return bad("null"); }
-    bool boolean(bool) override { return bad("a boolean"); }
-    bool number_integer(number_integer_t v) override {
-        if (v < 0) return bad("a negative number");
-        return value(static_cast<uint64_t>(v));
-    }
-    bool number_unsigned(number_unsigned_t v) override { return value(v); }
-    bool number_float(number_float_t, const string_t&) override { return bad("a fractional number"); }
-    bool string(string_t&) override { return bad("a string"); }
-    bool binary(binary_t&) override { return bad("binary data"); }
-    bool start_object(std::size_t) override {
-        if (m_depth == 1 && m_source < 0) return bad("an object without a source token");
-        if (++m_depth > 2) return bad("an object nested too deeply");
-        return true;
-    }
-    bool end_object() override {
-        if (--m_depth == 1) m_source = -1;
-        return true;
-    }
-    bool start_array(std::size_t) override { return bad("an array"); }
-    bool end_array() override { return true; }
-    bool key(string_t& k) override {
-        const auto id = m_nodes.id(k);
-        if (!id) {
-            problem = "token \"" + k + "\" is not in the node vocabulary " + m_nodes.source();
-            return false;
-        }
-        (m_depth == 1 ? m_source : m_target) = *id;
-        return true;
-    }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
-        syntaxByte = position > 0 ? position - 1 : 0;
-        syntaxError = e.what();
-        return false;
-    }
-
-private:
-    bool value(uint64_t v) {
-        if (m_depth != 2) return bad("a number outside a source's object");
-        counts.push_back({m_source, m_target, v});
-        return true;
-    }
-    bool bad(const std::string& what) {
-        if (m_depth == 0)
-            problem = "expected a JSON object {source: {target: count}}, found " + what;
-        else if (m_depth == 1)
-            problem = "the entry of \"" + m_nodes.token(m_source < 0 ? 0 : m_source) + "\" is " + what +
-                      ", expected an object {target: count}";
-        else
-            problem = "the count of \"" + m_nodes.token(m_source) + "\" -> \"" + m_nodes.token(m_target) + "\" is " +
-                      what + ", expected a non-negative integer";
-        return false;
-    }
-    const NodeVocabulary& m_nodes;
-    int m_depth = 0;
-    int32_t m_source = -1, m_target = -1;
-};
-
-} // namespace
-
 BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& nodes, const std::string& sourceName) {
-    FrequencyHandler h(nodes);
-    const bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &h, nlohmann::json::input_format_t::json,
-                                              /*strict=*/true);
+    std::vector<BigramCount> counts;
+    const auto h = detail::readFrequencyJson(text, nodes, {}, [&](int32_t source, int32_t target, detail::FrequencyCount c) {
+        counts.push_back({source, target, c.integer});
+    });
     if (!h.syntaxError.empty()) {
         std::string what = h.syntaxError;
         if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
         throw InputError(detail::jsonPosition(sourceName, text, h.syntaxByte) + ": malformed JSON: " + what);
     }
-    if (!ok || !h.problem.empty())
-        throw InputError(sourceName + ": " + (h.problem.empty() ? std::string("invalid bigram table") : h.problem));
-    return fromCounts(nodes.size(), std::move(h.counts));
+    if (!h.ok()) throw InputError(sourceName + ": " + h.problem);
+    return fromCounts(nodes.size(), std::move(counts));
 }
 
 BigramTable BigramTable::loadJson(const std::filesystem::path& path, const NodeVocabulary& nodes) {
@@ -282,7 +213,7 @@ void BigramTable::saveBinary(const std::filesystem::path& path) const {
     out.append(reinterpret_cast<const char*>(m_targets.data()), m_targets.size() * sizeof(int32_t));
     out.append(reinterpret_cast<const char*>(m_counts.data()), m_counts.size() * sizeof(uint64_t));
     put(out, fnv1a(out.data(), out.size()));
-    detail::writeFileAtomic(path, out);
+    writeFileAtomically(path.string(), out);
 }
 
 BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {

@@ -4,6 +4,7 @@
 #include "brillm/text/bpe_pretokenizer.h"
 #include "brillm/error.h"
 #include "brillm/text/unicode.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
@@ -268,7 +269,7 @@ BpeTrainingResult BpeTrainer::train() const {
 
 BpeTrainingResult BpeTrainer::trainToFile(const std::filesystem::path& path) const {
     BpeTrainingResult r = train();
-    detail::writeFileAtomic(path, r.tokenizerJson);
+    writeFileAtomically(path.string(), r.tokenizerJson);
     return r;
 }
 

@@ -47,25 +47,4 @@ bool readWholeFile(const std::filesystem::path& path, std::string& out) {
     return true;
 }
 
-void writeFileAtomic(const std::filesystem::path& path, std::string_view bytes) {
-    const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-    {
-        std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
-        const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                        ::fsync(::fileno(f)) == 0;
-        const int err = errno;
-        if (std::fclose(f) != 0 || !ok) {
-            std::remove(tmp.c_str());
-            throw Error("cannot write " + tmp.string() + ": " + std::strerror(err));
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
-    }
-}
-
 } // namespace brillm::detail

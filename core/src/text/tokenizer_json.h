@@ -18,8 +18,4 @@ std::string describeJsonError(const std::string& file, std::string_view text, co
 // Reads a whole file as bytes; throws the given error type's message via the returned bool.
 bool readWholeFile(const std::filesystem::path& path, std::string& out);
 
-// Writes text to path atomically (temporary file in the same folder, then rename).
-// Throws Error naming the file on failure.
-void writeFileAtomic(const std::filesystem::path& path, std::string_view bytes);
-
 } // namespace brillm::detail

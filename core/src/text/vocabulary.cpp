@@ -4,6 +4,7 @@
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/text/tokenizer.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
@@ -153,7 +154,7 @@ std::string NodeVocabulary::toJson() const {
 }
 
 void NodeVocabulary::save(const std::filesystem::path& path) const {
-    detail::writeFileAtomic(path, toJson());
+    writeFileAtomically(path.string(), toJson());
 }
 
 std::optional<int32_t> NodeVocabulary::id(std::string_view token) const {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// CheckpointWriter: an output file that appears atomically.
+// CheckpointWriter: an output file that appears atomically. Every file the program writes
+// (models, checkpoints, tokenizers, vocabularies, run-directory records, corpus splits) goes
+// through it or through writeFileAtomically below: the one atomic writer.
 //
 // Bytes go to a temporary file in the target's directory (".NAME.tmp-PID-N", created with
 // mode 0666 minus the umask); commit() flushes, fsyncs, renames it over the target and fsyncs
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace brillm {
@@ -32,6 +35,9 @@ public:
     // Bytes written so far (the offset of the next write()).
     uint64_t position() const { return m_position; }
 
+    // Flushes and fsyncs the temporary file without renaming it: a caller that writes several
+    // files syncs them all before committing any (commit() then only renames).
+    void sync();
     void commit();
 
     const std::string& path() const { return m_path; }
@@ -47,7 +53,11 @@ private:
     bool m_committed = false;
     uint64_t m_position = 0;
     uint64_t m_flushed = 0; // bytes already in the file
+    bool m_synced = false;   // sync() done and nothing written since
     std::vector<std::byte> m_buffer;
 };
+
+// Writes `bytes` to `path` atomically (a CheckpointWriter written and committed at once).
+void writeFileAtomically(const std::string& path, std::string_view bytes);
 
 } // namespace brillm
