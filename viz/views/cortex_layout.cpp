@@ -198,7 +198,7 @@ CortexScene rankedCortexScene(const Model& model, const TraceStep& step, int64_t
         CortexItem a = aggregateItem(r, step);
         // Area in proportion to the count (as dense as the spiral), capped so that the spiral stays readable.
         const double spiral = std::sqrt(static_cast<double>(s.ownShown) + 1.8) + kOwnRadius;
-        a.radius = std::clamp(kOwnRadius * std::sqrt(static_cast<double>(r.shared)), 1.2, std::max(2.5, spiral * 0.8));
+        a.radius = std::clamp(kOwnRadius * std::sqrt(static_cast<double>(r.shared)), 1.2, std::max(2.5, spiral * 0.55));
         a.pos = QPointF(spiral + 1.5 + a.radius, 0);
         s.items.push_back(a);
     }

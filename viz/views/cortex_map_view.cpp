@@ -112,6 +112,11 @@ std::optional<QPointF> CortexCanvas::markCenter(int32_t node) const {
     return std::nullopt;
 }
 
+double CortexCanvas::markRadius(const CortexItem& it, double scale) {
+    if (it.node < 0) return std::max(it.radius * scale, 10.0);
+    return std::clamp(it.radius * scale, 2.5, it.source ? 16.0 : 12.0);
+}
+
 int CortexCanvas::itemAt(QPointF pos) const {
     const auto& sc = scene();
     if (sc.items.empty() || !mapArea().contains(pos)) return -1;
@@ -121,7 +126,7 @@ int CortexCanvas::itemAt(QPointF pos) const {
     double bestD = std::numeric_limits<double>::infinity();
     for (size_t i = 0; i < sc.items.size(); ++i) {
         const auto& it = sc.items[i];
-        const double r = std::max(it.radius * s, 3.0) + 3;
+        const double r = std::max(markRadius(it, s), 3.0) + 3;
         const QPointF d = t.map(it.pos) - pos;
         const double dd = std::hypot(d.x(), d.y());
         if (dd <= r && dd - r < bestD) {
@@ -214,7 +219,7 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
     for (auto i = static_cast<int64_t>(sc.items.size()) - 1; i >= 0; --i) {
         const auto& it = sc.items[static_cast<size_t>(i)];
         const QPointF pt = t.map(it.pos);
-        const double r = std::max(it.radius * s, it.node < 0 ? 10.0 : 2.5);
+        const double r = markRadius(it, s);
         const QRectF box(pt.x() - r, pt.y() - r, 2 * r, 2 * r);
         if (!box.intersects(a)) continue;
         marks.push_back(box);
@@ -267,7 +272,7 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
         const auto& it = sc.items[i];
         const QPointF pt = t.map(it.pos);
         if (!a.contains(pt)) continue;
-        const double r = std::max(it.radius * s, it.node < 0 ? 10.0 : 2.5) + (it.taken ? 4 : 0);
+        const double r = markRadius(it, s) + (it.taken ? 4 : 0);
         const QString text = itemLabel(it);
         const bool strong = it.source || it.taken || it.node < 0;
         req.push_back({pt, r + 3, QSizeF((strong ? fmb : fm).horizontalAdvance(text) + 4, fm.height())});

@@ -52,6 +52,9 @@ public:
     void fitView();
     // Pixel centre of a node's mark (its item in the scene), or of the aggregate for -1.
     std::optional<QPointF> markCenter(int32_t node) const;
+    // Radius in pixels of an item's mark at a view scale (pixels per world unit): candidates
+    // grow with the zoom up to a cap, so that zooming in makes room for labels.
+    static double markRadius(const CortexItem& item, double scale);
     // Item under pos (index into scene().items), -1 if none.
     int itemAt(QPointF pos) const;
     // Node under pos, -1 if none (also for the aggregate).

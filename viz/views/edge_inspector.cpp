@@ -113,6 +113,7 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     m_readout->setTextFormat(Qt::PlainText);
     m_readout->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_readout->setFixedHeight(m_readout->fontMetrics().lineSpacing() + 4);
+    m_readout->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed); // a long readout never widens the view
     m_readout->setText(tr("Hover a cell for its value."));
     m_plot = new QCustomPlot;
     m_plot->setMinimumHeight(160);
@@ -293,17 +294,24 @@ void EdgeInspector::rebuild(bool force) {
                               &m_params.bias, false},
                              {tr("W shared (slot 0)"), &m_params.sharedWeight, &m_params.sharedBias, false},
                              {tr("difference"), &diffW, &diffB, true}};
-    double lo = 0, hi = 0;
-    for (int k = 0; k < 2; ++k)
-        for (const auto* v : {panels[k].w, panels[k].b}) {
-            const auto s = matrixStats(*v);
-            lo = std::min(lo, s.min);
-            hi = std::max(hi, s.max);
+    // Matrices and biases each on their own symmetric range: biases are often ten times the
+    // weights, and one shared range would paint every matrix a single colour.
+    auto rangeOf = [](std::initializer_list<const std::vector<double>*> vs) {
+        double r = 0;
+        for (const auto* v : vs) {
+            const auto st = matrixStats(*v);
+            r = std::max({r, std::abs(st.min), std::abs(st.max)});
         }
-    const double range = std::max(std::abs(lo), std::abs(hi));
-    const auto ds = matrixStats(diffW), dbs = matrixStats(diffB);
-    double drange = std::max({std::abs(ds.min), std::abs(ds.max), std::abs(dbs.min), std::abs(dbs.max)});
-    if (drange < 1e-12) drange = 1;
+        return r < 1e-12 ? 1.0 : r;
+    };
+    const double range = rangeOf({panels[0].w, panels[1].w}), brange = rangeOf({panels[0].b, panels[1].b});
+    const double drange = rangeOf({&diffW}), dbrange = rangeOf({&diffB});
+    auto ticks = [d] {
+        auto t = QSharedPointer<QCPAxisTickerFixed>::create();
+        t->setTickStep(std::max(1, d / 4));
+        t->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+        return t;
+    };
 
     QCPColorGradient seq;
     seq.clearColorStops();
@@ -343,8 +351,10 @@ void EdgeInspector::rebuild(bool force) {
         map->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
         rect->axis(QCPAxis::atBottom)->setRange(-0.5, d - 0.5);
         rect->axis(QCPAxis::atLeft)->setRange(-0.5, d - 0.5);
-        rect->axis(QCPAxis::atBottom)->setLabel(tr("column j (output)"));
-        rect->axis(QCPAxis::atLeft)->setLabel(tr("row i (input)"));
+        rect->axis(QCPAxis::atBottom)->setLabel(tr("column j"));
+        rect->axis(QCPAxis::atLeft)->setLabel(k == 0 ? tr("row i (input)") : QString());
+        rect->axis(QCPAxis::atBottom)->setTicker(ticks());
+        rect->axis(QCPAxis::atLeft)->setTicker(ticks());
         auto* bmap = new QCPColorMap(brect->axis(QCPAxis::atBottom), brect->axis(QCPAxis::atLeft));
         // Two equal rows: QCustomPlot draws no colour map of a single row.
         bmap->data()->setSize(d, 2);
@@ -353,11 +363,12 @@ void EdgeInspector::rebuild(bool force) {
             for (int r = 0; r < 2; ++r) bmap->data()->setCell(j, r, (*pn.b)[static_cast<size_t>(j)]);
         bmap->setInterpolate(false);
         bmap->setGradient(pn.diverging ? div : seq);
-        bmap->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
+        bmap->setDataRange(pn.diverging ? QCPRange(-dbrange, dbrange) : QCPRange(-brange, brange));
+        brect->axis(QCPAxis::atBottom)->setTicker(ticks());
         brect->axis(QCPAxis::atBottom)->setRange(-0.5, d - 0.5);
         brect->axis(QCPAxis::atLeft)->setRange(-0.5, 0.5);
         brect->axis(QCPAxis::atLeft)->setTickLabels(false);
-        brect->axis(QCPAxis::atLeft)->setLabel(tr("bias"));
+        brect->axis(QCPAxis::atLeft)->setLabel(k == 0 ? tr("bias") : QString());
         brect->setMaximumSize(QWIDGETSIZE_MAX, 70);
         brect->setMinimumSize(0, 60);
         auto* scale = new QCPColorScale(m_plot);
@@ -366,6 +377,8 @@ void EdgeInspector::rebuild(bool force) {
         scale->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
         scale->setBarWidth(8);
         styleAxis(scale->axis());
+        scale->axis()->ticker()->setTickCount(3);
+        scale->axis()->setLabel(tr("bias row: ±%1").arg(pn.diverging ? dbrange : brange, 0, 'g', 2));
         m_plot->plotLayout()->addElement(3, k, scale);
         scale->setMaximumSize(QWIDGETSIZE_MAX, 50);
     }
