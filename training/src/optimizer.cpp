@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/optimizer.h"
+#include "brillm/util/parallel.h"
 
 #include "brillm/error.h"
 #include "brillm/training/device_loss.h"
@@ -45,17 +46,9 @@ void adamRun(T* __restrict p, T* __restrict m, T* __restrict v, const T* __restr
     }
 }
 
+// Row loops split over threads (brillm/util/parallel.h); small ones stay on the calling thread.
 template <class F> void parallelFor(int64_t n, int threads, F&& f) {
-    if (threads <= 1 || n < 1024) {
-        f(0, n);
-        return;
-    }
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t)
-        pool.emplace_back([&, t] { f(n * t / threads, n * (t + 1) / threads); });
-    f(0, n / threads);
-    for (auto& th : pool)
-        th.join();
+    parallelChunks(n, n < 1024 ? 1 : threads, f);
 }
 
 // Sparse SGD and row-wise Adagrad on the CPU (float or double).

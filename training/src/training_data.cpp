@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/training_data.h"
+#include "brillm/util/parallel.h"
 
 #include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/bpe_trainer.h"
@@ -83,37 +84,25 @@ std::vector<Sequence> windowsOf(const std::vector<std::filesystem::path>& files,
     std::vector<std::vector<Sequence>> parts(static_cast<size_t>(threads));
     std::vector<uint64_t> unknown(static_cast<size_t>(threads), 0);
     const auto L = static_cast<size_t>(config.maxSeqLength);
-    std::vector<std::thread> pool;
-    std::exception_ptr failure;
-    std::mutex m;
-    for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            try {
-                const size_t b = paragraphs.size() * static_cast<size_t>(t) / static_cast<size_t>(threads);
-                const size_t e = paragraphs.size() * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-                for (size_t p = b; p < e; ++p) {
-                    const auto enc = data.codec->encode(paragraphs[p]);
-                    unknown[static_cast<size_t>(t)] += static_cast<uint64_t>(enc.unknown);
-                    const auto& ids = enc.nodes;
-                    // windows overlapping by one token: every bigram lands in some window
-                    for (const auto& [start, n] : overlappingWindows(ids.size(), config.maxSeqLength)) {
-                        Sequence s;
-                        s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
-                                     ids.begin() + static_cast<std::ptrdiff_t>(start + n));
-                        s.length = static_cast<int32_t>(n);
-                        s.paragraph = static_cast<int64_t>(p);
-                        if (data.padNode >= 0) s.ids.resize(L, data.padNode);
-                        parts[static_cast<size_t>(t)].push_back(std::move(s));
-                    }
-                }
-            } catch (...) {
-                std::lock_guard lock(m);
-                if (!failure) failure = std::current_exception();
+    runThreads(threads, [&](int t) {
+        const size_t b = paragraphs.size() * static_cast<size_t>(t) / static_cast<size_t>(threads);
+        const size_t e = paragraphs.size() * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+        for (size_t p = b; p < e; ++p) {
+            const auto enc = data.codec->encode(paragraphs[p]);
+            unknown[static_cast<size_t>(t)] += static_cast<uint64_t>(enc.unknown);
+            const auto& ids = enc.nodes;
+            // windows overlapping by one token: every bigram lands in some window
+            for (const auto& [start, n] : overlappingWindows(ids.size(), config.maxSeqLength)) {
+                Sequence s;
+                s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                             ids.begin() + static_cast<std::ptrdiff_t>(start + n));
+                s.length = static_cast<int32_t>(n);
+                s.paragraph = static_cast<int64_t>(p);
+                if (data.padNode >= 0) s.ids.resize(L, data.padNode);
+                parts[static_cast<size_t>(t)].push_back(std::move(s));
             }
-        });
-    for (auto& th : pool)
-        th.join();
-    if (failure) std::rethrow_exception(failure);
+        }
+    });
     std::vector<Sequence> all;
     for (auto& p : parts)
         all.insert(all.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));

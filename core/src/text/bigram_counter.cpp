@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/bigram_counter.h"
+#include "brillm/util/parallel.h"
 
 #include "brillm/error.h"
 #include "brillm/text/tokenizer.h"
@@ -139,59 +140,44 @@ BigramCountResult BigramCounter::count(const std::vector<std::filesystem::path>&
     ChunkQueue queue(2 * workers);
     std::vector<PairCounter> counters(workers);
     std::vector<uint64_t> tokenCounts(workers, 0);
-    std::exception_ptr failure;
-    std::mutex failureMutex;
-    const auto fail = [&](std::exception_ptr e) {
-        {
-            std::lock_guard lock(failureMutex);
-            if (!failure) failure = e;
-        }
-        queue.stop();
-    };
-
-    std::vector<std::thread> threads;
-    threads.reserve(workers);
-    for (size_t w = 0; w < workers; ++w) {
-        threads.emplace_back([&, w] {
-            try {
-                PairCounter& counter = counters[w];
+    // thread 0 reads the corpus into the queue, the others tokenise and count; whoever fails
+    // stops the queue so that the other side does not wait for it, and runThreads rethrows
+    runThreads(static_cast<int>(workers) + 1, [&](int t) {
+        try {
+            if (t == 0) {
                 CorpusChunk chunk;
-                std::vector<int32_t> ids;
-                while (queue.pop(chunk)) {
-                    for (size_t i = 0; i < chunk.size(); ++i) {
-                        ids.clear();
-                        m_tokenizer.encodeIds(chunk.line(i), ids);
-                        tokenCounts[w] += ids.size();
-                        int32_t prev = -1;
-                        for (const int32_t id : ids) {
-                            const int32_t node = m_nodeMap.empty() ? id : m_nodeMap[static_cast<size_t>(id)];
-                            if (prev >= 0 && node >= 0)
-                                counter.add((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(node));
-                            prev = node;
-                        }
+                while (reader.next(chunk)) {
+                    if (m_options.progress && !m_options.progress(reader.stats().bytes, reader.totalBytes()))
+                        throw CancelledError();
+                    if (!queue.push(std::move(chunk))) break; // a worker failed
+                    chunk = CorpusChunk{};
+                }
+                queue.close();
+                return;
+            }
+            const auto w = static_cast<size_t>(t - 1);
+            PairCounter& counter = counters[w];
+            CorpusChunk chunk;
+            std::vector<int32_t> ids;
+            while (queue.pop(chunk)) {
+                for (size_t i = 0; i < chunk.size(); ++i) {
+                    ids.clear();
+                    m_tokenizer.encodeIds(chunk.line(i), ids);
+                    tokenCounts[w] += ids.size();
+                    int32_t prev = -1;
+                    for (const int32_t id : ids) {
+                        const int32_t node = m_nodeMap.empty() ? id : m_nodeMap[static_cast<size_t>(id)];
+                        if (prev >= 0 && node >= 0)
+                            counter.add((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(node));
+                        prev = node;
                     }
                 }
-            } catch (...) {
-                fail(std::current_exception());
             }
-        });
-    }
-
-    try {
-        CorpusChunk chunk;
-        while (reader.next(chunk)) {
-            if (m_options.progress && !m_options.progress(reader.stats().bytes, reader.totalBytes()))
-                throw CancelledError();
-            if (!queue.push(std::move(chunk))) break; // a worker failed
-            chunk = CorpusChunk{};
+        } catch (...) {
+            queue.stop();
+            throw;
         }
-        queue.close();
-    } catch (...) {
-        fail(std::current_exception());
-    }
-    for (auto& t : threads)
-        t.join();
-    if (failure) std::rethrow_exception(failure);
+    });
     reader.requireNonEmpty();
 
     // Merge into the largest map, then emit.
