@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/model/corpus_eval.h"
+#include "brillm/util/parallel.h"
 
 #include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
@@ -25,12 +26,6 @@ struct Window {
     size_t paragraph;
     size_t begin, length;
 };
-
-int threadCount(int requested, size_t jobs) {
-    const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    const int t = requested > 0 ? requested : hw;
-    return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(t), jobs)));
-}
 
 } // namespace
 
@@ -86,10 +81,11 @@ CorpusEvalResult evaluateCorpus(const Model& model, std::span<const std::vector<
     std::atomic<size_t> next{0};
     std::atomic<int64_t> done{0};
     std::atomic<bool> stop{false};
-    std::exception_ptr failure;
     std::mutex m;
     std::condition_variable cv;
-    int running = threadCount(options.threads, W);
+    const int workers = threadCount(options.threads, static_cast<int64_t>(W));
+    int running = workers;
+    bool cancelled = false;
 
     const auto work = [&] {
         try {
@@ -105,44 +101,41 @@ CorpusEvalResult evaluateCorpus(const Model& model, std::span<const std::vector<
                 done.fetch_add(1, std::memory_order_relaxed);
             }
         } catch (...) {
-            std::lock_guard lock(m);
-            if (!failure) failure = std::current_exception();
             stop = true;
+            std::lock_guard lock(m);
+            --running;
+            cv.notify_all();
+            throw;
         }
         std::lock_guard lock(m);
         --running;
         cv.notify_all();
     };
-
-    const int threads = running;
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(threads));
-    bool cancelled = false;
-    try {
-        for (int t = 0; t < threads; ++t)
-            pool.emplace_back(work);
-        std::unique_lock lock(m);
-        while (running > 0) {
-            cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; });
-            if (running > 0 && options.progress && !cancelled) {
-                lock.unlock();
-                const bool go = options.progress(done.load(), static_cast<int64_t>(W));
-                lock.lock();
-                if (!go) {
-                    cancelled = true;
-                    stop = true;
+    // with a progress callback, the calling thread reports and the others work
+    const auto monitor = [&] {
+        try {
+            std::unique_lock lock(m);
+            while (running > 0) {
+                cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; });
+                if (running > 0 && !cancelled) {
+                    lock.unlock();
+                    const bool go = options.progress(done.load(), static_cast<int64_t>(W));
+                    lock.lock();
+                    if (!go) {
+                        cancelled = true;
+                        stop = true;
+                    }
                 }
             }
+        } catch (...) {
+            stop = true;
+            throw;
         }
-    } catch (...) {
-        stop = true;
-        for (auto& t : pool)
-            if (t.joinable()) t.join();
-        throw;
-    }
-    for (auto& t : pool)
-        t.join();
-    if (failure) std::rethrow_exception(failure);
+    };
+    if (options.progress)
+        runThreads(workers + 1, [&](int t) { t == 0 ? monitor() : work(); });
+    else
+        runThreads(workers, [&](int) { work(); });
     if (cancelled) throw CancelledError();
     if (options.progress && !options.progress(static_cast<int64_t>(W), static_cast<int64_t>(W))) throw CancelledError();
 
@@ -184,11 +177,9 @@ EncodedCorpus readEncodedParagraphs(std::span<const std::filesystem::path> files
     // encode in parallel into per-paragraph slots, so the order never depends on the threads
     std::vector<std::vector<int32_t>> ids(text.size());
     std::vector<int64_t> unknown(text.size(), 0);
-    const int T = threadCount(threads, text.size());
+    const int T = threadCount(threads, static_cast<int64_t>(text.size()));
     std::atomic<size_t> next{0};
-    std::exception_ptr failure;
-    std::mutex m;
-    const auto work = [&] {
+    runThreads(T, [&](int) {
         try {
             for (size_t i; (i = next.fetch_add(1)) < text.size();) {
                 auto e = codec.encode(text[i]);
@@ -196,18 +187,10 @@ EncodedCorpus readEncodedParagraphs(std::span<const std::filesystem::path> files
                 unknown[i] = e.unknown;
             }
         } catch (...) {
-            std::lock_guard lock(m);
-            if (!failure) failure = std::current_exception();
-            next = text.size();
+            next = text.size(); // the others stop too
+            throw;
         }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < T; ++t)
-        pool.emplace_back(work);
-    work();
-    for (auto& t : pool)
-        t.join();
-    if (failure) std::rethrow_exception(failure);
+    });
 
     EncodedCorpus out;
     out.paragraphsRead = static_cast<int64_t>(text.size());
