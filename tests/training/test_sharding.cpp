@@ -16,12 +16,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
 #include <tuple>
-#include <cstdlib>
 
 namespace fs = std::filesystem;
 using namespace brillm;
@@ -49,7 +49,8 @@ template <class F> void onRanks(int world, F&& f) {
                 failures[static_cast<size_t>(r)] = std::current_exception();
             }
         });
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     for (auto& e : failures)
         if (e) std::rethrow_exception(e);
 }
@@ -71,7 +72,8 @@ std::vector<LossSample> randomBatch(const EdgeTable& edges, int count, int lengt
     std::vector<LossSample> out;
     for (int k = 0; k < count; ++k) {
         std::vector<int32_t> tokens(static_cast<size_t>(length - k % 3));
-        for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+        for (auto& t : tokens)
+            t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
         if (k % 2 == 0) {
             out.push_back(LossSample::exactCandidates(tokens, edges));
             continue;
@@ -143,7 +145,8 @@ void expectSameModel(const Model& a, const Model& b, double tol) {
 TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
     const auto edges = randomTable(60, 0.15, 3);
     int64_t longestRow = 0;
-    for (int64_t s = 0; s < 60; ++s) longestRow = std::max(longestRow, edges.ownCount(s));
+    for (int64_t s = 0; s < 60; ++s)
+        longestRow = std::max(longestRow, edges.ownCount(s));
     for (int parts : {1, 2, 3, 4, 7}) {
         const auto plan = ShardPlan::balanced(edges, parts);
         ASSERT_EQ(plan.parts(), parts);
@@ -152,12 +155,13 @@ TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
         int64_t total = 0;
         for (int r = 0; r < parts; ++r) {
             ASSERT_LE(plan.begin(r), plan.end(r));
-            const int64_t own = edges.rowPtr()[static_cast<size_t>(plan.end(r))] -
-                                edges.rowPtr()[static_cast<size_t>(plan.begin(r))];
+            const int64_t own =
+                edges.rowPtr()[static_cast<size_t>(plan.end(r))] - edges.rowPtr()[static_cast<size_t>(plan.begin(r))];
             total += own;
             // whole rows only: at most one row away from the even share
             EXPECT_LE(std::abs(own - edges.numOwn() / parts), longestRow + 1) << parts << " parts, part " << r;
-            for (int64_t s = plan.begin(r); s < plan.end(r); ++s) EXPECT_EQ(plan.ownerOf(s), r);
+            for (int64_t s = plan.begin(r); s < plan.end(r); ++s)
+                EXPECT_EQ(plan.ownerOf(s), r);
         }
         EXPECT_EQ(total, edges.numOwn());
     }
@@ -225,6 +229,14 @@ TEST(ShardedLossTest, EqualsTheSingleProcessLossAndGradients) {
             }
         }
         EXPECT_EQ(localEdges, ref.edges); // every edge evaluated once, by its owner
+        // the traffic model of bench/results/sharding.md: 2 Lmax all-reduces of [B, d] floats, the edge
+        // losses [B, Lmax] in doubles, the shared slot's d*d + d + 1 floats and the norm's double
+        int64_t lmax = 0;
+        for (const auto& s : batch)
+            lmax = std::max(lmax, s.numEdges());
+        const uint64_t B = batch.size(), L = static_cast<uint64_t>(lmax), d = 8;
+        for (const auto& res : results)
+            EXPECT_EQ(res.bytesSent, R == 1 ? 0 : 2 * L * B * d * 4 + B * L * 8 + (d * d + d + 1) * 4 + 8);
         at::Tensor rw = at::zeros_like(full.weights), rb = at::zeros_like(full.biases);
         for (size_t k = 0; k < ref.grad.slots.size(); ++k) {
             rw[ref.grad.slots[k]].copy_(ref.grad.weights[static_cast<int64_t>(k)]);
@@ -256,7 +268,8 @@ TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
                     << R << " shards, step " << i + 1;
             }
             ASSERT_TRUE(results[static_cast<size_t>(r)].lastEvalLoss.has_value());
-            EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss, 1e-5 * *single.lastEvalLoss);
+            EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss,
+                        1e-5 * *single.lastEvalLoss);
         }
         EXPECT_EQ(results[0].modelPath, dir / "model-shards");
         const auto merged = mergeShards(dir / "model-shards");
@@ -268,7 +281,8 @@ TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
         ASSERT_EQ(steps.size(), 6u);
         const double whole = static_cast<double>(edgeTableBytes(reference));
         int64_t longestRow = 0;
-        for (int64_t s = 0; s < reference.vocabSize(); ++s) longestRow = std::max(longestRow, reference.edges.ownCount(s));
+        for (int64_t s = 0; s < reference.vocabSize(); ++s)
+            longestRow = std::max(longestRow, reference.edges.ownCount(s));
         const double rowBytes = static_cast<double>((c.dim * c.dim + c.dim) * 4);
         double sum = 0;
         for (const auto& rk : steps.back().at("ranks")) {
@@ -358,4 +372,3 @@ TEST_F(ShardingTest, ARankThatDiesStopsTheOthers) {
     EXPECT_NE(survivor.find("rank 0 of 2"), std::string::npos) << survivor;
     EXPECT_NE(survivor.find("step"), std::string::npos) << survivor;
 }
-

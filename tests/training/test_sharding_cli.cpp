@@ -48,9 +48,9 @@ protected:
 
 TEST_F(ShardingCliTest, TrainsShardedOnTwoProcessesMergesAndOpensTheShards) {
     const auto run = m_dir / "run";
-    auto [rc, out, err] = sh("train --nproc-per-node 2 --shard-edges --corpus " + (m_dir / "corpus.txt").string() +
-                             " --out " + run.string() +
-                             " --vocab-size 64 --dim 8 --max-seq-length 12 --steps 3 --batch 4 --threads 1 --quiet");
+    auto [rc, out, err] =
+        sh("train --nproc-per-node 2 --shard-edges --corpus " + (m_dir / "corpus.txt").string() + " --out " +
+           run.string() + " --vocab-size 64 --dim 8 --max-seq-length 12 --steps 3 --batch 4 --threads 1 --quiet");
     ASSERT_EQ(rc, 0) << err;
     ASSERT_TRUE(fs::exists(run / "model-shards" / shardFileName(1, 2)));
     std::tie(rc, out, err) = sh("merge-shards --quiet --shards " + (run / "model-shards").string() + " --out " +
@@ -65,7 +65,8 @@ TEST_F(ShardingCliTest, TrainsShardedOnTwoProcessesMergesAndOpensTheShards) {
     std::tie(rc, out, err) = sh("score --model " + (run / "model-shards").string() + " --text 'the cat sees a tree.'");
     ASSERT_EQ(rc, 0) << err;
     const std::string fromShards = out;
-    std::tie(rc, out, err) = sh("score --model " + (m_dir / "merged.brillm").string() + " --text 'the cat sees a tree.'");
+    std::tie(rc, out, err) =
+        sh("score --model " + (m_dir / "merged.brillm").string() + " --text 'the cat sees a tree.'");
     ASSERT_EQ(rc, 0) << err;
     EXPECT_FALSE(fromShards.empty());
     EXPECT_EQ(fromShards, out);

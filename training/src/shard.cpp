@@ -106,13 +106,9 @@ void writeShardManifest(const fs::path& dir, const ShardPlan& plan, const EdgeTa
                          {"source_end", plan.end(r)},
                          {"own_slots", global.rowPtr()[static_cast<size_t>(plan.end(r))] -
                                            global.rowPtr()[static_cast<size_t>(plan.begin(r))]}});
-    const nlohmann::json j = {{"format", "brillm-shards"},
-                              {"version", 1},
-                              {"shards", plan.parts()},
-                              {"vocab_size", global.vocabSize()},
-                              {"num_slots", global.numSlots()},
-                              {"dim", dim},
-                              {"files", files}};
+    const nlohmann::json j = {
+        {"format", "brillm-shards"},      {"version", 1}, {"shards", plan.parts()}, {"vocab_size", global.vocabSize()},
+        {"num_slots", global.numSlots()}, {"dim", dim},   {"files", files}};
     writeFileAtomic(dir / "shards.json", j.dump(2) + "\n");
 }
 
@@ -177,7 +173,8 @@ ShardSet ShardSet::open(const fs::path& dirOrManifest) {
         if (e.rowPtr()[static_cast<size_t>(b)] != 0 || e.rowPtr()[static_cast<size_t>(en)] != e.numOwn())
             throw CheckpointError(where + ": holds rows outside its sources [" + std::to_string(b) + ", " +
                                   std::to_string(en) + ")");
-        for (int64_t v = 0; v <= V; ++v) rowPtr[static_cast<size_t>(v)] += e.rowPtr()[static_cast<size_t>(v)];
+        for (int64_t v = 0; v <= V; ++v)
+            rowPtr[static_cast<size_t>(v)] += e.rowPtr()[static_cast<size_t>(v)];
         targets.insert(targets.end(), e.targets().begin(), e.targets().end());
     }
     s.m_edges = EdgeTable::fromCsr(V, std::move(rowPtr), std::move(targets));
@@ -208,7 +205,8 @@ template <class Get> at::Tensor gatherRows(const ShardSet& set, const Get& get, 
         const int64_t b = std::max(begin, plan.begin(q)), e = std::min(end, plan.end(q));
         if (b >= e) continue;
         const int64_t base = rowPtr[static_cast<size_t>(plan.begin(q))];
-        const int64_t from = rowPtr[static_cast<size_t>(b)] - base + 1, n = rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)];
+        const int64_t from = rowPtr[static_cast<size_t>(b)] - base + 1,
+                      n = rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)];
         if (n > 0) parts.push_back(get(q).narrow(0, from, n).to(at::kFloat));
     }
     return at::cat(parts, 0); // reads only the mapped pages of these rows
@@ -223,10 +221,10 @@ Model ShardSet::rows(int64_t begin, int64_t end) const {
     Model m;
     m.config = m_config;
     m.edges = shardEdgeTable(m_edges, begin, end);
-    m.weights = gatherRows(*this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kWeights); },
-                           begin, end);
-    m.biases = gatherRows(*this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kBiases); },
-                          begin, end);
+    m.weights = gatherRows(
+        *this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kWeights); }, begin, end);
+    m.biases = gatherRows(
+        *this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kBiases); }, begin, end);
     m.nodeBias = m_files.front()->tensor(ModelFileHeader::kNodeBias).to(at::kFloat).clone();
     m.positions = m_files.front()->tensor(ModelFileHeader::kPositions).to(at::kFloat).clone();
     m.validate();

@@ -85,7 +85,8 @@ template <int D>
 inline void edgeBackward(const T* __restrict x, const T* __restrict w, const T* __restrict z, T* __restrict dy,
                          T* __restrict gw, T* __restrict gb, T* __restrict dx, int64_t dRuntime) {
     const int64_t d = D > 0 ? D : dRuntime;
-    for (int64_t j = 0; j < d; ++j) dy[j] *= geluGrad(z[j]);
+    for (int64_t j = 0; j < d; ++j)
+        dy[j] *= geluGrad(z[j]);
     for (int64_t a = 0; a < d; ++a) {
         const T xa = x[a];
         T* __restrict gwRow = gw + a * d;
@@ -97,7 +98,8 @@ inline void edgeBackward(const T* __restrict x, const T* __restrict w, const T* 
         }
         dx[a] += acc;
     }
-    for (int64_t j = 0; j < d; ++j) gb[j] += dy[j];
+    for (int64_t j = 0; j < d; ++j)
+        gb[j] += dy[j];
 }
 
 // The whole batch's per-edge state; [B, L, ...] with L the longest sample's edge count.
@@ -111,8 +113,8 @@ struct Sweep {
 };
 
 template <int D>
-void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, const T* pe, bool withGrad,
-                  T edgeScale, Sweep& sw, Scratch& wk, Rows* acc) {
+void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, const T* pe, bool withGrad, T edgeScale,
+                  Sweep& sw, Scratch& wk, Rows* acc) {
     const int64_t d = D > 0 ? D : sw.d;
     const T* W = m.weights.data_ptr<T>();
     const T* Bs = m.biases.data_ptr<T>();
@@ -143,8 +145,10 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
             T* yu = wk.y.data() + u * d;
             edgeAffine<T, D>(xi, W + slot * d * d, Bs + slot * d, pei, zu, d);
             T sq = 0;
-            for (int64_t j = 0; j < d; ++j) yu[j] = geluT(zu[j]);
-            for (int64_t j = 0; j < d; ++j) sq += yu[j] * yu[j];
+            for (int64_t j = 0; j < d; ++j)
+                yu[j] = geluT(zu[j]);
+            for (int64_t j = 0; j < d; ++j)
+                sq += yu[j] * yu[j];
             wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
             emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
         }
@@ -156,7 +160,8 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
             wk.negWeight[static_cast<size_t>(u)] += w;
         }
     }
-    double sumExp = static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
+    double sumExp =
+        static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
     for (int64_t u = 0; u < rows; ++u)
         if (wk.negWeight[static_cast<size_t>(u)] > 0)
             sumExp += static_cast<double>(wk.negWeight[static_cast<size_t>(u)]) *
@@ -179,7 +184,8 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
         const T ge = count * std::exp(eu - emax) / sumExpT * edgeScale;
         const T coef = eu > 0 ? ge / eu : T(0);
         const T* yu = wk.y.data() + u * d;
-        for (int64_t j = 0; j < d; ++j) wk.dy[static_cast<size_t>(j)] = coef * yu[j];
+        for (int64_t j = 0; j < d; ++j)
+            wk.dy[static_cast<size_t>(j)] = coef * yu[j];
         const int64_t slot = wk.slot[static_cast<size_t>(u)];
         const int64_t r = acc->row(slot);
         edgeBackward<D>(xi, W + slot * d * d, wk.z.data() + u * d, wk.dy.data(), acc->w.data() + r * d * d,
@@ -195,7 +201,8 @@ void backwardPositive(const Model& m, int64_t b, int64_t i, Sweep& sw, const std
     const T e0 = sw.posE[sw.at(b, i)];
     const T coef = e0 > 0 ? sw.posGe[sw.at(b, i)] / e0 : T(0);
     wk.dy.resize(static_cast<size_t>(d));
-    for (int64_t j = 0; j < d; ++j) wk.dy[static_cast<size_t>(j)] = coef * sw.posY[row + j] + dyPos[row + j];
+    for (int64_t j = 0; j < d; ++j)
+        wk.dy[static_cast<size_t>(j)] = coef * sw.posY[row + j] + dyPos[row + j];
     std::copy_n(sw.dxNeg.data() + row, d, dxOut);
     const int64_t slot = sw.posSlot[sw.at(b, i)];
     const int64_t r = acc.row(slot);
@@ -210,8 +217,8 @@ void allReduce(Communicator* comm, at::Tensor& t, const char* what, uint64_t& by
 }
 
 template <int D>
-ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch,
-                      bool withGrad, int threads, Communicator* comm) {
+ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch, bool withGrad,
+                      int threads, Communicator* comm) {
     const int64_t d = m.dim(), V = m.vocabSize(), P = m.config.maxPositions;
     const auto pe = detail::peTable<T>(P, d);
     const T* POS = m.positions.data_ptr<T>();
@@ -242,7 +249,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
     std::vector<Rows> accs(static_cast<size_t>(workers));
     std::vector<Scratch> scratch(static_cast<size_t>(workers));
     if (withGrad)
-        for (auto& a : accs) a.reset(d, m.edges.numSlots());
+        for (auto& a : accs)
+            a.reset(d, m.edges.numSlots());
 
     for (int64_t b = 0; b < sw.B; ++b) {
         const int32_t t0 = batch[static_cast<size_t>(b)].tokens[0];
@@ -264,13 +272,15 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
     const auto onWorkers = [&](const std::vector<int64_t>& items, const auto& body) {
         const int n = static_cast<int>(std::min<int64_t>(workers, static_cast<int64_t>(items.size())));
         if (n <= 1) {
-            for (int64_t b : items) body(b, 0);
+            for (int64_t b : items)
+                body(b, 0);
             return;
         }
         runThreads(n, [&](int t) {
             const size_t from = items.size() * static_cast<size_t>(t) / static_cast<size_t>(n);
             const size_t to = items.size() * static_cast<size_t>(t + 1) / static_cast<size_t>(n);
-            for (size_t k = from; k < to; ++k) body(items[k], t);
+            for (size_t k = from; k < to; ++k)
+                body(items[k], t);
         });
     };
 
@@ -285,14 +295,17 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
                 continue;
             }
             T mx = POS[0];
-            for (int64_t j = 1; j < i; ++j) mx = std::max(mx, POS[j]);
+            for (int64_t j = 1; j < i; ++j)
+                mx = std::max(mx, POS[j]);
             T sum = 0;
             T* a = sw.mix.data() + sw.at(b, i) * static_cast<size_t>(sw.L);
-            for (int64_t j = 0; j < i; ++j) sum += (a[j] = std::exp(POS[j] - mx));
+            for (int64_t j = 0; j < i; ++j)
+                sum += (a[j] = std::exp(POS[j] - mx));
             for (int64_t j = 0; j < i; ++j) {
                 a[j] /= sum;
                 const T* yj = sw.posY.data() + sw.at(b, j) * static_cast<size_t>(d);
-                for (int64_t c = 0; c < d; ++c) xi[c] += a[j] * yj[c];
+                for (int64_t c = 0; c < d; ++c)
+                    xi[c] += a[j] * yj[c];
             }
         }
         const auto mine = mineAt(i);
@@ -305,7 +318,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
         if (!comm) continue;
         ybuf.zero_();
         T* yb = ybuf.data_ptr<T>();
-        for (int64_t b : mine) std::copy_n(sw.posY.data() + sw.at(b, i) * static_cast<size_t>(d), d, yb + b * d);
+        for (int64_t b : mine)
+            std::copy_n(sw.posY.data() + sw.at(b, i) * static_cast<size_t>(d), d, yb + b * d);
         allReduce(comm, ybuf, "sharded forward (edge outputs)", out.bytesSent);
         for (int64_t b = 0; b < sw.B; ++b)
             if (i < sw.n[static_cast<size_t>(b)])
@@ -317,7 +331,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
     double total = 0;
     for (int64_t b = 0; b < sw.B; ++b) {
         double l = 0;
-        for (int64_t i = 0; i < sw.n[static_cast<size_t>(b)]; ++i) l += sw.edgeLoss[sw.at(b, i)];
+        for (int64_t i = 0; i < sw.n[static_cast<size_t>(b)]; ++i)
+            l += sw.edgeLoss[sw.at(b, i)];
         out.sampleNll.push_back(l);
         out.sampleLosses.push_back(l / static_cast<double>(sw.n[static_cast<size_t>(b)]));
         total += out.sampleLosses.back();
@@ -327,7 +342,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
     if (!withGrad) return out;
 
     // backward: the reverse sweep; dx_i comes from the owner of t_i, the mixing's gradients follow on every rank
-    std::vector<T> dyPos(BLd, 0), gNode(static_cast<size_t>(V * d), 0), gPos(static_cast<size_t>(P), 0), da(static_cast<size_t>(sw.L));
+    std::vector<T> dyPos(BLd, 0), gNode(static_cast<size_t>(V * d), 0), gPos(static_cast<size_t>(P), 0),
+        da(static_cast<size_t>(sw.L));
     at::Tensor dxbuf = at::zeros({sw.B, d}, at::kFloat);
     T* dxb = dxbuf.data_ptr<T>();
     for (int64_t i = sw.L - 1; i >= 0; --i) {
@@ -343,7 +359,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
             const T* dx = dxb + b * d;
             if (i == 0) {
                 const int32_t t0 = batch[static_cast<size_t>(b)].tokens[0];
-                for (int64_t j = 0; j < d; ++j) gNode[static_cast<size_t>(t0 * d + j)] += dx[j] * geluGrad(sw.z0[static_cast<size_t>(b * d + j)]);
+                for (int64_t j = 0; j < d; ++j)
+                    gNode[static_cast<size_t>(t0 * d + j)] += dx[j] * geluGrad(sw.z0[static_cast<size_t>(b * d + j)]);
                 continue;
             }
             const T* a = sw.mix.data() + sw.at(b, i) * static_cast<size_t>(sw.L);
@@ -358,13 +375,15 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
                 da[static_cast<size_t>(j)] = v;
                 dot += a[j] * v;
             }
-            for (int64_t j = 0; j < i; ++j) gPos[static_cast<size_t>(j)] += a[j] * (da[static_cast<size_t>(j)] - dot);
+            for (int64_t j = 0; j < i; ++j)
+                gPos[static_cast<size_t>(j)] += a[j] * (da[static_cast<size_t>(j)] - dot);
         }
     }
 
     // merge the workers' rows, sorted by slot; the shared slot is summed over the ranks
     std::vector<int64_t> slots;
-    for (const auto& a : accs) slots.insert(slots.end(), a.slots.begin(), a.slots.end());
+    for (const auto& a : accs)
+        slots.insert(slots.end(), a.slots.begin(), a.slots.end());
     std::sort(slots.begin(), slots.end());
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
     const int64_t dd = d * d;
@@ -375,8 +394,10 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
         for (const auto& a : accs) {
             const int32_t r = a.rowOf[0];
             if (r < 0) continue;
-            for (int64_t j = 0; j < dd; ++j) p[j] += a.w[static_cast<size_t>(r * dd + j)];
-            for (int64_t j = 0; j < d; ++j) p[dd + j] += a.b[static_cast<size_t>(r * d + j)];
+            for (int64_t j = 0; j < dd; ++j)
+                p[j] += a.w[static_cast<size_t>(r * dd + j)];
+            for (int64_t j = 0; j < d; ++j)
+                p[dd + j] += a.b[static_cast<size_t>(r * d + j)];
         }
     }
     allReduce(comm, shared, "sharded shared-slot gradient", out.bytesSent);
@@ -405,19 +426,26 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
         for (const auto& a : accs) {
             const int32_t ar = a.rowOf[static_cast<size_t>(slot)];
             if (ar < 0) continue;
-            for (int64_t j = 0; j < dd; ++j) ow[j] += a.w[static_cast<size_t>(ar * dd + j)];
-            for (int64_t j = 0; j < d; ++j) ob[j] += a.b[static_cast<size_t>(ar * d + j)];
+            for (int64_t j = 0; j < dd; ++j)
+                ow[j] += a.w[static_cast<size_t>(ar * dd + j)];
+            for (int64_t j = 0; j < d; ++j)
+                ob[j] += a.b[static_cast<size_t>(ar * d + j)];
         }
-        for (int64_t j = 0; j < dd; ++j) ownSq += static_cast<double>(ow[j]) * static_cast<double>(ow[j]);
-        for (int64_t j = 0; j < d; ++j) ownSq += static_cast<double>(ob[j]) * static_cast<double>(ob[j]);
+        for (int64_t j = 0; j < dd; ++j)
+            ownSq += static_cast<double>(ow[j]) * static_cast<double>(ow[j]);
+        for (int64_t j = 0; j < d; ++j)
+            ownSq += static_cast<double>(ob[j]) * static_cast<double>(ob[j]);
     }
     // the global norm: the own rows' squares summed over ranks, the replicated parts counted once
     at::Tensor sq = at::full({1}, ownSq, at::kDouble);
     allReduce(comm, sq, "sharded gradient norm", out.bytesSent);
     double total2 = sq.item<double>();
-    for (int64_t j = 0; j < dd + d; ++j) total2 += static_cast<double>(sh[j]) * static_cast<double>(sh[j]);
-    for (T v : gNode) total2 += static_cast<double>(v) * static_cast<double>(v);
-    for (T v : gPos) total2 += static_cast<double>(v) * static_cast<double>(v);
+    for (int64_t j = 0; j < dd + d; ++j)
+        total2 += static_cast<double>(sh[j]) * static_cast<double>(sh[j]);
+    for (T v : gNode)
+        total2 += static_cast<double>(v) * static_cast<double>(v);
+    for (T v : gPos)
+        total2 += static_cast<double>(v) * static_cast<double>(v);
     out.gradNorm = std::sqrt(total2);
     return out;
 }
