@@ -525,6 +525,13 @@ TEST(ViewsScreenshots, EveryViewAtTwoWindowSizes) {
             QTest::qWait(200);
             w.grab().save(QStringLiteral("%1/%2-%3.png").arg(out, QLatin1String(file), tag));
         }
+        // The heatmap maximised by the shortcut: room for token labels in the cells.
+        clickTab(w, QStringLiteral("Energy heatmap"));
+        QTest::keyClick(&w, Qt::Key_M, Qt::ControlModifier | Qt::ShiftModifier);
+        QTest::qWait(300);
+        w.grab().save(QStringLiteral("%1/heatmap-max-%2.png").arg(out, tag));
+        QTest::keyClick(&w, Qt::Key_M, Qt::ControlModifier | Qt::ShiftModifier);
+        QTest::qWait(100);
         // The cortex map maximised by its shortcut, then zoomed with the wheel.
         clickTab(w, QStringLiteral("Cortex map"));
         QTest::keyClick(&w, Qt::Key_M, Qt::ControlModifier | Qt::ShiftModifier);

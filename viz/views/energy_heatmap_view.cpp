@@ -75,7 +75,8 @@ protected:
         const double cw = std::abs(x->coordToPixel(1) - x->coordToPixel(0));
         const double ch = std::abs(y->coordToPixel(1) - y->coordToPixel(0));
         QFont f = font;
-        f.setPointSizeF(std::clamp(ch * 0.42, 6.0, 9.5));
+        // As large as the cell's height allows, smaller in narrow cells so that a short token fits whole.
+        f.setPointSizeF(std::clamp(std::min(ch * 0.42, cw * 0.24), 6.0, 9.5));
         const QFontMetricsF fm(f);
         if (ch < fm.height() - 1 || cw < fm.averageCharWidth() * 2 + 4) return; // nothing would be readable
         painter->setFont(f);
