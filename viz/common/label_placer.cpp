@@ -56,19 +56,22 @@ std::vector<QRectF> placeLabels(const std::vector<LabelRequest>& requests, const
     for (size_t i = 0; i < requests.size() && placed < maxLabels; ++i) {
         const auto& q = requests[i];
         if (!bounds.contains(q.anchor)) continue;
-        const double w = q.size.width(), h = q.size.height(), g = q.gap, x = q.anchor.x(), y = q.anchor.y();
-        const double d = g * 0.72; // diagonal offsets: just outside a round mark
-        const QRectF options[8] = {
-            {x + g, y - h / 2, w, h},         {x - g - w, y - h / 2, w, h},     {x - w / 2, y - g - h, w, h},
-            {x - w / 2, y + g, w, h},         {x + d, y - d - h, w, h},         {x - d - w, y - d - h, w, h},
-            {x + d, y + d, w, h},             {x - d - w, y + d, w, h},
-        };
-        for (const QRectF& r : options) {
-            if (!bounds.contains(r) || labels.hits(r) || marks.hits(r)) continue;
-            out[i] = r;
-            labels.add(r);
-            ++placed;
-            break;
+        const double w = q.size.width(), h = q.size.height(), x = q.anchor.x(), y = q.anchor.y();
+        for (int ring = 0; ring < (q.far ? 3 : 1) && out[i].isNull(); ++ring) {
+            const double g = q.gap + ring * (h + 4);
+            const double d = g * 0.72; // diagonal offsets: just outside a round mark
+            const QRectF options[8] = {
+                {x + g, y - h / 2, w, h},         {x - g - w, y - h / 2, w, h},     {x - w / 2, y - g - h, w, h},
+                {x - w / 2, y + g, w, h},         {x + d, y - d - h, w, h},         {x - d - w, y - d - h, w, h},
+                {x + d, y + d, w, h},             {x - d - w, y + d, w, h},
+            };
+            for (const QRectF& r : options) {
+                if (!bounds.contains(r) || labels.hits(r) || marks.hits(r)) continue;
+                out[i] = r;
+                labels.add(r);
+                ++placed;
+                break;
+            }
         }
     }
     return out;

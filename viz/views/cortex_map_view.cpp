@@ -275,7 +275,7 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
         const double r = markRadius(it, s) + (it.taken ? 4 : 0);
         const QString text = itemLabel(it);
         const bool strong = it.source || it.taken || it.node < 0;
-        req.push_back({pt, r + 3, QSizeF((strong ? fmb : fm).horizontalAdvance(text) + 4, fm.height())});
+        req.push_back({pt, r + 3, QSizeF((strong ? fmb : fm).horizontalAdvance(text) + 4, fm.height()), strong});
         reqItem.push_back(i);
         texts << text;
     }
@@ -284,6 +284,14 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
         if (boxes[k].isNull()) continue;
         const auto& it = sc.items[reqItem[k]];
         const bool strong = it.source || it.taken || it.node < 0;
+        // A label placed further out gets a leader line to its mark.
+        const QPointF anchor = req[k].anchor;
+        const QPointF near(std::clamp(anchor.x(), boxes[k].left(), boxes[k].right()), std::clamp(anchor.y(), boxes[k].top(), boxes[k].bottom()));
+        const QLineF leader(anchor, near);
+        if (leader.length() > req[k].gap + 4) {
+            p.setPen(QPen(c.mutedText, 1));
+            p.drawLine(leader.pointAt(req[k].gap / leader.length()), near);
+        }
         p.setFont(strong ? bold : small);
         p.setPen(it.source ? c.prompt : it.taken ? c.selected : it.node < 0 ? c.shared : c.text);
         p.drawText(boxes[k], Qt::AlignCenter, texts[static_cast<int>(k)]);
