@@ -231,9 +231,14 @@ CortexScene mapCortexScene(const Model& model, const TraceStep& step, const std:
         s.items.push_back(it);
     }
     if (rk.shared > 0) {
+        // Beside the candidates (not beside the whole map), so that fitting the scene frames them.
+        QRectF box;
+        for (const auto& it : s.items)
+            box = box.united(QRectF(it.pos.x() - it.radius, it.pos.y() - it.radius, 2 * it.radius, 2 * it.radius));
+        const double size = std::max({box.width(), box.height(), 12 * r});
         CortexItem a = aggregateItem(rk, step);
-        a.radius = 0.07;
-        a.pos = QPointF(1.1 + a.radius, 0.5);
+        a.radius = std::clamp(0.3 * size, 3 * r, 0.07);
+        a.pos = QPointF(box.right() + 0.15 * size + a.radius, box.center().y());
         s.items.push_back(a);
     }
     return finish(std::move(s));

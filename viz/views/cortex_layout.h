@@ -56,7 +56,8 @@ struct CortexScene {
 // aggregate beside the spiral with an area that grows with its count.
 CortexScene rankedCortexScene(const Model& model, const TraceStep& step, int64_t maxOwn = 3000);
 // "Vocabulary map": own-slot candidates at their fixed positions (positions: [V] in [0, 1]^2),
-// the aggregate beside the map. Candidates of own slots that crowd are spread only by zooming.
+// the aggregate beside them; the scene's bounds are theirs, so fitting it frames (and spreads)
+// the candidates, the rest of the map around them.
 CortexScene mapCortexScene(const Model& model, const TraceStep& step, const std::vector<QPointF>& positions);
 
 } // namespace brillm::viz

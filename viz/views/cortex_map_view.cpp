@@ -74,7 +74,6 @@ const CortexScene& CortexCanvas::scene() const {
         m_scene = rankedCortexScene(model, s);
     } else if (!m_positions.empty()) {
         m_scene = mapCortexScene(model, s, m_positions);
-        m_scene.bounds = m_scene.bounds.united(QRectF(0, 0, 1, 1));
     }
     return m_scene;
 }
@@ -225,7 +224,7 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
         marks.push_back(box);
         if (it.node < 0) {
             QColor fill = colorOf(it.energy);
-            fill.setAlpha(150);
+            fill.setAlpha(225);
             p.setBrush(fill);
             p.setPen(QPen(c.shared, 2, Qt::DashLine));
             p.drawEllipse(pt, r, r);
