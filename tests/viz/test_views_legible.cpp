@@ -8,6 +8,7 @@
 #include "common/label_placer.h"
 #include "studio/main_window.h"
 #include "studio/studio_document.h"
+#include "tracing/trace_models.h"
 #include "views/completion_panel.h"
 #include "views/cortex_layout.h"
 #include "views/cortex_map_view.h"
@@ -15,7 +16,6 @@
 #include "views/energy_heatmap_view.h"
 #include "views/signal_path_view.h"
 #include "views/token_graph_view.h"
-#include "tracing/trace_models.h"
 
 #include <brillm/io/model_file.h>
 #include <brillm/model/model.h>
@@ -27,8 +27,8 @@
 #include <QDockWidget>
 #include <QGraphicsScene>
 #include <QHelpEvent>
-#include <QLineF>
 #include <QLabel>
+#include <QLineF>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollBar>
@@ -61,7 +61,8 @@ StudioModelPtr wordModel(int V, int ownPerNode, int32_t longNode = -1, unsigned 
     for (int n = 0; n < V; ++n) {
         std::string w;
         const int l = len(rng);
-        for (int k = 0; k < l; ++k) w.push_back(static_cast<char>('a' + letter(rng)));
+        for (int k = 0; k < l; ++k)
+            w.push_back(static_cast<char>('a' + letter(rng)));
         if (n == longNode) w = "extraordinarily_long_token_name_that_no_node_can_show_whole";
         vocab.push_back(w);
     }
@@ -69,8 +70,10 @@ StudioModelPtr wordModel(int V, int ownPerNode, int32_t longNode = -1, unsigned 
     std::vector<std::pair<int32_t, int32_t>> pairs;
     for (int32_t s = 0; s < V; ++s) {
         std::set<int32_t> t;
-        while (static_cast<int>(t.size()) < ownPerNode) t.insert(pick(rng));
-        for (int32_t x : t) pairs.push_back({s, x});
+        while (static_cast<int>(t.size()) < ownPerNode)
+            t.insert(pick(rng));
+        for (int32_t x : t)
+            pairs.push_back({s, x});
     }
     ModelConfig config;
     config.vocabSize = V;
@@ -101,7 +104,9 @@ bool pairwiseDisjoint(const std::vector<QRectF>& rects, QString* why = nullptr) 
     return true;
 }
 
-QDockWidget* dockOf(MainWindow& w, const char* name) { return w.findChild<QDockWidget*>(QLatin1String(name)); }
+QDockWidget* dockOf(MainWindow& w, const char* name) {
+    return w.findChild<QDockWidget*>(QLatin1String(name));
+}
 
 // Clicks the tab of a tabified dock, as a user raises it.
 bool clickTab(MainWindow& w, const QString& title) {
@@ -116,19 +121,22 @@ bool clickTab(MainWindow& w, const QString& title) {
 }
 
 void wheel(QWidget* w, QPointF pos, int delta) {
-    QWheelEvent e(pos, w->mapToGlobal(pos), QPoint(), QPoint(0, delta), Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+    QWheelEvent e(pos, w->mapToGlobal(pos), QPoint(), QPoint(0, delta), Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase,
+                  false);
     QApplication::sendEvent(w, &e);
 }
 
 void drag(QWidget* w, QPointF from, QPointF to) {
-    QMouseEvent press(QEvent::MouseButtonPress, from, w->mapToGlobal(from), Qt::LeftButton, Qt::LeftButton, Qt::NoModifier);
+    QMouseEvent press(QEvent::MouseButtonPress, from, w->mapToGlobal(from), Qt::LeftButton, Qt::LeftButton,
+                      Qt::NoModifier);
     QApplication::sendEvent(w, &press);
     for (int k = 1; k <= 5; ++k) {
         const QPointF p = from + (to - from) * (k / 5.0);
         QMouseEvent move(QEvent::MouseMove, p, w->mapToGlobal(p), Qt::NoButton, Qt::LeftButton, Qt::NoModifier);
         QApplication::sendEvent(w, &move);
     }
-    QMouseEvent release(QEvent::MouseButtonRelease, to, w->mapToGlobal(to), Qt::LeftButton, Qt::NoButton, Qt::NoModifier);
+    QMouseEvent release(QEvent::MouseButtonRelease, to, w->mapToGlobal(to), Qt::LeftButton, Qt::NoButton,
+                        Qt::NoModifier);
     QApplication::sendEvent(w, &release);
 }
 
@@ -145,7 +153,8 @@ TEST(LabelPlacer, PlacedLabelsNeverOverlapAndSpreadingAddsLabels) {
     std::mt19937 rng(3);
     std::uniform_real_distribution<double> u(0, 1);
     std::vector<QPointF> pts(400);
-    for (auto& p : pts) p = QPointF(u(rng), u(rng));
+    for (auto& p : pts)
+        p = QPointF(u(rng), u(rng));
     auto place = [&](double scale) {
         std::vector<LabelRequest> req;
         std::vector<QRectF> marks;
@@ -161,12 +170,13 @@ TEST(LabelPlacer, PlacedLabelsNeverOverlapAndSpreadingAddsLabels) {
         QString why;
         EXPECT_TRUE(pairwiseDisjoint(placed, &why)) << why.toStdString();
         for (const auto& b : placed)
-            for (const auto& m : marks) EXPECT_FALSE(b.intersects(m));
+            for (const auto& m : marks)
+                EXPECT_FALSE(b.intersects(m));
         return placed.size();
     };
     const size_t tight = place(400), spread = place(1600);
     EXPECT_GT(tight, 10u);
-    EXPECT_LT(tight, pts.size()); // crowded: some labels had to be dropped
+    EXPECT_LT(tight, pts.size());  // crowded: some labels had to be dropped
     EXPECT_GT(spread, tight + 50); // zooming in (spreading the anchors) shows more labels
 }
 
@@ -211,7 +221,8 @@ TEST_F(CortexSceneTest, OneAggregateHoldsEverySharedSlotCandidate) {
         // One item per own-slot candidate, plus the source and the aggregate: not V marks.
         EXPECT_EQ(static_cast<int64_t>(sc.items.size()), own + 2);
         int aggregates = 0;
-        for (const auto& it : sc.items) aggregates += it.node < 0 ? 1 : 0;
+        for (const auto& it : sc.items)
+            aggregates += it.node < 0 ? 1 : 0;
         EXPECT_EQ(aggregates, 1);
         // Ranks are the candidates' ranks among all of them (as the candidate table has them).
         const auto top = topCandidates(model, step, static_cast<int>(own + shared));
@@ -281,14 +292,16 @@ TEST_F(LegibleViewsTest, CortexMapZoomsPansAndPlacesLabelsApart) {
     for (const auto& it : canvas->scene().items) {
         const QPointF c = t0.map(it.pos);
         const double r = CortexCanvas::markRadius(it, t0.m11());
-        for (const auto& l : canvas->labelRects()) EXPECT_FALSE(l.intersects(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r)));
+        for (const auto& l : canvas->labelRects())
+            EXPECT_FALSE(l.intersects(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r)));
     }
     // The wheel zooms about the cursor: the point under it stays put.
     const auto rank1 = std::find_if(canvas->scene().items.begin(), canvas->scene().items.end(),
                                     [](const CortexItem& i) { return i.rank == 1 || (i.node < 0 && i.rank == 1); });
     ASSERT_NE(rank1, canvas->scene().items.end());
     const QPointF anchor = t0.map(rank1->pos);
-    for (int k = 0; k < 4; ++k) wheel(canvas, anchor, 120);
+    for (int k = 0; k < 4; ++k)
+        wheel(canvas, anchor, 120);
     repaint(canvas);
     const QTransform t1 = canvas->viewTransform();
     EXPECT_NEAR(canvas->zoom(), std::pow(1.25, 4), 1e-9);
@@ -318,7 +331,8 @@ TEST_F(LegibleViewsTest, ZoomingInShowsMoreCortexLabels) {
     auto labelledShare = [&] {
         const QTransform t = canvas->viewTransform();
         int inView = 0;
-        for (const auto& it : canvas->scene().items) inView += canvas->mapArea().contains(t.map(it.pos)) ? 1 : 0;
+        for (const auto& it : canvas->scene().items)
+            inView += canvas->mapArea().contains(t.map(it.pos)) ? 1 : 0;
         return static_cast<double>(canvas->labelRects().size()) / std::max(1, inView);
     };
     const double fitted = labelledShare();
@@ -391,7 +405,8 @@ TEST_F(LegibleViewsTest, HeatmapNormalisesPerStepAndDrawsFullEdgeCells) {
     EXPECT_FALSE(heat->cellLabelRects().empty());
     QString why;
     EXPECT_TRUE(pairwiseDisjoint(heat->cellLabelRects(), &why)) << why.toStdString();
-    for (const auto& r : heat->cellLabelRects()) EXPECT_LE(r.width(), wideCell - 2);
+    for (const auto& r : heat->cellLabelRects())
+        EXPECT_LE(r.width(), wideCell - 2);
 }
 
 TEST_F(LegibleViewsTest, SignalPathKeepsLabelsOffNodesAndItsLegendInView) {
@@ -400,8 +415,10 @@ TEST_F(LegibleViewsTest, SignalPathKeepsLabelsOffNodesAndItsLegendInView) {
     const int n = static_cast<int>(doc().trace().tokens.size());
     ASSERT_EQ(n, 36);
     std::vector<QRectF> boxes;
-    for (int i = 0; i < n; ++i) boxes.push_back(canvas->nodeRect(i));
-    for (int i = 0; i + 1 < n; ++i) boxes.push_back(canvas->edgeLabelRect(i));
+    for (int i = 0; i < n; ++i)
+        boxes.push_back(canvas->nodeRect(i));
+    for (int i = 0; i + 1 < n; ++i)
+        boxes.push_back(canvas->edgeLabelRect(i));
     QString why;
     EXPECT_TRUE(pairwiseDisjoint(boxes, &why)) << why.toStdString();
     // Short tokens are shown whole; the long one is elided, and its tooltip has it all.
@@ -476,14 +493,16 @@ TEST_F(LegibleViewsTest, EdgeInspectorShowsValuesOnHoverAndItsWholeStatistics) {
     QApplication::sendEvent(insp->plot(), &move);
     const QString text = insp->readoutLabel()->text();
     EXPECT_TRUE(text.contains(QStringLiteral("row 5, column 3"))) << text.toStdString();
-    EXPECT_TRUE(text.contains(QString::number(insp->parameters().weight[static_cast<size_t>(5 * d + 3)], 'g', 6))) << text.toStdString();
+    EXPECT_TRUE(text.contains(QString::number(insp->parameters().weight[static_cast<size_t>(5 * d + 3)], 'g', 6)))
+        << text.toStdString();
 }
 
 TEST_F(LegibleViewsTest, CompletionReadsAsSelectableText) {
     auto* panel = m_window->completionPanel();
     const auto& tokens = doc().trace().tokens;
     QString expected;
-    for (int32_t t : tokens) expected += doc().model()->text(t);
+    for (int32_t t : tokens)
+        expected += doc().model()->text(t);
     EXPECT_EQ(panel->completionText(), expected);
     QPlainTextEdit* text = panel->textView();
     EXPECT_TRUE(text->isVisible());
@@ -496,9 +515,11 @@ TEST_F(LegibleViewsTest, CompletionReadsAsSelectableText) {
 // ---------------------------------------------------------------- screenshots (a real model)
 
 TEST(ViewsScreenshots, EveryViewAtTwoWindowSizes) {
-    const QString model = qEnvironmentVariable("BRILLM_VIEWS_MODEL"), out = qEnvironmentVariable("BRILLM_SCREENSHOT_DIR");
+    const QString model = qEnvironmentVariable("BRILLM_VIEWS_MODEL"),
+                  out = qEnvironmentVariable("BRILLM_SCREENSHOT_DIR");
     if (model.isEmpty() || out.isEmpty()) GTEST_SKIP() << "set BRILLM_VIEWS_MODEL and BRILLM_SCREENSHOT_DIR";
-    const QString prompt = qEnvironmentVariable("BRILLM_VIEWS_PROMPT", QStringLiteral("It is a truth universally acknowledged, that"));
+    const QString prompt =
+        qEnvironmentVariable("BRILLM_VIEWS_PROMPT", QStringLiteral("It is a truth universally acknowledged, that"));
     QTemporaryDir cache;
     for (const QSize size : {QSize(1440, 900), QSize(1600, 1000)}) {
         StudioOptions o;
@@ -538,7 +559,8 @@ TEST(ViewsScreenshots, EveryViewAtTwoWindowSizes) {
         QTest::qWait(300);
         w.grab().save(QStringLiteral("%1/cortex-max-%2.png").arg(out, tag));
         auto* canvas = w.cortexMapView()->canvas();
-        for (int k = 0; k < 4; ++k) wheel(canvas, canvas->mapArea().center(), 120);
+        for (int k = 0; k < 4; ++k)
+            wheel(canvas, canvas->mapArea().center(), 120);
         QTest::qWait(200);
         w.grab().save(QStringLiteral("%1/cortex-zoom-%2.png").arg(out, tag));
         w.cortexMapView()->modeBox()->setCurrentIndex(1);

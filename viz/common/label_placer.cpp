@@ -33,12 +33,14 @@ public:
     }
 
 private:
-    template <typename F>
-    void forCells(const QRectF& r, F&& f) const {
-        const auto x0 = static_cast<int64_t>(std::floor(r.left() / m_cell)), x1 = static_cast<int64_t>(std::floor(r.right() / m_cell));
-        const auto y0 = static_cast<int64_t>(std::floor(r.top() / m_cell)), y1 = static_cast<int64_t>(std::floor(r.bottom() / m_cell));
+    template <typename F> void forCells(const QRectF& r, F&& f) const {
+        const auto x0 = static_cast<int64_t>(std::floor(r.left() / m_cell)),
+                   x1 = static_cast<int64_t>(std::floor(r.right() / m_cell));
+        const auto y0 = static_cast<int64_t>(std::floor(r.top() / m_cell)),
+                   y1 = static_cast<int64_t>(std::floor(r.bottom() / m_cell));
         for (int64_t y = y0; y <= y1; ++y)
-            for (int64_t x = x0; x <= x1; ++x) f((y << 32) ^ (x & 0xffffffff));
+            for (int64_t x = x0; x <= x1; ++x)
+                f((y << 32) ^ (x & 0xffffffff));
     }
     double m_cell;
     std::vector<QRectF> m_boxes;
@@ -61,9 +63,9 @@ std::vector<QRectF> placeLabels(const std::vector<LabelRequest>& requests, const
             const double g = q.gap + ring * (h + 4);
             const double d = g * 0.72; // diagonal offsets: just outside a round mark
             const QRectF options[8] = {
-                {x + g, y - h / 2, w, h},         {x - g - w, y - h / 2, w, h},     {x - w / 2, y - g - h, w, h},
-                {x - w / 2, y + g, w, h},         {x + d, y - d - h, w, h},         {x - d - w, y - d - h, w, h},
-                {x + d, y + d, w, h},             {x - d - w, y + d, w, h},
+                {x + g, y - h / 2, w, h}, {x - g - w, y - h / 2, w, h}, {x - w / 2, y - g - h, w, h},
+                {x - w / 2, y + g, w, h}, {x + d, y - d - h, w, h},     {x - d - w, y - d - h, w, h},
+                {x + d, y + d, w, h},     {x - d - w, y + d, w, h},
             };
             for (const QRectF& r : options) {
                 if (!bounds.contains(r) || labels.hits(r) || marks.hits(r)) continue;

@@ -16,9 +16,9 @@
 namespace brillm::viz {
 
 struct LabelRequest {
-    QPointF anchor;  // the mark's centre, in the coordinates of the result
-    double gap = 4;  // distance from the anchor to the label's near edge (mark radius + padding)
-    QSizeF size;     // the label's box
+    QPointF anchor;   // the mark's centre, in the coordinates of the result
+    double gap = 4;   // distance from the anchor to the label's near edge (mark radius + padding)
+    QSizeF size;      // the label's box
     bool far = false; // when the eight near places are taken, also try them further out (key labels)
 };
 
