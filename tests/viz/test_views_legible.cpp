@@ -9,6 +9,7 @@
 #include "studio/main_window.h"
 #include "studio/studio_document.h"
 #include "tracing/trace_models.h"
+#include "test_models.h"
 #include "views/completion_panel.h"
 #include "views/cortex_layout.h"
 #include "views/cortex_map_view.h"
@@ -577,4 +578,26 @@ TEST(ViewsScreenshots, EveryViewAtTwoWindowSizes) {
         QTest::qWait(200);
         w.grab().save(QStringLiteral("%1/graph-%2.png").arg(out, tag));
     }
+}
+
+// With a codec, the text is the codec's decoding of the path (as `brillm generate` prints it).
+TEST(CompletionText, IsTheCodecsDecodingOfThePath) {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("chars.brillm"));
+    testmodels::makeCharModel(path.toStdString(), "the cat sat on the mat. the dog sat on the log.");
+    StudioOptions o;
+    o.noDemo = true;
+    MainWindow w(o);
+    w.cortexMapView()->setCacheDir(dir.filePath(QStringLiteral("cache")));
+    w.show();
+    QSignalSpy loaded(w.document(), &StudioDocument::modelChanged);
+    w.document()->openModel(path);
+    ASSERT_TRUE(loaded.wait(10000));
+    ASSERT_TRUE(w.document()->model()->codec);
+    ASSERT_TRUE(completeAndSettle(*w.document(), QStringLiteral("the c"), 12));
+    const auto& tokens = w.document()->trace().tokens;
+    const QString decoded = QString::fromStdString(w.document()->model()->codec->decode(tokens));
+    EXPECT_EQ(w.completionPanel()->completionText(), decoded);
+    EXPECT_TRUE(decoded.startsWith(QStringLiteral("the c")));
+    EXPECT_GT(decoded.size(), 12);
 }
