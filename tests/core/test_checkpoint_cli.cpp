@@ -2,6 +2,7 @@
 // The brillm import / export / info / verify commands, run as a user runs them: exit codes,
 // output, and error messages that name the file.
 #include "test_checkpoint_util.h"
+#include "run_command.h"
 
 #include "brillm/model/blame.h"
 #include <ATen/ATen.h>
@@ -20,23 +21,10 @@ using nlohmann::json;
 using test::fixture;
 using test::ScratchDir;
 
-struct CliRun {
-    int code = -1;
-    std::string out; // stdout and stderr together
-};
+using CliRun = test::CommandResult;
 
 CliRun brillm(const std::string& args) {
-    const std::string cmd = std::string(BRILLM_CLI_PATH) + " " + args + " 2>&1";
-    CliRun r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-        r.out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return test::runCommand(test::shellQuote(BRILLM_CLI_PATH) + " " + args);
 }
 
 bool contains(const std::string& s, const std::string& part) {

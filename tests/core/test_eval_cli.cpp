@@ -7,6 +7,7 @@
 #include "brillm/text/text_codec.h"
 #include "reference_model.h"
 #include "test_checkpoint_util.h"
+#include "run_command.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -21,23 +22,10 @@ namespace {
 
 using nlohmann::json;
 
-struct CliRun {
-    int code = -1;
-    std::string out; // stdout and stderr together
-};
+using CliRun = test::CommandResult;
 
 CliRun brillm(const std::string& args) {
-    const std::string cmd = std::string("'") + BRILLM_CLI_PATH + "' " + args + " 2>&1";
-    CliRun r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-        r.out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return test::runCommand(test::shellQuote(BRILLM_CLI_PATH) + " " + args);
 }
 
 bool contains(const std::string& s, const std::string& part) {

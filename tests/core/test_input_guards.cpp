@@ -3,6 +3,7 @@
 // vocabulary or patch; JSON nested 100 000 levels deep in a model's metadata, a tokenizer or a
 // patch file.
 #include "test_checkpoint_util.h"
+#include "run_command.h"
 
 #include "brillm/io/checkpoint_export.h"
 #include "brillm/io/checkpoint_import.h"
@@ -129,24 +130,11 @@ TEST(InputGuards, ADeepProvenanceFailsToLoadWithAMessage) {
                                        {"deep.brillm", "provenance", "deeper than 128 levels"});
 }
 
-struct CliResult {
-    int code = -1;
-    std::string out;
-};
+using CliResult = test::CommandResult;
 
 // The CLI under `timeout`: a hang shows as exit 124, a crash as a signal (code -1).
 CliResult brillmCli(const std::string& args) {
-    const std::string cmd = "timeout 30 " + std::string(BRILLM_CLI_PATH) + " " + args + " 2>&1";
-    CliResult r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0 && r.out.size() < (1u << 20))
-        r.out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return test::runCommand("timeout 30 " + test::shellQuote(BRILLM_CLI_PATH) + " " + args, size_t{1} << 20);
 }
 
 TEST(InputGuardsCli, InfoOnADeepProvenanceGivesAClearErrorNotACrash) {

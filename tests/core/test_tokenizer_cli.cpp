@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The brillm tokenize / vocab / edges commands: output shape, exit codes and messages.
 #include "tokenizer_test_util.h"
+#include "run_command.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,17 +20,8 @@ struct CliResult {
 };
 
 CliResult run(const std::string& args, const std::string& stdinFile = "/dev/null") {
-    const std::string cmd = std::string("'") + BRILLM_CLI + "' " + args + " < '" + stdinFile + "' 2>&1";
-    CliResult r;
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-        r.output.append(buf.data(), n);
-    const int status = ::pclose(p);
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    const auto r = test::runCommand(test::shellQuote(BRILLM_CLI) + " " + args + " < " + test::shellQuote(stdinFile));
+    return {r.code, r.out};
 }
 
 // One test per command, so that each stays short (every run starts a process).
