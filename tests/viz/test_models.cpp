@@ -2,6 +2,11 @@
 #include "test_models.h"
 
 #include <brillm/io/model_file.h>
+#include <brillm/text/tokenizer.h>
+#include <brillm/text/vocabulary.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <algorithm>
 #include <random>
@@ -55,6 +60,62 @@ std::string makeCharModel(const std::string& path, const std::string& text, unsi
     meta.vocabulary = vocab;
     meta.tokenizerKind = "char";
     meta.provenanceJson = R"({"source": "studio test model"})";
+    ModelFile::save(path, model, meta);
+    return path;
+}
+
+std::string makeHugeTokenModel(const std::string& path, const std::string& text, size_t tokenBytes, unsigned seed) {
+    const auto cps = codePoints(text);
+    std::vector<std::string> vocab(cps.begin(), cps.end());
+    std::sort(vocab.begin(), vocab.end());
+    vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+    std::string huge;
+    huge.reserve(tokenBytes + 16);
+    for (size_t i = 0; huge.size() < tokenBytes; ++i) huge += (i % 16 == 15) ? "line\n" : "word ";
+    huge.resize(tokenBytes);
+    vocab.push_back(huge);
+    auto id = [&](const std::string& c) {
+        return static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), c) - vocab.begin());
+    };
+    std::set<std::pair<int32_t, int32_t>> pairs;
+    for (size_t i = 0; i + 1 < cps.size(); ++i) pairs.insert({id(cps[i]), id(cps[i + 1])});
+    const auto hugeId = static_cast<int32_t>(vocab.size() - 1);
+    pairs.insert({id(cps[0]), hugeId});
+    pairs.insert({hugeId, id(cps[0])});
+    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
+    ModelConfig config;
+    config.vocabSize = static_cast<int64_t>(vocab.size());
+    config.dim = 32;
+    config.maxPositions = 512;
+    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
+    ModelMetadata meta;
+    meta.vocabulary = vocab;
+    meta.tokenizerKind = "char";
+    ModelFile::save(path, model, meta);
+    return path;
+}
+
+std::string makeBpeModel(const std::string& path, const std::string& tokenizerPath, const std::string& text,
+                         unsigned seed) {
+    const auto tok = loadTokenizer(tokenizerPath);
+    const auto vocab = NodeVocabulary::fromTokenizer(*tok);
+    const auto ids = tok->encodeIds(text); // tokenizer ids are node ids here: fromTokenizer keeps the order
+    std::set<std::pair<int32_t, int32_t>> pairs;
+    for (size_t i = 0; i + 1 < ids.size(); ++i) pairs.insert({ids[i], ids[i + 1]});
+    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
+    ModelConfig config;
+    config.vocabSize = vocab.size();
+    config.dim = 32;
+    config.maxPositions = 512;
+    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
+    ModelMetadata meta;
+    meta.vocabulary = vocab.tokens();
+    meta.tokenizerKind = "byte-level-bpe";
+    std::ifstream in(tokenizerPath, std::ios::binary);
+    std::ostringstream json;
+    json << in.rdbuf();
+    meta.tokenizerJson = json.str();
+    meta.provenanceJson = R"json({"source": "studio test model, BPE"})json";
     ModelFile::save(path, model, meta);
     return path;
 }

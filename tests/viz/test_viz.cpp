@@ -399,7 +399,7 @@ TEST_F(StudioWindowTest, TokenGraphHasLabelsHoverAndSearch) {
 
 TEST_F(StudioWindowTest, HeatmapCoversEveryStep) {
     auto* heat = m_window->heatmapView();
-    m_window->docks()[3]->raise();
+    m_window->dock(QStringLiteral("heatmap"))->raise();
     QApplication::processEvents();
     EXPECT_EQ(heat->data().steps, static_cast<int>(doc().trace().steps.size()));
     EXPECT_EQ(heat->data().columns[0].front().rank, 1);
@@ -413,7 +413,7 @@ TEST_F(StudioWindowTest, CortexMapColoursNodes) {
         QSignalSpy ready(cortex, &CortexMapView::layoutReady);
         ASSERT_TRUE(ready.wait(20000));
     }
-    m_window->docks()[4]->raise();
+    m_window->dock(QStringLiteral("cortex"))->raise();
     doc().selectStep(5);
     QApplication::processEvents();
     const QImage img = cortex->canvas()->grab().toImage();

@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
@@ -23,13 +24,18 @@ namespace brillm::viz {
 NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
     setWindowTitle(tr("New training"));
     m_corpus = new QListWidget;
-    m_corpus->setMaximumHeight(90);
+    m_corpus->setObjectName(QStringLiteral("training.corpus"));
+    m_corpus->setMaximumHeight(140);
+    m_corpusNote = new QLabel;
+    m_corpusNote->setObjectName(QStringLiteral("training.corpusNote"));
+    m_corpusNote->setWordWrap(true);
+    m_corpusNote->setVisible(false);
     auto* addCorpus = new QPushButton(tr("Add…"));
     auto* removeCorpus = new QPushButton(tr("Remove"));
     connect(addCorpus, &QPushButton::clicked, this, [this] {
         const QStringList files =
             QFileDialog::getOpenFileNames(this, tr("Training text"), QString(), tr("Text (*.txt);;All files (*)"));
-        m_corpus->addItems(files);
+        addCorpusFiles(files);
     });
     connect(removeCorpus, &QPushButton::clicked, this, [this] { qDeleteAll(m_corpus->selectedItems()); });
     auto* corpusButtons = new QVBoxLayout;
@@ -72,6 +78,7 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
 
     auto* form = new QFormLayout;
     form->addRow(tr("Corpus files"), corpusRow);
+    form->addRow(QString(), m_corpusNote);
     form->addRow(tr("Run directory"), dirRow);
     form->addRow(tr("Steps"), m_steps);
     form->addRow(tr("Batch (sequences)"), m_batch);
@@ -97,12 +104,30 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
     r.optimizer = s.value(QStringLiteral("training/optimizer"), r.optimizer).toString();
     r.extraArguments = QProcess::splitCommand(s.value(QStringLiteral("training/extra")).toString());
     setRequest(r);
+    // The previous run's corpus is shown, never reused silently: a note here, a question on Start.
+    m_previousCorpus = r.corpus;
+    if (!m_previousCorpus.isEmpty()) {
+        m_corpusNote->setText(tr("<i>These %n file(s) are the previous run's corpus. Remove them or add others; "
+                                 "Start asks before training on them again.</i>",
+                                 nullptr, static_cast<int>(m_previousCorpus.size())));
+        m_corpusNote->setVisible(true);
+    }
+}
+
+void NewTrainingDialog::addCorpusFiles(const QStringList& files) {
+    // The file name first (long paths would hide it), the whole path in the tooltip.
+    for (const QString& f : files) {
+        auto* item = new QListWidgetItem(QStringLiteral("%1   (%2)").arg(QFileInfo(f).fileName(), QFileInfo(f).absolutePath()));
+        item->setData(Qt::UserRole, f);
+        item->setToolTip(f);
+        m_corpus->addItem(item);
+    }
 }
 
 TrainingRequest NewTrainingDialog::request() const {
     TrainingRequest r;
     for (int i = 0; i < m_corpus->count(); ++i)
-        r.corpus << m_corpus->item(i)->text();
+        r.corpus << m_corpus->item(i)->data(Qt::UserRole).toString();
     r.runDirectory = m_runDir->text().trimmed();
     r.steps = m_steps->value();
     r.batch = m_batch->value();
@@ -115,7 +140,7 @@ TrainingRequest NewTrainingDialog::request() const {
 
 void NewTrainingDialog::setRequest(const TrainingRequest& r) {
     m_corpus->clear();
-    m_corpus->addItems(r.corpus);
+    addCorpusFiles(r.corpus);
     m_runDir->setText(r.runDirectory);
     m_steps->setValue(static_cast<int>(r.steps));
     m_batch->setValue(static_cast<int>(r.batch));
@@ -138,6 +163,14 @@ void NewTrainingDialog::accept() {
     if (!problem.isEmpty()) {
         QMessageBox::warning(this, tr("New training"), problem);
         return;
+    }
+    if (!m_previousCorpus.isEmpty() && r.corpus == m_previousCorpus) {
+        QString list;
+        for (const QString& c : r.corpus) list += QStringLiteral("\n  ") + c;
+        const auto answer = QMessageBox::question(
+            this, tr("New training"), tr("Train on the previous run's corpus files again?\n%1").arg(list),
+            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        if (answer != QMessageBox::Yes) return;
     }
     QSettings s;
     s.setValue(QStringLiteral("training/corpus"), r.corpus);

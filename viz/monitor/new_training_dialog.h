@@ -2,7 +2,8 @@
 #pragma once
 // NewTrainingDialog: the few settings of a new `brillm train` run (corpus files, run directory,
 // steps, batch, negatives, learning rate, optimizer, extra arguments). The last values are kept
-// in QSettings.
+// in QSettings; the previous run's corpus files are shown with a note, and Start asks before
+// training on the same files again.
 
 #include "monitor/training_process.h"
 
@@ -10,6 +11,7 @@
 
 class QComboBox;
 class QDoubleSpinBox;
+class QLabel;
 class QLineEdit;
 class QListWidget;
 class QSpinBox;
@@ -25,7 +27,10 @@ public:
     void accept() override;
 
 private:
+    void addCorpusFiles(const QStringList& files);
     QListWidget* m_corpus;
+    QLabel* m_corpusNote;
+    QStringList m_previousCorpus;
     QLineEdit* m_runDir;
     QSpinBox* m_steps;
     QSpinBox* m_batch;

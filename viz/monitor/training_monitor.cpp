@@ -75,7 +75,29 @@ QString shortDuration(double s) {
 } // namespace
 
 TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(new TrainingProcess(this)) {
-    // ---- left: runs, trainer, alerts
+    // Left the runs, the trainer and the alerts; right the curves and the trainer's log.
+    QWidget* left = createRunsPane();
+    QWidget* right = createCurvesPane();
+    auto* split = new QSplitter(Qt::Horizontal);
+    split->addWidget(left);
+    split->addWidget(right);
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 1);
+    split->setSizes({280, 900});
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    layout->addWidget(split);
+
+    createTimers();
+    loadSettings();
+    connectControls();
+    connectProcess();
+    styleAll();
+    rebuildRecentMenu();
+    updateProcessUi();
+}
+
+QWidget* TrainingMonitor::createRunsPane() {
     m_runList = new QListWidget;
     m_runList->setSelectionMode(QAbstractItemView::SingleSelection);
     m_runList->setIconSize(QSize(14, 14));
@@ -162,7 +184,41 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     leftLayout->addWidget(trainerBox);
     leftLayout->addWidget(alertBox, 2);
 
-    // ---- right: controls and plots
+    return left;
+}
+
+QCustomPlot* TrainingMonitor::makePlot(const QString& title) {
+    auto* p = new QCustomPlot;
+    p->setNoAntialiasingOnDrag(true);
+    // Wide antialiased polylines are stroked as one path, seconds for a zigzag of a few
+    // thousand min/max points; segment by segment it is milliseconds.
+    p->setPlottingHint(QCP::phFastPolylines, true);
+    p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    p->axisRect()->setRangeDrag(Qt::Horizontal);
+    p->axisRect()->setRangeZoom(Qt::Horizontal);
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(
+        0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
+    // an explicit minimum: the bold title alone would make the plot (and the dock) wide
+    p->setMinimumSize(160, 120);
+    connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
+        if (m_settingRange) return;
+        m_autoRange = false;
+        // Every plot shows the same x range.
+        m_settingRange = true;
+        for (QCustomPlot* q : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot})
+            q->xAxis->setRange(r);
+        m_settingRange = false;
+        scheduleReplot();
+    });
+    connect(p, &QCustomPlot::mouseDoubleClick, this, [this] {
+        m_autoRange = true;
+        replotNow();
+    });
+    return p;
+}
+
+QWidget* TrainingMonitor::createCurvesPane() {
     m_metricCombo = new QComboBox;
     m_metricCombo->addItems({tr("loss"), tr("perplexity")});
     m_smoothCheck = new QCheckBox(tr("Smooth"));
@@ -200,36 +256,6 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     controls->addLayout(row1);
     controls->addLayout(row2);
 
-    auto makePlot = [this](const QString& title) {
-        auto* p = new QCustomPlot;
-        p->setNoAntialiasingOnDrag(true);
-        // Wide antialiased polylines are stroked as one path, seconds for a zigzag of a few
-        // thousand min/max points; segment by segment it is milliseconds.
-        p->setPlottingHint(QCP::phFastPolylines, true);
-        p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-        p->axisRect()->setRangeDrag(Qt::Horizontal);
-        p->axisRect()->setRangeZoom(Qt::Horizontal);
-        p->plotLayout()->insertRow(0);
-        p->plotLayout()->addElement(
-            0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
-        // an explicit minimum: the bold title alone would make the plot (and the dock) wide
-        p->setMinimumSize(160, 120);
-        connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
-            if (m_settingRange) return;
-            m_autoRange = false;
-            // Every plot shows the same x range.
-            m_settingRange = true;
-            for (QCustomPlot* q : {m_lossPlot, m_throughputPlot, m_memoryPlot, m_rankPlot})
-                q->xAxis->setRange(r);
-            m_settingRange = false;
-            scheduleReplot();
-        });
-        connect(p, &QCustomPlot::mouseDoubleClick, this, [this] {
-            m_autoRange = true;
-            replotNow();
-        });
-        return p;
-    };
     m_lossPlot = makePlot(tr("Training loss (sampled negatives) and held-out loss (exact)"));
     m_lossPlot->legend->setVisible(true);
     m_lossPlot->legend->setFont(QFont(font().family(), std::max(7, font().pointSize() - 1)));
@@ -272,16 +298,10 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     m_tabs->addTab(curves, tr("Curves"));
     m_tabs->addTab(m_log, tr("Trainer log"));
 
-    auto* split = new QSplitter(Qt::Horizontal);
-    split->addWidget(left);
-    split->addWidget(m_tabs);
-    split->setStretchFactor(0, 0);
-    split->setStretchFactor(1, 1);
-    split->setSizes({280, 900});
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(2, 2, 2, 2);
-    layout->addWidget(split);
+    return m_tabs;
+}
 
+void TrainingMonitor::createTimers() {
     m_replotTimer = new QTimer(this);
     m_replotTimer->setSingleShot(true);
     m_replotTimer->setInterval(kReplotMs);
@@ -291,7 +311,10 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     connect(m_statusTimer, &QTimer::timeout, this, &TrainingMonitor::updateStatus);
     m_statusTimer->start();
 
-    loadSettings();
+}
+
+// The plot controls and the alert settings: each change is saved and replotted.
+void TrainingMonitor::connectControls() {
     connect(m_metricCombo, &QComboBox::currentIndexChanged, this, [this] {
         m_autoRange = true;
         saveSettings();
@@ -325,6 +348,10 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
     connect(m_stallSpin, &QSpinBox::valueChanged, this, alertSettingsChanged);
     connect(m_spikeSpin, &QDoubleSpinBox::valueChanged, this, alertSettingsChanged);
 
+}
+
+// The trainer process started from the studio: its log, progress and outcome.
+void TrainingMonitor::connectProcess() {
     connect(m_process, &TrainingProcess::logAppended, this, [this](const QString& text) {
         QScrollBar* sb = m_log->verticalScrollBar();
         const bool atEnd = sb->value() == sb->maximum();
@@ -363,9 +390,6 @@ TrainingMonitor::TrainingMonitor(QWidget* parent) : QWidget(parent), m_process(n
         Q_EMIT statusMessage(o.message);
         Q_EMIT trainingFinished(o);
     });
-    styleAll();
-    rebuildRecentMenu();
-    updateProcessUi();
 }
 
 TrainingMonitor::~TrainingMonitor() {

@@ -125,6 +125,13 @@ private:
         Run(QString d, QString m, QString n, AlertSettings s)
             : dir(std::move(d)), metricsPath(std::move(m)), name(std::move(n)), alerts(name, s) {}
     };
+    // The constructor's parts, by what they do.
+    QWidget* createRunsPane();
+    QWidget* createCurvesPane();
+    QCustomPlot* makePlot(const QString& title);
+    void createTimers();
+    void connectControls();
+    void connectProcess();
     void onRecords(Run* run, const std::vector<MetricsRecord>& records);
     void onReset(Run* run);
     void raise(Run* run, const TrainingAlert& alert, bool announce);

@@ -14,6 +14,7 @@
 #include "studio/studio_document.h"
 #include "views/token_graph_view.h"
 #include "tracing/trace_export.h"
+#include "studio/session.h"
 #include "tracing/trace_models.h"
 #include "monitor/training_monitor.h"
 
@@ -25,6 +26,9 @@
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QImage>
+#include <QSaveFile>
+#include <QStandardPaths>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
@@ -52,12 +56,6 @@ namespace brillm::viz {
 namespace {
 constexpr int kMaxRecent = 10;
 
-// CPU time of the calling thread: tells work on the UI thread from time the OS gave to others.
-double threadCpuMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
 const char* kExamplePromptEn = "The history of";
 } // namespace
 
@@ -99,12 +97,7 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     });
     connect(m_demo, &DemoLauncher::failed, this, [this](const QString& msg) {
         m_progress->setVisible(false);
-        if (m_options.quitAfterCompletion) {
-            std::fprintf(stderr, "brillm-studio: no demo model: %s\n", qPrintable(msg));
-            finishAutomation(1);
-            return;
-        }
-        statusBar()->showMessage(tr("No demo model: %1. Open a model file (Ctrl+O).").arg(msg));
+        reportError(tr("No demo model"), tr("No demo model: %1. Open a model file (Ctrl+O).").arg(msg), false);
     });
 
     connect(m_doc, &StudioDocument::modelLoading, this, [this](const QString& path) {
@@ -117,13 +110,6 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     connect(m_doc, &StudioDocument::completionFailed, this, &MainWindow::onCompletionFailed);
     connect(m_doc, &StudioDocument::viewsSettled, this, &MainWindow::onSettled);
     connect(m_doc, &StudioDocument::busyChanged, this, &MainWindow::updateStatus);
-    connect(m_doc, &StudioDocument::traceReset, this, [this] {
-        if (m_doc->isGenerating()) {
-            m_windowStallMs = 0;
-            m_windowBusyMs = 0;
-            m_measuring = true;
-        }
-    });
     connect(m_doc, &StudioDocument::traceFinished, this, &MainWindow::updateStatus);
     connect(m_doc, &StudioDocument::progress, this, [this](double f, const QString&) {
         if (f >= 0 && m_doc->isGenerating()) {
@@ -142,24 +128,6 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     // Raising a tab counts as choosing that view (Ctrl+Shift+M maximises it), as focusing it does.
     connect(this, &QMainWindow::tabifiedDockWidgetActivated, this, [this](QDockWidget* d) { m_lastDock = d; });
 
-    auto* heartbeat = new QTimer(this);
-    heartbeat->setInterval(10);
-    connect(heartbeat, &QTimer::timeout, this, [this] {
-        const double cpu = threadCpuMs();
-        if (m_heartbeat.isValid()) {
-            const double gap = std::max(0.0, static_cast<double>(m_heartbeat.nsecsElapsed()) * 1e-6 - 10.0);
-            const double busy = cpu - m_lastCpuMs;
-            m_maxStallMs = std::max(m_maxStallMs, gap);
-            if (m_measuring) {
-                m_windowStallMs = std::max(m_windowStallMs, gap);
-                m_windowBusyMs = std::max(m_windowBusyMs, busy);
-            }
-        }
-        m_lastCpuMs = cpu;
-        m_heartbeat.restart();
-    });
-    heartbeat->start();
-
     restoreSettings();
     if (!options.theme.isEmpty()) setTheme(themeFromString(options.theme));
     if (options.maxTokens >= 0) {
@@ -169,9 +137,34 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     }
     if (options.size.isValid()) resize(options.size);
 
-    if (!options.modelPath.isEmpty()) {
+    // Connected after every view's and ModelEdits' own handlers: a session being restored
+    // goes on once they have caught up.
+    connect(m_doc, &StudioDocument::modelChanged, this, &MainWindow::continueRestore);
+    connect(m_doc, &StudioDocument::modelEdited, this, &MainWindow::continueRestore);
+    connect(m_doc, &StudioDocument::historyRestored, this, &MainWindow::continueRestore);
+    connect(m_doc, &StudioDocument::modelFailed, this, [this] {
+        if (m_restoring) finishRestore(tr("the session's model could not be opened"));
+    });
+    m_automation = new StudioAutomation(this, m_doc, options);
+
+    const QString lastSession = lastSessionPath();
+    const QStringList recent = QSettings().value(QStringLiteral("recentFiles")).toStringList();
+    if (!options.session.isEmpty()) {
+        QTimer::singleShot(0, this, [this] {
+            const QString err = openSession(m_options.session);
+            if (!err.isEmpty()) reportError(tr("Cannot open the session"), err);
+        });
+    } else if (!options.modelPath.isEmpty()) {
         m_pendingPrompt = options.prompt;
         QTimer::singleShot(0, this, [this] { openModel(m_options.modelPath); });
+    } else if (options.restoreLast && QFileInfo(lastSession).isFile()) {
+        // The last session: the model, its edits, the branches and the view settings.
+        QTimer::singleShot(0, this, [this, lastSession] {
+            const QString err = openSession(lastSession);
+            if (!err.isEmpty()) statusBar()->showMessage(tr("The last session could not be reopened: %1").arg(err), 8000);
+        });
+    } else if (options.restoreLast && !recent.isEmpty() && QFileInfo(recent.first()).isFile()) {
+        QTimer::singleShot(0, this, [this, path = recent.first()] { openModel(path); });
     } else if (!options.noDemo &&
                (options.quitAfterCompletion || !QSettings().value(QStringLiteral("demo/prepared"), false).toBool())) {
         QTimer::singleShot(0, this, &MainWindow::startDemo);
@@ -233,11 +226,8 @@ void MainWindow::createDocks() {
     tabifyDockWidget(dEdge, dTraining);
     dHeat->raise();
     // The default proportions, once the window has its size (a saved layout replaces them).
-    QTimer::singleShot(0, this, [=, this] {
-        if (!QSettings().value(QStringLiteral("window/state")).toByteArray().isEmpty()) return;
-        resizeDocks({dCompletion, dGraph}, {width() * 47 / 100, width() * 53 / 100}, Qt::Horizontal);
-        resizeDocks({dCompletion, dPath}, {height() * 45 / 100, height() * 40 / 100}, Qt::Vertical);
-        resizeDocks({dGraph, dHeat}, {height() * 40 / 100, height() * 50 / 100}, Qt::Vertical);
+    QTimer::singleShot(0, this, [this] {
+        if (QSettings().value(QStringLiteral("window/state")).toByteArray().isEmpty()) applyDefaultLayout();
     });
     m_lastDock = dGraph;
 
@@ -294,10 +284,7 @@ void MainWindow::createTraceDocks() {
                 m_graph->setHighlightedEdges(edges);
             });
     auto warn = [this](const QString& title) {
-        return [this, title](const QString& message) {
-            statusBar()->showMessage(message, 8000);
-            if (!m_options.quitAfterCompletion) QMessageBox::warning(this, title, message);
-        };
+        return [this, title](const QString& message) { reportError(title, message); };
     };
     connect(m_errorTrace, &ErrorTracePanel::failed, this, warn(tr("Error tracing")));
     connect(m_compare, &CompareView::failed, this, warn(tr("Compare")));
@@ -356,6 +343,13 @@ void MainWindow::createActions() {
     open->setShortcut(QKeySequence::Open);
     m_recentMenu = file->addMenu(tr("Open &recent"));
     file->addAction(tr("Open the &demo model"), this, &MainWindow::startDemo);
+    file->addSeparator();
+    QAction* openSessionAction = file->addAction(tr("Open &session…"), this, &MainWindow::openSessionDialog);
+    openSessionAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    openSessionAction->setObjectName(QStringLiteral("action.openSession"));
+    QAction* saveSessionAction = file->addAction(tr("Save s&ession…"), this, &MainWindow::saveSessionDialog);
+    saveSessionAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
+    saveSessionAction->setObjectName(QStringLiteral("action.saveSession"));
     createTrainingActions(file);
     file->addSeparator();
     QAction* png = file->addAction(tr("Export view as &PNG…"), this, [this] { exportCurrent(QStringLiteral("png")); });
@@ -414,8 +408,8 @@ void MainWindow::createActions() {
     }
     view->addAction(tr("&Reset layout"), this, [this] {
         QSettings().remove(QStringLiteral("window/state"));
-        for (QDockWidget* d : m_docks) d->show();
-        statusBar()->showMessage(tr("The default layout returns at the next start."), 4000);
+        applyDefaultLayout();
+        statusBar()->showMessage(tr("The default layout is back."), 4000);
     });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -504,7 +498,32 @@ void MainWindow::saveSettings() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (!m_options.quitAfterCompletion) saveSettings();
+    if (!m_automation->isHeadless() && hasUnsavedEdits()) {
+        const auto answer = QMessageBox::question(
+            this, tr("Unsaved edits"),
+            tr("The model has %n unsaved edit(s). Save the session before quitting?", nullptr, m_edits->count()),
+            QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+        if (answer == QMessageBox::Cancel) {
+            event->ignore();
+            return;
+        }
+        if (answer == QMessageBox::Save) {
+            saveSessionDialog();
+            if (hasUnsavedEdits()) { // the dialog was cancelled, or writing failed
+                event->ignore();
+                return;
+            }
+        }
+    }
+    if (!m_automation->isHeadless()) {
+        saveSettings();
+        // Kept for the next start (reopened unless --no-session).
+        if (m_doc->hasModel() && !m_restoring) {
+            QDir().mkpath(QFileInfo(lastSessionPath()).absolutePath());
+            const QString err = saveSession(lastSessionPath());
+            if (!err.isEmpty()) std::fprintf(stderr, "brillm-studio: %s\n", qPrintable(err));
+        }
+    }
     m_doc->cancel();
     m_demo->cancel();
     event->accept();
@@ -601,8 +620,6 @@ void MainWindow::onModelChanged() {
         m_completion->setPrompt(m_pendingPrompt);
         m_pendingPrompt.clear();
         m_completion->run();
-    } else if (m_options.quitAfterCompletion) {
-        finishAutomation(0);
     }
 }
 
@@ -610,22 +627,21 @@ void MainWindow::onModelFailed(const QString& path, const QString& message) {
     m_progress->setVisible(false);
     m_progress->setRange(0, 100);
     statusBar()->showMessage(tr("Could not open %1").arg(QFileInfo(path).fileName()), 8000);
-    if (m_options.quitAfterCompletion) {
-        std::fprintf(stderr, "brillm-studio: cannot open %s: %s\n", qPrintable(path), qPrintable(message));
-        finishAutomation(1);
-        return;
-    }
-    QMessageBox::warning(this, tr("Cannot open the model"), tr("%1\n\n%2").arg(path, message));
+    reportError(tr("Cannot open the model"), tr("cannot open %1: %2").arg(path, message));
 }
 
 void MainWindow::onCompletionFailed(const QString& message) {
+    if (m_restoring) finishRestore(message);
+    reportError(tr("Cannot complete"), message);
+}
+
+void MainWindow::reportError(const QString& title, const QString& message, bool dialog) {
     statusBar()->showMessage(message, 8000);
-    if (m_options.quitAfterCompletion) {
-        std::fprintf(stderr, "brillm-studio: %s\n", qPrintable(message));
-        finishAutomation(1);
+    if (m_automation->isHeadless()) {
+        m_automation->fail(message);
         return;
     }
-    QMessageBox::warning(this, tr("Cannot complete"), message);
+    if (dialog) QMessageBox::warning(this, title, message);
 }
 
 void MainWindow::updateStatus() {
@@ -641,8 +657,6 @@ void MainWindow::updateStatus() {
 }
 
 void MainWindow::onSettled(double ms) {
-    // Keep measuring a little: the views' last repaints land after they report.
-    QTimer::singleShot(250, this, [this] { m_measuring = false; });
     const double decodeMs = m_doc->lastDecodeMs();
     const auto n = m_doc->lastNewTokens();
     m_timingLabel->setText(tr("%1 tokens: decode %2 ms (%3 tok/s) · all views %4 ms · UI thread max busy %5 ms")
@@ -650,42 +664,16 @@ void MainWindow::onSettled(double ms) {
                                .arg(decodeMs, 0, 'f', 0)
                                .arg(decodeMs > 0 ? n / (decodeMs * 1e-3) : 0.0, 0, 'f', 0)
                                .arg(ms, 0, 'f', 0)
-                               .arg(m_windowBusyMs, 0, 'f', 0));
-    if (m_options.quitAfterCompletion || !m_options.screenshot.isEmpty() || !m_options.exportDir.isEmpty()) {
-        if (m_automationDone) return;
-        // Let queued repaints (plots, scene) land before taking pictures.
-        QTimer::singleShot(300, this, [this] {
-            if (m_options.selectStep >= 0) m_doc->selectStep(m_options.selectStep);
-            QTimer::singleShot(200, this, [this] { finishAutomation(0); });
-        });
-    }
+                               .arg(m_automation->stalls()->windowBusyMs(), 0, 'f', 0));
 }
 
-void MainWindow::finishAutomation(int code) {
-    if (m_automationDone) return;
-    m_automationDone = true;
-    if (code == 0 && !m_options.screenshot.isEmpty()) {
-        QDir().mkpath(QFileInfo(m_options.screenshot).absolutePath());
-        if (!grab().save(m_options.screenshot)) {
-            std::fprintf(stderr, "brillm-studio: cannot write %s\n", qPrintable(m_options.screenshot));
-            code = 1;
-        }
-    }
-    if (code == 0 && !m_options.exportDir.isEmpty()) {
-        const QString err = exportAll(m_options.exportDir);
-        if (!err.isEmpty()) {
-            std::fprintf(stderr, "brillm-studio: %s\n", qPrintable(err));
-            code = 1;
-        }
-    }
-    if (m_options.reportTimings) {
-        std::printf("{\"tokens\": %lld, \"decode_ms\": %.1f, \"views_ms\": %.1f, \"max_ui_stall_ms\": %.1f, "
-                    "\"completion_ui_stall_ms\": %.1f, \"completion_ui_busy_ms\": %.1f, \"vocab_size\": %lld}\n",
-                    static_cast<long long>(m_doc->lastNewTokens()), m_doc->lastDecodeMs(), m_doc->lastViewsMs(),
-                    m_maxStallMs, m_windowStallMs, m_windowBusyMs, static_cast<long long>(m_doc->hasModel() ? m_doc->model()->vocabSize() : 0));
-        std::fflush(stdout);
-    }
-    if (m_options.quitAfterCompletion) QTimer::singleShot(0, qApp, [code] { QCoreApplication::exit(code); });
+double MainWindow::maxUiStallMs() const { return m_automation->stalls()->maxStallMs(); }
+
+QDockWidget* MainWindow::dock(const QString& name) const {
+    const QString full = name.startsWith(QLatin1String("dock.")) ? name : QStringLiteral("dock.") + name;
+    for (QDockWidget* d : m_docks)
+        if (d->objectName() == full) return d;
+    return nullptr;
 }
 
 QList<QPair<QDockWidget*, ExportableView*>> MainWindow::exportableViews() const {
@@ -712,7 +700,8 @@ void MainWindow::exportCurrent(const QString& format) {
                                                       format == QLatin1String("svg") ? tr("SVG (*.svg)") : tr("PNG (*.png)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("exportDir"), QFileInfo(path).absolutePath());
-    const QString err = view ? exportView(*view, path) : exportWidget(*dock->widget(), path);
+    QString err = view ? exportView(*view, path) : exportWidget(*dock->widget(), path);
+    if (err.isEmpty()) err = stampExport(path);
     if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
     else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
 }
@@ -721,14 +710,18 @@ QString MainWindow::exportAll(const QString& dir) {
     if (!QDir().mkpath(dir)) return tr("cannot create %1").arg(dir);
     for (const auto& [d, v] : exportableViews())
         for (const char* ext : {"png", "svg"}) {
-            const QString err = exportView(*v, QDir(dir).filePath(v->exportName() + QLatin1Char('.') + QLatin1String(ext)));
+            const QString path = QDir(dir).filePath(v->exportName() + QLatin1Char('.') + QLatin1String(ext));
+            QString err = exportView(*v, path);
+            if (err.isEmpty()) err = stampExport(path);
             if (!err.isEmpty()) return err;
         }
-    if (!grab().save(QDir(dir).filePath(QStringLiteral("studio.png")))) return tr("cannot write studio.png");
+    QImage window = grab().toImage();
+    window.setText(QStringLiteral("Description"), provenance());
+    if (!window.save(QDir(dir).filePath(QStringLiteral("studio.png")))) return tr("cannot write studio.png");
     if (m_doc->hasTrace()) {
         for (const char* name : {"trace.json", "trace.csv"}) {
             const QString err = saveTrace(QDir(dir).filePath(QLatin1String(name)), m_doc->trace(), m_doc->model().get(),
-                                          m_doc->userPromptTokens(), m_doc->lastOptions());
+                                          m_doc->userPromptTokens(), m_doc->lastOptions(), m_edits->appliedEdits());
             if (!err.isEmpty()) return err;
         }
     }
@@ -755,9 +748,43 @@ void MainWindow::exportTrace() {
                                                       tr("JSON (*.json);;CSV (*.csv)"), &selected);
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("exportDir"), QFileInfo(path).absolutePath());
-    const QString err = saveTrace(path, m_doc->trace(), m_doc->model().get(), m_doc->userPromptTokens(), m_doc->lastOptions());
+    const QString err = saveTrace(path, m_doc->trace(), m_doc->model().get(), m_doc->userPromptTokens(),
+                                  m_doc->lastOptions(), m_edits->appliedEdits());
     if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
     else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+}
+
+QString MainWindow::provenance() const {
+    return provenanceLine(m_doc->model().get(), m_edits->appliedEdits(), m_doc->lastOptions());
+}
+
+QString MainWindow::stampExport(const QString& path) const {
+    // PNG: a "Description" text chunk; SVG: a <desc> element right after the <svg> tag.
+    const QString line = provenance();
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix == QLatin1String("png")) {
+        QImage image(path);
+        if (image.isNull()) return tr("cannot read back %1").arg(path);
+        image.setText(QStringLiteral("Description"), line);
+        QSaveFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || !image.save(&f, "PNG") || !f.commit())
+            return tr("cannot write %1: %2").arg(path, f.errorString());
+        return {};
+    }
+    if (suffix == QLatin1String("svg")) {
+        QFile in(path);
+        if (!in.open(QIODevice::ReadOnly)) return tr("cannot read back %1").arg(path);
+        QByteArray svg = in.readAll();
+        in.close();
+        const qsizetype open = svg.indexOf("<svg");
+        const qsizetype end = open < 0 ? -1 : svg.indexOf('>', open);
+        if (end < 0) return tr("%1 is not SVG").arg(path);
+        svg.insert(end + 1, "\n<desc>" + line.toHtmlEscaped().toUtf8() + "</desc>");
+        QSaveFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(svg) != svg.size() || !f.commit())
+            return tr("cannot write %1: %2").arg(path, f.errorString());
+    }
+    return {};
 }
 
 void MainWindow::toggleMaximiseView() {
@@ -774,6 +801,164 @@ void MainWindow::toggleMaximiseView() {
     keep->show();
     keep->raise();
     statusBar()->showMessage(tr("%1 maximised - Ctrl+Shift+M restores the layout").arg(keep->windowTitle()), 5000);
+}
+
+void MainWindow::applyDefaultLayout() {
+    // Proportions for a laptop screen (1440x900) up: the left column (completion / error
+    // tracing tabs over the signal path) gets the height the tables need, the right column the
+    // graph over the heatmap.
+    auto* completion = dock(QStringLiteral("completion"));
+    auto* path = dock(QStringLiteral("signalPath"));
+    auto* graph = dock(QStringLiteral("tokenGraph"));
+    auto* heat = dock(QStringLiteral("heatmap"));
+    for (QDockWidget* d : m_docks) d->show();
+    if (!completion || !path || !graph || !heat) return;
+    resizeDocks({completion, graph}, {width() * 48 / 100, width() * 52 / 100}, Qt::Horizontal);
+    resizeDocks({completion, path}, {height() * 67 / 100, height() * 25 / 100}, Qt::Vertical);
+    resizeDocks({graph, heat}, {height() * 42 / 100, height() * 48 / 100}, Qt::Vertical);
+}
+
+// ---------------------------------------------------------------- sessions
+
+QString MainWindow::lastSessionPath() {
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("last-session.brillm-session"));
+}
+
+bool MainWindow::hasUnsavedEdits() const { return m_edits->count() > 0 && !m_edits->undoStack()->isClean(); }
+
+StudioSession MainWindow::currentSession() const {
+    StudioSession s;
+    if (m_doc->originalModel()) s.modelPath = m_doc->originalModel()->path;
+    s.edits = m_edits->appliedEdits();
+    s.prompt = m_completion->prompt();
+    s.options = m_completion->options();
+    s.skipSpecial = m_completion->skipSpecial();
+    for (const Branch& b : m_doc->history()) {
+        SavedBranch sb;
+        sb.tokens = b.trace->tokens;
+        sb.promptTokens = b.trace->promptTokens;
+        sb.userPromptTokens = b.userPromptTokens;
+        sb.forcedAt = b.forcedAt;
+        sb.selectedStep = b.selectedStep;
+        sb.description = b.description;
+        sb.stopReason = QString::fromStdString(b.trace->stopReason);
+        sb.options = b.options;
+        s.branches.push_back(std::move(sb));
+    }
+    s.branchIndex = m_doc->historyIndex();
+    if (s.branchIndex >= 0 && s.branchIndex < static_cast<int>(s.branches.size()))
+        s.branches[static_cast<size_t>(s.branchIndex)].selectedStep = m_doc->selectedStep();
+    s.tracePrompt = m_errorTrace->prompt();
+    s.traceExpected = m_errorTrace->expected();
+    s.compareMode = static_cast<int>(m_compare->mode());
+    s.compareLeft = m_compare->leftPrompt();
+    s.compareRight = m_compare->rightPrompt();
+    s.compareUsesCompletionSettings = m_compare->useCompletionSettings();
+    s.theme = QSettings().value(QStringLiteral("theme"), QStringLiteral("system")).toString();
+    s.windowState = m_stateBeforeMaximise.isEmpty() ? saveState() : m_stateBeforeMaximise;
+    return s;
+}
+
+QString MainWindow::saveSession(const QString& path) {
+    const QString err = saveSessionFile(path, currentSession());
+    if (err.isEmpty()) {
+        m_edits->undoStack()->setClean();
+        if (path != lastSessionPath()) QSettings().setValue(QStringLiteral("session/lastFile"), path);
+    }
+    return err;
+}
+
+void MainWindow::applySessionSettings(const StudioSession& s) {
+    if (!s.theme.isEmpty()) setTheme(themeFromString(s.theme));
+    if (!s.windowState.isEmpty()) {
+        m_stateBeforeMaximise.clear();
+        restoreState(s.windowState);
+    }
+    m_completion->setOptions(s.options);
+    m_completion->setSkipSpecial(s.skipSpecial);
+    m_completion->setPrompt(s.prompt);
+    m_errorTrace->setPrompt(s.tracePrompt);
+    m_errorTrace->setExpected(s.traceExpected);
+    m_compare->setMode(static_cast<CompareMode>(s.compareMode));
+    m_compare->setPrompts(s.compareLeft, s.compareRight);
+    m_compare->setUseCompletionSettings(s.compareUsesCompletionSettings);
+}
+
+QString MainWindow::openSession(const QString& path) {
+    auto s = std::make_unique<StudioSession>();
+    const QString err = loadSessionFile(path, s.get());
+    if (!err.isEmpty()) return err;
+    applySessionSettings(*s);
+    m_pendingPrompt.clear();
+    m_restoring = std::move(s);
+    m_restoreStage = 0;
+    statusBar()->showMessage(tr("Restoring the session %1…").arg(QFileInfo(path).fileName()));
+    if (m_restoring->modelPath.isEmpty()) {
+        finishRestore();
+        return {};
+    }
+    m_restoreStage = 1; // waiting for the model
+    openModel(m_restoring->modelPath);
+    return {};
+}
+
+// One step of a restore per document signal: the model is open -> its edits are built ->
+// the branches are traced again.
+void MainWindow::continueRestore() {
+    if (!m_restoring || !m_doc->hasModel()) return;
+    if (m_restoreStage == 1) {
+        if (m_doc->originalModel()->path != QFileInfo(m_restoring->modelPath).absoluteFilePath() &&
+            m_doc->originalModel()->path != m_restoring->modelPath)
+            return; // another model finished loading first
+        if (!m_restoring->edits.empty()) {
+            m_restoreStage = 2;
+            m_edits->setEdits(m_restoring->edits, tr("edits of the session"));
+            return;
+        }
+        m_restoreStage = 2;
+    }
+    if (m_restoreStage == 2) {
+        if (m_edits->isBuilding() || m_doc->editCount() != static_cast<int>(m_restoring->edits.size())) return;
+        m_edits->undoStack()->setClean(); // the edits are the session's, saved
+        m_restoreStage = 3;
+        if (m_restoring->branches.empty()) {
+            finishRestore();
+            return;
+        }
+        m_doc->restoreHistory(m_restoring->branches, m_restoring->branchIndex);
+        return;
+    }
+    if (m_restoreStage == 3 && !m_doc->isGenerating()) finishRestore();
+}
+
+void MainWindow::finishRestore(const QString& error) {
+    if (!m_restoring) return;
+    m_restoring.reset();
+    m_restoreStage = 0;
+    if (error.isEmpty()) statusBar()->showMessage(tr("Session restored."), 5000);
+    else statusBar()->showMessage(tr("The session was restored in part: %1").arg(error), 8000);
+    Q_EMIT sessionRestored();
+}
+
+void MainWindow::saveSessionDialog() {
+    const QString dir = QSettings().value(QStringLiteral("session/dir"), QDir::homePath()).toString();
+    QString path = QFileDialog::getSaveFileName(this, tr("Save the session"), QDir(dir).filePath(QStringLiteral("session.brillm-session")),
+                                                tr("Studio sessions (*.brillm-session);;All files (*)"));
+    if (path.isEmpty()) return;
+    QSettings().setValue(QStringLiteral("session/dir"), QFileInfo(path).absolutePath());
+    const QString err = saveSession(path);
+    if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot save the session"), err);
+    else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+}
+
+void MainWindow::openSessionDialog() {
+    const QString dir = QSettings().value(QStringLiteral("session/dir"), QDir::homePath()).toString();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a session"), dir,
+                                                      tr("Studio sessions (*.brillm-session);;All files (*)"));
+    if (path.isEmpty()) return;
+    QSettings().setValue(QStringLiteral("session/dir"), QFileInfo(path).absolutePath());
+    const QString err = openSession(path);
+    if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot open the session"), err);
 }
 
 void MainWindow::showShortcuts() {

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// MainWindow: the studio's window - every view in a dock widget, menus and shortcuts, the
-// status bar with timings, recent files, drag and drop, theme and layout persistence, the demo
-// model on first start, and the command-line hooks the end-to-end test drives.
+// MainWindow: the studio's window - every view in a dock widget (each with an objectName,
+// "dock.completion", ...), menus and shortcuts, the status bar with timings, recent files, drag
+// and drop, theme and layout persistence, sessions, the demo model on first start. The
+// command-line hooks of the end-to-end test live in StudioAutomation (automation.h).
 
 #include "common/palette.h"
+#include "studio/automation.h"
 
 #include <QElapsedTimer>
 #include <QMainWindow>
 #include <QPointer>
+
+#include <memory>
 
 class QAction;
 class QActionGroup;
@@ -33,23 +37,9 @@ class ExportableView;
 class SignalPathView;
 class StepTableModel;
 class StudioDocument;
+struct StudioSession;
 class TokenGraphView;
 class TrainingMonitor;
-
-struct StudioOptions {
-    QString modelPath;          // open this model at start (no demo)
-    QString prompt;             // complete this once the model is open
-    int maxTokens = -1;         // overrides the saved setting when >= 0
-    int selectStep = -1;        // select this step once the completion is done
-    QString screenshot;         // save a screenshot of the window once every view is up to date
-    QString exportDir;          // export every view (PNG + SVG) and the trace (JSON + CSV) there
-    bool quitAfterCompletion = false;
-    bool noDemo = false;        // never start the demo preparation
-    bool reportTimings = false; // print one JSON line of timings to stdout when done
-    QString theme;              // light, dark, system; empty: the saved setting
-    QSize size;                 // window size; empty: the saved geometry
-    QString demoProgram;        // the brillm CLI; empty: next to the studio
-};
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -70,14 +60,30 @@ public:
     CompareView* compareView() const { return m_compare; }
     TrainingMonitor* trainingMonitor() const { return m_training; }
     QList<QDockWidget*> docks() const { return m_docks; }
+    // The dock with objectName "dock.NAME" (name without the prefix accepted), or null.
+    QDockWidget* dock(const QString& name) const;
     // Every view that can be exported, with its dock.
     QList<QPair<QDockWidget*, ExportableView*>> exportableViews() const;
-    double maxUiStallMs() const { return m_maxStallMs; }
+    double maxUiStallMs() const;
+    StudioAutomation* automation() const { return m_automation; }
 
     void openModel(const QString& path);
+    // Sessions (session.h). Both return an error message, empty on success; openSession
+    // restores asynchronously (model, edits, branches) and emits sessionRestored when done.
+    QString saveSession(const QString& path);
+    QString openSession(const QString& path);
+    StudioSession currentSession() const;
+    bool isRestoringSession() const { return m_restoring != nullptr; }
+    // Where the session is kept between runs (reopened on start with restoreLast).
+    static QString lastSessionPath();
+    // Edits not yet saved in a session or a patch: quitting asks first.
+    bool hasUnsavedEdits() const;
     void setTheme(Theme theme);
     // Writes each view as NAME.png and NAME.svg, and the trace as trace.json/trace.csv, into dir.
     QString exportAll(const QString& dir);
+
+Q_SIGNALS:
+    void sessionRestored();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -108,7 +114,18 @@ private:
     void updateStatus();
     void showShortcuts();
     void showAbout();
-    void finishAutomation(int code);
+    // An error: a dialog (or only the status bar), or in a headless run stderr and exit code 1.
+    void reportError(const QString& title, const QString& message, bool dialog = true);
+    void applyDefaultLayout();
+    void saveSessionDialog();
+    void openSessionDialog();
+    void continueRestore();
+    void finishRestore(const QString& error = {});
+    // The view settings and inputs of a session (everything but the model, edits and branches).
+    void applySessionSettings(const StudioSession& s);
+    // Writes where an exported image came from (model, edits, decoding) into it.
+    QString stampExport(const QString& path) const;
+    QString provenance() const;
 
     StudioOptions m_options;
     StudioDocument* m_doc;
@@ -136,16 +153,9 @@ private:
     QLabel* m_timingLabel = nullptr;
     QProgressBar* m_progress = nullptr;
     QString m_pendingPrompt;
-    bool m_automationDone = false;
-
-    // UI stall monitor: a 10 ms timer; the longest gap between its ticks is how long the UI
-    // thread was blocked.
-    QElapsedTimer m_heartbeat;
-    double m_maxStallMs = 0;
-    double m_windowStallMs = 0; // from a completion's request until every view shows it
-    double m_windowBusyMs = 0;  // the most CPU time the UI thread spent between two ticks
-    double m_lastCpuMs = 0;
-    bool m_measuring = false;
+    StudioAutomation* m_automation = nullptr;
+    std::unique_ptr<StudioSession> m_restoring; // a session being restored, step by step
+    int m_restoreStage = 0;
 };
 
 } // namespace brillm::viz

@@ -176,6 +176,7 @@ ModelPatch ModelEdits::patch() const {
 QString ModelEdits::savePatch(const QString& path) const {
     try {
         brillm::savePatch(patch(), path.toStdString());
+        m_stack->setClean(); // the edits are saved: quitting need not ask
         return {};
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());

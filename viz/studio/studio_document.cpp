@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "studio/studio_document.h"
 
+#include <QFutureWatcher>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+
 #include <brillm/error.h>
 
 #include <QRegularExpression>
@@ -193,7 +198,7 @@ void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds) {
     m_selected = std::min(m_reselect >= 0 ? m_reselect : first, static_cast<int>(m_trace->steps.size()) - 1);
     m_reselect = -1;
     Branch b{trace, m_userPromptTokens, m_forcedAt, m_selected,
-             m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription};
+             m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription, m_lastOptions};
     if (m_historyIndex + 1 < historySize()) m_history.resize(static_cast<size_t>(m_historyIndex + 1));
     m_history.push_back(std::move(b));
     m_historyIndex = historySize() - 1;
@@ -231,10 +236,53 @@ void StudioDocument::showBranch(int index) {
     m_userPromptTokens = b.userPromptTokens;
     m_forcedAt = b.forcedAt;
     m_selected = b.selectedStep;
+    m_lastOptions = b.options;
     Q_EMIT traceReset();
     Q_EMIT traceFinished();
     Q_EMIT selectionChanged(m_selected);
     Q_EMIT historyChanged();
+}
+
+void StudioDocument::restoreHistory(std::vector<SavedBranch> branches, int index) {
+    if (!m_model) return;
+    cancel();
+    const quint64 job = m_restores.start();
+    auto* watcher = new QFutureWatcher<std::vector<Branch>>(this);
+    connect(watcher, &QFutureWatcher<std::vector<Branch>>::finished, this, [this, watcher, job, index] {
+        watcher->deleteLater();
+        if (!m_restores.accept(job)) return;
+        m_restores.invalidate();
+        std::vector<Branch> restored;
+        try {
+            restored = watcher->result();
+        } catch (const std::exception& e) {
+            Q_EMIT completionFailed(tr("Cannot restore the session's branches: %1").arg(QString::fromStdString(e.what())));
+            return;
+        }
+        if (restored.empty()) {
+            Q_EMIT historyRestored();
+            return;
+        }
+        m_history = std::move(restored);
+        showBranch(std::clamp(index, 0, historySize() - 1));
+        m_waitingForViews = true;
+        QTimer::singleShot(0, this, &StudioDocument::checkSettled);
+        Q_EMIT historyRestored();
+    });
+    watcher->setFuture(QtConcurrent::run([model = m_model, branches = std::move(branches)] {
+        std::vector<Branch> out;
+        for (const auto& s : branches) {
+            if (s.tokens.empty()) continue;
+            auto t = std::make_shared<Trace>(tracePath(model->model(), s.tokens, s.options));
+            // The trace as decoding made it: the start path, then generated edges.
+            t->promptTokens = std::clamp<int64_t>(s.promptTokens, 1, static_cast<int64_t>(s.tokens.size()));
+            for (auto& step : t->steps) step.generated = step.index + 1 >= t->promptTokens;
+            t->stopReason = s.stopReason.toStdString();
+            const int selected = std::clamp(s.selectedStep, -1, static_cast<int>(t->steps.size()) - 1);
+            out.push_back(Branch{std::move(t), s.userPromptTokens, s.forcedAt, selected, s.description, s.options});
+        }
+        return out;
+    }));
 }
 
 void StudioDocument::back() { showBranch(m_historyIndex - 1); }

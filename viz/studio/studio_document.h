@@ -28,6 +28,19 @@ struct Branch {
     int64_t forcedAt = -1;        // token index of a candidate picked by hand, -1 for none
     int selectedStep = -1;
     QString description;
+    DecodeOptions options; // how it was decoded (exports and sessions record it)
+};
+
+// A branch as a session file keeps it: the path and how it came about; the trace is recomputed.
+struct SavedBranch {
+    std::vector<int32_t> tokens;
+    int64_t promptTokens = 0; // the trace's start path (the rest was generated)
+    int64_t userPromptTokens = 0;
+    int64_t forcedAt = -1;
+    int selectedStep = -1;
+    QString description;
+    QString stopReason;
+    DecodeOptions options;
 };
 
 class StudioDocument : public QObject {
@@ -95,6 +108,10 @@ public Q_SLOTS:
     void rerun();
     void back();
     void forward();
+    // Replaces the history with saved branches (a session): every trace recomputed on a worker
+    // by tracePath() of its path, then branch `index` shown (historyRestored). Stale restores
+    // are dropped.
+    void restoreHistory(std::vector<brillm::viz::SavedBranch> branches, int index);
 
     // Views that lay out or render asynchronously report their work, so the document can tell
     // when every view shows the finished trace (viewsSettled).
@@ -114,6 +131,7 @@ Q_SIGNALS:
     void editMenuRequested(int32_t source, int32_t target, const QPoint& globalPos);
     void modelEdited(int editCount); // model() is now an edited model (or the original again)
     void historyChanged();
+    void historyRestored();
     void busyChanged();
     void progress(double fraction, const QString& message);
     void viewsSettled(double msSinceRequest);
@@ -131,6 +149,7 @@ private:
     StudioWorker* m_worker = nullptr;
     JobTracker m_loads;
     JobTracker m_completions;
+    JobTracker m_restores;
     QString m_loadingPath;
 
     StudioModelPtr m_model;

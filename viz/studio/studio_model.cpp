@@ -11,15 +11,27 @@
 
 namespace brillm::viz {
 
-QString visibleToken(const QString& text) {
+namespace {
+// Labels are for display: a longer token (a vocabulary may hold megabytes in one string) is cut
+// to this many characters plus "…", so that every view's text layout stays bounded (a 5 MB
+// label took the heatmap's tick layout alone tens of seconds). The node's text stays whole.
+constexpr qsizetype kMaxLabelChars = 64;
+
+QString visibleToken(const QString& text, qsizetype maxChars) {
     if (text.isEmpty()) return QStringLiteral("∅");
-    QString s = text;
+    const bool cut = maxChars >= 0 && text.size() > maxChars;
+    QString s = cut ? text.left(maxChars) : text;
+    if (cut && s.back().isHighSurrogate()) s.chop(1); // never half a character
     s.replace(QLatin1Char(' '), QStringLiteral("␣"));
     s.replace(QLatin1Char('\n'), QStringLiteral("↵"));
     s.replace(QLatin1Char('\t'), QStringLiteral("⇥"));
     s.replace(QLatin1Char('\r'), QStringLiteral("␍"));
+    if (cut) s += QStringLiteral("…");
     return s;
 }
+} // namespace
+
+QString visibleToken(const QString& text) { return visibleToken(text, -1); }
 
 QString StudioModel::label(int32_t node) const {
     if (node >= 0 && node < labels.size()) return labels[node];
@@ -48,6 +60,36 @@ std::vector<int32_t> StudioModel::encode(const QString& text) const {
         ids.push_back(id);
     }
     return ids;
+}
+
+ContinuationTokens StudioModel::encodeContinuation(const QString& prompt, const QString& expected) const {
+    if (!codec) {
+        ContinuationTokens out;
+        out.prompt = encode(prompt);
+        out.expected = encode(expected);
+        return out;
+    }
+    const QByteArray p = prompt.toUtf8(), e = expected.toUtf8();
+    return brillm::encodeContinuation(*codec, std::string_view(p.constData(), static_cast<size_t>(p.size())),
+                                      std::string_view(e.constData(), static_cast<size_t>(e.size())));
+}
+
+QString decodingSummary(const DecodeOptions& o) {
+    QStringList parts;
+    if (o.greedy) {
+        parts << QStringLiteral("greedy");
+    } else {
+        QString s = QStringLiteral("sampling: T %1").arg(o.temperature, 0, 'g', 4);
+        if (o.topK > 0) s += QStringLiteral(" · top-k %1").arg(o.topK);
+        if (o.topP < 1.0) s += QStringLiteral(" · top-p %1").arg(o.topP, 0, 'g', 4);
+        s += QStringLiteral(" · seed %1").arg(o.seed);
+        parts << s;
+    }
+    if (!o.excludeSelfLoop) parts << QStringLiteral("self-loops allowed");
+    if (o.referenceDecode) parts << QStringLiteral("reference positions");
+    if (!o.bannedTokens.empty())
+        parts << QStringLiteral("%1 special token%2 banned").arg(o.bannedTokens.size()).arg(o.bannedTokens.size() == 1 ? "" : "s");
+    return parts.join(QStringLiteral(" · "));
 }
 
 std::optional<int32_t> StudioModel::findNode(const QString& s) const {
@@ -97,7 +139,7 @@ std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, c
             t = QStringLiteral("#%1").arg(n);
         }
         sm->texts.push_back(t);
-        sm->labels.push_back(visibleToken(t));
+        sm->labels.push_back(visibleToken(t, kMaxLabelChars));
     }
     const QFileInfo fi(path);
     const QByteArray key = (fi.absoluteFilePath() + QLatin1Char('|') + QString::number(fi.size()) + QLatin1Char('|') +

@@ -5,6 +5,8 @@
 // the UI thread and the workers through StudioModelPtr (read-only from any thread).
 
 #include <brillm/io/model_file.h>
+#include <brillm/model/continuation.h>
+#include <brillm/model/decode.h>
 #include <brillm/text/text_codec.h>
 
 #include <QMetaType>
@@ -33,6 +35,9 @@ struct StudioModel {
     QString text(int32_t node) const;
     // Prompt text to node ids. Without a codec, "#12 #7 3" style ids. Throws InputError.
     std::vector<int32_t> encode(const QString& text) const;
+    // A prompt and the continuation expected after it, tokenised together as `brillm blame` does
+    // (brillm::encodeContinuation); without a codec, both as node ids. Throws InputError.
+    ContinuationTokens encodeContinuation(const QString& prompt, const QString& expected) const;
     // The node whose label or text equals s exactly (visible-whitespace form accepted), if any.
     std::optional<int32_t> findNode(const QString& s) const;
     // One line: "V = 4000 · 96 512 own edges · d = 32 · f32".
@@ -45,6 +50,11 @@ struct StudioModel {
 };
 
 using StudioModelPtr = std::shared_ptr<const StudioModel>;
+
+// The decoding settings in words, for every place that shows or exports a result: "greedy",
+// or "sampling: T 0.8 · top-k 40 · top-p 0.9 · seed 7", then "· self-loops allowed",
+// "· reference positions", "· N special tokens banned" where they apply.
+QString decodingSummary(const DecodeOptions& options);
 
 // Visible form of a token: spaces as ␣, newlines as ↵, tabs as ⇥, empty as ∅.
 QString visibleToken(const QString& text);

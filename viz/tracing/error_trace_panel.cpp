@@ -46,6 +46,9 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     m_expected = new QLineEdit;
     m_expected->setPlaceholderText(tr("the continuation you expected"));
     m_run = new QPushButton(tr("Trace"));
+    m_prompt->setObjectName(QStringLiteral("trace.prompt"));
+    m_expected->setObjectName(QStringLiteral("trace.expected"));
+    m_run->setObjectName(QStringLiteral("trace.run"));
     m_run->setToolTip(tr("Force the expected continuation and score every step (Enter)"));
     m_showInViews = new QCheckBox(tr("show in the views"));
     m_showInViews->setChecked(true);
@@ -131,8 +134,9 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     split->addWidget(bottom);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    // The contributors get the larger share: they are what one reads; the step table scrolls.
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);
@@ -191,7 +195,19 @@ ErrorTracePanel::ErrorTracePanel(StudioDocument* doc, QWidget* parent)
         emitHighlights();
     });
     connect(doc, &StudioDocument::modelEdited, this, &ErrorTracePanel::rerunForModel);
+    // Highlights belong to the blamed path: a later, unrelated completion clears them; the
+    // forced path shown again (a branch back, an edit's rerun) brings them back.
+    connect(doc, &StudioDocument::traceReset, this, [this] {
+        if (m_doc->isGenerating()) {
+            // A new completion: the forced path when this panel asked for it, else unrelated.
+            m_docShowsForced = m_requestingTrace;
+            if (!m_docShowsForced && m_highlightsShown) clearHighlights();
+        } else {
+            emitHighlights(); // a branch from the history, or a theme change
+        }
+    });
     connect(doc, &StudioDocument::traceFinished, this, [this] {
+        emitHighlights();
         // The document shows the forced path: keep the step this panel selected.
         if (m_step < 0 || !m_forced || m_doc->isGenerating()) return;
         if (m_doc->trace().tokens == m_forced->tokens() && m_doc->selectedStep() != m_step) {
@@ -252,20 +268,25 @@ void ErrorTracePanel::updateTokens() {
         return;
     }
     const auto& m = *m_doc->model();
-    auto chips = [&](const QString& text, const char* color) {
+    auto chips = [&](const std::vector<int32_t>& nodes, const char* color) {
         QString html;
-        try {
-            for (int32_t n : m.encode(text))
-                html += QStringLiteral("<span style='background:%1'>&nbsp;%2&nbsp;</span> ")
-                            .arg(QLatin1String(color), m.label(n).toHtmlEscaped());
-        } catch (const std::exception& e) {
-            html = QStringLiteral("<span style='color:#c33'>%1</span>")
-                       .arg(QString::fromStdString(e.what()).toHtmlEscaped());
-        }
+        for (int32_t n : nodes)
+            html += QStringLiteral("<span style='background:%1'>&nbsp;%2&nbsp;</span> ")
+                        .arg(QLatin1String(color), m.label(n).toHtmlEscaped());
         return html;
     };
-    m_tokens->setText(chips(m_prompt->text(), "#cfe0f7") + QStringLiteral(" ⟶ ") +
-                      chips(m_expected->text(), "#d2efd9"));
+    try {
+        // The tokens the trace will use: the continuation tokenised together with the prompt.
+        const ContinuationTokens c = m.encodeContinuation(m_prompt->text(), m_expected->text());
+        QString html = chips(c.prompt, "#cfe0f7") + QStringLiteral(" ⟶ ") + chips(c.expected, "#d2efd9");
+        if (!c.joint)
+            html += tr("<br><i>the prompt's last token merges with the continuation: the continuation is tokenised on "
+                       "its own</i>");
+        m_tokens->setText(html);
+    } catch (const std::exception& e) {
+        m_tokens->setText(QStringLiteral("<span style='color:#c33'>%1</span>")
+                              .arg(QString::fromStdString(e.what()).toHtmlEscaped()));
+    }
 }
 
 void ErrorTracePanel::run() {
@@ -275,8 +296,10 @@ void ErrorTracePanel::run() {
     }
     ForcedPathRequest req;
     try {
-        req.prompt = m_doc->model()->encode(m_prompt->text());
-        req.expected = m_doc->model()->encode(m_expected->text());
+        // One function with `brillm blame`: the same path, the same numbers.
+        auto c = m_doc->model()->encodeContinuation(m_prompt->text(), m_expected->text());
+        req.prompt = std::move(c.prompt);
+        req.expected = std::move(c.expected);
     } catch (const std::exception& e) {
         fail(tr("The model cannot take this text: %1").arg(QString::fromStdString(e.what())));
         return;
@@ -355,8 +378,10 @@ void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
     m_step = -1;
     if (m_showPending) {
         m_showPending = false;
+        m_requestingTrace = true;
         m_doc->completeTokens(m_forced->tokens(), m_showOptions, static_cast<int64_t>(m_forced->request.prompt.size()),
                               -1, m_showDescription);
+        m_requestingTrace = false;
     }
     Q_EMIT forcedPathReady();
     if (step >= 0) selectStep(step);
@@ -488,10 +513,24 @@ void ErrorTracePanel::onBlame(quint64 job, BlamePtr result) {
     Q_EMIT blameReady();
 }
 
+bool ErrorTracePanel::documentShowsBlamedPath() const {
+    if (!m_blame) return false;
+    if (m_doc->isGenerating()) return m_docShowsForced; // the forced path, still streaming in
+    if (!m_doc->hasTrace()) return false;
+    const auto& path = m_blame->report.query.path;
+    const auto& tokens = m_doc->trace().tokens;
+    return tokens.size() >= path.size() && std::equal(path.begin(), path.end(), tokens.begin());
+}
+
+void ErrorTracePanel::clearHighlights() {
+    m_highlightsShown = false;
+    Q_EMIT highlightsChanged({}, {});
+}
+
 void ErrorTracePanel::emitHighlights() {
     EdgeHighlights edges;
     PositionHighlights positions;
-    if (m_blame) {
+    if (m_blame && documentShowsBlamedPath()) {
         const double maxAbs = std::max(1e-300, m_contributors->maxAbsEffect());
         int n = 0;
         for (const auto& c : m_blame->report.contributors) {
@@ -505,6 +544,9 @@ void ErrorTracePanel::emitHighlights() {
                 positions.push_back({c.edgeIndex, w});
         }
     }
+    const bool any = !edges.empty() || !positions.empty();
+    if (!any && !m_highlightsShown) return;
+    m_highlightsShown = any;
     Q_EMIT highlightsChanged(edges, positions);
 }
 

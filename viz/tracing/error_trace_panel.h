@@ -77,6 +77,8 @@ private:
     void onForced(quint64 job, ForcedPathPtr result);
     void onBlame(quint64 job, BlamePtr result);
     void fillPickers();
+    bool documentShowsBlamedPath() const;
+    void clearHighlights();
     int32_t pickedNode(QComboBox* box) const;
     void startBlame();
     void emitHighlights();
@@ -110,6 +112,9 @@ private:
     bool m_keepStep = false;    // after an edit: stay on the selected step
     bool m_syncing = false;     // guards the selection sync with the document
     bool m_showPending = false; // put the forced path into the document when it arrives
+    bool m_requestingTrace = false; // inside completeTokens() of the forced path
+    bool m_docShowsForced = false;  // the document's completion in progress is the forced path
+    bool m_highlightsShown = false; // the last highlightsChanged was not empty
     DecodeOptions m_showOptions;
     QString m_showDescription;
 };

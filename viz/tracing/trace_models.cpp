@@ -37,6 +37,54 @@ std::vector<Candidate> topCandidates(const Model& model, const TraceStep& step, 
     return out;
 }
 
+BannedMass bannedMass(const TraceStep& step, const std::vector<int32_t>& banned) {
+    BannedMass out;
+    const auto& p = step.probabilities;
+    const auto& e = step.energies;
+    if (p.empty() || e.empty()) return out;
+    const bool targetIsCandidate = step.target >= 0 && static_cast<size_t>(step.target) < e.size() &&
+                                   !std::isnan(e[static_cast<size_t>(step.target)]);
+    const double et = targetIsCandidate ? e[static_cast<size_t>(step.target)] : 0.0;
+    for (int32_t b : banned) {
+        if (b < 0 || static_cast<size_t>(b) >= e.size() || std::isnan(e[static_cast<size_t>(b)])) continue;
+        ++out.bannedCandidates;
+        const double pb = p[static_cast<size_t>(b)];
+        out.mass += pb;
+        if (out.topBanned < 0 || pb > out.topBannedProbability) {
+            out.topBanned = b;
+            out.topBannedProbability = pb;
+        }
+        // The same order as the rank: energy, then the lower id first.
+        const double eb = e[static_cast<size_t>(b)];
+        if (targetIsCandidate && b != step.target && (eb > et || (eb == et && b < step.target))) ++out.bannedAbove;
+    }
+    if (targetIsCandidate && step.rank > 0) out.rankAllowed = step.rank - out.bannedAbove;
+    return out;
+}
+
+EnergyHealth energyHealth(const Trace& trace) {
+    EnergyHealth h;
+    for (size_t i = 0; i < trace.steps.size(); ++i) {
+        const auto& s = trace.steps[i];
+        double top = s.probability;
+        double maxAbs = std::abs(s.energy);
+        if (!s.probabilities.empty())
+            for (double p : s.probabilities) top = std::max(top, p);
+        if (!s.energies.empty())
+            for (double e : s.energies)
+                if (!std::isnan(e)) maxAbs = std::max(maxAbs, std::abs(e));
+        if (maxAbs > h.maxAbsEnergy) {
+            h.maxAbsEnergy = maxAbs;
+            h.maxStep = static_cast<int>(i);
+        }
+        if (s.candidates > 1 && top >= 1.0 - 1e-9) {
+            ++h.saturatedSteps;
+            if (h.firstSaturated < 0) h.firstSaturated = static_cast<int>(i);
+        }
+    }
+    return h;
+}
+
 // ---- StepTableModel ----
 
 void StepTableModel::setModel(StudioModelPtr model) {

@@ -24,6 +24,35 @@ struct Candidate {
 };
 std::vector<Candidate> topCandidates(const Model& model, const TraceStep& step, int k);
 
+// What a filter of banned tokens ("skip special tokens") hides at one step: the probability the
+// banned candidates hold (temperature 1, over every candidate, as TraceStep::probabilities), how
+// many banned candidates outrank the taken token, its rank among the allowed ones (TraceStep::rank
+// stays the rank among all candidates), and the most probable banned candidate. Needs the
+// step's dense probabilities; pure function, any thread.
+struct BannedMass {
+    double mass = 0;
+    int64_t bannedCandidates = 0;
+    int64_t bannedAbove = 0;
+    int64_t rankAllowed = 0; // 0 when the taken token is not a candidate
+    int32_t topBanned = -1;
+    double topBannedProbability = 0;
+};
+BannedMass bannedMass(const TraceStep& step, const std::vector<int32_t>& banned);
+
+// Energies that grow without bound along a path saturate every probability at 1, so the
+// probabilities stop saying anything about the runners-up. A trace is flagged when a step's
+// best candidate holds the whole probability (p >= 1 - 1e-9 with more than one candidate) or
+// an energy's magnitude reaches kEnergyWarning.
+inline constexpr double kEnergyWarning = 1000.0;
+struct EnergyHealth {
+    double maxAbsEnergy = 0;
+    int maxStep = -1;        // the step of maxAbsEnergy
+    int firstSaturated = -1; // the first saturated step, -1 for none
+    int saturatedSteps = 0;
+    bool warn() const { return firstSaturated >= 0 || maxAbsEnergy >= kEnergyWarning; }
+};
+EnergyHealth energyHealth(const Trace& trace);
+
 // One row per step of the trace: index, source, target, energy, probability, rank, slot, ties.
 class StepTableModel : public QAbstractTableModel {
     Q_OBJECT

@@ -151,10 +151,17 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     m_maxTokens->setRange(1, 500);
     m_maxTokens->setValue(24);
     m_maxTokens->setPrefix(tr("tokens "));
+    m_decoding = new QComboBox;
+    m_decoding->setObjectName(QStringLiteral("compare.decoding"));
+    m_decoding->addItem(tr("greedy"), false);
+    m_decoding->addItem(tr("Completion panel's settings"), true);
+    m_decoding->setToolTip(tr("How both sides decode: greedy (so a difference is the edit's, not sampling's), or the "
+                              "Completion panel's settings, sampling included"));
     m_ablation = new QComboBox;
     m_ablation->addItem(tr("ablate: shared"), static_cast<int>(AblationMode::Shared));
     m_ablation->addItem(tr("ablate: zero"), static_cast<int>(AblationMode::Zero));
     m_run = new QPushButton(tr("Compare"));
+    m_run->setObjectName(QStringLiteral("compare.run"));
     m_leftTitle = new QLabel;
     m_rightTitle = new QLabel;
     m_leftText = new QLabel;
@@ -189,6 +196,7 @@ CompareView::CompareView(StudioDocument* doc, ModelEdits* edits, QWidget* parent
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_mode);
     bar->addWidget(m_maxTokens);
+    bar->addWidget(m_decoding);
     bar->addWidget(m_ablation);
     bar->addStretch(1);
     bar->addWidget(m_run);
@@ -289,8 +297,20 @@ void CompareView::setPrompts(const QString& left, const QString& right) {
     m_promptLeft->setText(left);
     m_promptRight->setText(right);
 }
+QString CompareView::leftPrompt() const {
+    return m_promptLeft->text();
+}
+QString CompareView::rightPrompt() const {
+    return m_promptRight->text();
+}
 void CompareView::setMaxTokens(int n) {
     m_maxTokens->setValue(n);
+}
+void CompareView::setUseCompletionSettings(bool on) {
+    m_decoding->setCurrentIndex(on ? 1 : 0);
+}
+bool CompareView::useCompletionSettings() const {
+    return m_decoding->currentData().toBool();
 }
 QString CompareView::explanationText() const {
     return m_explanation->text();
@@ -337,6 +357,9 @@ void CompareView::run() {
     CompareRequest req;
     req.mode = mode();
     req.options = m_doc->lastOptions();
+    // Greedy unless told otherwise: a sampled token must not pass for an edit's effect. The
+    // banned tokens, self-loops and position convention stay the Completion panel's.
+    if (!useCompletionSettings()) req.options.greedy = true;
     req.options.maxNewTokens = m_maxTokens->value();
     req.ablation = static_cast<AblationMode>(m_ablation->currentData().toInt());
     switch (req.mode) {
@@ -418,14 +441,16 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
     m_rightText->setText(sideText(r.right, R, r.divergence));
     if (r.divergence >= 0) m_view->scrollTo(m_table->index(static_cast<int>(r.divergence), 0));
 
-    QString ex;
+    QString ex = tr("Decoding: %1%2<br>")
+                     .arg(decodingSummary(r.request.options).toHtmlEscaped(),
+                          r.request.options.greedy ? QString() : tr(" <b>(sampling: a difference may be chance)</b>"));
     if (r.divergence < 0) {
-        ex = tr("<b>The continuations agree</b> over %1 new tokens.")
+        ex += tr("<b>The continuations agree</b> over %1 new tokens.")
                  .arg(std::min(r.left.generated().size(), r.right.generated().size()));
     } else {
         const int32_t lt = r.left.tokens[static_cast<size_t>(r.leftStep + 1)],
                       rt = r.right.tokens[static_cast<size_t>(r.rightStep + 1)];
-        ex = tr("<b>They diverge at new token %1</b> (step %2 left, %3 right): <b>%4</b> vs <b>%5</b>.")
+        ex += tr("<b>They diverge at new token %1</b> (step %2 left, %3 right): <b>%4</b> vs <b>%5</b>.")
                  .arg(r.divergence)
                  .arg(r.leftStep)
                  .arg(r.rightStep)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// CompareView: two greedy completions side by side - (a) two prompts on the open model, (b) one
+// CompareView: two completions side by side, greedy unless the Completion panel's settings
+// are chosen (the settings used are stated with the result) - (a) two prompts on the open model, (b) one
 // prompt on the open model and on a second model file, (c) one prompt before and after the
 // current edits. The first step where the continuations diverge is marked and explained: for
 // (c) by the edits that lie on the compared paths and blame() of "why the new winner, not the
@@ -66,7 +67,12 @@ public:
     void setMode(CompareMode mode);
     CompareMode mode() const;
     void setPrompts(const QString& left, const QString& right = {});
+    QString leftPrompt() const;
+    QString rightPrompt() const;
     void setMaxTokens(int n);
+    // Greedy (the default) or the Completion panel's settings (sampling included).
+    void setUseCompletionSettings(bool on);
+    bool useCompletionSettings() const;
     // The second model of mode (b), loaded on the worker (secondModelReady / failed).
     void openSecondModel(const QString& path);
     void setSecondModel(StudioModelPtr model);
@@ -104,6 +110,7 @@ private:
     QLabel* m_secondLabel;
     QPushButton* m_openSecond;
     QSpinBox* m_maxTokens;
+    QComboBox* m_decoding;
     QComboBox* m_ablation;
     QPushButton* m_run;
     QLabel* m_leftTitle;

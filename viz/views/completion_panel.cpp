@@ -266,6 +266,11 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     m_stepInfo = new QLabel;
     m_stepInfo->setTextFormat(Qt::RichText);
     m_stepInfo->setWordWrap(true);
+    m_energyWarning = new QLabel;
+    m_energyWarning->setObjectName(QStringLiteral("completion.energyWarning"));
+    m_energyWarning->setTextFormat(Qt::RichText);
+    m_energyWarning->setWordWrap(true);
+    m_energyWarning->setVisible(false);
     m_candidates = new CandidateTableModel(this);
     m_table = new QTableView;
     m_table->setModel(m_candidates);
@@ -306,6 +311,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     layout->addLayout(top);
     layout->addLayout(opts);
     layout->addLayout(opts2);
+    layout->addWidget(m_energyWarning);
     layout->addWidget(split, 1);
 
     connect(m_prompt, &QLineEdit::returnPressed, this, &CompletionPanel::run);
@@ -337,6 +343,8 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     connect(doc, &StudioDocument::modelChanged, this, &CompletionPanel::updateText);
     connect(doc, &StudioDocument::traceFinished, this, &CompletionPanel::updateCandidates);
     connect(doc, &StudioDocument::traceReset, this, &CompletionPanel::updateCandidates);
+    connect(doc, &StudioDocument::traceFinished, this, &CompletionPanel::updateEnergyWarning);
+    connect(doc, &StudioDocument::traceReset, this, &CompletionPanel::updateEnergyWarning);
     connect(doc, &StudioDocument::busyChanged, this, &CompletionPanel::updateState);
     connect(doc, &StudioDocument::historyChanged, this, &CompletionPanel::updateState);
     connect(doc, &StudioDocument::modelChanged, this, &CompletionPanel::updateState);
@@ -450,15 +458,62 @@ void CompletionPanel::updateCandidates() {
     m_candidates->setCandidates(m_doc->model(), topCandidates(m.model(), s, m_candidateCount->value()));
     for (int r = 0; r < m_candidates->rowCount(); ++r)
         if (m_candidates->nodeAt(r) == s.target) m_table->selectRow(r);
-    m_stepInfo->setText(tr("<b>step %1</b>: %2 → <b>%3</b> &nbsp; energy %4, p = %5, rank %6 of %7%8%9")
-                            .arg(s.index)
-                            .arg(m.label(s.source).toHtmlEscaped(), m.label(s.target).toHtmlEscaped())
-                            .arg(s.energy, 0, 'f', 4)
-                            .arg(s.probability, 0, 'g', 4)
-                            .arg(s.rank)
-                            .arg(s.candidates)
-                            .arg(s.shared ? tr(", <span style='color:#c33'>shared slot</span>") : QString())
-                            .arg(s.ties > 1 ? tr(", %1 tied at the top").arg(s.ties) : QString()));
+    QString info = tr("<b>step %1</b>: %2 → <b>%3</b> &nbsp; energy %4, p = %5, rank %6 of %7 (all candidates)%8%9")
+                       .arg(s.index)
+                       .arg(m.label(s.source).toHtmlEscaped(), m.label(s.target).toHtmlEscaped())
+                       .arg(s.energy, 0, 'f', 4)
+                       .arg(s.probability, 0, 'g', 4)
+                       .arg(s.rank)
+                       .arg(s.candidates)
+                       .arg(s.shared ? tr(", <span style='color:#c33'>shared slot</span>") : QString())
+                       .arg(s.ties > 1 ? tr(", %1 tied at the top").arg(s.ties) : QString());
+    // A filter must not change what a number means silently: say what the banned tokens hold.
+    const auto& banned = m_doc->lastOptions().bannedTokens;
+    if (!banned.empty()) {
+        const BannedMass b = bannedMass(s, banned);
+        if (b.bannedCandidates > 0)
+            info += tr("<br>Skipped special tokens hold <b>%1%</b> of the probability (%2 candidates; top %3, p = %4)"
+                       "%5")
+                        .arg(b.mass * 100, 0, 'g', 3)
+                        .arg(b.bannedCandidates)
+                        .arg(m.label(b.topBanned).toHtmlEscaped())
+                        .arg(b.topBannedProbability, 0, 'g', 3)
+                        .arg(b.bannedAbove > 0 ? tr("; %1 rank above this token, which is rank %2 among the allowed")
+                                                     .arg(b.bannedAbove)
+                                                     .arg(b.rankAllowed)
+                                               : QString());
+    }
+    m_stepInfo->setText(info);
+}
+
+QString CompletionPanel::stepInfoText() const { return m_stepInfo->text(); }
+QString CompletionPanel::energyWarningText() const { return m_energyWarning->text(); }
+
+void CompletionPanel::updateEnergyWarning() {
+    if (!m_doc->hasTrace() || m_doc->isGenerating()) {
+        m_energyWarning->clear();
+        m_energyWarning->setVisible(false);
+        return;
+    }
+    const EnergyHealth h = energyHealth(m_doc->trace());
+    if (!h.warn()) {
+        m_energyWarning->clear();
+        m_energyWarning->setVisible(false);
+        return;
+    }
+    QString text = tr("<span style='color:#c33'>⚠ Energies grow without bound on this path: |energy| up to <b>%1</b> "
+                      "(step %2).")
+                       .arg(h.maxAbsEnergy, 0, 'g', 4)
+                       .arg(h.maxStep);
+    if (h.firstSaturated >= 0)
+        text += tr(" The winner holds p = 1 at %1 step%2 (first: step %3): probabilities are saturated and say "
+                   "nothing about the runners-up; compare energies.")
+                    .arg(h.saturatedSteps)
+                    .arg(h.saturatedSteps == 1 ? "" : "s")
+                    .arg(h.firstSaturated);
+    text += QStringLiteral("</span>");
+    m_energyWarning->setText(text);
+    m_energyWarning->setVisible(true);
 }
 
 } // namespace brillm::viz

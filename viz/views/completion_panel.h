@@ -80,6 +80,10 @@ public:
     QString completionText() const;
     CandidateTableModel* candidateModel() const { return m_candidates; }
     int candidateCount() const;
+    // The selected step's line (energy, p, rank; with banned tokens, their probability mass and
+    // the rank among the allowed candidates) and the energy warning (empty when the trace is sane).
+    QString stepInfoText() const;
+    QString energyWarningText() const;
 
 public Q_SLOTS:
     void run();
@@ -95,6 +99,7 @@ private:
     void updateState();
     void updateModeWidgets();
     void updateText();
+    void updateEnergyWarning();
 
     StudioDocument* m_doc;
     QLineEdit* m_prompt;
@@ -114,6 +119,7 @@ private:
     TokenFlowWidget* m_flow;
     QPlainTextEdit* m_text;
     QLabel* m_stepInfo;
+    QLabel* m_energyWarning;
     QLabel* m_historyLabel;
     QTableView* m_table;
     CandidateTableModel* m_candidates;
