@@ -53,36 +53,18 @@ template <class F> void onRanks(int world, double timeoutSeconds, F&& f, int por
         if (e) std::rethrow_exception(e);
 }
 
-class DistributedTest : public ::testing::Test {
+class DistributedTest : public test_util::ToyRunTest {
 protected:
-    void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("brillm-dist-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
-        test_util::writeToyCorpus(m_dir / "corpus.txt");
-    }
-    void TearDown() override { fs::remove_all(m_dir); }
-
+    DistributedTest() : ToyRunTest("brillm-dist") {}
     TrainConfig config(int64_t steps) const {
-        TrainConfig c;
-        c.corpus = {(m_dir / "corpus.txt").string()};
-        c.vocabKind = "char";
-        c.vocabSize = 64;
-        c.dim = 8;
-        c.maxSeqLength = 12;
-        c.steps = steps;
+        TrainConfig c = toyConfig(steps);
         c.batchSize = 6;
-        c.negatives = 6;
-        c.lr = 0.02;
         c.evalEvery = 10;
         c.evalSamples = 5;
         c.checkpointEvery = 10;
         c.threads = 1;
-        c.seed = 7;
         return c;
     }
-    fs::path m_dir;
 };
 
 // Losses of two runs over the same global batches: equal up to float summation order.

@@ -38,16 +38,13 @@ TEST(Recipe, SmoothedBigramsByHand) {
     EXPECT_NEAR(dist.sharedMass[2], 1.0, 1e-12); // never seen as a source: all on the shared slot
 }
 
-class RecipeTest : public ::testing::Test {
+class RecipeTest : public test_util::ScratchTest {
 protected:
+    RecipeTest() : ScratchTest("brillm-recipe") {}
     void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("brillm-recipe-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
+        ScratchTest::SetUp();
         test_util::writeAustenExcerpt(m_dir / "corpus.txt", 1500);
     }
-    void TearDown() override { fs::remove_all(m_dir); }
     TrainConfig config() const {
         TrainConfig c;
         c.corpus = {(m_dir / "corpus.txt").string()};
@@ -71,7 +68,6 @@ protected:
         }
         return nll / n;
     }
-    fs::path m_dir;
 };
 
 } // namespace

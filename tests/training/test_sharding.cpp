@@ -94,36 +94,20 @@ int64_t globalSlot(const EdgeTable& global, int64_t begin, int64_t local) {
     return local == 0 ? 0 : local + global.rowPtr()[static_cast<size_t>(begin)];
 }
 
-class ShardingTest : public ::testing::Test {
+class ShardingTest : public test_util::ToyRunTest {
 protected:
-    void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("brillm-shard-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
-        test_util::writeToyCorpus(m_dir / "corpus.txt");
-    }
-    void TearDown() override { fs::remove_all(m_dir); }
-
+    ShardingTest() : ToyRunTest("brillm-shard") {}
     TrainConfig config(int64_t steps) const {
-        TrainConfig c;
-        c.corpus = {(m_dir / "corpus.txt").string()};
-        c.vocabKind = "char";
-        c.vocabSize = 64;
-        c.dim = 8;
-        c.maxSeqLength = 12;
-        c.steps = steps;
+        TrainConfig c = toyConfig(steps);
+        c.negatives = TrainConfig{}.negatives; // this fixture trains with the default
         c.batchSize = 5;
-        c.lr = 0.02;
         c.evalEvery = 3;
         c.evalSamples = 5;
         c.validationWindows = 0; // the final model is the last step's (compared below)
         c.checkpointEvery = 4;
         c.threads = 1;
-        c.seed = 7;
         return c;
     }
-    fs::path m_dir;
 };
 
 void expectClose(const at::Tensor& a, const at::Tensor& b, double tol, const std::string& what) {

@@ -19,36 +19,18 @@ using namespace brillm::training;
 
 namespace {
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public test_util::ToyRunTest {
 protected:
-    void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("brillm-trainer-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
-        test_util::writeToyCorpus(m_dir / "corpus.txt");
-    }
-    void TearDown() override { fs::remove_all(m_dir); }
-
+    TrainerTest() : ToyRunTest("brillm-trainer") {}
     TrainConfig config(int64_t steps) const {
-        TrainConfig c;
-        c.corpus = {(m_dir / "corpus.txt").string()};
-        c.vocabKind = "char";
-        c.vocabSize = 64;
-        c.dim = 8;
-        c.maxSeqLength = 12;
-        c.steps = steps;
+        TrainConfig c = toyConfig(steps);
         c.batchSize = 4;
-        c.negatives = 6;
-        c.lr = 0.02;
         c.evalEvery = 5;
         c.evalSamples = 4;
         c.checkpointEvery = 5;
         c.threads = 2;
-        c.seed = 7;
         return c;
     }
-    fs::path m_dir;
 };
 
 } // namespace

@@ -2,7 +2,12 @@
 #pragma once
 // Test-only helpers shared by the trainer's tests: small corpora and the metrics stream.
 
+#include "brillm/training/train_config.h"
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -42,5 +47,45 @@ inline std::vector<nlohmann::json> stepRecords(const std::filesystem::path& metr
     }
     return out;
 }
+
+// A fresh scratch folder per test (named after the test and the process), removed afterwards.
+class ScratchTest : public ::testing::Test {
+protected:
+    explicit ScratchTest(std::string prefix) : m_prefix(std::move(prefix)) {}
+    void SetUp() override {
+        m_dir = std::filesystem::temp_directory_path() /
+                (m_prefix + "-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(m_dir);
+        std::filesystem::create_directories(m_dir);
+    }
+    void TearDown() override { std::filesystem::remove_all(m_dir); }
+    std::string m_prefix;
+    std::filesystem::path m_dir;
+};
+
+// A run on the toy corpus (written into the scratch folder) with a character vocabulary:
+// the settings the trainer tests share; each fixture adjusts batch, evaluation and threads.
+class ToyRunTest : public ScratchTest {
+protected:
+    explicit ToyRunTest(std::string prefix) : ScratchTest(std::move(prefix)) {}
+    void SetUp() override {
+        ScratchTest::SetUp();
+        writeToyCorpus(m_dir / "corpus.txt");
+    }
+    TrainConfig toyConfig(int64_t steps) const {
+        TrainConfig c;
+        c.corpus = {(m_dir / "corpus.txt").string()};
+        c.vocabKind = "char";
+        c.vocabSize = 64;
+        c.dim = 8;
+        c.maxSeqLength = 12;
+        c.steps = steps;
+        c.negatives = 6;
+        c.lr = 0.02;
+        c.seed = 7;
+        return c;
+    }
+};
 
 } // namespace brillm::training::test_util
