@@ -107,9 +107,12 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
     // The previous run's corpus is shown, never reused silently: a note here, a question on Start.
     m_previousCorpus = r.corpus;
     if (!m_previousCorpus.isEmpty()) {
-        m_corpusNote->setText(tr("<i>These %n file(s) are the previous run's corpus. Remove them or add others; "
-                                 "Start asks before training on them again.</i>",
-                                 nullptr, static_cast<int>(m_previousCorpus.size())));
+        m_corpusNote->setText(m_previousCorpus.size() == 1
+                                  ? tr("<i>This file is the previous run's corpus. Remove it or add others; Start "
+                                       "asks before training on it again.</i>")
+                                  : tr("<i>These %1 files are the previous run's corpus. Remove them or add others; "
+                                       "Start asks before training on them again.</i>")
+                                        .arg(m_previousCorpus.size()));
         m_corpusNote->setVisible(true);
     }
 }

@@ -501,7 +501,9 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     if (!m_automation->isHeadless() && hasUnsavedEdits()) {
         const auto answer = QMessageBox::question(
             this, tr("Unsaved edits"),
-            tr("The model has %n unsaved edit(s). Save the session before quitting?", nullptr, m_edits->count()),
+            tr("The model has %1 unsaved edit%2. Save the session before quitting?")
+                .arg(m_edits->count())
+                .arg(m_edits->count() == 1 ? "" : "s"),
             QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
         if (answer == QMessageBox::Cancel) {
             event->ignore();

@@ -441,9 +441,7 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
     m_rightText->setText(sideText(r.right, R, r.divergence));
     if (r.divergence >= 0) m_view->scrollTo(m_table->index(static_cast<int>(r.divergence), 0));
 
-    QString ex = tr("Decoding: %1%2<br>")
-                     .arg(decodingSummary(r.request.options).toHtmlEscaped(),
-                          r.request.options.greedy ? QString() : tr(" <b>(sampling: a difference may be chance)</b>"));
+    QString ex;
     if (r.divergence < 0) {
         ex += tr("<b>The continuations agree</b> over %1 new tokens.")
                  .arg(std::min(r.left.generated().size(), r.right.generated().size()));
@@ -476,6 +474,10 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
         if (!r.rightBlame) ex += tr("<br>Right: %1").arg(r.rightBlameNote.toHtmlEscaped());
     }
     ex += tr(" <i>(%1 ms)</i>").arg(r.ms, 0, 'f', 0);
+    // Which settings both sides used: a sampled token must not pass for an edit's effect.
+    ex += tr("<br>Decoding: %1%2")
+              .arg(decodingSummary(r.request.options).toHtmlEscaped(),
+                   r.request.options.greedy ? QString() : tr(" <b>(sampling: a difference may be chance)</b>"));
     m_explanation->setText(ex);
 
     auto showBlame = [](ContributorTableModel* model, QLabel* title, const std::optional<BlameReport>& b,
