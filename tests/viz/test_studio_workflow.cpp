@@ -522,8 +522,12 @@ TEST(StudioSession, SaveAndReopenTheWholeState) {
     MainWindow b(windowOptions());
     b.show();
     QSignalSpy restored(&b, &MainWindow::sessionRestored);
+    QSignalSpy viewsSettled(b.document(), &StudioDocument::viewsSettled);
     ASSERT_EQ(b.openSession(sessionPath), QString());
     ASSERT_TRUE(restored.wait(30000));
+    if (viewsSettled.isEmpty()) {
+        ASSERT_TRUE(viewsSettled.wait(20000)); // every view shows the restored branch
+    }
     auto* doc = b.document();
     ASSERT_TRUE(doc->hasModel());
     EXPECT_EQ(doc->originalModel()->path, path);

@@ -367,6 +367,13 @@ void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
         m_summary->setText(
             tr("<b>Every expected token is the greedy choice.</b> (%1 ms)").arg(m_forced->ms, 0, 'f', 1));
     }
+    // Say which winner is meant: with special tokens banned (the Completion panel's "skip special
+    // tokens"), the winner is the best allowed candidate, as `brillm blame --ban-special` reports it.
+    if (!m_forced->request.banned.empty())
+        m_summary->setText(m_summary->text() +
+                           tr(" <i>%1 special tokens never win here, as in decoding (brillm blame --ban-special); ranks "
+                              "and probabilities are over all candidates.</i>")
+                               .arg(m_forced->request.banned.size()));
     int64_t first = static_cast<int64_t>(p.steps.size()) - 1;
     if (p.firstWrong >= 0)
         first = p.firstWrong;
