@@ -395,9 +395,13 @@ TEST_F(LegibleViewsTest, HeatmapNormalisesPerStepAndDrawsFullEdgeCells) {
     EXPECT_TRUE(painted(S / 2, K + 0.42));
     // Token labels where they fit, each inside its cell, none overlapping.
     const double cellW = std::abs(x->coordToPixel(1) - x->coordToPixel(0));
-    m_window->resize(1600, 1000);
-    auto* dock = dockOf(*m_window, "dock.heatmap");
-    m_window->resizeDocks({dock}, {1400}, Qt::Horizontal);
+    // Maximised (Ctrl+Shift+M, as a user gives the heatmap the window), the cells have room.
+    m_window->activateWindow();
+    ASSERT_TRUE(QTest::qWaitForWindowActive(m_window.get()));
+    QTest::mouseClick(heat->plot(), Qt::LeftButton, {},
+                      QPoint(static_cast<int>(x->coordToPixel(2)), static_cast<int>(y->coordToPixel(2))));
+    QTest::keyClick(m_window.get(), Qt::Key_M, Qt::ControlModifier | Qt::ShiftModifier);
+    QApplication::processEvents();
     heat->setTopK(4);
     QTest::qWait(150);
     heat->plot()->replot(QCustomPlot::rpImmediateRefresh);

@@ -118,6 +118,7 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
     m_plot = new QCustomPlot;
     m_plot->setMinimumHeight(160);
     m_plot->setMouseTracking(true);
+    m_plot->setFocusPolicy(Qt::ClickFocus); // a click makes this the current view (Ctrl+Shift+M maximises it)
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_source);

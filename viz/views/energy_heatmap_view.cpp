@@ -78,7 +78,8 @@ protected:
         // As large as the cell's height allows, smaller in narrow cells so that a short token fits whole.
         f.setPointSizeF(std::clamp(std::min(ch * 0.42, cw * 0.24), 6.0, 9.5));
         const QFontMetricsF fm(f);
-        if (ch < fm.height() - 1 || cw < fm.averageCharWidth() * 2 + 4) return; // nothing would be readable
+        // Narrower cells would show single characters here and there: noise rather than labels.
+        if (ch < fm.height() - 1 || cw < std::max(24.0, fm.averageCharWidth() * 4 + 4)) return;
         painter->setFont(f);
         const QRectF area = mParentPlot->axisRect()->rect();
         for (const auto& c : cells) {
@@ -109,6 +110,7 @@ QCPColorGradient viridis() {
 EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWidget(parent), m_doc(doc) {
     m_plot = new QCustomPlot;
     m_plot->setMouseTracking(true);
+    m_plot->setFocusPolicy(Qt::ClickFocus); // a click makes this the current view (Ctrl+Shift+M maximises it)
     m_plot->setNoAntialiasingOnDrag(true);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     m_map->setInterpolate(false);

@@ -38,6 +38,7 @@ QStringList edgeLines(const TraceStep& s) {
 
 SignalPathCanvas::SignalPathCanvas(StudioDocument* doc, QWidget* parent) : QWidget(parent), m_doc(doc) {
     setMouseTracking(true);
+    setFocusPolicy(Qt::ClickFocus); // a click makes this the current view (Ctrl+Shift+M maximises it)
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 
