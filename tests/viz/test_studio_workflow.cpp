@@ -116,6 +116,31 @@ TEST(StudioErrorTrace, TokenisesTheContinuationWithThePromptAndAgreesWithBrillmB
     cat.insert(cat.end(), joint.expected.begin(), joint.expected.end());
     ASSERT_EQ(cat, all);
 
+    // The contract on other boundaries, against the codec itself: either the joint encoding is the
+    // prompt's tokens followed by the continuation's, or (a token spans the boundary) the
+    // continuation is encoded alone and joint says so.
+    int fallbacks = 0;
+    for (const auto& [p, e] : std::vector<std::pair<QString, QString>>{{QStringLiteral("It is a tru"), QStringLiteral("th")},
+                                                                         {QStringLiteral("Mr"), QStringLiteral("s. Dashwood")},
+                                                                         {QStringLiteral("the family of"), QStringLiteral(" Dashwood")},
+                                                                         {QStringLiteral("It is"), QString()}}) {
+        const auto c = m.encodeContinuation(p, e);
+        EXPECT_EQ(c.prompt, m.encode(p));
+        const auto whole = m.encode(p + e);
+        const bool prefix = whole.size() > c.prompt.size() && std::equal(c.prompt.begin(), c.prompt.end(), whole.begin());
+        if (e.isEmpty()) {
+            EXPECT_TRUE(c.expected.empty());
+        } else if (prefix) {
+            EXPECT_TRUE(c.joint) << p.toStdString();
+            EXPECT_EQ(c.expected, std::vector<int32_t>(whole.begin() + static_cast<std::ptrdiff_t>(c.prompt.size()), whole.end()));
+        } else {
+            EXPECT_FALSE(c.joint) << p.toStdString();
+            EXPECT_EQ(c.expected, m.encode(e));
+            ++fallbacks;
+        }
+    }
+    EXPECT_GE(fallbacks, 1); // "tru" + "th" is one token in running text
+
     // The studio: typed into the panel and traced with the button.
     ErrorTracePanel panel(&doc);
     panel.resize(900, 700);
