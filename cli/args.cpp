@@ -22,26 +22,33 @@ std::function<void(const std::string&)> numberSetter(const std::string& name, T*
     };
 }
 
+std::string numberText(double v) {
+    std::ostringstream os;
+    os << v; // shortest of %g at 6 digits: 0.05, 1e-08, 400
+    return os.str();
+}
+
 } // namespace
 
 ArgParser::ArgParser(std::string command, std::string summary)
     : m_command(std::move(command)), m_summary(std::move(summary)) {}
 
 void ArgParser::flag(const std::string& name, bool* out, const std::string& help) {
-    m_opts.push_back({name, "", help, true, false, false, false, [out](const std::string&) { *out = true; }});
+    m_opts.push_back({name, "", help, *out ? "on" : "off", true, false, false, false,
+                      [out](const std::string&) { *out = true; }});
 }
 
 void ArgParser::option(const std::string& name, std::string* out, const std::string& metavar, const std::string& help) {
-    m_opts.push_back({name, metavar, help, false, false, false, false, [out](const std::string& v) { *out = v; }});
+    m_opts.push_back({name, metavar, help, *out, false, false, false, false, [out](const std::string& v) { *out = v; }});
 }
 
 void ArgParser::option(const std::string& name, int64_t* out, const std::string& metavar, const std::string& help) {
-    m_opts.push_back({name, metavar, help, false, false, false, false,
+    m_opts.push_back({name, metavar, help, std::to_string(*out), false, false, false, false,
                       numberSetter(name, out, [](const std::string& s, size_t* u) { return std::stoll(s, u); })});
 }
 
 void ArgParser::option(const std::string& name, uint64_t* out, const std::string& metavar, const std::string& help) {
-    m_opts.push_back({name, metavar, help, false, false, false, false,
+    m_opts.push_back({name, metavar, help, std::to_string(*out), false, false, false, false,
                       numberSetter(name, out, [](const std::string& s, size_t* u) {
                           if (!s.empty() && s[0] == '-') throw std::invalid_argument(s);
                           return std::stoull(s, u);
@@ -49,13 +56,16 @@ void ArgParser::option(const std::string& name, uint64_t* out, const std::string
 }
 
 void ArgParser::option(const std::string& name, double* out, const std::string& metavar, const std::string& help) {
-    m_opts.push_back({name, metavar, help, false, false, false, false,
+    m_opts.push_back({name, metavar, help, numberText(*out), false, false, false, false,
                       numberSetter(name, out, [](const std::string& s, size_t* u) { return std::stod(s, u); })});
 }
 
 void ArgParser::list(const std::string& name, std::vector<std::string>* out, const std::string& metavar,
                      const std::string& help) {
-    m_opts.push_back({name, metavar, help, false, true, false, false,
+    std::string bound;
+    for (const auto& v : *out)
+        bound += (bound.empty() ? "" : ",") + v;
+    m_opts.push_back({name, metavar, help, bound, false, true, false, false,
                       [out](const std::string& v) { out->push_back(v); }});
 }
 
@@ -136,7 +146,10 @@ std::string ArgParser::help() const {
     os << "\noptions:\n";
     for (const auto& o : m_opts) {
         std::string left = "--" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
-        os << "  " << left << std::string(left.size() < 24 ? 24 - left.size() : 1, ' ') << o.help << '\n';
+        std::string text = o.help;
+        for (size_t at; (at = text.find("{default}")) != std::string::npos;)
+            text.replace(at, 9, o.boundValue.empty() ? "none" : o.boundValue);
+        os << "  " << left << std::string(left.size() < 24 ? 24 - left.size() : 1, ' ') << text << '\n';
     }
     os << "  --help                  show this help\n";
     return os.str();

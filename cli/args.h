@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // A small option parser for the brillm subcommands: --name VALUE, --name=VALUE, boolean
-// --flag, positional arguments, and a generated --help.
+// --flag, positional arguments, and a generated --help. An option's help may say
+// "(default {default})": the help prints the value the option is bound to when it is
+// registered (the config struct's default, or the chosen recipe's), so help and behaviour
+// cannot drift apart. Never type a default value into a help text by hand.
 
 #include <cstdint>
 #include <functional>
@@ -39,6 +42,7 @@ public:
 private:
     struct Opt {
         std::string name, metavar, help;
+        std::string boundValue; // the value bound when registered: what "{default}" prints
         bool isFlag = false, repeat = false, required = false, seen = false;
         std::function<void(const std::string&)> set;
     };

@@ -53,8 +53,8 @@ int runBlame(const Args& args) {
     p.option("step", &step, "N", "the edge index to explain (default: the first wrong step of the continuation)");
     p.option("a", &a, "TOKEN", "candidate A of the explained step (default: the winner)");
     p.option("b", &b, "TOKEN", "candidate B (default: the expected token)");
-    p.option("mode", &modeText, "shared|zero", "how an edge is ablated (default shared)");
-    p.option("top", &top, "K", "contributors to list (default 10, 0 = all)");
+    p.option("mode", &modeText, "shared|zero", "how an edge is ablated (default {default})");
+    p.option("top", &top, "K", "contributors to list (default {default}, 0 = all)");
     p.flag("reference-decode", &referenceDecode, "use the reference decoder's positions (PE[i] instead of PE[i+1])");
     p.flag("keep-self-loops", &keepSelfLoops, "count self-loops as candidates");
     p.flag("ban-special", &banSpecial,

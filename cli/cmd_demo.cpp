@@ -75,15 +75,15 @@ int runDemo(const Args& args) {
                 "(resources/corpora: Jane Austen for English, Song ci for Chinese) the first time they are\n"
                 "needed - one to two minutes on two cores - and cached (BRILLM_CACHE_DIR, else\n"
                 "$XDG_CACHE_HOME/brillm, else ~/.cache/brillm).");
-    p.option("lang", &lang, "en|zh", "which demo model (default en)");
+    p.option("lang", &lang, "en|zh", "which demo model (default {default})");
     p.option("prompt", &prompt, "TEXT", "the prompt (default: an example for the language)");
-    p.option("max-new-tokens", &maxNew, "N", "tokens to generate (default 32)");
+    p.option("max-new-tokens", &maxNew, "N", "tokens to generate (default {default})");
     p.option("prepare", &prepare, "en|zh", "only make sure the model exists and print its path");
     p.flag("progress-json", &progressJson, "progress as JSON lines on standard output (for the studio)");
     p.flag("retrain", &retrain, "train the demo model again even if it is cached");
     p.option("cache-dir", &cache, "DIR", "where demo models are kept");
     p.option("corpus", &corpus, "FILE", "train on this text instead of the bundled corpus");
-    p.option("steps", &steps, "N", "training steps of the default recipe (default 150; at most 2 minutes)");
+    p.option("steps", &steps, "N", "training steps of the default recipe (default {default}; at most 2 minutes)");
     if (!p.parse(args)) return 0;
     if (!prepare.empty()) lang = prepare;
     const DemoSpec* spec = nullptr;

@@ -62,9 +62,9 @@ int runEdgesCount(const Args& args) {
     p.option("out", &out, "FILE", "output table");
     p.option("format", &format, "json|binary",
              "word_frequency.json shape or the compact binary form (default: by the .json suffix)");
-    p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default 1)");
-    p.option("threads", &threads, "N", "tokenising threads (default 2)");
-    p.option("dim", &dim, "D", "hidden size for the parameter count (default 32)");
+    p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default {default})");
+    p.option("threads", &threads, "N", "tokenising threads (default {default})");
+    p.option("dim", &dim, "D", "hidden size for the parameter count (default {default})");
     p.flag("nfkc", &nfkc, "character tokenizers: NFKC-normalise the text first");
     p.flag("list-zeros", &listZeros,
            "json: also list every unseen pair with count 0 (V*V entries), as the reference's word_frequency.json, "
@@ -159,8 +159,8 @@ int runEdgesInfo(const Args& args) {
     p.positional("FILE", &file, "the bigram table");
     p.option("vocab", &vocabPath, "FILE", "node dictionary (JSON tables name tokens)");
     p.option("tokenizer", &tokenizerPath, "FILE", "or the tokenizer whose tokens are the nodes");
-    p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default 1)");
-    p.option("dim", &dim, "D", "hidden size for the parameter count (default 32)");
+    p.option("min-count", &minCount, "N", "pairs seen at least N times own an edge slot (default {default})");
+    p.option("dim", &dim, "D", "hidden size for the parameter count (default {default})");
     p.flag("reference", &reference,
            "the reference's rule: pairs listed with count 0 are shared, all others own a slot");
     if (!p.parse(args)) return 0;

@@ -93,7 +93,7 @@ int runEval(const Args& args) {
     p.option("max-windows", &maxWindows, "N", "evaluate only the first N windows (default: all)");
     p.option("baseline", &baseline, "kn", "also evaluate Kneser-Ney n-gram baselines");
     p.list("train-corpus", &trainCorpus, "FILE", "--baseline: the text the baselines are trained on (repeatable)");
-    p.option("orders", &orders, "LIST", "--baseline: the n-gram orders, 1 to 6 (default 1,2,3,4)");
+    p.option("orders", &orders, "LIST", "--baseline: the n-gram orders, 1 to 6 (default {default})");
     p.option("tokenizer", &tokenizerPath, "FILE", "without --model: tokenizer.json or character node dictionary");
     p.option("vocab", &vocabPath, "FILE",
              "with --tokenizer: node dictionary {token: id} (default: the tokenizer's ids)");

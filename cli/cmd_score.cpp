@@ -25,8 +25,8 @@ int runScore(const Args& args) {
     p.option("model", &modelPath, "FILE", "the model file");
     p.option("text", &text, "TEXT", "the text to score");
     p.option("ids", &ids, "IDS", "the text as comma-separated node ids instead");
-    p.option("negatives", &negatives, "K", "negatives per edge for the sampled loss (default 400, at most V-1)");
-    p.option("seed", &seed, "S", "seed of the negative sampler (default 0)");
+    p.option("negatives", &negatives, "K", "negatives per edge for the sampled loss (default {default}, at most V-1)");
+    p.option("seed", &seed, "S", "seed of the negative sampler (default {default})");
     p.flag("json", &json, "print one JSON object");
     p.required("model");
     if (!p.parse(args)) return 0;

@@ -60,47 +60,47 @@ int runTrain(const Args& args) {
                 "train.py did (random init, 400\n"
                 "frequency negatives, dense AdamW at lr 0.05). Options after the recipe change its settings;\n"
                 "the defaults shown are the default recipe's.");
-    p.option("recipe", &recipe, "default|reference", "the settings to start from (default: default)");
+    p.option("recipe", &recipe, "default|reference", "the settings to start from (default {default})");
     p.list("corpus", &corpus, "FILE", "training text (UTF-8); repeatable");
     p.option("out", &out, "DIR", "the run directory to create");
     p.option("resume", &resumeDir, "DIR", "continue this run from its latest checkpoint");
     p.option("tokenizer", &c.tokenizer, "FILE", "tokenizer.json (BPE) or {token: id} node dictionary to use");
     p.option("vocab-kind", &c.vocabKind, "char|bpe",
-             "without --tokenizer: build this kind from the corpus (default char)");
-    p.option("vocab-size", &c.vocabSize, "V", "without --tokenizer: nodes to build (default 4000)");
+             "without --tokenizer: build this kind from the corpus (default {default})");
+    p.option("vocab-size", &c.vocabSize, "V", "without --tokenizer: nodes to build (default {default})");
     p.option("init-model", &c.initModel, "FILE", "start from this model file instead of an initialisation");
     p.option("init", &init, "bigram|random",
-             "initialisation: the corpus's bigram model, or the reference's uniform noise (default bigram)");
+             "initialisation: the corpus's bigram model, or the reference's uniform noise (default {default})");
     p.option("init-scale", &c.initScale, "S",
-             "bigram init: half-width of the noise on the matrices and node biases (default 0.02)");
+             "bigram init: half-width of the noise on the matrices and node biases (default {default})");
     p.option("position-slope", &c.positionSlope, "A",
-             "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default 3)");
+             "bigram init: position logits 1 + A*j, A > 0 favours recent edges (default {default})");
     p.option("context-code", &c.contextCode, "R",
-             "bigram init: source codes of length R carry the trigram correction (default 4; 0: off)");
+             "bigram init: source codes of length R carry the trigram correction (default {default}; 0: off)");
     p.option("loss", &loss, "exact|sampled|sampled-own",
              "exact: over all V candidates (default); sampled: the reference's K negatives; sampled-own: K own targets, corrected");
-    p.option("dim", &c.dim, "D", "signal dimension d (default 32)");
-    p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default 32)");
+    p.option("dim", &c.dim, "D", "signal dimension d (default {default})");
+    p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default {default})");
     p.option("edges", &edges, "real|reference",
-             "edges trained per sequence (default real; reference: the first L-2, padding too)");
-    p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default 1)");
+             "edges trained per sequence (default {default}; reference: the first L-2, padding too)");
+    p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default {default})");
     p.option(
         "validation-windows", &c.validationWindows, "N",
-        "paragraphs of about N windows held back to choose the init and the kept parameters (default 400; 0: none)");
-    p.option("steps", &c.steps, "N", "total optimiser steps (default 1500)");
+        "paragraphs of about N windows held back to choose the init and the kept parameters (default {default}; 0: none)");
+    p.option("steps", &c.steps, "N", "total optimiser steps (default {default})");
     p.option("max-minutes", &c.maxMinutes, "M",
              "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");
-    p.option("batch", &c.batchSize, "B", "sequences per step (default 32)");
-    p.option("negatives", &c.negatives, "K", "sampled loss: negatives per edge (default 400)");
-    p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default frequency)");
+    p.option("batch", &c.batchSize, "B", "sequences per step (default {default})");
+    p.option("negatives", &c.negatives, "K", "sampled loss: negatives per edge (default {default})");
+    p.option("negative-mode", &negativeMode, "frequency|random", "how negatives are chosen (default {default})");
     p.option("optimizer", &optimizer, "sgd|adagrad|adamw|sparse-adamw",
-             "sparse SGD, row-wise Adagrad, dense AdamW (the reference) or sparse AdamW (default sgd)");
-    p.option("lr", &c.lr, "LR", "learning rate (default 0.05)");
-    p.option("weight-decay", &c.weightDecay, "W", "decoupled weight decay (default 0)");
-    p.option("schedule", &schedule, "constant|cosine", "learning-rate schedule (default constant)");
-    p.option("warmup", &c.warmupSteps, "N", "linear warm-up steps (default 0)");
+             "sparse SGD, row-wise Adagrad, dense AdamW (the reference) or sparse AdamW (default {default})");
+    p.option("lr", &c.lr, "LR", "learning rate (default {default})");
+    p.option("weight-decay", &c.weightDecay, "W", "decoupled weight decay (default {default})");
+    p.option("schedule", &schedule, "constant|cosine", "learning-rate schedule (default {default})");
+    p.option("warmup", &c.warmupSteps, "N", "linear warm-up steps (default {default})");
     p.option("clip-norm", &c.clipNorm, "G", "clip the global gradient norm to G (default off)");
-    p.option("seed", &c.seed, "S", "seed of initialisation, data order and negatives (default 0)");
+    p.option("seed", &c.seed, "S", "seed of initialisation, data order and negatives (default {default})");
     int64_t threads = 0;
     p.option("threads", &threads, "N", "CPU threads (default: all cores)");
     std::string device = "cpu", precision = "fp32";
@@ -111,13 +111,13 @@ int runTrain(const Args& args) {
     p.list("held-out-corpus", &c.heldOutCorpus, "FILE",
            "held-out text (repeatable): its windows are evaluated, none of the corpus is held out");
     p.option("held-out", &c.heldOutFraction, "F",
-             "without --held-out-corpus: fraction of windows held out (default 0.01)");
-    p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default 100; 0 off)");
-    p.option("eval-samples", &c.evalSamples, "N", "held-out windows evaluated (default 64; 0: all)");
-    p.option("checkpoint-every", &c.checkpointEvery, "N", "checkpoint every N steps (default 500)");
+             "without --held-out-corpus: fraction of windows held out (default {default})");
+    p.option("eval-every", &c.evalEvery, "N", "exact held-out loss every N steps (default {default}; 0 off)");
+    p.option("eval-samples", &c.evalSamples, "N", "held-out windows evaluated (default {default}; 0: all)");
+    p.option("checkpoint-every", &c.checkpointEvery, "N", "checkpoint every N steps (default {default})");
     p.option("checkpoint-minutes", &c.checkpointMinutes, "M", "also checkpoint every M minutes (default off)");
-    p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default 3)");
-    p.option("max-non-finite", &c.maxNonFinite, "N", "stop after N non-finite steps in a row (default 10)");
+    p.option("keep", &c.keepCheckpoints, "K", "checkpoints kept (default {default})");
+    p.option("max-non-finite", &c.maxNonFinite, "N", "stop after N non-finite steps in a row (default {default})");
     int64_t nprocPerNode = 0;
     std::string distBackend = "auto";
     double distTimeout = 300;
@@ -126,7 +126,7 @@ int runTrain(const Args& args) {
     p.option("dist-backend", &distBackend, "auto|gloo|nccl",
              "process-group backend (default auto: nccl for --device cuda where the build has NCCL, else gloo)");
     p.option("dist-timeout", &distTimeout, "SECONDS",
-             "a rank that does not answer within this stops the run (default 300)");
+             "a rank that does not answer within this stops the run (default {default})");
     p.flag("shard-edges", &c.shardEdges,
            "shard the edge table by source over the ranks (each holds 1/R of the rows and their optimizer "
            "state; CPU ranks over gloo; the final model is RUN_DIR/model-shards, merge it with brillm merge-shards)");

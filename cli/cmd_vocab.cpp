@@ -37,7 +37,7 @@ int runVocabBuild(const Args& args) {
     p.option("kind", &kind, "char|bpe", "vocabulary kind");
     p.option("size", &size, "V", "number of tokens (nodes)");
     p.option("out", &out, "FILE", "output file");
-    p.option("min-frequency", &minFrequency, "N", "bpe: merge only pairs seen at least N times (default 2)");
+    p.option("min-frequency", &minFrequency, "N", "bpe: merge only pairs seen at least N times (default {default})");
     p.flag("seen-bytes-only", &seenBytesOnly,
            "bpe: only the bytes seen in the corpus (as the released file), not all 256");
     p.flag("no-nfkc", &noNfkc, "bpe: no NFKC normaliser");

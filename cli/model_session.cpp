@@ -60,12 +60,12 @@ std::string ModelSession::decode(std::span<const int32_t> nodes) const {
 }
 
 void DecodeArgs::registerOn(ArgParser& p) {
-    p.option("max-new-tokens", &maxNewTokens, "N", "tokens to generate (default 32)");
+    p.option("max-new-tokens", &maxNewTokens, "N", "tokens to generate (default {default})");
     p.flag("greedy", &greedy, "greedy decoding (the default unless --temperature/--top-k/--top-p is given)");
     p.option("temperature", &temperature, "T", "sample from softmax(energy / T)");
     p.option("top-k", &topK, "K", "sample among the K best candidates only");
     p.option("top-p", &topP, "P", "sample among the smallest set of candidates holding probability P");
-    p.option("seed", &seed, "S", "seed of the sampler (default 0)");
+    p.option("seed", &seed, "S", "seed of the sampler (default {default})");
     p.flag("reference-decode", &referenceDecode,
            "reproduce the released decoder: PE[i] for edge i, temperature/top-k/top-p ignored");
     p.flag("keep-self-loops", &keepSelfLoops, "let a node follow itself (the released decoder excludes it)");
