@@ -139,12 +139,12 @@ if command -v gio >/dev/null; then
 fi
 
 step "brillm-studio offscreen on the demo model"
-run_installed brillm-studio --model "$model" --prompt "It is a truth" --max-tokens 8 --quit-after-completion --report-timings \
+run_installed brillm-studio --model "$model" --prompt "It is a truth" --max-new-tokens 8 --quit-after-completion --report-timings \
   >"$work/studio.out" 2>"$work/studio.err" || { cat "$work/studio.err"; fail "brillm-studio --model"; }
 cat "$work/studio.out"
 grep -q '"tokens": *8' "$work/studio.out" || fail "the studio did not complete 8 tokens"
 # Without --model: the studio asks the brillm beside it for the (now cached) demo model.
-run_installed brillm-studio --prompt "It is a truth" --max-tokens 4 --quit-after-completion --report-timings \
+run_installed brillm-studio --prompt "It is a truth" --max-new-tokens 4 --quit-after-completion --report-timings \
   >"$work/studio-demo.out" 2>"$work/studio-demo.err" || { cat "$work/studio-demo.err"; fail "brillm-studio (demo)"; }
 grep -q '"tokens": *4' "$work/studio-demo.out" || { cat "$work/studio-demo.err"; fail "the studio's demo did not complete"; }
 echo "the studio found $usr/bin/brillm and its demo model"
