@@ -14,6 +14,8 @@
 #include "tracing/trace_export.h"
 #include "tracing/trace_models.h"
 #include "views/compare_view.h"
+#include "views/cortex_map_view.h"
+#include "views/energy_heatmap_view.h"
 #include "views/completion_panel.h"
 #include "views/signal_path_view.h"
 #include "views/token_graph_view.h"
@@ -535,6 +537,9 @@ TEST(StudioSession, SaveAndReopenTheWholeState) {
         a.errorTracePanel()->setPrompt(QStringLiteral("the d"));
         a.errorTracePanel()->setExpected(QStringLiteral("og"));
         a.compareView()->setPrompts(QStringLiteral("a cat"), QStringLiteral("a dog"));
+        // view settings other than the defaults, chosen as a user does (the views' combo boxes)
+        a.heatmapView()->setScale(HeatmapScale::Probability);
+        a.cortexMapView()->modeBox()->setCurrentIndex(1);
         EXPECT_TRUE(a.hasUnsavedEdits());
         ASSERT_EQ(a.saveSession(sessionPath), QString());
         EXPECT_FALSE(a.hasUnsavedEdits());
@@ -569,6 +574,8 @@ TEST(StudioSession, SaveAndReopenTheWholeState) {
     EXPECT_EQ(b.errorTracePanel()->prompt(), QStringLiteral("the d"));
     EXPECT_EQ(b.errorTracePanel()->expected(), QStringLiteral("og"));
     EXPECT_EQ(b.compareView()->rightPrompt(), QStringLiteral("a dog"));
+    EXPECT_EQ(b.heatmapView()->scale(), HeatmapScale::Probability);
+    EXPECT_EQ(b.cortexMapView()->canvas()->mode(), CortexCanvas::Mode::Map);
     EXPECT_FALSE(b.hasUnsavedEdits());
     saveShot(b, "session-restored");
 

@@ -20,6 +20,7 @@
 
 #include <QActionGroup>
 #include <QApplication>
+#include <QComboBox>
 #include <QCloseEvent>
 #include <QDir>
 #include <QDockWidget>
@@ -856,6 +857,8 @@ StudioSession MainWindow::currentSession() const {
     s.compareLeft = m_compare->leftPrompt();
     s.compareRight = m_compare->rightPrompt();
     s.compareUsesCompletionSettings = m_compare->useCompletionSettings();
+    s.heatmapScale = static_cast<int>(m_heatmap->scale());
+    s.cortexMode = static_cast<int>(m_cortex->canvas()->mode());
     s.theme = QSettings().value(QStringLiteral("theme"), QStringLiteral("system")).toString();
     s.windowState = m_stateBeforeMaximise.isEmpty() ? saveState() : m_stateBeforeMaximise;
     return s;
@@ -884,6 +887,8 @@ void MainWindow::applySessionSettings(const StudioSession& s) {
     m_compare->setMode(static_cast<CompareMode>(s.compareMode));
     m_compare->setPrompts(s.compareLeft, s.compareRight);
     m_compare->setUseCompletionSettings(s.compareUsesCompletionSettings);
+    if (s.heatmapScale >= 0) m_heatmap->setScale(static_cast<HeatmapScale>(s.heatmapScale));
+    if (s.cortexMode >= 0) m_cortex->modeBox()->setCurrentIndex(s.cortexMode);
 }
 
 QString MainWindow::openSession(const QString& path) {

@@ -140,6 +140,10 @@ QByteArray StudioSession::toJson() const {
                                                   {QStringLiteral("right"), compareRight},
                                                   {QStringLiteral("completion_settings"), compareUsesCompletionSettings}};
     root[QStringLiteral("theme")] = theme;
+    QJsonObject views;
+    if (heatmapScale >= 0) views[QStringLiteral("heatmap_scale")] = heatmapScale;
+    if (cortexMode >= 0) views[QStringLiteral("cortex_mode")] = cortexMode;
+    if (!views.isEmpty()) root[QStringLiteral("views")] = views;
     root[QStringLiteral("window_state")] = QString::fromLatin1(windowState.toBase64());
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
@@ -209,6 +213,11 @@ StudioSession StudioSession::fromJson(const QByteArray& json, const QString& sou
         s.compareLeft = r.str(c, "left");
         s.compareRight = r.str(c, "right");
         s.compareUsesCompletionSettings = r.boolean(c, "completion_settings", false);
+    }
+    if (root.contains(QStringLiteral("views"))) {
+        const QJsonObject v = r.need(root, "views", QJsonValue::Object, "an object").toObject();
+        s.heatmapScale = static_cast<int>(r.integer(v, "heatmap_scale", -1, -1, 4));
+        s.cortexMode = static_cast<int>(r.integer(v, "cortex_mode", -1, -1, 1));
     }
     s.theme = r.str(root, "theme");
     s.windowState = QByteArray::fromBase64(r.str(root, "window_state").toLatin1());

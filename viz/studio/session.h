@@ -3,7 +3,8 @@
 // A studio session: the whole state of the window as one JSON file, like a notebook - the
 // model file, its edits, the prompt and decoding settings, every branch of the history (its
 // path; the traces are recomputed on reopening), the selected step, the error-tracing and
-// compare inputs, the theme and the dock layout. File > Save session / Open session; the last
+// compare inputs, the views' settings (heatmap colouring, cortex layout), the theme and the
+// dock layout. File > Save session / Open session; the last
 // session is reopened on start.
 //
 // Format: {"format": "brillm-studio-session", "version": 1, ...} (docs/studio.md). Written
@@ -37,6 +38,9 @@ struct StudioSession {
     bool compareUsesCompletionSettings = false;
     QString theme;
     QByteArray windowState; // QMainWindow::saveState()
+    // view settings: -1 leaves the view as it is (a session written before they were saved)
+    int heatmapScale = -1; // EnergyHeatmapView's HeatmapScale
+    int cortexMode = -1;   // the cortex map's layout: ranked by energy or the vocabulary map
 
     QByteArray toJson() const;
     // Throws InputError naming the source and the first problem.
