@@ -24,6 +24,7 @@
 #include <QWheelEvent>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <cmath>
 
 namespace brillm::viz {
@@ -432,7 +433,10 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
             tipFrom = hasTip ? pts[nb - 1] : pts[nb - 2];
             if (hasTip) path.lineTo(tip);
         }
-        const double rel = (e.energy - graph.minEnergy) / span;
+        // in [0, 1] also for infinite or NaN energies (a diverged model): an unbounded pen width
+        // makes painting take minutes
+        double rel = (e.energy - graph.minEnergy) / span;
+        rel = std::isfinite(rel) ? std::clamp(rel, 0.0, 1.0) : (e.energy > 0 ? 1.0 : 0.0);
         const double width = e.taken ? 1.5 + 3.5 * rel : 0.6 + 2.4 * rel;
         QColor col = e.taken ? (graph.nodes[static_cast<size_t>(e.to)].kind == 0 ? c.prompt : c.generated) : c.own;
         if (!e.taken) col.setAlpha(150);
