@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # brillm_warnings(target): the project's warning set, applied per target.
+option(BRILLM_WERROR "Treat compiler warnings as errors (CI builds with it)" OFF)
 function(brillm_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+  if(BRILLM_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
 endfunction()
 
 # brillm_forbid_qt(target): fails the configure step if target links any Qt library.
