@@ -3,6 +3,7 @@
 #include "studio/studio_worker.h"
 
 #include <QApplication>
+#include <QDir>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -11,6 +12,11 @@
 
 int main(int argc, char** argv) {
     qputenv("QT_QPA_PLATFORM", "offscreen");
+    // One home per test process: CTest runs several at once, and in test mode QStandardPaths
+    // puts app data (the last session), caches and configuration under $HOME/.qttest, which
+    // concurrent tests would otherwise share and race on.
+    QTemporaryDir home(QDir::tempPath() + QStringLiteral("/brillm-gui-test-XXXXXX"));
+    if (home.isValid()) qputenv("HOME", home.path().toLocal8Bit());
     QStandardPaths::setTestModeEnabled(true);
     QApplication app(argc, argv);
     // One settings file per test process: CTest runs several at once, and tests check what the
