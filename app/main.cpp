@@ -42,21 +42,42 @@ public:
 // Every option of the studio; the names match the CLI's (`--max-new-tokens`).
 struct StudioCommandLine {
     QCommandLineParser parser;
-    QCommandLineOption model{{QStringLiteral("m"), QStringLiteral("model")}, QStringLiteral("Open this model file."), QStringLiteral("FILE")};
-    QCommandLineOption prompt{{QStringLiteral("p"), QStringLiteral("prompt")}, QStringLiteral("Complete this prompt once the model is open."), QStringLiteral("TEXT")};
-    QCommandLineOption maxNewTokens{QStringLiteral("max-new-tokens"), QStringLiteral("Tokens to generate (as brillm generate)."), QStringLiteral("N")};
-    QCommandLineOption maxTokens{QStringLiteral("max-tokens"), QStringLiteral("Old name of --max-new-tokens."), QStringLiteral("N")};
-    QCommandLineOption selectStep{QStringLiteral("select-step"), QStringLiteral("Select this step after the completion."), QStringLiteral("N")};
-    QCommandLineOption screenshot{QStringLiteral("screenshot"), QStringLiteral("Save a screenshot of the window once every view is up to date."), QStringLiteral("PNG")};
-    QCommandLineOption exportDir{QStringLiteral("export-views"), QStringLiteral("Export every view (PNG, SVG) and the trace (JSON, CSV) into DIR once done."), QStringLiteral("DIR")};
-    QCommandLineOption quit{QStringLiteral("quit-after-completion"), QStringLiteral("Quit once the completion is shown (and the screenshot saved); exit code 1 on any error. Without --model: the demo model.")};
-    QCommandLineOption noDemo{QStringLiteral("no-demo"), QStringLiteral("Do not prepare the demo model on first start.")};
-    QCommandLineOption session{QStringLiteral("session"), QStringLiteral("Open this session file (File > Save session)."), QStringLiteral("FILE")};
-    QCommandLineOption noSession{QStringLiteral("no-session"), QStringLiteral("Do not reopen the last session (or the last model).")};
-    QCommandLineOption timings{QStringLiteral("report-timings"), QStringLiteral("Print the completion's timings as one JSON line.")};
-    QCommandLineOption theme{QStringLiteral("theme"), QStringLiteral("light, dark or system."), QStringLiteral("THEME")};
-    QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size, e.g. 1600x1000."), QStringLiteral("WxH")};
-    QCommandLineOption demoProgram{QStringLiteral("brillm"), QStringLiteral("The brillm CLI used for the demo model."), QStringLiteral("PATH")};
+    QCommandLineOption model{{QStringLiteral("m"), QStringLiteral("model")},
+                             QStringLiteral("Open this model file."),
+                             QStringLiteral("FILE")};
+    QCommandLineOption prompt{{QStringLiteral("p"), QStringLiteral("prompt")},
+                              QStringLiteral("Complete this prompt once the model is open."),
+                              QStringLiteral("TEXT")};
+    QCommandLineOption maxNewTokens{QStringLiteral("max-new-tokens"),
+                                    QStringLiteral("Tokens to generate (as brillm generate)."), QStringLiteral("N")};
+    QCommandLineOption maxTokens{QStringLiteral("max-tokens"), QStringLiteral("Old name of --max-new-tokens."),
+                                 QStringLiteral("N")};
+    QCommandLineOption selectStep{QStringLiteral("select-step"),
+                                  QStringLiteral("Select this step after the completion."), QStringLiteral("N")};
+    QCommandLineOption screenshot{QStringLiteral("screenshot"),
+                                  QStringLiteral("Save a screenshot of the window once every view is up to date."),
+                                  QStringLiteral("PNG")};
+    QCommandLineOption exportDir{
+        QStringLiteral("export-views"),
+        QStringLiteral("Export every view (PNG, SVG) and the trace (JSON, CSV) into DIR once done."),
+        QStringLiteral("DIR")};
+    QCommandLineOption quit{QStringLiteral("quit-after-completion"),
+                            QStringLiteral("Quit once the completion is shown (and the screenshot saved); exit code 1 "
+                                           "on any error. Without --model: the demo model.")};
+    QCommandLineOption noDemo{QStringLiteral("no-demo"),
+                              QStringLiteral("Do not prepare the demo model on first start.")};
+    QCommandLineOption session{QStringLiteral("session"),
+                               QStringLiteral("Open this session file (File > Save session)."), QStringLiteral("FILE")};
+    QCommandLineOption noSession{QStringLiteral("no-session"),
+                                 QStringLiteral("Do not reopen the last session (or the last model).")};
+    QCommandLineOption timings{QStringLiteral("report-timings"),
+                               QStringLiteral("Print the completion's timings as one JSON line.")};
+    QCommandLineOption theme{QStringLiteral("theme"), QStringLiteral("light, dark or system."),
+                             QStringLiteral("THEME")};
+    QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size, e.g. 1600x1000."),
+                            QStringLiteral("WxH")};
+    QCommandLineOption demoProgram{QStringLiteral("brillm"), QStringLiteral("The brillm CLI used for the demo model."),
+                                   QStringLiteral("PATH")};
 
     StudioCommandLine() {
         parser.setApplicationDescription(QStringLiteral("BriLLM Studio: see inside a BriLLM language model."));
@@ -66,7 +87,8 @@ struct StudioCommandLine {
         for (const auto* o : {&model, &prompt, &maxNewTokens, &maxTokens, &selectStep, &screenshot, &exportDir, &quit,
                               &noDemo, &session, &noSession, &timings, &theme, &size, &demoProgram})
             parser.addOption(*o);
-        parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A model file to open (same as --model)."), QStringLiteral("[model]"));
+        parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A model file to open (same as --model)."),
+                                     QStringLiteral("[model]"));
     }
 };
 
@@ -86,7 +108,8 @@ int main(int argc, char** argv) {
         if (a == "--") break;
         if (a == "-h" || a == "--help" || a == "-?" || a == "--help-all" || a == "-v" || a == "--version") {
             QStringList args;
-            for (int k = 0; k < argc; ++k) args << QString::fromLocal8Bit(argv[k]);
+            for (int k = 0; k < argc; ++k)
+                args << QString::fromLocal8Bit(argv[k]);
             StudioCommandLine cl;
             cl.parser.parse(args);
             if (cl.parser.isSet(QStringLiteral("version"))) cl.parser.showVersion();
@@ -105,7 +128,8 @@ int main(int argc, char** argv) {
     brillm::viz::registerStudioMetaTypes();
     brillm::viz::StudioOptions o;
     o.modelPath = parser.value(cl.model);
-    if (o.modelPath.isEmpty() && !parser.positionalArguments().isEmpty()) o.modelPath = parser.positionalArguments().first();
+    if (o.modelPath.isEmpty() && !parser.positionalArguments().isEmpty())
+        o.modelPath = parser.positionalArguments().first();
     if (!o.modelPath.isEmpty()) o.modelPath = QFileInfo(o.modelPath).absoluteFilePath();
     o.prompt = parser.value(cl.prompt);
     const QCommandLineOption& maxOption = parser.isSet(cl.maxNewTokens) ? cl.maxNewTokens : cl.maxTokens;

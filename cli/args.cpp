@@ -34,12 +34,13 @@ ArgParser::ArgParser(std::string command, std::string summary)
     : m_command(std::move(command)), m_summary(std::move(summary)) {}
 
 void ArgParser::flag(const std::string& name, bool* out, const std::string& help) {
-    m_opts.push_back({name, "", help, *out ? "on" : "off", true, false, false, false,
-                      [out](const std::string&) { *out = true; }});
+    m_opts.push_back(
+        {name, "", help, *out ? "on" : "off", true, false, false, false, [out](const std::string&) { *out = true; }});
 }
 
 void ArgParser::option(const std::string& name, std::string* out, const std::string& metavar, const std::string& help) {
-    m_opts.push_back({name, metavar, help, *out, false, false, false, false, [out](const std::string& v) { *out = v; }});
+    m_opts.push_back(
+        {name, metavar, help, *out, false, false, false, false, [out](const std::string& v) { *out = v; }});
 }
 
 void ArgParser::option(const std::string& name, int64_t* out, const std::string& metavar, const std::string& help) {
@@ -65,8 +66,8 @@ void ArgParser::list(const std::string& name, std::vector<std::string>* out, con
     std::string bound;
     for (const auto& v : *out)
         bound += (bound.empty() ? "" : ",") + v;
-    m_opts.push_back({name, metavar, help, bound, false, true, false, false,
-                      [out](const std::string& v) { out->push_back(v); }});
+    m_opts.push_back(
+        {name, metavar, help, bound, false, true, false, false, [out](const std::string& v) { out->push_back(v); }});
 }
 
 void ArgParser::positional(const std::string& name, std::string* out, const std::string& help, bool required) {
@@ -121,11 +122,13 @@ bool ArgParser::parse(const std::vector<std::string>& args) {
             o->set(value);
             continue;
         }
-        if (nextPos >= m_pos.size()) throw UsageError("unexpected argument '" + a + "' (see '" + m_command + " --help')");
+        if (nextPos >= m_pos.size())
+            throw UsageError("unexpected argument '" + a + "' (see '" + m_command + " --help')");
         *m_pos[nextPos++].out = a;
     }
     for (size_t p = nextPos; p < m_pos.size(); ++p)
-        if (m_pos[p].required) throw UsageError("missing argument " + m_pos[p].name + " (see '" + m_command + " --help')");
+        if (m_pos[p].required)
+            throw UsageError("missing argument " + m_pos[p].name + " (see '" + m_command + " --help')");
     for (const auto& o : m_opts)
         if (o.required && !o.seen) throw UsageError("missing option --" + o.name + " (see '" + m_command + " --help')");
     return true;
@@ -137,11 +140,13 @@ std::string ArgParser::help() const {
     for (const auto& o : m_opts)
         if (o.required) os << " --" << o.name << ' ' << o.metavar;
     if (std::any_of(m_opts.begin(), m_opts.end(), [](const Opt& o) { return !o.required; })) os << " [options]";
-    for (const auto& p : m_pos) os << (p.required ? " " : " [") << p.name << (p.required ? "" : "]");
+    for (const auto& p : m_pos)
+        os << (p.required ? " " : " [") << p.name << (p.required ? "" : "]");
     os << "\n\n" << m_summary << "\n";
     if (!m_pos.empty()) {
         os << "\narguments:\n";
-        for (const auto& p : m_pos) os << "  " << p.name << std::string(p.name.size() < 24 ? 24 - p.name.size() : 1, ' ') << p.help << '\n';
+        for (const auto& p : m_pos)
+            os << "  " << p.name << std::string(p.name.size() < 24 ? 24 - p.name.size() : 1, ' ') << p.help << '\n';
     }
     os << "\noptions:\n";
     for (const auto& o : m_opts) {

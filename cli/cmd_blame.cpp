@@ -5,9 +5,9 @@
 #include "commands.h"
 #include "model_session.h"
 
+#include "brillm/error.h"
 #include "brillm/model/blame.h"
 #include "brillm/model/continuation.h"
-#include "brillm/error.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -57,8 +57,9 @@ int runBlame(const Args& args) {
     p.option("top", &top, "K", "contributors to list (default {default}, 0 = all)");
     p.flag("reference-decode", &referenceDecode, "use the reference decoder's positions (PE[i] instead of PE[i+1])");
     p.flag("keep-self-loops", &keepSelfLoops, "count self-loops as candidates");
-    p.flag("ban-special", &banSpecial,
-           "never count special tokens ([PAD], [UNK], ...) as the winner, as the studio's \"Skip special tokens\" does");
+    p.flag(
+        "ban-special", &banSpecial,
+        "never count special tokens ([PAD], [UNK], ...) as the winner, as the studio's \"Skip special tokens\" does");
     p.flag("json", &json, "print one JSON object");
     p.required("model");
     p.required("prompt");
@@ -185,10 +186,12 @@ int runBlame(const Args& args) {
         std::cout << (s.index == explain ? '>' : ' ') << fmt(static_cast<double>(s.index), "%3.0f") << "  " << std::left
                   << std::setw(28) << edge.str() << std::setw(18) << win.str() << std::right
                   << fmt(static_cast<double>(s.expectedRank), "%5.0f") << "  " << fmt(s.expectedProbability, "%.5f")
-                  << "  " << (s.wrong ? fmt(s.margin) : std::string("   ok")) << (s.inPrompt ? "  (prompt)" : "") << '\n';
+                  << "  " << (s.wrong ? fmt(s.margin) : std::string("   ok")) << (s.inPrompt ? "  (prompt)" : "")
+                  << '\n';
     }
     if (!report) {
-        std::cout << "\nevery step of the path is the model's greedy choice; nothing to explain (use --step and --a/--b)\n";
+        std::cout
+            << "\nevery step of the path is the model's greedy choice; nothing to explain (use --step and --a/--b)\n";
         return 0;
     }
     const auto& r = *report;
@@ -203,16 +206,19 @@ int runBlame(const Args& args) {
         switch (c.kind) {
         case ContributorKind::PathEdge:
         case ContributorKind::CandidateEdge:
-            what = std::string(c.kind == ContributorKind::PathEdge ? "edge " : "candidate edge ") + std::to_string(c.edgeIndex) +
-                   " '" + session.nodeLabel(c.source) + "' -> '" + session.nodeLabel(c.target) + "'" +
-                   (c.slot == 0 ? " (shared)" : "") + (c.occurrences > 1 ? " x" + std::to_string(c.occurrences) : "") +
+            what = std::string(c.kind == ContributorKind::PathEdge ? "edge " : "candidate edge ") +
+                   std::to_string(c.edgeIndex) + " '" + session.nodeLabel(c.source) + "' -> '" +
+                   session.nodeLabel(c.target) + "'" + (c.slot == 0 ? " (shared)" : "") +
+                   (c.occurrences > 1 ? " x" + std::to_string(c.occurrences) : "") +
                    (c.applicable ? "" : " (already the shared matrix)");
             break;
         case ContributorKind::Position:
             what = "position " + std::to_string(c.edgeIndex) + " (the signal of '" + session.nodeLabel(c.source) +
                    "' -> '" + session.nodeLabel(c.target) + "')";
             break;
-        case ContributorKind::StartNode: what = "start node bias of '" + session.nodeLabel(c.source) + "'"; break;
+        case ContributorKind::StartNode:
+            what = "start node bias of '" + session.nodeLabel(c.source) + "'";
+            break;
         }
         std::cout << "  " << fmt(c.effect, "%+8.4f") << "  " << fmt(c.gradientEstimate, "%+8.4f") << "  "
                   << fmt(c.gradientNorm, "%9.4f") << "  " << what << '\n';

@@ -4,9 +4,9 @@
 #include "commands.h"
 #include "progress_line.h"
 
-#include "brillm/model/decode.h"
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/decode.h"
 #include "brillm/text/text_codec.h"
 #include "brillm/training/trainer.h"
 
@@ -47,8 +47,8 @@ fs::path executableDir() {
 }
 
 fs::path findCorpus(const std::string& name) {
-    for (const auto& dir : {executableDir() / ".." / "share" / "brillm" / "corpora",
-                            fs::path(BRILLM_SOURCE_RESOURCES) / "corpora"}) {
+    for (const auto& dir :
+         {executableDir() / ".." / "share" / "brillm" / "corpora", fs::path(BRILLM_SOURCE_RESOURCES) / "corpora"}) {
         std::error_code ec;
         if (fs::is_regular_file(dir / name, ec)) return fs::weakly_canonical(dir / name);
     }
@@ -94,8 +94,8 @@ int runDemo(const Args& args) {
     const auto emit = [&](const nlohmann::json& j) {
         if (progressJson) std::cout << j.dump() << std::endl;
     };
-    const fs::path runDir = cacheDir(cache) / ("demo-" + lang + "-v" + std::to_string(kDemoVersion) +
-                                               (corpus.empty() ? "" : "-custom"));
+    const fs::path runDir =
+        cacheDir(cache) / ("demo-" + lang + "-v" + std::to_string(kDemoVersion) + (corpus.empty() ? "" : "-custom"));
     const fs::path modelPath = runDir / "model.brillm";
     std::error_code ec;
     if (retrain || !fs::exists(modelPath, ec)) {
@@ -170,12 +170,11 @@ int runDemo(const Args& args) {
         return true;
     });
     std::cout << '\n';
-    std::cerr << "[" << trace.generated().size() << " tokens, stop: " << trace.stopReason << "; model " << modelPath.string()
-              << "]\nSee why each token won: " << (executableDir() / "brillm").string() << " trace --model " << modelPath.string() << " --prompt '" << prompt
-              << "' --max-new-tokens 8 --json\n"
+    std::cerr << "[" << trace.generated().size() << " tokens, stop: " << trace.stopReason << "; model "
+              << modelPath.string() << "]\nSee why each token won: " << (executableDir() / "brillm").string()
+              << " trace --model " << modelPath.string() << " --prompt '" << prompt << "' --max-new-tokens 8 --json\n"
               << "Trace a continuation you expected to the edges behind it: " << (executableDir() / "brillm").string()
-              << " blame --model "
-              << modelPath.string() << " --prompt '" << prompt << "' --expect ' was not'\n";
+              << " blame --model " << modelPath.string() << " --prompt '" << prompt << "' --expect ' was not'\n";
     return 0;
 }
 

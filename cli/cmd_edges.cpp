@@ -3,9 +3,9 @@
 #include "args.h"
 #include "commands.h"
 
+#include "brillm/error.h"
 #include "brillm/text/bigram_counter.h"
 #include "brillm/text/bigram_table.h"
-#include "brillm/error.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"
 
@@ -183,9 +183,10 @@ int runEdgesInfo(const Args& args) {
 } // namespace
 
 int runEdges(const Args& args) {
-    return dispatchSubcommand("brillm edges", args,
-                              {{"count", "count bigrams of a corpus, write word_frequency.json or the binary table", runEdgesCount},
-                               {"info", "print edge and parameter counts of a bigram table", runEdgesInfo}});
+    return dispatchSubcommand(
+        "brillm edges", args,
+        {{"count", "count bigrams of a corpus, write word_frequency.json or the binary table", runEdgesCount},
+         {"info", "print edge and parameter counts of a bigram table", runEdgesInfo}});
 }
 
 } // namespace brillm::cli

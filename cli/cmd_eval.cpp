@@ -5,8 +5,8 @@
 #include "model_session.h"
 #include "progress_line.h"
 
-#include "brillm/model/corpus_eval.h"
 #include "brillm/error.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/model/ngram_baseline.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"

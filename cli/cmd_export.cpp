@@ -3,8 +3,8 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/io/checkpoint_export.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_export.h"
 #include "brillm/io/model_file.h"
 
 #include <cstdio>

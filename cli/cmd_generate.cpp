@@ -55,9 +55,11 @@ int runGenerate(const Args& args) {
 
     if (!json) {
         const std::string text = session.decode(generated);
-        if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0) std::cout << text.substr(shown.size());
+        if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0)
+            std::cout << text.substr(shown.size());
         std::cout << '\n';
-        std::cerr << "[" << generated.size() << " tokens in " << seconds * 1e3 << " ms, stop: " << trace.stopReason << "]\n";
+        std::cerr << "[" << generated.size() << " tokens in " << seconds * 1e3 << " ms, stop: " << trace.stopReason
+                  << "]\n";
         return 0;
     }
     nlohmann::json steps = nlohmann::json::array();

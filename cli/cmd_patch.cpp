@@ -13,14 +13,16 @@ namespace brillm::cli {
 namespace {
 
 // "a>b" (tokens, or ids with --ids) into a pair of node ids.
-std::pair<int32_t, int32_t> parseEdge(const ModelSession& s, const std::string& text, bool ids, const std::string& option) {
+std::pair<int32_t, int32_t> parseEdge(const ModelSession& s, const std::string& text, bool ids,
+                                      const std::string& option) {
     const auto sep = text.find('>');
     if (sep == std::string::npos)
         throw UsageError("--" + option + " takes SOURCE>TARGET (two tokens separated by '>'), got '" + text + "'");
     const auto one = [&](const std::string& t) {
         const auto nodes = s.encodePrompt(t, ids);
         if (nodes.size() != 1)
-            throw UsageError("--" + option + ": '" + t + "' is " + std::to_string(nodes.size()) + " tokens, expected one");
+            throw UsageError("--" + option + ": '" + t + "' is " + std::to_string(nodes.size()) +
+                             " tokens, expected one");
         return nodes[0];
     };
     return {one(text.substr(0, sep)), one(text.substr(sep + 1))};
@@ -101,7 +103,8 @@ int runPatchShow(const Args& args) {
     std::cout << path << ": " << patch.edits.size() << " edits for a model of " << patch.vocabSize << " nodes";
     if (!patch.modelSha256.empty()) std::cout << " (" << patch.modelSha256 << ")";
     std::cout << '\n';
-    for (size_t k = 0; k < patch.edits.size(); ++k) std::cout << "  " << k + 1 << ". " << patch.edits[k].describe(&names) << '\n';
+    for (size_t k = 0; k < patch.edits.size(); ++k)
+        std::cout << "  " << k + 1 << ". " << patch.edits[k].describe(&names) << '\n';
     return 0;
 }
 
@@ -128,22 +131,25 @@ int runPatchApply(const Args& args) {
     const auto mismatches = patch.nameMismatches(loaded.metadata.vocabulary);
     if (!mismatches.empty() && !loaded.metadata.vocabulary.empty() && !force) {
         std::string msg = patchPath + " was made on another vocabulary than " + modelPath + ":";
-        for (size_t k = 0; k < std::min<size_t>(mismatches.size(), 5); ++k) msg += "\n  " + mismatches[k];
+        for (size_t k = 0; k < std::min<size_t>(mismatches.size(), 5); ++k)
+            msg += "\n  " + mismatches[k];
         throw InputError(msg + "\n(--force applies it anyway)");
     }
     const auto checksum = ModelFile::open(modelPath).header().checksum;
     if (!patch.modelSha256.empty() && !checksum.empty() && patch.modelSha256 != checksum)
-        std::cerr << "note: " << patchPath << " was made on a model with checksum " << patch.modelSha256 << ", " << modelPath
-                  << " has " << checksum << '\n';
+        std::cerr << "note: " << patchPath << " was made on a model with checksum " << patch.modelSha256 << ", "
+                  << modelPath << " has " << checksum << '\n';
     const auto edited = applyEdits(loaded.model, patch.edits);
     auto meta = loaded.metadata;
-    nlohmann::json prov = nlohmann::json::parse(meta.provenanceJson.empty() ? "{}" : meta.provenanceJson, nullptr, false);
+    nlohmann::json prov =
+        nlohmann::json::parse(meta.provenanceJson.empty() ? "{}" : meta.provenanceJson, nullptr, false);
     if (!prov.is_object()) prov = nlohmann::json::object();
-    prov["patched"] = {{"from", modelPath}, {"from_checksum", checksum}, {"patch", nlohmann::json::parse(patchToJson(patch))}};
+    prov["patched"] = {
+        {"from", modelPath}, {"from_checksum", checksum}, {"patch", nlohmann::json::parse(patchToJson(patch))}};
     meta.provenanceJson = prov.dump();
     ModelFile::save(out, edited, meta);
-    std::cout << "wrote " << out << ": " << patch.edits.size() << " edits, " << edited.edges.numOwn() - loaded.model.edges.numOwn()
-              << " shared pairs materialised\n";
+    std::cout << "wrote " << out << ": " << patch.edits.size() << " edits, "
+              << edited.edges.numOwn() - loaded.model.edges.numOwn() << " shared pairs materialised\n";
     return 0;
 }
 

@@ -54,8 +54,9 @@ int runScore(const Args& args) {
     const auto sampled = sampledLoss(session.model(), std::span<const LossSample>(&sample, 1), LossOptions{false, 1});
     // a loss of nan with exit 0 would pass for a score: the model's parameters are not finite
     if (!std::isfinite(exact.loss) || !std::isfinite(sampled.loss))
-        throw InputError("the loss of this text is not finite (" + std::to_string(exact.loss) + "): the parameters of " +
-                         modelPath + " on its path hold NaN or Inf values; check the file with brillm verify");
+        throw InputError("the loss of this text is not finite (" + std::to_string(exact.loss) +
+                         "): the parameters of " + modelPath +
+                         " on its path hold NaN or Inf values; check the file with brillm verify");
 
     if (json) {
         nlohmann::json edges = nlohmann::json::array();
@@ -77,18 +78,20 @@ int runScore(const Args& args) {
         return 0;
     }
     std::cout << "edges:                 " << exact.edgeLosses.size() << '\n'
-              << "exact loss:            " << exact.loss << "  (perplexity " << exact.perplexity << ", over all "
-              << V << " candidates)\n"
+              << "exact loss:            " << exact.loss << "  (perplexity " << exact.perplexity << ", over all " << V
+              << " candidates)\n"
               << "sampled loss (k=" << k << "):  " << sampled.loss << "  (perplexity " << std::exp(sampled.loss)
               << ", seed " << seed << ")\n"
               << "hardest edges:\n";
     std::vector<size_t> order(exact.edgeLosses.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return exact.edgeLosses[a] > exact.edgeLosses[b]; });
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return exact.edgeLosses[a] > exact.edgeLosses[b]; });
     for (size_t r = 0; r < std::min<size_t>(5, order.size()); ++r) {
         const size_t i = order[r];
-        std::cout << "  edge " << i << ": '" << session.nodeLabel(nodes[i]) << "' -> '" << session.nodeLabel(nodes[i + 1])
-                  << "'  loss " << exact.edgeLosses[i] << '\n';
+        std::cout << "  edge " << i << ": '" << session.nodeLabel(nodes[i]) << "' -> '"
+                  << session.nodeLabel(nodes[i + 1]) << "'  loss " << exact.edgeLosses[i] << '\n';
     }
     return 0;
 }

@@ -3,9 +3,9 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
 #include "brillm/io/checkpoint_writer.h"
+#include "brillm/text/corpus_sequences.h"
 
 #include <cerrno>
 #include <cstdio>

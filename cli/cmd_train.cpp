@@ -78,15 +78,16 @@ int runTrain(const Args& args) {
     p.option("context-code", &c.contextCode, "R",
              "bigram init: source codes of length R carry the trigram correction (default {default}; 0: off)");
     p.option("loss", &loss, "exact|sampled|sampled-own",
-             "exact: over all V candidates (default); sampled: the reference's K negatives; sampled-own: K own targets, corrected");
+             "exact: over all V candidates (default); sampled: the reference's K negatives; sampled-own: K own "
+             "targets, corrected");
     p.option("dim", &c.dim, "D", "signal dimension d (default {default})");
     p.option("max-seq-length", &c.maxSeqLength, "L", "tokens per training sequence (default {default})");
     p.option("edges", &edges, "real|reference",
              "edges trained per sequence (default {default}; reference: the first L-2, padding too)");
     p.option("min-count", &c.minCount, "N", "a pair seen N times owns a slot (default {default})");
-    p.option(
-        "validation-windows", &c.validationWindows, "N",
-        "paragraphs of about N windows held back to choose the init and the kept parameters (default {default}; 0: none)");
+    p.option("validation-windows", &c.validationWindows, "N",
+             "paragraphs of about N windows held back to choose the init and the kept parameters (default {default}; "
+             "0: none)");
     p.option("steps", &c.steps, "N", "total optimiser steps (default {default})");
     p.option("max-minutes", &c.maxMinutes, "M",
              "stop after M minutes (checkpoint, held-out evaluation, model file; default off)");

@@ -3,9 +3,9 @@
 #include "args.h"
 #include "commands.h"
 
+#include "brillm/error.h"
 #include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/bpe_trainer.h"
-#include "brillm/error.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"
 #include "brillm/text/vocabulary_builder.h"
@@ -147,9 +147,10 @@ int runVocabCheck(const Args& args) {
 } // namespace
 
 int runVocab(const Args& args) {
-    return dispatchSubcommand("brillm vocab", args,
-                              {{"build", "build a character vocabulary or train a byte-level BPE from a corpus", runVocabBuild},
-                               {"check", "validate a tokenizer.json or node dictionary", runVocabCheck}});
+    return dispatchSubcommand(
+        "brillm vocab", args,
+        {{"build", "build a character vocabulary or train a byte-level BPE from a corpus", runVocabBuild},
+         {"check", "validate a tokenizer.json or node dictionary", runVocabCheck}});
 }
 
 } // namespace brillm::cli

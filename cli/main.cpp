@@ -15,7 +15,8 @@ using brillm::cli::Command;
 
 const std::vector<Command> kCommands = {
 #ifdef BRILLM_WITH_TRAINING
-    {"demo", "complete a prompt with a demo model (trained on first use from the bundled corpora)", brillm::cli::runDemo},
+    {"demo", "complete a prompt with a demo model (trained on first use from the bundled corpora)",
+     brillm::cli::runDemo},
 #endif
     {"generate", "complete a prompt (greedy or sampled), streaming the tokens", brillm::cli::runGenerate},
     {"trace", "the full trace of a completion as JSON: every candidate's energy at every step", brillm::cli::runTrace},

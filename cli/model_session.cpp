@@ -80,8 +80,8 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
     if (maxNewTokens < 0 || maxNewTokens > 1'000'000)
         throw UsageError("--max-new-tokens must be in [0, 1000000]; got " + std::to_string(maxNewTokens));
     if (p.given("top-k") && (topK < 1 || topK > V))
-        throw UsageError("--top-k must be in [1, " + std::to_string(V) + "] (the model's nodes; omit it for no limit); got " +
-                         std::to_string(topK));
+        throw UsageError("--top-k must be in [1, " + std::to_string(V) +
+                         "] (the model's nodes; omit it for no limit); got " + std::to_string(topK));
     if (p.given("top-p") && !(topP > 0 && topP <= 1))
         throw UsageError("--top-p must be in (0, 1]; got " + std::to_string(topP));
     if (p.given("temperature") && !(temperature > 0 && std::isfinite(temperature)))
@@ -100,7 +100,8 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
         if (s.size() > 1 && s[0] == '#') {
             const auto id = parseIdList(s.substr(1), option).at(0);
             if (id < 0 || id >= session.model().vocabSize())
-                throw UsageError(std::string("--") + option + ": node id " + std::to_string(id) + " is outside the model");
+                throw UsageError(std::string("--") + option + ": node id " + std::to_string(id) +
+                                 " is outside the model");
             return static_cast<int32_t>(id);
         }
         const auto id = session.codec ? session.codec->vocabulary().id(s) : std::nullopt;
@@ -109,11 +110,15 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
                              "' is not a token of the model's vocabulary (use #ID for a node id)");
         return *id;
     };
-    for (const auto& s : stop) o.stopTokens.push_back(tokenId(s, "stop"));
-    for (const auto& s : ban) o.bannedTokens.push_back(tokenId(s, "ban"));
+    for (const auto& s : stop)
+        o.stopTokens.push_back(tokenId(s, "stop"));
+    for (const auto& s : ban)
+        o.bannedTokens.push_back(tokenId(s, "ban"));
     return o;
 }
 
-nlohmann::json jsonNumber(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json jsonNumber(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 } // namespace brillm::cli

@@ -5,8 +5,8 @@
 
 #include "args.h"
 
-#include "brillm/model/decode.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/decode.h"
 #include "brillm/text/text_codec.h"
 
 #include <nlohmann/json.hpp>
@@ -24,8 +24,8 @@ struct ModelSession {
     const Model& model() const { return loaded.model; }
     // Text or, with a vocabulary-less model, a comma-separated list of node ids.
     std::vector<int32_t> encodePrompt(const std::string& text, bool idsGiven) const;
-    std::string nodeLabel(int32_t node) const;  // readable text of one node
-    std::string nodeToken(int32_t node) const;  // raw vocabulary string (or the id)
+    std::string nodeLabel(int32_t node) const; // readable text of one node
+    std::string nodeToken(int32_t node) const; // raw vocabulary string (or the id)
     std::string decode(std::span<const int32_t> nodes) const;
 };
 

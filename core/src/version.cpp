@@ -7,6 +7,8 @@
 
 namespace brillm {
 
-const char* versionString() noexcept { return BRILLM_PROJECT_VERSION; }
+const char* versionString() noexcept {
+    return BRILLM_PROJECT_VERSION;
+}
 
 } // namespace brillm

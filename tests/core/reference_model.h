@@ -26,7 +26,8 @@ inline at::Tensor referencePe(int64_t rows, int64_t d, at::ScalarType dtype) {
 
 inline at::Tensor slotsOf(const Model& m, int64_t source, const std::vector<int64_t>& targets) {
     std::vector<int64_t> slots;
-    for (int64_t t : targets) slots.push_back(m.edges.slot(source, t));
+    for (int64_t t : targets)
+        slots.push_back(m.edges.slot(source, t));
     return at::tensor(slots, at::kLong);
 }
 
@@ -41,7 +42,8 @@ inline ReferencePath referenceEnergies(const Model& m, const std::vector<int32_t
     const auto pe = referencePe(m.config.maxPositions, d, m.dtype());
     auto s = at::gelu(at::ones({d}, m.weights.options()) / static_cast<double>(d) + m.nodeBias[tokens[0]][0] + pe[0]);
     std::vector<int64_t> all(static_cast<size_t>(V));
-    for (int64_t v = 0; v < V; ++v) all[static_cast<size_t>(v)] = v;
+    for (int64_t v = 0; v < V; ++v)
+        all[static_cast<size_t>(v)] = v;
     ReferencePath out;
     std::vector<at::Tensor> rows;
     for (size_t i = 0; i + 1 < tokens.size(); ++i) {
@@ -81,7 +83,8 @@ inline at::Tensor referenceLoss(const Model& m, const std::vector<std::vector<in
                 x = (at::stack(cache) * a.unsqueeze(1)).sum(0);
             }
             std::vector<int64_t> cand{t[static_cast<size_t>(i) + 1]};
-            for (int32_t v : negatives[b][static_cast<size_t>(i)]) cand.push_back(v);
+            for (int32_t v : negatives[b][static_cast<size_t>(i)])
+                cand.push_back(v);
             const auto slots = slotsOf(m, t[static_cast<size_t>(i)], cand);
             const auto W = m.weights.index_select(0, slots);
             const auto bias = m.biases.index_select(0, slots).squeeze(1);

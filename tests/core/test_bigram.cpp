@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // BigramTable (JSON and binary forms, edge tables, parameter report) and BigramCounter.
+#include "brillm/error.h"
 #include "brillm/text/bigram_counter.h"
 #include "brillm/text/bigram_table.h"
-#include "brillm/error.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/tokenizer_char.h"
 #include "brillm/text/vocabulary.h"

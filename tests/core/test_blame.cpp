@@ -2,9 +2,9 @@
 // Error tracing: the leave-one-out margins are checked against brute force (a modified copy of
 // the model, scored from scratch by SignalPath), the gradients against LibTorch autograd on an
 // independent ATen implementation of the margin, and forcePath against tracePath.
+#include "brillm/error.h"
 #include "brillm/model/blame.h"
 #include "brillm/model/decode.h"
-#include "brillm/error.h"
 #include "brillm/model/model_edit.h"
 #include "reference_model.h"
 
@@ -25,7 +25,8 @@ double scratchMargin(const Model& m, const std::vector<int32_t>& path, int32_t a
                      PositionConvention convention = PositionConvention::Training) {
     SignalPath p(m, convention);
     p.start(path[0]);
-    for (size_t k = 1; k < path.size(); ++k) p.advance(path[k]);
+    for (size_t k = 1; k < path.size(); ++k)
+        p.advance(path[k]);
     const auto s = p.scoreNext(ScoreOptions{false});
     return s.rawEnergy(a) - s.rawEnergy(b);
 }
@@ -34,7 +35,8 @@ double scratchMargin(const Model& m, const std::vector<int32_t>& path, int32_t a
 at::Tensor referenceMargin(const Model& m, const std::vector<int32_t>& path, int32_t a, int32_t b) {
     const int64_t d = m.dim();
     const auto pe = referencePe(m.config.maxPositions, d, m.dtype());
-    const auto s = at::gelu(at::ones({d}, m.weights.options()) / static_cast<double>(d) + m.nodeBias[path[0]][0] + pe[0]);
+    const auto s =
+        at::gelu(at::ones({d}, m.weights.options()) / static_cast<double>(d) + m.nodeBias[path[0]][0] + pe[0]);
     std::vector<at::Tensor> ys;
     const auto n = static_cast<int64_t>(path.size()) - 1;
     at::Tensor x = s;
@@ -54,7 +56,9 @@ at::Tensor referenceMargin(const Model& m, const std::vector<int32_t>& path, int
     return energy(a) - energy(b);
 }
 
-std::vector<int32_t> testPath() { return {3, 7, 1, 3, 7, 5, 0, 9}; } // 3 -> 7 occurs twice
+std::vector<int32_t> testPath() {
+    return {3, 7, 1, 3, 7, 5, 0, 9};
+} // 3 -> 7 occurs twice
 
 TEST(Blame, LeaveOneOutMatchesBruteForceShared) {
     const auto m = randomModel(12, 4, 0.5, 11, at::kDouble, 32);
@@ -167,7 +171,8 @@ TEST(Blame, GradientsMatchAutograd) {
     const int32_t a = 3, b = 7;
     const auto r = blame(m, {path, a, b, AblationMode::Shared});
     Model g = m.clone();
-    for (at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions}) t->set_requires_grad(true);
+    for (at::Tensor* t : {&g.weights, &g.biases, &g.nodeBias, &g.positions})
+        t->set_requires_grad(true);
     auto margin = referenceMargin(g, path, a, b);
     EXPECT_NEAR(margin.item<double>(), r.margin, 1e-12);
     margin.backward();
@@ -237,7 +242,8 @@ TEST(Blame, ReferenceConventionAndRanks) {
     EXPECT_NEAR(r.margin, scratchMargin(m, path, 1, 8, PositionConvention::Reference), 1e-12);
     SignalPath p(m);
     p.start(0);
-    for (int32_t t : {5, 9, 2}) p.advance(t);
+    for (int32_t t : {5, 9, 2})
+        p.advance(t);
     const auto s = p.scoreNext();
     const auto rt = blame(m, {path, 1, 2}); // 2 -> 2 is the excluded self-loop
     EXPECT_EQ(rt.rankA, s.rank(1));

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The brillm import / export / info / verify commands, run as a user runs them: exit codes,
 // output, and error messages that name the file.
-#include "test_checkpoint_util.h"
 #include "run_command.h"
+#include "test_checkpoint_util.h"
 
-#include "brillm/model/blame.h"
-#include <ATen/ATen.h>
-#include "brillm/model/model_edit.h"
 #include "brillm/io/model_file.h"
 #include "brillm/io/safetensors.h"
+#include "brillm/model/blame.h"
+#include "brillm/model/model_edit.h"
+#include <ATen/ATen.h>
 
 #include <array>
 #include <cstdio>
@@ -127,8 +127,8 @@ TEST_F(CliTest, ErrorsNameTheFileAndExitNonZero) {
 // brillm patch new / show / apply and brillm blame, against the library on the same model.
 TEST_F(CliTest, PatchAndBlame) {
     const std::string model = importPlain("m.brillm");
-    CliRun r = brillm("patch new --model " + model + " --ids --knockout-edge '1>2' --scale '0>3=0.5' --knockout-node 4 --out " +
-                      dir.file("p.json"));
+    CliRun r = brillm("patch new --model " + model +
+                      " --ids --knockout-edge '1>2' --scale '0>3=0.5' --knockout-node 4 --out " + dir.file("p.json"));
     ASSERT_EQ(r.code, 0) << r.out;
     r = brillm("patch show " + dir.file("p.json"));
     EXPECT_EQ(r.code, 0) << r.out;
@@ -152,7 +152,8 @@ TEST_F(CliTest, PatchAndBlame) {
     ModelPatch other = patch;
     other.vocabSize = 7;
     savePatch(other, dir.file("other.json"));
-    r = brillm("patch apply --model " + model + " --patch " + dir.file("other.json") + " --out " + dir.file("x.brillm"));
+    r = brillm("patch apply --model " + model + " --patch " + dir.file("other.json") + " --out " +
+               dir.file("x.brillm"));
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_TRUE(contains(r.out, "other.json")) << r.out;
     EXPECT_FALSE(std::filesystem::exists(dir.file("x.brillm")));

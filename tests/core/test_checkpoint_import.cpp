@@ -3,9 +3,9 @@
 // values Python wrote, the slot map against the reference rule, and import/export round trips.
 #include "test_checkpoint_util.h"
 
+#include "brillm/error.h"
 #include "brillm/io/checkpoint_export.h"
 #include "brillm/io/checkpoint_import.h"
-#include "brillm/error.h"
 #include "brillm/io/model_file.h"
 #include "brillm/text/vocabulary.h"
 
@@ -21,7 +21,6 @@ using test::expectError;
 using test::fixture;
 using test::ScratchDir;
 using test::values;
-
 
 class ImportTest : public ::testing::Test {
 protected:

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // CorpusReader, training sequences, character vocabularies and the BPE trainer.
+#include "brillm/error.h"
 #include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/bpe_trainer.h"
 #include "brillm/text/corpus_reader.h"
 #include "brillm/text/corpus_sequences.h"
-#include "brillm/error.h"
 #include "brillm/text/vocabulary_builder.h"
 #include "tokenizer_test_util.h"
 

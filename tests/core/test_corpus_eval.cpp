@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // evaluateCorpus against a direct loop of exactLoss over the windows; the window rule; thread
 // independence; held-out files read through a codec.
-#include "brillm/model/corpus_eval.h"
 #include "brillm/error.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/model/loss.h"
 #include "brillm/text/text_codec.h"
 #include "reference_model.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/model/decode.h"
 #include "brillm/error.h"
+#include "brillm/model/decode.h"
 #include "reference_model.h"
 
 #include <gtest/gtest.h>
@@ -57,10 +57,12 @@ TEST(Decode, ReferenceDecodeUsesTheReleasedPositionOffsets) {
     o.referenceDecode = true;
     const auto t = decode(m64, prompt, o);
     EXPECT_EQ(t.tokens, referenceGreedy(m64, prompt, 10, 0));
-    for (const auto& s : t.steps) EXPECT_EQ(s.peIndex, s.index);
+    for (const auto& s : t.steps)
+        EXPECT_EQ(s.peIndex, s.index);
     o.referenceDecode = false;
     const auto train = decode(m64, prompt, o);
-    for (const auto& s : train.steps) EXPECT_EQ(s.peIndex, s.index + 1);
+    for (const auto& s : train.steps)
+        EXPECT_EQ(s.peIndex, s.index + 1);
     EXPECT_NE(t.tokens, train.tokens); // the offset matters on this model
 }
 
@@ -103,7 +105,8 @@ TEST(Decode, SamplingIsReproducibleAndFollowsTheDistribution) {
         TokenSampler sampler(1234);
         std::map<int32_t, int> counts;
         const int n = 40000;
-        for (int k = 0; k < n; ++k) ++counts[sampler.choose(sc, o)];
+        for (int k = 0; k < n; ++k)
+            ++counts[sampler.choose(sc, o)];
         const auto e = sc.denseEnergies();
         double z = 0;
         for (double v : e)
@@ -127,9 +130,11 @@ TEST(Decode, TopKAndTopPRestrictTheCandidates) {
     o.topK = 3;
     TokenSampler sampler(5);
     std::map<int32_t, int> counts;
-    for (int k = 0; k < 3000; ++k) ++counts[sampler.choose(sc, o)];
+    for (int k = 0; k < 3000; ++k)
+        ++counts[sampler.choose(sc, o)];
     EXPECT_EQ(counts.size(), 3u);
-    for (const auto& [t, e] : top) EXPECT_GT(counts[t], 0);
+    for (const auto& [t, e] : top)
+        EXPECT_GT(counts[t], 0);
     o.topK = 1;
     EXPECT_EQ(sampler.choose(sc, o), sc.best().target);
     o.topK = 0;
@@ -138,7 +143,8 @@ TEST(Decode, TopKAndTopPRestrictTheCandidates) {
     // top-p = p(best) + p(second) keeps exactly the two best
     o.topP = (sc.probability(top[0].first) + sc.probability(top[1].first)) * (1 - 1e-9);
     std::map<int32_t, int> c2;
-    for (int k = 0; k < 2000; ++k) ++c2[sampler.choose(sc, o)];
+    for (int k = 0; k < 2000; ++k)
+        ++c2[sampler.choose(sc, o)];
     EXPECT_EQ(c2.size(), 2u);
     EXPECT_TRUE(c2.count(top[0].first) && c2.count(top[1].first));
 }
@@ -205,7 +211,8 @@ TEST(Decode, BannedTokensAreNeverChosenButStayScored) {
     o.greedy = false;
     o.seed = 3;
     const auto s = decode(m, std::vector<int32_t>{2}, o);
-    for (size_t i = 1; i < s.tokens.size(); ++i) EXPECT_NE(s.tokens[i], o.bannedTokens[0]);
+    for (size_t i = 1; i < s.tokens.size(); ++i)
+        EXPECT_NE(s.tokens[i], o.bannedTokens[0]);
 }
 
 TEST(Decode, StopTokensAndContextLimit) {

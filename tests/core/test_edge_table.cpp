@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/model/edge_table.h"
 #include "brillm/error.h"
+#include "brillm/model/edge_table.h"
 
 #include <gtest/gtest.h>
 
@@ -79,8 +79,8 @@ TEST(EdgeTable, RejectsBadInput) {
     EXPECT_THROW(EdgeTable::fromPairs(2, dup), ShapeError);
     const std::vector<std::pair<int32_t, int32_t>> out{{0, 2}};
     EXPECT_THROW(EdgeTable::fromPairs(2, out), ShapeError);
-    EXPECT_THROW(EdgeTable::fromCsr(2, {0, 1}, {0}), ShapeError);          // rowPtr too short
-    EXPECT_THROW(EdgeTable::fromCsr(2, {0, 2, 2}, {1, 0}), ShapeError);    // not increasing
+    EXPECT_THROW(EdgeTable::fromCsr(2, {0, 1}, {0}), ShapeError);       // rowPtr too short
+    EXPECT_THROW(EdgeTable::fromCsr(2, {0, 2, 2}, {1, 0}), ShapeError); // not increasing
     EXPECT_THROW(EdgeTable::fromCsr(0, {0}, {}), ShapeError);
     EXPECT_NO_THROW(EdgeTable::fromCsr(2, {0, 2, 3}, {0, 1, 1}));
 }

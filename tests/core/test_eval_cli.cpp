@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // brillm split and brillm eval, run as a user runs them, checked against the library.
-#include "brillm/model/corpus_eval.h"
-#include "brillm/text/corpus_sequences.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/model/ngram_baseline.h"
+#include "brillm/text/corpus_sequences.h"
 #include "brillm/text/text_codec.h"
 #include "reference_model.h"
-#include "test_checkpoint_util.h"
 #include "run_command.h"
+#include "test_checkpoint_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -2,16 +2,16 @@
 // Hostile inputs that used to hang or crash (issue 18): a FIFO given as a model, tokenizer,
 // vocabulary or patch; JSON nested 100 000 levels deep in a model's metadata, a tokenizer or a
 // patch file.
-#include "test_checkpoint_util.h"
 #include "run_command.h"
+#include "test_checkpoint_util.h"
 
+#include "brillm/error.h"
 #include "brillm/io/checkpoint_export.h"
 #include "brillm/io/checkpoint_import.h"
-#include "brillm/error.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/io/mapped_file.h"
-#include "brillm/model/model_edit.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/model_edit.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"
 
@@ -19,9 +19,9 @@
 
 #include <array>
 #include <chrono>
-#include <limits>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <thread>
 
 #include <fcntl.h>
@@ -51,7 +51,8 @@ TEST(JsonDepth, CountsBracketsOutsideStrings) {
 
 // Runs f, which must throw E mentioning `fragment`; a FIFO that f blocks on is opened for writing
 // after 5 s so that the test fails instead of hanging.
-template <class E> void expectNoHang(const std::string& fifo, const std::function<void()>& f, const std::string& fragment) {
+template <class E>
+void expectNoHang(const std::string& fifo, const std::function<void()>& f, const std::string& fragment) {
     std::atomic<bool> done{false}, rescued{false};
     std::thread guard([&] {
         for (int i = 0; i < 500 && !done; ++i)
@@ -79,11 +80,16 @@ TEST(InputGuards, AFifoIsRefusedAtOnceAsAModelTokenizerVocabularyOrPatch) {
     const std::string fifo = dir.file("pipe");
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     const std::string what = "is not a regular file (a FIFO)";
-    expectNoHang<CheckpointError>(fifo, [&] { MappedFile::open(fifo); }, what);
-    expectNoHang<CheckpointError>(fifo, [&] { ModelFile::load(fifo); }, what);
-    expectNoHang<TokenizerError>(fifo, [&] { loadTokenizer(fifo); }, what);
-    expectNoHang<TokenizerError>(fifo, [&] { NodeVocabulary::load(fifo); }, what);
-    expectNoHang<InputError>(fifo, [&] { loadPatch(fifo); }, what);
+    expectNoHang<CheckpointError>(
+        fifo, [&] { MappedFile::open(fifo); }, what);
+    expectNoHang<CheckpointError>(
+        fifo, [&] { ModelFile::load(fifo); }, what);
+    expectNoHang<TokenizerError>(
+        fifo, [&] { loadTokenizer(fifo); }, what);
+    expectNoHang<TokenizerError>(
+        fifo, [&] { NodeVocabulary::load(fifo); }, what);
+    expectNoHang<InputError>(
+        fifo, [&] { loadPatch(fifo); }, what);
     std::string text, error;
     EXPECT_FALSE(readRegularFile(dir.path(), text, error));
     EXPECT_NE(error.find("a directory"), std::string::npos) << error;
@@ -219,9 +225,9 @@ TEST(ModelChecksCli, VerifyRunsTheChecksOfEveryCommand) {
 TEST(ModelChecksCli, NanParametersFailClearlyInGenerateTraceAndScore) {
     ScratchDir dir;
     const auto path = saveModel(dir, "nan.brillm", nanModel());
-    for (const std::string& args : {"generate --model " + path + " --prompt ab",
-                                    "generate --model " + path + " --prompt ab --temperature 0.5",
-                                    "trace --model " + path + " --prompt ab", "trace --model " + path + " --path abc"}) {
+    for (const std::string& args :
+         {"generate --model " + path + " --prompt ab", "generate --model " + path + " --prompt ab --temperature 0.5",
+          "trace --model " + path + " --prompt ab", "trace --model " + path + " --path abc"}) {
         const CliResult r = brillmCli(args);
         EXPECT_EQ(r.code, 1) << args << ": " << r.out;
         EXPECT_NE(r.out.find("energies are not finite"), std::string::npos) << args << ": " << r.out;
@@ -253,7 +259,8 @@ TEST(ModelChecks, ImportOfAnAllNanCheckpointFails) {
     o.stateDictPath = dir.file("half.pt");
     const auto report = importTorchCheckpoint(o);
     bool warned = false;
-    for (const auto& n : report.notes) warned = warned || n.find("are NaN or Inf") != std::string::npos;
+    for (const auto& n : report.notes)
+        warned = warned || n.find("are NaN or Inf") != std::string::npos;
     EXPECT_TRUE(warned);
 }
 
@@ -271,7 +278,8 @@ TEST(OptionRangesCli, DecodingOptionsOutOfRangeAreRefused) {
              {"generate --model " + path + " --prompt ab --temperature nan", "--temperature must be a positive"},
              {"generate --model " + path + " --prompt ab --max-new-tokens -1", "--max-new-tokens must be in"},
              {"score --model " + path + " --text abc --negatives 0", "--negatives must be at least 1"},
-             {"vocab build --corpus " + path + " --kind char --size 1 --out " + dir.file("v.json"), "--size must be in [2,"},
+             {"vocab build --corpus " + path + " --kind char --size 1 --out " + dir.file("v.json"),
+              "--size must be in [2,"},
              {"edges info " + path + " --dim 0", "--dim must be in [1, 65536]"},
          }) {
         const CliResult r = brillmCli(c.args);
@@ -284,7 +292,10 @@ TEST(OptionRangesCli, VocabCheckRefusesAMissingUnkTokenAndABpeWithoutMerges) {
     ScratchDir dir;
     std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json");
     const auto good = nlohmann::json::parse(in);
-    EXPECT_EQ(brillmCli("vocab check " + std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json").code, 0);
+    EXPECT_EQ(
+        brillmCli("vocab check " + std::string(BRILLM_SOURCE_DIR) + "/tests/fixtures/tokenizer/austen_bpe_600.json")
+            .code,
+        0);
     auto noUnk = good;
     noUnk["model"]["unk_token"] = "<missing>";
     test::writeText(dir.file("nounk.json"), noUnk.dump());

@@ -26,7 +26,8 @@ Batch makeBatch(int64_t V, int B, int len, int k, uint64_t seed) {
     Batch b;
     for (int s = 0; s < B; ++s) {
         std::vector<int32_t> t(static_cast<size_t>(len));
-        for (auto& v : t) v = node(rng);
+        for (auto& v : t)
+            v = node(rng);
         std::vector<std::vector<int32_t>> neg(static_cast<size_t>(len - 1));
         for (int i = 0; i + 1 < len; ++i)
             while (static_cast<int>(neg[static_cast<size_t>(i)].size()) < k) {
@@ -100,7 +101,8 @@ TEST(Loss, GradientsMatchFiniteDifferences) {
         const int64_t flat = batch.tokens[0][0] * 4 + e;
         check(m.nodeBias, flat, ours.grad.nodeBias.data_ptr<double>()[flat], "node_bias");
     }
-    for (int64_t j = 0; j < 5; ++j) check(m.positions, j, ours.grad.positions.data_ptr<double>()[j], "positions");
+    for (int64_t j = 0; j < 5; ++j)
+        check(m.positions, j, ours.grad.positions.data_ptr<double>()[j], "positions");
 }
 
 TEST(Loss, Float32AgreesAndThreadCountDoesNotMatter) {

@@ -22,7 +22,8 @@ using testing::randomModel;
 CandidateScores scoresAfter(const Model& m, const std::vector<int32_t>& path) {
     SignalPath p(m);
     p.start(path[0]);
-    for (size_t k = 1; k < path.size(); ++k) p.advance(path[k]);
+    for (size_t k = 1; k < path.size(); ++k)
+        p.advance(path[k]);
     return p.scoreNext(ScoreOptions{false});
 }
 
@@ -61,7 +62,8 @@ TEST(ModelEdit, KnockoutOwnEdgeSilencesIt) {
     SignalPath p(e);
     p.start(s);
     EXPECT_EQ(p.advance(t), 0.0);
-    for (double v : p.nextInput()) EXPECT_EQ(v, 0.0);
+    for (double v : p.nextInput())
+        EXPECT_EQ(v, 0.0);
 }
 
 TEST(ModelEdit, EditOfASharedPairMaterialisesIt) {
@@ -87,7 +89,8 @@ TEST(ModelEdit, EditOfASharedPairMaterialisesIt) {
     double ss = 0;
     for (int c = 0; c < 4; ++c) {
         double z = m.biases[0][0][c].item<double>();
-        for (int r = 0; r < 4; ++r) z += x[static_cast<size_t>(r)] * m.weights[0][r][c].item<double>();
+        for (int r = 0; r < 4; ++r)
+            z += x[static_cast<size_t>(r)] * m.weights[0][r][c].item<double>();
         const double y = gelu(0.5 * z + pe[static_cast<size_t>(2 * 4 + c)]);
         ss += y * y;
     }
@@ -126,7 +129,8 @@ TEST(ModelEdit, KnockoutNodeSilencesEveryEdgeOfTheNode) {
     const int32_t n = 5;
     const auto e = applyEdits(m, {{EditKind::KnockoutNode, n}});
     int64_t sharedOfN = 0;
-    for (int32_t v = 0; v < 8; ++v) sharedOfN += m.edges.isShared(n, v) + (v != n && m.edges.isShared(v, n));
+    for (int32_t v = 0; v < 8; ++v)
+        sharedOfN += m.edges.isShared(n, v) + (v != n && m.edges.isShared(v, n));
     EXPECT_EQ(e.edges.numOwn(), m.edges.numOwn() + sharedOfN); // the node's shared pairs, materialised
     std::vector<std::pair<int32_t, int32_t>> changed;
     for (int32_t v = 0; v < 8; ++v) {
@@ -139,7 +143,8 @@ TEST(ModelEdit, KnockoutNodeSilencesEveryEdgeOfTheNode) {
         EXPECT_EQ(sc.rawEnergy(n), 0.0) << src;
     }
     const auto from = scoresAfter(e, {2, n});
-    for (int32_t c = 0; c < 8; ++c) EXPECT_EQ(from.rawEnergy(c), 0.0);
+    for (int32_t c = 0; c < 8; ++c)
+        EXPECT_EQ(from.rawEnergy(c), 0.0);
 }
 
 TEST(ModelEdit, BadEdits) {
@@ -155,8 +160,11 @@ TEST(ModelPatch, RoundTripAndNames) {
     ModelPatch p;
     p.vocabSize = 6;
     p.modelSha256 = "abc123";
-    p.edits = {{EditKind::KnockoutEdge, 1, 2}, {EditKind::ScaleEdge, 3, 4, 0.25}, {EditKind::KnockoutNode, 5},
-               {EditKind::SwapShared, 0, 1}, {EditKind::ZeroEdge, 2, 2}};
+    p.edits = {{EditKind::KnockoutEdge, 1, 2},
+               {EditKind::ScaleEdge, 3, 4, 0.25},
+               {EditKind::KnockoutNode, 5},
+               {EditKind::SwapShared, 0, 1},
+               {EditKind::ZeroEdge, 2, 2}};
     const std::vector<std::string> vocab{"a", "b", "c", "d", "e", "f"};
     p.nameIds(vocab);
     EXPECT_EQ(p.names.size(), 6u);
@@ -196,11 +204,14 @@ TEST(ModelPatch, MalformedFilesNameTheFileAndTheProblem) {
     expectError(R"({"format":"brillm-patch","version":2})", "unsupported patch version");
     expectError(R"({"format":"brillm-patch","version":1,"edits":[]})", "vocab_size");
     expectError(R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4}})", "edits");
-    expectError(R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"cut"}]})", "unknown edit");
-    expectError(R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"knockout_edge","source":1,"target":4}]})",
-                "outside the vocabulary");
-    expectError(R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"scale_edge","source":1,"target":2}]})",
-                "factor");
+    expectError(R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"cut"}]})",
+                "unknown edit");
+    expectError(
+        R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"knockout_edge","source":1,"target":4}]})",
+        "outside the vocabulary");
+    expectError(
+        R"({"format":"brillm-patch","version":1,"model":{"vocab_size":4},"edits":[{"op":"scale_edge","source":1,"target":2}]})",
+        "factor");
     EXPECT_THROW(loadPatch("/nonexistent/x.patch"), InputError);
 }
 

@@ -3,10 +3,10 @@
 // kind of damaged or foreign file rejected with a CheckpointError that names it.
 #include "test_checkpoint_util.h"
 
-#include "io/detail/checksum.h"
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
 #include "brillm/io/safetensors.h"
+#include "io/detail/checksum.h"
 #include "io/detail/sha256.h"
 
 #include <ATen/ATen.h>

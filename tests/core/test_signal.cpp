@@ -19,11 +19,12 @@ TEST(PositionalEncoding, FollowsTheReferenceFormulaWithItsQuirk) {
     EXPECT_DOUBLE_EQ(pe[0 * d + 1], 1.0);
     EXPECT_DOUBLE_EQ(pe[1 * d + 0], std::sin(1.0));
     EXPECT_DOUBLE_EQ(pe[1 * d + 1], std::cos(1.0));
-    EXPECT_DOUBLE_EQ(pe[3 * d + 2], std::sin(3.0 * 10.0));    // j = 1: 10000^(2/8) = 10
-    EXPECT_DOUBLE_EQ(pe[3 * d + 7], std::cos(3.0 * 1000.0));  // j = 3: 10000^(6/8) = 1000
+    EXPECT_DOUBLE_EQ(pe[3 * d + 2], std::sin(3.0 * 10.0));   // j = 1: 10000^(2/8) = 10
+    EXPECT_DOUBLE_EQ(pe[3 * d + 7], std::cos(3.0 * 1000.0)); // j = 3: 10000^(6/8) = 1000
     const auto ref = brillm::testing::referencePe(512, d, at::kDouble).contiguous();
     const double* r = ref.data_ptr<double>();
-    for (size_t k = 0; k < pe.size(); ++k) ASSERT_NEAR(pe[k], r[k], 1e-9 * (1 + std::abs(r[k]))) << k;
+    for (size_t k = 0; k < pe.size(); ++k)
+        ASSERT_NEAR(pe[k], r[k], 1e-9 * (1 + std::abs(r[k]))) << k;
     EXPECT_THROW(positionalEncoding(4, 3), ShapeError);
 }
 
@@ -93,16 +94,19 @@ TEST_P(SignalVsReference, EveryCandidateEnergyMatchesAFloat64Recomputation) {
         for (size_t i = 0; i + 1 < tokens.size(); ++i) {
             const auto sc = path.scoreNext(ScoreOptions{false});
             const auto dense = sc.denseEnergies();
-            for (int64_t v = 0; v < 40; ++v) ASSERT_NEAR(dense[v], r[i * 40 + v], tol) << "edge " << i << " target " << v;
+            for (int64_t v = 0; v < 40; ++v)
+                ASSERT_NEAR(dense[v], r[i * 40 + v], tol) << "edge " << i << " target " << v;
             // probabilities over all candidates sum to one
             double sum = 0;
-            for (double p : sc.denseProbabilities()) sum += p;
+            for (double p : sc.denseProbabilities())
+                sum += p;
             EXPECT_NEAR(sum, 1.0, 1e-12);
             const double e = path.advance(tokens[i + 1]);
             EXPECT_NEAR(e, r[i * 40 + tokens[i + 1]], tol);
             const auto y = path.edgeSignal(static_cast<int64_t>(i));
             const auto yr = ref.outputs[i].contiguous();
-            for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(y[j], yr.data_ptr<double>()[j], tol);
+            for (int64_t j = 0; j < 8; ++j)
+                EXPECT_NEAR(y[j], yr.data_ptr<double>()[j], tol);
         }
     }
 }
@@ -120,15 +124,16 @@ TEST(Signal, RankAndBestFollowEnergyThenId) {
     std::vector<int32_t> order;
     for (int32_t t = 0; t < 30; ++t)
         if (!std::isnan(dense[t])) order.push_back(t);
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-        return dense[a] > dense[b] || (dense[a] == dense[b] && a < b);
-    });
-    for (size_t k = 0; k < order.size(); ++k) EXPECT_EQ(sc.rank(order[k]), static_cast<int64_t>(k) + 1) << order[k];
+    std::sort(order.begin(), order.end(),
+              [&](int32_t a, int32_t b) { return dense[a] > dense[b] || (dense[a] == dense[b] && a < b); });
+    for (size_t k = 0; k < order.size(); ++k)
+        EXPECT_EQ(sc.rank(order[k]), static_cast<int64_t>(k) + 1) << order[k];
     EXPECT_EQ(sc.rank(7), 0); // the self-loop is not a candidate
     EXPECT_EQ(sc.best().target, order[0]);
     const auto top = sc.top(5);
     ASSERT_EQ(top.size(), 5u);
-    for (size_t k = 0; k < 5; ++k) EXPECT_EQ(top[k].first, order[k]);
+    for (size_t k = 0; k < 5; ++k)
+        EXPECT_EQ(top[k].first, order[k]);
     EXPECT_EQ(sc.numCandidates(), 29);
 }
 

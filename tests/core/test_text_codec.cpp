@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/text_codec.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ByteLevelBpeTokenizer against golden outputs of the official HuggingFace tokenizers binding
 // (tools/golden/generate.js), plus the errors for files it does not support.
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "tokenizer_test_util.h"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // CharTokenizer (one node per character), loadTokenizer's detection, defaultPadId.
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/tokenizer_char.h"
 #include "tokenizer_test_util.h"

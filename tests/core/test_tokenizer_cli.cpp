@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The brillm tokenize / vocab / edges commands: output shape, exit codes and messages.
-#include "tokenizer_test_util.h"
 #include "run_command.h"
+#include "tokenizer_test_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -4,9 +4,9 @@
 // export -> read round trips (and through Python's torch.load when it is installed).
 #include "test_checkpoint_util.h"
 
+#include "brillm/error.h"
 #include "brillm/io/checkpoint_export.h"
 #include "brillm/io/checkpoint_import.h"
-#include "brillm/error.h"
 #include "brillm/io/torch_checkpoint.h"
 #include "brillm/io/torch_pickle_reader.h"
 #include "io/detail/torch_pickle_writer.h"
@@ -26,7 +26,6 @@ using test::expectError;
 using test::fixture;
 using test::ScratchDir;
 using test::values;
-
 
 bool bitEqual(const at::Tensor& a, const at::Tensor& b) {
     if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;

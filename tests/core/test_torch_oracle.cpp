@@ -6,8 +6,8 @@
 // checked by Python's torch.load in PythonTorchLoadsOurExport where that is installed: LibTorch's
 // C++ unpickler cannot serve, since it reads every collections.OrderedDict as None (it expects
 // one only as a tensor's backward hooks), so it rejects Python's own state dicts too.
-#include "test_checkpoint_util.h"
 #include "brillm/io/checkpoint_export.h"
+#include "test_checkpoint_util.h"
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>

@@ -5,10 +5,10 @@
 // input is one JSON text, tried in each role. Any outcome but a value or one of the project's
 // errors (a message naming the source) is a bug: a stack overflow on deep nesting (issue 18),
 // an uncaught nlohmann exception, a sanitizer report.
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/io/model_file_header.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/vocabulary.h"
 
 #include <nlohmann/json.hpp>
@@ -44,10 +44,12 @@ std::vector<std::byte> modelFileWith(const std::string& key, const std::string& 
               {"positions", {{"dtype", "F32"}, {"shape", {1, 1, 1}}, {"data_offsets", {64, 68}}}},
               {"edges.targets", {{"dtype", "I32"}, {"shape", {0}}, {"data_offsets", {68, 68}}}}};
     std::string header = h.dump(-1, ' ', false, json::error_handler_t::replace);
-    while (header.size() % 8) header += ' ';
+    while (header.size() % 8)
+        header += ' ';
     std::vector<std::byte> out(8 + header.size() + 68, std::byte{0});
     const uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        out[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
     std::memcpy(out.data() + 8, header.data(), header.size());
     return out;
 }

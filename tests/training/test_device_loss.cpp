@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The GPU training step's maths, checked on the CPU: the ATen/autograd loss against the core's
 // hand-written sampledLoss (float64), and the ATen AdamW update against the CPU loops.
+#include "../core/reference_model.h"
 #include "brillm/error.h"
 #include "brillm/model/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
-#include "../core/reference_model.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -28,7 +28,8 @@ std::vector<LossSample> randomBatch(int64_t V, uint64_t seed) {
     for (int b = 0; b < 5; ++b) {
         std::vector<int32_t> tokens;
         const int len = 2 + b * 2;
-        for (int k = 0; k < len; ++k) tokens.push_back(node(rng));
+        for (int k = 0; k < len; ++k)
+            tokens.push_back(node(rng));
         std::vector<std::vector<int32_t>> negatives(tokens.size() - 1);
         for (size_t i = 0; i + 1 < tokens.size(); ++i) {
             const int k = 1 + static_cast<int>((i + static_cast<size_t>(b)) % 5);
@@ -50,7 +51,8 @@ TEST(DeviceLoss, MatchesTheCoreLossAndGradientsInFloat64) {
     const auto dev = deviceSampledLoss(m, batch);
     EXPECT_NEAR(dev.loss, core.loss, 1e-12);
     ASSERT_EQ(dev.sampleLosses.size(), core.sampleLosses.size());
-    for (size_t b = 0; b < core.sampleLosses.size(); ++b) EXPECT_NEAR(dev.sampleLosses[b], core.sampleLosses[b], 1e-12);
+    for (size_t b = 0; b < core.sampleLosses.size(); ++b)
+        EXPECT_NEAR(dev.sampleLosses[b], core.sampleLosses[b], 1e-12);
     EXPECT_EQ(dev.edges, core.edges);
     // the same touched slots (the core may also list slot 0 only when a shared candidate occurs)
     ASSERT_EQ(dev.grad.slots, core.grad.slots);
@@ -65,7 +67,8 @@ TEST(DeviceLoss, MatchesTheCoreLossAndGradientsInFloat64) {
 }
 
 TEST(DeviceLoss, TensorOpAdamWMatchesTheLoops) {
-    for (const auto kind : {OptimizerKind::AdamW, OptimizerKind::SparseAdamW, OptimizerKind::Sgd, OptimizerKind::Adagrad}) {
+    for (const auto kind :
+         {OptimizerKind::AdamW, OptimizerKind::SparseAdamW, OptimizerKind::Sgd, OptimizerKind::Adagrad}) {
         auto a = randomModel(10, 4, 0.5, 7, at::kDouble);
         auto b = a.clone();
         AdamWSettings sa;

@@ -73,7 +73,6 @@ void expectSameLosses(const std::vector<double>& a, const std::vector<double>& b
         EXPECT_NEAR(a[i], b[i + offsetB], 1e-4 * std::max(1.0, std::abs(a[i]))) << "step " << i + 1;
 }
 
-
 } // namespace
 
 TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {

@@ -3,12 +3,12 @@
 // through their emulation (a std::thread per CUDA thread, training/src/cuda/fused_emulation.h)
 // on a float32 model, against the core's hand-written sampledLoss in float64 on the same
 // parameters; its AdamW kernel against the optimizer's tensor operations.
+#include "../core/reference_model.h"
 #include "brillm/error.h"
 #include "brillm/model/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/optimizer.h"
 #include "fused_step.h"
-#include "../core/reference_model.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -36,7 +36,8 @@ std::vector<LossSample> randomBatch(int64_t V, int n, int k, uint64_t seed) {
     for (int b = 0; b < n; ++b) {
         std::vector<int32_t> tokens;
         const int len = 2 + b * 2;
-        for (int t = 0; t < len; ++t) tokens.push_back(node(rng));
+        for (int t = 0; t < len; ++t)
+            tokens.push_back(node(rng));
         std::vector<std::vector<int32_t>> negatives(tokens.size() - 1);
         for (size_t i = 0; i + 1 < tokens.size(); ++i) {
             const int want = 1 + static_cast<int>((i * 7 + static_cast<size_t>(b)) % static_cast<size_t>(k));
@@ -95,7 +96,8 @@ TEST(FusedStep, EmulatedKernelsMatchTheExactWeightedLoss) {
     std::vector<LossSample> batch;
     for (int b = 0; b < 3; ++b) {
         std::vector<int32_t> tokens;
-        for (int t = 0; t < 3 + 2 * b; ++t) tokens.push_back(node(rng));
+        for (int t = 0; t < 3 + 2 * b; ++t)
+            tokens.push_back(node(rng));
         batch.push_back(LossSample::exactCandidates(tokens, m.edges));
     }
     ASSERT_FALSE(batch[0].weights.empty());

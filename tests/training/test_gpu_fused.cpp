@@ -31,7 +31,8 @@ Model sparseModel(int64_t V, int64_t E, int64_t d, uint64_t seed) {
     std::uniform_int_distribution<int64_t> pick(0, V * V - 1);
     while (static_cast<int64_t>(pairs.size()) < E) {
         const int64_t p = pick(rng);
-        if (!seen[static_cast<size_t>(p)]++) pairs.emplace_back(static_cast<int32_t>(p / V), static_cast<int32_t>(p % V));
+        if (!seen[static_cast<size_t>(p)]++)
+            pairs.emplace_back(static_cast<int32_t>(p / V), static_cast<int32_t>(p % V));
     }
     auto m = Model::randomInit({V, d, 512}, EdgeTable::fromPairs(V, pairs), seed);
     m.positions.copy_(at::randn({1, 512, 1}, at::detail::createCPUGenerator(seed + 1), m.weights.options()));
@@ -47,7 +48,8 @@ std::vector<LossSample> batchOf(const Model& m, int B, int len, int k, uint64_t 
     for (int b = 0; b < B; ++b) {
         std::vector<int32_t> t;
         const int n = len / 2 + (b * 7) % (len - len / 2 + 1);
-        for (int i = 0; i < std::max(2, n); ++i) t.push_back(node(rng));
+        for (int i = 0; i < std::max(2, n); ++i)
+            t.push_back(node(rng));
         std::vector<std::vector<int32_t>> neg(t.size() - 1);
         for (size_t i = 0; i + 1 < t.size(); ++i)
             while (static_cast<int>(neg[i].size()) < k) {
@@ -78,7 +80,8 @@ void expectClose(const LossResult& got, const LossResult& want, double lossTol, 
     EXPECT_NEAR(got.loss, want.loss, lossTol * std::max(1.0, std::abs(want.loss))) << what;
     ASSERT_EQ(got.sampleLosses.size(), want.sampleLosses.size()) << what;
     for (size_t b = 0; b < want.sampleLosses.size(); ++b)
-        EXPECT_NEAR(got.sampleLosses[b], want.sampleLosses[b], 10 * lossTol * std::max(1.0, std::abs(want.sampleLosses[b])))
+        EXPECT_NEAR(got.sampleLosses[b], want.sampleLosses[b],
+                    10 * lossTol * std::max(1.0, std::abs(want.sampleLosses[b])))
             << what << " sample " << b;
     ASSERT_EQ(got.grad.slots, want.grad.slots) << what;
     EXPECT_LT(maxRelError(got.grad.weights, want.grad.weights), gradTol) << what;
@@ -113,7 +116,8 @@ TEST_F(GpuFused, ExactWeightedLossMatchesTheCore) {
     std::vector<LossSample> batch;
     for (int b = 0; b < 6; ++b) {
         std::vector<int32_t> t;
-        for (int i = 0; i < 5 + 3 * b; ++i) t.push_back(node(rng));
+        for (int i = 0; i < 5 + 3 * b; ++i)
+            t.push_back(node(rng));
         batch.push_back(LossSample::exactCandidates(t, cpu.edges));
     }
     const auto ref = sampledLoss(toDouble(cpu), batch, LossOptions{true, 0});
@@ -162,7 +166,8 @@ TEST_F(GpuFused, AdamWMatchesTheCpuLoops) {
             optCpu.step(cpu, host, 1e-2, 0.7);
             EXPECT_TRUE(at::allclose(gpu.weights.cpu(), cpu.weights, 1e-5, 1e-6)) << toString(kind) << " step " << step;
             EXPECT_TRUE(at::allclose(gpu.biases.cpu(), cpu.biases, 1e-5, 1e-6)) << toString(kind) << " step " << step;
-            EXPECT_TRUE(at::allclose(gpu.nodeBias.cpu(), cpu.nodeBias, 1e-5, 1e-6)) << toString(kind) << " step " << step;
+            EXPECT_TRUE(at::allclose(gpu.nodeBias.cpu(), cpu.nodeBias, 1e-5, 1e-6))
+                << toString(kind) << " step " << step;
         }
     }
 }

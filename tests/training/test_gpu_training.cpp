@@ -3,8 +3,8 @@
 // step is checked against the CPU kernels (float32 and autocast float16/bfloat16), the AdamW
 // update on the GPU against the CPU loops, and a run trained on the GPU resumes on the CPU.
 #include "brillm/error.h"
-#include "brillm/model/loss.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
@@ -40,7 +40,8 @@ std::vector<LossSample> batchOf(const Model& m, int B, int len, int k, uint64_t 
     std::vector<LossSample> out;
     for (int b = 0; b < B; ++b) {
         std::vector<int32_t> t;
-        for (int i = 0; i < len; ++i) t.push_back(node(rng));
+        for (int i = 0; i < len; ++i)
+            t.push_back(node(rng));
         std::vector<std::vector<int32_t>> neg(t.size() - 1);
         for (size_t i = 0; i + 1 < t.size(); ++i)
             while (static_cast<int>(neg[i].size()) < k) {
@@ -59,7 +60,8 @@ Model sparseModel(int64_t V, int64_t E, uint64_t seed) {
     std::uniform_int_distribution<int64_t> pick(0, V * V - 1);
     while (static_cast<int64_t>(pairs.size()) < E) {
         const int64_t p = pick(rng);
-        if (!seen[static_cast<size_t>(p)]++) pairs.emplace_back(static_cast<int32_t>(p / V), static_cast<int32_t>(p % V));
+        if (!seen[static_cast<size_t>(p)]++)
+            pairs.emplace_back(static_cast<int32_t>(p / V), static_cast<int32_t>(p % V));
     }
     return Model::randomInit({V, 32, 512}, EdgeTable::fromPairs(V, pairs), seed);
 }
@@ -132,7 +134,8 @@ TEST_F(Gpu, TrainsOnTheGpuAndResumesOnTheCpu) {
         const auto r = train(c, run);
         ASSERT_EQ(r.steps, 60);
         double first = 0, last = 0;
-        for (int i = 0; i < 5; ++i) first += r.losses[static_cast<size_t>(i)], last += r.losses[r.losses.size() - 1 - static_cast<size_t>(i)];
+        for (int i = 0; i < 5; ++i)
+            first += r.losses[static_cast<size_t>(i)], last += r.losses[r.losses.size() - 1 - static_cast<size_t>(i)];
         EXPECT_LT(last, first) << precision << ": the loss should fall";
         ASSERT_TRUE(r.lastEvalLoss.has_value());
         EXPECT_TRUE(std::isfinite(*r.lastEvalLoss));
@@ -188,7 +191,8 @@ TEST_F(GpuNccl, OneRankOverNcclTrainsLikeOneProcessOnTheGpu) {
     ASSERT_EQ(dist.steps, 40);
     ASSERT_EQ(dist.losses.size(), single.losses.size());
     for (size_t i = 0; i < single.losses.size(); ++i) // GPU atomics: equal up to float rounding
-        EXPECT_NEAR(dist.losses[i], single.losses[i], 1e-3 * std::max(1.0, std::abs(single.losses[i]))) << "step " << i + 1;
+        EXPECT_NEAR(dist.losses[i], single.losses[i], 1e-3 * std::max(1.0, std::abs(single.losses[i])))
+            << "step " << i + 1;
     ASSERT_TRUE(dist.lastEvalLoss && single.lastEvalLoss);
     EXPECT_NEAR(*dist.lastEvalLoss, *single.lastEvalLoss, 1e-3 * *single.lastEvalLoss);
     EXPECT_NE(dist.parameterDigest, 0u);

@@ -33,7 +33,8 @@ struct ReferenceAdamW {
     int64_t t = 0;
     void step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, double lr, double wd) {
         if (m.empty())
-            for (auto& p : params) m.push_back(at::zeros_like(p)), v.push_back(at::zeros_like(p));
+            for (auto& p : params)
+                m.push_back(at::zeros_like(p)), v.push_back(at::zeros_like(p));
         ++t;
         const double bc1 = 1 - std::pow(0.9, t), bc2 = 1 - std::pow(0.999, t);
         for (size_t k = 0; k < params.size(); ++k) {

@@ -247,12 +247,28 @@ TEST(TrainConfigRanges, BoundaryValuesAreAccepted) {
     EXPECT_EQ(rangeError([](TrainConfig& c) { c.initScale = 0; }), "");
     EXPECT_EQ(rangeError([](TrainConfig& c) { c.positionSlope = -0.5; }), "");
     EXPECT_EQ(rangeError([](TrainConfig& c) { c.optimizer = OptimizerKind::Adagrad; }), "");
-    EXPECT_EQ(rangeError([](TrainConfig& c) { c.optimizer = OptimizerKind::Sgd; c.lr = 1; }), "");
-    EXPECT_EQ(rangeError([](TrainConfig& c) { c.device = "cuda:1"; c.precision = "bf16"; }), "");
+    EXPECT_EQ(rangeError([](TrainConfig& c) {
+                  c.optimizer = OptimizerKind::Sgd;
+                  c.lr = 1;
+              }),
+              "");
+    EXPECT_EQ(rangeError([](TrainConfig& c) {
+                  c.device = "cuda:1";
+                  c.precision = "bf16";
+              }),
+              "");
     // a given tokenizer decides the vocabulary: --vocab-size is not used
-    EXPECT_EQ(rangeError([](TrainConfig& c) { c.tokenizer = "t.json"; c.vocabSize = 0; }), "");
+    EXPECT_EQ(rangeError([](TrainConfig& c) {
+                  c.tokenizer = "t.json";
+                  c.vocabSize = 0;
+              }),
+              "");
     // a held-out corpus replaces the fraction
-    EXPECT_EQ(rangeError([](TrainConfig& c) { c.heldOutCorpus = {"h.txt"}; c.heldOutFraction = 5; }), "");
+    EXPECT_EQ(rangeError([](TrainConfig& c) {
+                  c.heldOutCorpus = {"h.txt"};
+                  c.heldOutFraction = 5;
+              }),
+              "");
 }
 
 TEST(TrainConfigRanges, NegativesAboveVMinusOneAreRefusedForTheSampledLoss) {

@@ -49,8 +49,10 @@ TEST_F(TrainerTest, ResumedRunReproducesTheUninterruptedLosses) {
     }
     const auto second = resume(m_dir / "split", 14);
     ASSERT_EQ(second.losses.size(), 9u);
-    for (size_t i = 0; i < 5; ++i) EXPECT_EQ(first.losses[i], whole.losses[i]) << "step " << i + 1;
-    for (size_t i = 0; i < 9; ++i) EXPECT_EQ(second.losses[i], whole.losses[i + 5]) << "step " << i + 6;
+    for (size_t i = 0; i < 5; ++i)
+        EXPECT_EQ(first.losses[i], whole.losses[i]) << "step " << i + 1;
+    for (size_t i = 0; i < 9; ++i)
+        EXPECT_EQ(second.losses[i], whole.losses[i + 5]) << "step " << i + 6;
     // and the final models are bit-identical
     const auto a = ModelFile::load((m_dir / "whole" / "model.brillm").string());
     const auto b = ModelFile::load((m_dir / "split" / "model.brillm").string());
@@ -68,7 +70,8 @@ TEST_F(TrainerTest, LearnsAndWritesARunDirectory) {
     const auto r = train(c, m_dir / "run");
     ASSERT_EQ(r.losses.size(), 40u);
     double early = 0, late = 0;
-    for (int i = 0; i < 5; ++i) early += r.losses[static_cast<size_t>(i)], late += r.losses[r.losses.size() - 1 - static_cast<size_t>(i)];
+    for (int i = 0; i < 5; ++i)
+        early += r.losses[static_cast<size_t>(i)], late += r.losses[r.losses.size() - 1 - static_cast<size_t>(i)];
     EXPECT_LT(late, early * 0.8) << "the loss should fall on a toy grammar";
     ASSERT_TRUE(r.lastEvalLoss.has_value());
 
@@ -81,7 +84,8 @@ TEST_F(TrainerTest, LearnsAndWritesARunDirectory) {
         const auto type = j.at("type").get<std::string>();
         if (type == "step") {
             ++steps;
-            for (const char* key : {"step", "time", "loss", "ppl", "lr", "grad_norm", "samples_per_s", "tokens_per_s", "memory_mb"})
+            for (const char* key :
+                 {"step", "time", "loss", "ppl", "lr", "grad_norm", "samples_per_s", "tokens_per_s", "memory_mb"})
                 EXPECT_TRUE(j.contains(key)) << key;
         }
         evals += type == "eval";
@@ -92,7 +96,8 @@ TEST_F(TrainerTest, LearnsAndWritesARunDirectory) {
     EXPECT_EQ(checkpoints, 8);
     // only the newest two checkpoints are kept, `latest` names the last
     int kept = 0;
-    for (const auto& e : fs::directory_iterator(m_dir / "run" / "checkpoints")) kept += e.is_directory();
+    for (const auto& e : fs::directory_iterator(m_dir / "run" / "checkpoints"))
+        kept += e.is_directory();
     EXPECT_EQ(kept, 2);
     std::ifstream latest(m_dir / "run" / "latest");
     std::getline(latest, line);
@@ -132,9 +137,7 @@ TEST_F(TrainerTest, BadInputGivesClearErrors) {
     auto c = config(2);
     c.corpus = {(m_dir / "missing.txt").string()};
     EXPECT_THROW(train(c, m_dir / "a"), InputError);
-    {
-        std::ofstream(m_dir / "empty.txt") << "\n\n";
-    }
+    { std::ofstream(m_dir / "empty.txt") << "\n\n"; }
     c.corpus = {(m_dir / "empty.txt").string()};
     EXPECT_THROW(train(c, m_dir / "b"), InputError);
     c = config(2);
@@ -146,9 +149,7 @@ TEST_F(TrainerTest, BadInputGivesClearErrors) {
     c = config(2);
     EXPECT_THROW(train(c, "/proc/brillm-cannot-write-here"), InputError);
     // a model whose vocabulary does not match the tokenizer given with it
-    {
-        std::ofstream(m_dir / "other.json") << R"({"<unk>": 0, "x": 1, "y": 2})";
-    }
+    { std::ofstream(m_dir / "other.json") << R"({"<unk>": 0, "x": 1, "y": 2})"; }
     c.initModel = (m_dir / "c" / "model.brillm").string();
     c.tokenizer = (m_dir / "other.json").string();
     EXPECT_THROW(train(c, m_dir / "e"), InputError);
@@ -181,7 +182,8 @@ TEST_F(TrainerTest, BatchesAreAPureFunctionOfTheStep) {
             for (int64_t k = b; k < e; ++k)
                 EXPECT_TRUE(seen.insert(s.candidates[static_cast<size_t>(k)]).second) << "a candidate twice";
             for (int64_t k = b + 1; k < e; ++k, ++negatives)
-                EXPECT_NE(s.candidates[static_cast<size_t>(k)], s.tokens[static_cast<size_t>(i) + 1]) << "the target as a negative";
+                EXPECT_NE(s.candidates[static_cast<size_t>(k)], s.tokens[static_cast<size_t>(i) + 1])
+                    << "the target as a negative";
         }
     EXPECT_GT(negatives, 0);
 }

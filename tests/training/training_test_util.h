@@ -33,7 +33,8 @@ inline void writeAustenExcerpt(const std::filesystem::path& file, int lines) {
     std::ifstream in(std::string(BRILLM_SOURCE_DIR) + "/resources/corpora/en_austen.txt");
     std::ofstream out(file);
     std::string line;
-    for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << '\n';
+    for (int i = 0; i < lines && std::getline(in, line); ++i)
+        out << line << '\n';
 }
 
 // The `step` records of a run's metrics.jsonl (every line must be JSON).
@@ -53,9 +54,9 @@ class ScratchTest : public ::testing::Test {
 protected:
     explicit ScratchTest(std::string prefix) : m_prefix(std::move(prefix)) {}
     void SetUp() override {
-        m_dir = std::filesystem::temp_directory_path() /
-                (m_prefix + "-" + std::to_string(::getpid()) + "-" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_dir =
+            std::filesystem::temp_directory_path() / (m_prefix + "-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(m_dir);
         std::filesystem::create_directories(m_dir);
     }

@@ -15,8 +15,10 @@ int main(int argc, char** argv) {
     }
     try {
         const std::string out = argv[1], mode = argv[2];
-        if (mode == "--text") brillm::viz::testmodels::makeCharModel(out, argv[3]);
-        else if (mode == "--vocab") brillm::viz::testmodels::makeLargeModel(out, std::atoi(argv[3]));
+        if (mode == "--text")
+            brillm::viz::testmodels::makeCharModel(out, argv[3]);
+        else if (mode == "--vocab")
+            brillm::viz::testmodels::makeLargeModel(out, std::atoi(argv[3]));
         else if (mode == "--huge-token")
             brillm::viz::testmodels::makeHugeTokenModel(out, "the cat sat on the mat. the dog sat on the log.",
                                                         std::strtoull(argv[3], nullptr, 10));

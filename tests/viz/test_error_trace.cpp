@@ -4,21 +4,21 @@
 // against applyEdits(), patches and patched model files, the compare view's divergence, stale
 // results dropped. Small random character models made on the spot.
 #include "studio/analysis_worker.h"
-#include "views/compare_view.h"
-#include "tracing/error_trace_models.h"
-#include "tracing/error_trace_panel.h"
 #include "studio/main_window.h"
 #include "studio/model_edits.h"
-#include "views/signal_path_view.h"
 #include "studio/studio_document.h"
 #include "test_models.h"
-#include "views/token_graph_view.h"
+#include "tracing/error_trace_models.h"
+#include "tracing/error_trace_panel.h"
 #include "tracing/trace_models.h"
+#include "views/compare_view.h"
+#include "views/signal_path_view.h"
+#include "views/token_graph_view.h"
 
+#include <brillm/io/model_file.h>
 #include <brillm/model/blame.h>
 #include <brillm/model/decode.h>
 #include <brillm/model/model_edit.h>
-#include <brillm/io/model_file.h>
 
 #include <QAbstractItemModelTester>
 #include <QApplication>

@@ -31,8 +31,10 @@ std::vector<std::string> codePoints(const std::string& s) {
 
 std::string utf8(char32_t cp) {
     std::string s;
-    if (cp < 0x80) s += static_cast<char>(cp);
-    else if (cp < 0x800) s += {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
+    if (cp < 0x80)
+        s += static_cast<char>(cp);
+    else if (cp < 0x800)
+        s += {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
     else
         s += {static_cast<char>(0xE0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
               static_cast<char>(0x80 | (cp & 0x3F))};
@@ -49,7 +51,8 @@ std::string makeCharModel(const std::string& path, const std::string& text, unsi
         return static_cast<int32_t>(std::lower_bound(vocab.begin(), vocab.end(), c) - vocab.begin());
     };
     std::set<std::pair<int32_t, int32_t>> pairs;
-    for (size_t i = 0; i + 1 < cps.size(); ++i) pairs.insert({id(cps[i]), id(cps[i + 1])});
+    for (size_t i = 0; i + 1 < cps.size(); ++i)
+        pairs.insert({id(cps[i]), id(cps[i + 1])});
     const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
     ModelConfig config;
     config.vocabSize = static_cast<int64_t>(vocab.size());
@@ -71,14 +74,16 @@ std::string makeHugeTokenModel(const std::string& path, const std::string& text,
     vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
     std::string huge;
     huge.reserve(tokenBytes + 16);
-    for (size_t i = 0; huge.size() < tokenBytes; ++i) huge += (i % 16 == 15) ? "line\n" : "word ";
+    for (size_t i = 0; huge.size() < tokenBytes; ++i)
+        huge += (i % 16 == 15) ? "line\n" : "word ";
     huge.resize(tokenBytes);
     vocab.push_back(huge);
     auto id = [&](const std::string& c) {
         return static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), c) - vocab.begin());
     };
     std::set<std::pair<int32_t, int32_t>> pairs;
-    for (size_t i = 0; i + 1 < cps.size(); ++i) pairs.insert({id(cps[i]), id(cps[i + 1])});
+    for (size_t i = 0; i + 1 < cps.size(); ++i)
+        pairs.insert({id(cps[i]), id(cps[i + 1])});
     const auto hugeId = static_cast<int32_t>(vocab.size() - 1);
     pairs.insert({id(cps[0]), hugeId});
     pairs.insert({hugeId, id(cps[0])});
@@ -101,7 +106,8 @@ std::string makeBpeModel(const std::string& path, const std::string& tokenizerPa
     const auto vocab = NodeVocabulary::fromTokenizer(*tok);
     const auto ids = tok->encodeIds(text); // tokenizer ids are node ids here: fromTokenizer keeps the order
     std::set<std::pair<int32_t, int32_t>> pairs;
-    for (size_t i = 0; i + 1 < ids.size(); ++i) pairs.insert({ids[i], ids[i + 1]});
+    for (size_t i = 0; i + 1 < ids.size(); ++i)
+        pairs.insert({ids[i], ids[i + 1]});
     const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
     ModelConfig config;
     config.vocabSize = vocab.size();
@@ -122,15 +128,19 @@ std::string makeBpeModel(const std::string& path, const std::string& tokenizerPa
 
 std::string makeLargeModel(const std::string& path, int vocabSize, int ownPerNode, unsigned seed) {
     std::vector<std::string> vocab;
-    for (char32_t c = 0x20; c < 0x7F && static_cast<int>(vocab.size()) < vocabSize; ++c) vocab.push_back(utf8(c));
-    for (char32_t c = 0x4E00; static_cast<int>(vocab.size()) < vocabSize; ++c) vocab.push_back(utf8(c));
+    for (char32_t c = 0x20; c < 0x7F && static_cast<int>(vocab.size()) < vocabSize; ++c)
+        vocab.push_back(utf8(c));
+    for (char32_t c = 0x4E00; static_cast<int>(vocab.size()) < vocabSize; ++c)
+        vocab.push_back(utf8(c));
     std::mt19937 rng(seed);
     std::vector<std::pair<int32_t, int32_t>> pairs;
     std::uniform_int_distribution<int32_t> pick(0, vocabSize - 1);
     for (int32_t s = 0; s < vocabSize; ++s) {
         std::set<int32_t> targets;
-        while (static_cast<int>(targets.size()) < std::min(ownPerNode, vocabSize)) targets.insert(pick(rng));
-        for (int32_t t : targets) pairs.push_back({s, t});
+        while (static_cast<int>(targets.size()) < std::min(ownPerNode, vocabSize))
+            targets.insert(pick(rng));
+        for (int32_t t : targets)
+            pairs.push_back({s, t});
     }
     ModelConfig config;
     config.vocabSize = vocabSize;

@@ -14,9 +14,9 @@
 #include "tracing/trace_export.h"
 #include "tracing/trace_models.h"
 #include "views/compare_view.h"
+#include "views/completion_panel.h"
 #include "views/cortex_map_view.h"
 #include "views/energy_heatmap_view.h"
-#include "views/completion_panel.h"
 #include "views/signal_path_view.h"
 #include "views/token_graph_view.h"
 
@@ -34,21 +34,21 @@
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QImage>
-#include <QLabel>
-#include <QListWidget>
-#include <QMessageBox>
-#include <QSettings>
-#include <QTableView>
-#include <QTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
+#include <QMessageBox>
 #include <QProcess>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include <gtest/gtest.h>
 
@@ -122,19 +122,22 @@ TEST(StudioErrorTrace, TokenisesTheContinuationWithThePromptAndAgreesWithBrillmB
     // prompt's tokens followed by the continuation's, or (a token spans the boundary) the
     // continuation is encoded alone and joint says so.
     int fallbacks = 0;
-    for (const auto& [p, e] : std::vector<std::pair<QString, QString>>{{QStringLiteral("It is a tru"), QStringLiteral("th")},
-                                                                         {QStringLiteral("Mr"), QStringLiteral("s. Dashwood")},
-                                                                         {QStringLiteral("the family of"), QStringLiteral(" Dashwood")},
-                                                                         {QStringLiteral("It is"), QString()}}) {
+    for (const auto& [p, e] :
+         std::vector<std::pair<QString, QString>>{{QStringLiteral("It is a tru"), QStringLiteral("th")},
+                                                  {QStringLiteral("Mr"), QStringLiteral("s. Dashwood")},
+                                                  {QStringLiteral("the family of"), QStringLiteral(" Dashwood")},
+                                                  {QStringLiteral("It is"), QString()}}) {
         const auto c = m.encodeContinuation(p, e);
         EXPECT_EQ(c.prompt, m.encode(p));
         const auto whole = m.encode(p + e);
-        const bool prefix = whole.size() > c.prompt.size() && std::equal(c.prompt.begin(), c.prompt.end(), whole.begin());
+        const bool prefix =
+            whole.size() > c.prompt.size() && std::equal(c.prompt.begin(), c.prompt.end(), whole.begin());
         if (e.isEmpty()) {
             EXPECT_TRUE(c.expected.empty());
         } else if (prefix) {
             EXPECT_TRUE(c.joint) << p.toStdString();
-            EXPECT_EQ(c.expected, std::vector<int32_t>(whole.begin() + static_cast<std::ptrdiff_t>(c.prompt.size()), whole.end()));
+            EXPECT_EQ(c.expected,
+                      std::vector<int32_t>(whole.begin() + static_cast<std::ptrdiff_t>(c.prompt.size()), whole.end()));
         } else {
             EXPECT_FALSE(c.joint) << p.toStdString();
             EXPECT_EQ(c.expected, m.encode(e));
@@ -158,9 +161,9 @@ TEST(StudioErrorTrace, TokenisesTheContinuationWithThePromptAndAgreesWithBrillmB
 
     // The CLI, the same case (no special tokens banned: the document's last options ban none).
     ASSERT_TRUE(doc.lastOptions().bannedTokens.empty());
-    const QJsonObject cli = runCliJson({QStringLiteral("blame"), QStringLiteral("--model"), QString::fromStdString(path),
-                                        QStringLiteral("--prompt"), prompt, QStringLiteral("--expect"), expect,
-                                        QStringLiteral("--json")});
+    const QJsonObject cli =
+        runCliJson({QStringLiteral("blame"), QStringLiteral("--model"), QString::fromStdString(path),
+                    QStringLiteral("--prompt"), prompt, QStringLiteral("--expect"), expect, QStringLiteral("--json")});
     EXPECT_TRUE(cli.value(QStringLiteral("tokenised_jointly")).toBool());
     const QJsonArray steps = cli.value(QStringLiteral("steps")).toArray();
     ASSERT_EQ(steps.size(), static_cast<qsizetype>(fp.steps.size()));
@@ -189,16 +192,17 @@ TEST(StudioErrorTrace, TokenisesTheContinuationWithThePromptAndAgreesWithBrillmB
     // With special tokens banned on both sides (the studio's "Skip special tokens").
     std::vector<int32_t> banned = m.codec->specialNodes();
     ASSERT_FALSE(banned.empty());
-    const QJsonObject cliBan = runCliJson({QStringLiteral("blame"), QStringLiteral("--model"),
-                                           QString::fromStdString(path), QStringLiteral("--prompt"), prompt,
-                                           QStringLiteral("--expect"), expect, QStringLiteral("--ban-special"),
-                                           QStringLiteral("--json")});
-    const ForcedPath ref = forcePath(m.model(), joint.prompt, joint.expected, PositionConvention::Training, true, banned);
+    const QJsonObject cliBan = runCliJson(
+        {QStringLiteral("blame"), QStringLiteral("--model"), QString::fromStdString(path), QStringLiteral("--prompt"),
+         prompt, QStringLiteral("--expect"), expect, QStringLiteral("--ban-special"), QStringLiteral("--json")});
+    const ForcedPath ref =
+        forcePath(m.model(), joint.prompt, joint.expected, PositionConvention::Training, true, banned);
     const QJsonArray bs = cliBan.value(QStringLiteral("steps")).toArray();
     ASSERT_EQ(bs.size(), static_cast<qsizetype>(ref.steps.size()));
     for (qsizetype i = 0; i < bs.size(); ++i) {
         EXPECT_EQ(bs[i].toObject().value(QStringLiteral("winner")).toInt(), ref.steps[static_cast<size_t>(i)].winner);
-        EXPECT_EQ(bs[i].toObject().value(QStringLiteral("margin")).toDouble(), ref.steps[static_cast<size_t>(i)].margin);
+        EXPECT_EQ(bs[i].toObject().value(QStringLiteral("margin")).toDouble(),
+                  ref.steps[static_cast<size_t>(i)].margin);
     }
 }
 
@@ -291,7 +295,8 @@ TEST(StudioCompare, DecodesGreedilyUnlessToldAndSaysWhichSettings) {
     EXPECT_TRUE(c->result()->request.options.greedy);
     EXPECT_EQ(c->result()->left.tokens, expect.tokens);
     EXPECT_EQ(c->result()->right.tokens, expect.tokens);
-    EXPECT_TRUE(c->explanationText().contains(QStringLiteral("Decoding: greedy"))) << c->explanationText().toStdString();
+    EXPECT_TRUE(c->explanationText().contains(QStringLiteral("Decoding: greedy")))
+        << c->explanationText().toStdString();
     saveShot(w, "compare-greedy");
 
     // Told otherwise (the combo, by keyboard): the panel's sampling settings, and it says so.
@@ -335,8 +340,8 @@ TEST(StudioSkipSpecial, ShowsTheBannedMassAndTheRankAmongAllCandidates) {
             z += w;
             const bool isBanned = std::find(banned.begin(), banned.end(), static_cast<int32_t>(t)) != banned.end();
             if (isBanned) zb += w;
-            const bool before = static_cast<int32_t>(t) != s.target &&
-                                (e > et || (e == et && static_cast<int32_t>(t) < s.target));
+            const bool before =
+                static_cast<int32_t>(t) != s.target && (e > et || (e == et && static_cast<int32_t>(t) < s.target));
             if (before) ++aboveAll;
             if (before && isBanned) ++above;
         }
@@ -374,7 +379,8 @@ TEST(StudioEnergyWarning, FlagsSaturatedProbabilitiesAndHugeEnergies) {
     w.show();
     ASSERT_TRUE(openAndWait(w, path));
     ASSERT_TRUE(completeByTyping(w, QStringLiteral("the c")));
-    EXPECT_TRUE(w.completionPanel()->energyWarningText().isEmpty()) << w.completionPanel()->energyWarningText().toStdString();
+    EXPECT_TRUE(w.completionPanel()->energyWarningText().isEmpty())
+        << w.completionPanel()->energyWarningText().toStdString();
     EXPECT_FALSE(energyHealth(w.document()->trace()).warn());
 
     QSignalSpy changed(w.document(), &StudioDocument::modelChanged);
@@ -461,7 +467,9 @@ TEST(StudioWindowWorkflow, BlameHighlightsLeaveWithUnrelatedCompletionsAndExport
     const QImage png(QDir(out).filePath(QStringLiteral("signal-path.png")));
     EXPECT_TRUE(png.text(QStringLiteral("Description")).contains(QStringLiteral("1 edit: knock out")))
         << png.text(QStringLiteral("Description")).toStdString();
-    EXPECT_TRUE(QImage(QDir(out).filePath(QStringLiteral("studio.png"))).text(QStringLiteral("Description")).contains(QStringLiteral("decoding: greedy")));
+    EXPECT_TRUE(QImage(QDir(out).filePath(QStringLiteral("studio.png")))
+                    .text(QStringLiteral("Description"))
+                    .contains(QStringLiteral("decoding: greedy")));
     QFile svg(QDir(out).filePath(QStringLiteral("signal-path.svg")));
     ASSERT_TRUE(svg.open(QIODevice::ReadOnly));
     EXPECT_TRUE(svg.readAll().contains("<desc>model " + doc->originalModel()->path.toUtf8()));
@@ -481,9 +489,10 @@ TEST(TraceFormat, TheCliAndTheStudioWriteTheSameJson) {
     o.maxNewTokens = 6;
     const Trace trace = decode(m->model(), m->encode(QStringLiteral("It is a truth")), o);
     const QJsonObject studio = QJsonDocument::fromJson(traceToJson(trace, m.get(), o)).object();
-    const QJsonObject cli = runCliJson({QStringLiteral("trace"), QStringLiteral("--model"), QString::fromStdString(path),
-                                        QStringLiteral("--prompt"), QStringLiteral("It is a truth"),
-                                        QStringLiteral("--max-new-tokens"), QStringLiteral("6"), QStringLiteral("--greedy")});
+    const QJsonObject cli =
+        runCliJson({QStringLiteral("trace"), QStringLiteral("--model"), QString::fromStdString(path),
+                    QStringLiteral("--prompt"), QStringLiteral("It is a truth"), QStringLiteral("--max-new-tokens"),
+                    QStringLiteral("6"), QStringLiteral("--greedy")});
     ASSERT_FALSE(cli.isEmpty());
     EXPECT_EQ(studio, cli); // field for field, number for number (the same writer)
     // What docs/trace-format.md promises, against the trace itself.
@@ -544,8 +553,10 @@ TEST(StudioSession, SaveAndReopenTheWholeState) {
         ASSERT_EQ(a.saveSession(sessionPath), QString());
         EXPECT_FALSE(a.hasUnsavedEdits());
         saved = a.currentSession();
-        for (const auto& b : doc->history()) branchTokens.push_back(b.trace->tokens);
-        for (const auto& s : doc->trace().steps) energies.push_back(s.energy);
+        for (const auto& b : doc->history())
+            branchTokens.push_back(b.trace->tokens);
+        for (const auto& s : doc->trace().steps)
+            energies.push_back(s.energy);
         selected = doc->selectedStep();
         ASSERT_GE(branchTokens.size(), 2u); // the two completions (and the edit's rerun)
     }
@@ -564,11 +575,13 @@ TEST(StudioSession, SaveAndReopenTheWholeState) {
     EXPECT_EQ(b.modelEdits()->appliedEdits(), saved.edits);
     EXPECT_EQ(doc->editCount(), 1);
     ASSERT_EQ(doc->historySize(), static_cast<int>(branchTokens.size()));
-    for (size_t i = 0; i < branchTokens.size(); ++i) EXPECT_EQ(doc->history()[i].trace->tokens, branchTokens[i]);
+    for (size_t i = 0; i < branchTokens.size(); ++i)
+        EXPECT_EQ(doc->history()[i].trace->tokens, branchTokens[i]);
     EXPECT_EQ(doc->historyIndex(), saved.branchIndex);
     EXPECT_EQ(doc->selectedStep(), selected);
     std::vector<double> e;
-    for (const auto& s : doc->trace().steps) e.push_back(s.energy);
+    for (const auto& s : doc->trace().steps)
+        e.push_back(s.energy);
     EXPECT_EQ(e, energies); // recomputed exactly
     EXPECT_EQ(b.completionPanel()->prompt(), saved.prompt);
     EXPECT_EQ(b.errorTracePanel()->prompt(), QStringLiteral("the d"));
@@ -706,7 +719,7 @@ TEST(StudioModelLoad, AFiveMegabyteTokenGetsABoundedLabel) {
     const auto m = StudioModel::load(path);
     const auto huge = static_cast<int32_t>(m->vocabSize() - 1);
     EXPECT_EQ(m->text(huge).size(), static_cast<qsizetype>(kBytes)); // the text stays whole
-    constexpr qsizetype kMaxLabelChars = 64; // studio_model.cpp
+    constexpr qsizetype kMaxLabelChars = 64;                         // studio_model.cpp
     for (int32_t n = 0; n < m->vocabSize(); ++n)
         EXPECT_LE(m->label(n).size(), kMaxLabelChars + 1) << n;
     EXPECT_EQ(m->label(huge), visibleToken(m->text(huge).left(kMaxLabelChars)) + QStringLiteral("…"));

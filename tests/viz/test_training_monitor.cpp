@@ -4,11 +4,11 @@
 // computation, EMA against a hand computation, alerts, the widget on a fixture run, and the
 // trainer process (a fake trainer that crashes; a real tiny `brillm train` stopped and resumed).
 #include "monitor/curve_downsample.h"
-#include "studio/main_window.h"
 #include "monitor/metrics_stream.h"
 #include "monitor/training_alerts.h"
 #include "monitor/training_monitor.h"
 #include "monitor/training_process.h"
+#include "studio/main_window.h"
 
 #include <qcustomplot.h>
 

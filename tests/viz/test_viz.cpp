@@ -1,32 +1,33 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The studio's widgets and models, offscreen: item models through QAbstractItemModelTester,
 // views rendered with QWidget::grab and checked for content, the worker and the job tracker.
-#include "views/completion_panel.h"
-#include "views/cortex_layout.h"
-#include "views/cortex_map_view.h"
-#include "studio/demo_launcher.h"
-#include "views/edge_inspector.h"
-#include "views/energy_heatmap_view.h"
 #include "common/exportable_view.h"
-#include "views/graph_layout.h"
+#include "studio/demo_launcher.h"
 #include "studio/job_tracker.h"
 #include "studio/main_window.h"
-#include "views/signal_path_view.h"
 #include "studio/studio_document.h"
 #include "studio/studio_worker.h"
 #include "test_models.h"
-#include "views/token_graph_view.h"
 #include "tracing/trace_export.h"
 #include "tracing/trace_models.h"
+#include "views/completion_panel.h"
+#include "views/cortex_layout.h"
+#include "views/cortex_map_view.h"
+#include "views/edge_inspector.h"
+#include "views/energy_heatmap_view.h"
+#include "views/graph_layout.h"
+#include "views/signal_path_view.h"
+#include "views/token_graph_view.h"
 
-#include <brillm/model/decode.h>
 #include <brillm/io/model_file.h>
+#include <brillm/model/decode.h>
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
-#include <QDockWidget>
 #include <QDir>
+#include <QDockWidget>
 #include <QFile>
+#include <QFileInfo>
 #include <QGraphicsScene>
 #include <QImage>
 #include <QJsonArray>
@@ -34,7 +35,6 @@
 #include <QJsonObject>
 #include <QSettings>
 #include <QSignalSpy>
-#include <QFileInfo>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -65,7 +65,8 @@ int inkPixels(const QImage& img, QRect r, QColor background) {
         for (int x = r.left(); x <= r.right(); ++x) {
             const QColor c = img.pixelColor(x, y);
             if (std::abs(c.red() - background.red()) + std::abs(c.green() - background.green()) +
-                    std::abs(c.blue() - background.blue()) > 40)
+                    std::abs(c.blue() - background.blue()) >
+                40)
                 ++n;
         }
     return n;
@@ -74,7 +75,8 @@ int inkPixels(const QImage& img, QRect r, QColor background) {
 int distinctColors(const QImage& img) {
     QSet<QRgb> colors;
     for (int y = 0; y < img.height(); y += 3)
-        for (int x = 0; x < img.width(); x += 3) colors.insert(img.pixel(x, y));
+        for (int x = 0; x < img.width(); x += 3)
+            colors.insert(img.pixel(x, y));
     return static_cast<int>(colors.size());
 }
 
@@ -143,7 +145,8 @@ TEST(TraceModels, StepTableModelPassesTheTester) {
                  model.data(model.index(0, 0), StepTableModel::GeneratedRole).toBool());
     EXPECT_TRUE(model.data(model.index(model.rowCount() - 1, 0), StepTableModel::GeneratedRole).toBool());
     model.clear();
-    for (const auto& s : trace.steps) model.appendStep(s);
+    for (const auto& s : trace.steps)
+        model.appendStep(s);
     EXPECT_EQ(model.rowCount(), static_cast<int>(trace.steps.size()));
 }
 
@@ -157,7 +160,8 @@ TEST(TraceModels, CandidateTableModelPassesTheTester) {
     const auto top = topCandidates(m->model(), step, 5);
     ASSERT_EQ(top.size(), 5u);
     EXPECT_EQ(top[0].node, step.best);
-    for (size_t i = 1; i < top.size(); ++i) EXPECT_GE(top[i - 1].energy, top[i].energy);
+    for (size_t i = 1; i < top.size(); ++i)
+        EXPECT_GE(top[i - 1].energy, top[i].energy);
     CandidateTableModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
     model.setCandidates(m, top);
@@ -180,8 +184,8 @@ TEST(TraceExport, JsonMatchesTheTraceSchema) {
     const QJsonArray steps = root[QStringLiteral("steps")].toArray();
     ASSERT_EQ(steps.size(), static_cast<qsizetype>(trace.steps.size()));
     const QJsonObject s0 = steps[0].toObject();
-    for (const char* key : {"source", "target", "source_token", "energies", "mix_weights", "rank", "probability", "slot",
-                            "shared", "pe_index", "best", "ties", "input", "output"})
+    for (const char* key : {"source", "target", "source_token", "energies", "mix_weights", "rank", "probability",
+                            "slot", "shared", "pe_index", "best", "ties", "input", "output"})
         EXPECT_TRUE(s0.contains(QLatin1String(key))) << key;
     // Self-loops are excluded: the source's own energy is null.
     const QJsonArray energies = s0[QStringLiteral("energies")].toArray();
@@ -196,14 +200,16 @@ TEST(TraceExport, JsonMatchesTheTraceSchema) {
 
 TEST(GraphLayout, DotPlacesNodesAndEdges) {
     GraphInput in;
-    for (int i = 0; i < 5; ++i) in.nodes.push_back({QSizeF(30, 18)});
+    for (int i = 0; i < 5; ++i)
+        in.nodes.push_back({QSizeF(30, 18)});
     in.edges = {{0, 1, 10}, {1, 2, 10}, {1, 3, 1}, {3, 4, 1}};
     const GraphLayout out = layoutGraph(in);
     ASSERT_TRUE(out.error.isEmpty()) << out.error.toStdString();
     ASSERT_EQ(out.nodeCenters.size(), 5u);
     EXPECT_LT(out.nodeCenters[0].x(), out.nodeCenters[1].x()); // rankdir LR
     EXPECT_LT(out.nodeCenters[1].x(), out.nodeCenters[2].x());
-    for (const auto& p : out.edgePaths) EXPECT_GE(p.size(), 2u);
+    for (const auto& p : out.edgePaths)
+        EXPECT_GE(p.size(), 2u);
     EXPECT_TRUE(out.bounds.contains(out.nodeCenters[4]));
 }
 
@@ -258,13 +264,15 @@ TEST(StudioWorker, StreamsStepsAndCancels) {
     QSignalSpy done(&worker, &StudioWorker::completionAvailable);
     CompletionRequest req{m->encode(QStringLiteral("the")), DecodeOptions{}, 3};
     req.options.maxNewTokens = 20;
-    QMetaObject::invokeMethod(&worker, [&] { worker.complete(1, m, req); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        &worker, [&] { worker.complete(1, m, req); }, Qt::QueuedConnection);
     ASSERT_TRUE(done.wait(10000));
     EXPECT_EQ(steps.size(), 2 + 20);
     EXPECT_EQ(done[0][1].value<TracePtr>()->stopReason, "max_tokens");
     // Cancelled before it starts: stops after the first step.
     worker.cancel(2);
-    QMetaObject::invokeMethod(&worker, [&] { worker.complete(2, m, req); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        &worker, [&] { worker.complete(2, m, req); }, Qt::QueuedConnection);
     ASSERT_TRUE(done.wait(10000));
     EXPECT_EQ(done[1][1].value<TracePtr>()->stopReason, "cancelled");
     thread.quit();
@@ -441,7 +449,8 @@ TEST_F(StudioWindowTest, EdgeInspectorFollowsTheSelection) {
 TEST_F(StudioWindowTest, ExportsEveryViewAndTheTrace) {
     const QString out = m_dir.filePath(QStringLiteral("export"));
     ASSERT_TRUE(m_window->exportAll(out).isEmpty());
-    for (const char* name : {"completion", "signal-path", "token-graph", "energy-heatmap", "cortex-map", "edge-inspector"}) {
+    for (const char* name :
+         {"completion", "signal-path", "token-graph", "energy-heatmap", "cortex-map", "edge-inspector"}) {
         QImage png(QDir(out).filePath(QLatin1String(name) + QStringLiteral(".png")));
         EXPECT_FALSE(png.isNull()) << name;
         EXPECT_GT(distinctColors(png), 4) << name;
@@ -458,7 +467,8 @@ TEST_F(StudioWindowTest, BranchFromTheCandidateTable) {
     auto* panel = m_window->completionPanel();
     const int32_t taken = doc().trace().steps[9].target;
     int row = 0;
-    while (panel->candidateModel()->nodeAt(row) == taken) ++row;
+    while (panel->candidateModel()->nodeAt(row) == taken)
+        ++row;
     const int32_t pick = panel->candidateModel()->nodeAt(row);
     QSignalSpy settled(&doc(), &StudioDocument::viewsSettled);
     panel->branchWithRow(row);
@@ -476,7 +486,8 @@ TEST_F(StudioWindowTest, SkipSpecialTokensBansTheCodecsSpecialNodes) {
         const int64_t V = 6;
         Model m = Model::randomInit({V, 4, 32}, EdgeTable::dense(V), 5);
         for (int32_t s = 0; s < V; ++s)
-            for (int32_t t : {2, 4}) m.biases[m.edges.slot(s, t)].fill_(3.0);
+            for (int32_t t : {2, 4})
+                m.biases[m.edges.slot(s, t)].fill_(3.0);
         ModelMetadata meta;
         meta.vocabulary = {"a", "b", "<unk>", "c", "[PAD]", "d"};
         ModelFile::save(path.toStdString(), m, meta);
@@ -494,7 +505,8 @@ TEST_F(StudioWindowTest, SkipSpecialTokensBansTheCodecsSpecialNodes) {
     ASSERT_TRUE(settled.wait(20000));
     const auto& tokens = doc().trace().tokens;
     ASSERT_GT(tokens.size(), 2u);
-    for (size_t k = 2; k < tokens.size(); ++k) EXPECT_TRUE(tokens[k] != 2 && tokens[k] != 4) << tokens[k];
+    for (size_t k = 2; k < tokens.size(); ++k)
+        EXPECT_TRUE(tokens[k] != 2 && tokens[k] != 4) << tokens[k];
     panel->setSkipSpecial(false);
     EXPECT_TRUE(panel->options().bannedTokens.empty());
     // without the ban the strengthened special edges win

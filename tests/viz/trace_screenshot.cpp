@@ -2,13 +2,13 @@
 // trace_screenshot MODEL PROMPT EXPECTED OUTDIR: drives the studio's error tracing, edits and
 // compare view offscreen on a real model, saves screenshots for the docs and prints the timings
 // as one JSON line (forced path, blame, applyEdits, edit until the re-run completion is done).
-#include "views/compare_view.h"
-#include "tracing/error_trace_models.h"
-#include "tracing/error_trace_panel.h"
 #include "studio/main_window.h"
 #include "studio/model_edits.h"
 #include "studio/studio_document.h"
 #include "studio/studio_worker.h"
+#include "tracing/error_trace_models.h"
+#include "tracing/error_trace_panel.h"
+#include "views/compare_view.h"
 #include "views/token_graph_view.h"
 
 #include <QApplication>

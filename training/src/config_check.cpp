@@ -44,14 +44,16 @@ bool isDevice(const std::string& d) {
 } // namespace
 
 void validateTrainConfig(const TrainConfig& c) {
-    if (c.recipe != "default" && c.recipe != "reference") outOfRange("recipe", "default or reference", "'" + c.recipe + "'");
+    if (c.recipe != "default" && c.recipe != "reference")
+        outOfRange("recipe", "default or reference", "'" + c.recipe + "'");
     if (c.corpus.empty()) throw InputError("--corpus must name at least one text file");
     for (const auto& f : c.corpus)
         if (f.empty()) throw InputError("--corpus must name a file; got an empty path");
     for (const auto& f : c.heldOutCorpus)
         if (f.empty()) throw InputError("--held-out-corpus must name a file; got an empty path");
     if (c.tokenizer.empty()) {
-        if (c.vocabKind != "char" && c.vocabKind != "bpe") outOfRange("vocab-kind", "char or bpe", "'" + c.vocabKind + "'");
+        if (c.vocabKind != "char" && c.vocabKind != "bpe")
+            outOfRange("vocab-kind", "char or bpe", "'" + c.vocabKind + "'");
         intIn("vocab-size", c.vocabSize, 2, kMaxTrainVocabSize,
               "in [2, " + std::to_string(kMaxTrainVocabSize) + "] (nodes of the vocabulary to build)");
     }
@@ -85,7 +87,8 @@ void validateTrainConfig(const TrainConfig& c) {
     intIn("threads", c.threads, 0, 4096, "in [0, 4096] (0: all cores)");
     if (!isDevice(c.device)) outOfRange("device", "cpu, cuda or cuda:N", "'" + c.device + "'");
     const bool fp32 = c.precision == "fp32" || c.precision == "float32";
-    if (!fp32 && c.precision != "fp16" && c.precision != "float16" && c.precision != "bf16" && c.precision != "bfloat16")
+    if (!fp32 && c.precision != "fp16" && c.precision != "float16" && c.precision != "bf16" &&
+        c.precision != "bfloat16")
         outOfRange("precision", "fp32, fp16 or bf16", "'" + c.precision + "'");
     if (!fp32 && c.device.rfind("cuda", 0) != 0)
         throw InputError("--precision " + c.precision + " needs --device cuda; on the CPU training runs in fp32");
@@ -94,7 +97,8 @@ void validateTrainConfig(const TrainConfig& c) {
     intIn("eval-samples", c.evalSamples, 0, INT64_MAX / 2, "at least 0 (0: all held-out windows)");
     intIn("checkpoint-every", c.checkpointEvery, 0, INT64_MAX / 2, "at least 0 (0: only at the end)");
     realIn("checkpoint-minutes", c.checkpointMinutes, 0.0, 1e9, false, "finite and at least 0 (0: off)");
-    intIn("keep", c.keepCheckpoints, 1, 1'000'000, "at least 1 (the newest checkpoint is what --resume continues from)");
+    intIn("keep", c.keepCheckpoints, 1, 1'000'000,
+          "at least 1 (the newest checkpoint is what --resume continues from)");
     intIn("max-non-finite", c.maxNonFinite, 1, INT64_MAX / 2, "at least 1");
     realIn("max-minutes", c.maxMinutes, 0.0, 1e9, false, "finite and at least 0 (0: off)");
 }

@@ -24,9 +24,12 @@ namespace brillm::training {
 
 const char* toString(Precision p) {
     switch (p) {
-    case Precision::Float32: return "fp32";
-    case Precision::Float16: return "fp16";
-    case Precision::BFloat16: return "bf16";
+    case Precision::Float32:
+        return "fp32";
+    case Precision::Float16:
+        return "fp16";
+    case Precision::BFloat16:
+        return "bf16";
     }
     return "fp32";
 }
@@ -187,28 +190,32 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
             if (!s.weights.empty() && s.weights.size() != s.candidates.size())
-                throw InputError("a training sample has " + std::to_string(s.weights.size()) + " candidate weights for " +
-                                 std::to_string(s.candidates.size()) + " candidates");
+                throw InputError("a training sample has " + std::to_string(s.weights.size()) +
+                                 " candidate weights for " + std::to_string(s.candidates.size()) + " candidates");
             weighted = weighted || !s.weights.empty();
             for (int32_t t : s.tokens)
-                if (t < 0 || t >= V) throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
+                if (t < 0 || t >= V)
+                    throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
             st[b] = s.tokens[0];
             ep[b] = static_cast<float>(s.numEdges());
             // padding edges score one candidate so that their masked loss stays finite
-            for (int64_t i = s.numEdges(); i < L; ++i) cm[(b * L + i) * C] = true;
+            for (int64_t i = s.numEdges(); i < L; ++i)
+                cm[(b * L + i) * C] = true;
             for (int64_t i = 0; i < s.numEdges(); ++i) {
                 em[b * L + i] = 1.0f;
                 sr[b * L + i] = s.tokens[static_cast<size_t>(i)];
                 const int64_t begin = s.offsets[static_cast<size_t>(i)], end = s.offsets[static_cast<size_t>(i) + 1];
                 for (int64_t k = begin; k < end; ++k) {
                     const int32_t c = s.candidates[static_cast<size_t>(k)];
-                    if (c < 0 || c >= V) throw InputError("candidate id " + std::to_string(c) + " is outside the vocabulary");
+                    if (c < 0 || c >= V)
+                        throw InputError("candidate id " + std::to_string(c) + " is outside the vocabulary");
                     const int64_t at = (b * L + i) * C + (k - begin);
                     cp[at] = c;
                     cm[at] = true;
                     if (!s.weights.empty()) {
                         const float w = s.weights[static_cast<size_t>(k)];
-                        if (!(w > 0) || !std::isfinite(w)) throw InputError("candidate weights must be positive and finite");
+                        if (!(w > 0) || !std::isfinite(w))
+                            throw InputError("candidate weights must be positive and finite");
                         lwp[at] = std::log(static_cast<double>(w));
                     }
                 }
@@ -216,7 +223,8 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
         }
     }
     const auto candMaskDev = candMask.to(device);
-    const auto logWeightsDev = weighted ? std::optional<at::Tensor>(logWeights.to(device, model.dtype())) : std::nullopt;
+    const auto logWeightsDev =
+        weighted ? std::optional<at::Tensor>(logWeights.to(device, model.dtype())) : std::nullopt;
     const auto edgeMaskDev = edgeMask.to(device);
     const auto startsDev = starts.to(device);
 
@@ -266,7 +274,7 @@ LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> bat
                 x = s0;
             } else {
                 const auto a = Pt.index({0, at::indexing::Slice(0, i), 0}).softmax(0); // [i]
-                x = (at::stack(ys, 1) * a.view({1, i, 1})).sum(1);                      // [B, d]
+                x = (at::stack(ys, 1) * a.view({1, i, 1})).sum(1);                     // [B, d]
             }
             const auto idx = rows.select(1, i).reshape({B * C});
             const auto W = Wt.index_select(0, idx).view({B, C, d, d});

@@ -33,8 +33,8 @@
 #include <cstring>
 #include <mutex>
 #include <netinet/in.h>
-#include <thread>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace brillm::training {
@@ -138,7 +138,9 @@ struct Communicator::Impl {
     bool stopBeat = false;
     std::thread beat;
 
-    static std::string beatKey(int rank) { return "brillm/heartbeat/" + std::to_string(rank); }
+    static std::string beatKey(int rank) {
+        return "brillm/heartbeat/" + std::to_string(rank);
+    }
 
     void startHeartbeat() {
         ::c10d::TCPStoreOptions so;
@@ -246,8 +248,9 @@ struct Communicator::Impl {
         const int gpus = static_cast<int>(c10::cuda::device_count());
         const int index = options.cudaDevice >= 0 ? options.cudaDevice : env.localRank;
         if (options.cudaDevice >= 0 && env.localWorldSize > 1)
-            throw InputError("with " + std::to_string(env.localWorldSize) +
-                             " ranks on this machine each rank trains on cuda:LOCAL_RANK: give --device cuda, not cuda:N");
+            throw InputError(
+                "with " + std::to_string(env.localWorldSize) +
+                " ranks on this machine each rank trains on cuda:LOCAL_RANK: give --device cuda, not cuda:N");
         if (index >= gpus)
             throw InputError("rank " + std::to_string(env.rank) + " needs cuda:" + std::to_string(index) +
                              " for the nccl backend, and this machine has " + std::to_string(gpus) +
@@ -265,7 +268,9 @@ struct Communicator::Impl {
     }
 #endif
     // The tensor a collective works on: `t` itself where it lives on `device`, else a copy there.
-    at::Tensor staged(const at::Tensor& t) const { return t.device() == device ? t : t.to(device); }
+    at::Tensor staged(const at::Tensor& t) const {
+        return t.device() == device ? t : t.to(device);
+    }
     void checkTensor(const at::Tensor& t, const char* what) const {
         if (!t.defined() || !t.is_contiguous() || !(t.device().is_cpu() || t.device() == device))
             throw InputError(std::string("collective '") + what + "' needs a defined, contiguous tensor on the CPU" +
@@ -513,10 +518,10 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
     const int64_t total = U * dd + U * d + nodeBiasN + positionsN;
     if (!m_buffer.defined() || m_buffer.scalar_type() != model.dtype() || m_buffer.device() != device ||
         m_buffer.numel() < total)
-        m_buffer = at::empty({std::max<int64_t>(total, m_buffer.defined() && m_buffer.device() == device
-                                                            ? m_buffer.numel() * 3 / 2
-                                                            : 0)},
-                             at::TensorOptions().dtype(model.dtype()).device(device));
+        m_buffer =
+            at::empty({std::max<int64_t>(
+                          total, m_buffer.defined() && m_buffer.device() == device ? m_buffer.numel() * 3 / 2 : 0)},
+                      at::TensorOptions().dtype(model.dtype()).device(device));
     at::Tensor buf = m_buffer.narrow(0, 0, total);
     buf.zero_();
     at::Tensor W = buf.narrow(0, 0, U * dd).view({U, d, d});

@@ -37,18 +37,28 @@ void check(const char* err, const char* what) {
 
 #ifdef BRILLM_FUSED_EMULATE
 constexpr bool kPinned = false;
-void* streamOf(const at::Device&) { return nullptr; }
+void* streamOf(const at::Device&) {
+    return nullptr;
+}
 struct DeviceGuard {
     explicit DeviceGuard(const at::Device&) {}
 };
-bool onDevice(const at::Tensor& t) { return t.is_cpu(); }
+bool onDevice(const at::Tensor& t) {
+    return t.is_cpu();
+}
 void synchronize(const at::Device&) {}
 #else
 constexpr bool kPinned = true;
-void* streamOf(const at::Device& device) { return at::cuda::getCurrentCUDAStream(device.index()).stream(); }
+void* streamOf(const at::Device& device) {
+    return at::cuda::getCurrentCUDAStream(device.index()).stream();
+}
 using DeviceGuard = c10::cuda::CUDAGuard;
-bool onDevice(const at::Tensor& t) { return t.is_cuda(); }
-void synchronize(const at::Device& device) { at::cuda::getCurrentCUDAStream(device.index()).synchronize(); }
+bool onDevice(const at::Tensor& t) {
+    return t.is_cuda();
+}
+void synchronize(const at::Device& device) {
+    at::cuda::getCurrentCUDAStream(device.index()).synchronize();
+}
 #endif
 
 bool cudaFloat(const at::Tensor& t) {
@@ -92,7 +102,8 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
             throw InputError("a training sample has " + std::to_string(s.weights.size()) + " candidate weights for " +
                              std::to_string(s.candidates.size()) + " candidates");
         for (int32_t t : s.tokens)
-            if (t < 0 || t >= V) throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
+            if (t < 0 || t >= V)
+                throw InputError("node id " + std::to_string(t) + " is outside the model's vocabulary");
         weighted = weighted || !s.weights.empty();
         E += n;
         N += static_cast<int64_t>(s.candidates.size());
@@ -126,7 +137,8 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
             firstEdge[static_cast<size_t>(b) + 1] = firstEdge[static_cast<size_t>(b)] + s.numEdges();
-            firstCand[static_cast<size_t>(b) + 1] = firstCand[static_cast<size_t>(b)] + static_cast<int64_t>(s.candidates.size());
+            firstCand[static_cast<size_t>(b) + 1] =
+                firstCand[static_cast<size_t>(b)] + static_cast<int64_t>(s.candidates.size());
         }
         at::parallel_for(0, B, 8, [&](int64_t begin, int64_t end) {
             for (int64_t b = begin; b < end; ++b) {
@@ -144,7 +156,8 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
                 if (weighted) {
                     for (size_t k = 0; k < s.candidates.size(); ++k) {
                         const float w = s.weights.empty() ? 1.0f : s.weights[k];
-                        if (!(w > 0) || !std::isfinite(w)) throw InputError("candidate weights must be positive and finite");
+                        if (!(w > 0) || !std::isfinite(w))
+                            throw InputError("candidate weights must be positive and finite");
                         logw[c + static_cast<int64_t>(k)] = std::log(w);
                     }
                 }
@@ -251,7 +264,8 @@ LossResult fusedSampledLoss(const Model& model, std::span<const LossSample> batc
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
             double acc = 0;
-            for (int64_t i = 0; i < s.numEdges(); ++i, ++e) acc += static_cast<double>(el[e]);
+            for (int64_t i = 0; i < s.numEdges(); ++i, ++e)
+                acc += static_cast<double>(el[e]);
             r.sampleLosses[static_cast<size_t>(b)] = acc / static_cast<double>(s.numEdges());
             sum += r.sampleLosses[static_cast<size_t>(b)];
             r.edges += s.numEdges();
@@ -291,9 +305,9 @@ bool fusedEdgeAdamW(Model& model, const SparseGradients& grad, bool sparse, at::
     if (!sparse)
         gradRow = at::full({numSlots}, -1, at::TensorOptions().device(device).dtype(at::kLong))
                       .index_put_({idx}, at::arange(U, at::TensorOptions().device(device).dtype(at::kLong)));
-    const fused::AdamWScalars s{static_cast<float>(b1),         static_cast<float>(b2),
-                                static_cast<float>(eps),        static_cast<float>(decay),
-                                static_cast<float>(stepSize),   static_cast<float>(invSqrtBc2),
+    const fused::AdamWScalars s{static_cast<float>(b1),       static_cast<float>(b2),
+                                static_cast<float>(eps),      static_cast<float>(decay),
+                                static_cast<float>(stepSize), static_cast<float>(invSqrtBc2),
                                 static_cast<float>(gradScale)};
     void* const stream = streamOf(device);
     const int64_t* slotOfRow = sparse ? idx.data_ptr<int64_t>() : nullptr;

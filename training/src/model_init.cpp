@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/model_init.h"
 
-#include "brillm/model/corpus_eval.h"
 #include "brillm/error.h"
+#include "brillm/model/corpus_eval.h"
 #include "brillm/model/signal.h"
 
 #include <ATen/ATen.h>

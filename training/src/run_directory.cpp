@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/run_directory.h"
 
-#include "brillm/io/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/io/mapped_file.h"
 #include "brillm/io/safetensors.h"
@@ -30,7 +30,8 @@ namespace {
 // A run's JSON files (config.json, state.json, latest): small, regular, shallow.
 std::string readText(const fs::path& p) {
     std::string text, error;
-    if (!readRegularFile(p, text, error, size_t{16} << 20)) throw InputError("cannot read " + p.string() + ": " + error);
+    if (!readRegularFile(p, text, error, size_t{16} << 20))
+        throw InputError("cannot read " + p.string() + ": " + error);
     if (const auto deep = jsonDepthProblem(text, 32); !deep.empty()) throw InputError(p.string() + ": " + deep);
     return text;
 }
@@ -96,10 +97,11 @@ void refuseUnusable(const fs::path& dir) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) return;
     if (!fs::is_directory(dir, ec))
-        throw InputError("'" + dir.string() + "' exists and is not a directory; give a new or empty directory as --out");
+        throw InputError("'" + dir.string() +
+                         "' exists and is not a directory; give a new or empty directory as --out");
     if (fs::exists(dir / "config.json", ec))
-        throw InputError("'" + dir.string() + "' already holds a training run; resume it with --resume " + dir.string() +
-                         " or choose another directory");
+        throw InputError("'" + dir.string() + "' already holds a training run; resume it with --resume " +
+                         dir.string() + " or choose another directory");
     if (!isEmptyDirectory(dir))
         throw InputError("'" + dir.string() +
                          "' is not empty and holds no training run (no config.json): its files would be overwritten; "
@@ -190,7 +192,8 @@ RunDirectory RunDirectory::create(const fs::path& dir, const TrainConfig& config
         r.m_metrics = std::fopen((dir / "metrics.jsonl").string().c_str(), "ab");
         if (!r.m_metrics) throw InputError("cannot write " + (dir / "metrics.jsonl").string());
     } catch (...) {
-        if (r.m_lockFd >= 0) r.abandonIfNew();
+        if (r.m_lockFd >= 0)
+            r.abandonIfNew();
         else if (r.m_created && !r.m_createdRoot.empty()) {
             std::error_code ec; // only the empty directories made above: never another writer's files
             for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
@@ -246,7 +249,9 @@ bool RunDirectory::abandonIfNew() noexcept {
     return true;
 }
 
-RunDirectory::~RunDirectory() { release(); }
+RunDirectory::~RunDirectory() {
+    release();
+}
 
 RunDirectory::RunDirectory(RunDirectory&& o) noexcept
     : m_dir(std::move(o.m_dir)), m_config(std::move(o.m_config)), m_metrics(std::exchange(o.m_metrics, nullptr)),
@@ -315,7 +320,8 @@ fs::path RunDirectory::commitCheckpoint(const TrainerState& state, int64_t keep)
     for (const auto& e : fs::directory_iterator(m_dir / "checkpoints"))
         if (e.is_directory() && e.path().filename().string().rfind("step-", 0) == 0) all.push_back(e.path());
     std::sort(all.begin(), all.end());
-    for (size_t i = 0; keep > 0 && i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove_all(all[i], ec);
+    for (size_t i = 0; keep > 0 && i + static_cast<size_t>(keep) < all.size(); ++i)
+        fs::remove_all(all[i], ec);
     return finalDir;
 }
 
@@ -331,9 +337,11 @@ std::optional<fs::path> RunDirectory::latestCheckpoint() const {
     std::error_code ec;
     if (!fs::exists(m_dir / "latest", ec)) return std::nullopt;
     std::string name = readText(m_dir / "latest");
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r'))
+        name.pop_back();
     const auto p = m_dir / "checkpoints" / name;
-    if (!fs::exists(p / "state.json", ec)) throw InputError("the latest checkpoint named in " + (m_dir / "latest").string() + " is missing");
+    if (!fs::exists(p / "state.json", ec))
+        throw InputError("the latest checkpoint named in " + (m_dir / "latest").string() + " is missing");
     return p;
 }
 

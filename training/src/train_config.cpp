@@ -9,7 +9,8 @@ namespace brillm::training {
 
 namespace {
 
-template <class E> E fromName(const std::string& s, std::initializer_list<std::pair<const char*, E>> names, const char* what) {
+template <class E>
+E fromName(const std::string& s, std::initializer_list<std::pair<const char*, E>> names, const char* what) {
     std::string all;
     for (const auto& [n, e] : names) {
         if (s == n) return e;
@@ -41,41 +42,59 @@ TrainConfig recipeConfig(const std::string& name) {
 const char* toString(LossKind k) {
     return k == LossKind::Exact ? "exact" : k == LossKind::Sampled ? "sampled" : "sampled-own";
 }
-const char* toString(InitKind k) { return k == InitKind::Bigram ? "bigram" : "random"; }
+const char* toString(InitKind k) {
+    return k == InitKind::Bigram ? "bigram" : "random";
+}
 LossKind lossKindFromString(const std::string& s) {
-    return fromName<LossKind>(s, {{"exact", LossKind::Exact}, {"sampled", LossKind::Sampled}, {"sampled-own", LossKind::SampledOwn}}, "loss");
+    return fromName<LossKind>(
+        s, {{"exact", LossKind::Exact}, {"sampled", LossKind::Sampled}, {"sampled-own", LossKind::SampledOwn}}, "loss");
 }
 InitKind initKindFromString(const std::string& s) {
     return fromName<InitKind>(s, {{"bigram", InitKind::Bigram}, {"random", InitKind::Random}}, "init");
 }
 
-const char* toString(NegativeMode m) { return m == NegativeMode::Frequency ? "frequency" : "random"; }
+const char* toString(NegativeMode m) {
+    return m == NegativeMode::Frequency ? "frequency" : "random";
+}
 const char* toString(OptimizerKind k) {
     switch (k) {
-    case OptimizerKind::AdamW: return "adamw";
-    case OptimizerKind::SparseAdamW: return "sparse-adamw";
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Adagrad: return "adagrad";
+    case OptimizerKind::AdamW:
+        return "adamw";
+    case OptimizerKind::SparseAdamW:
+        return "sparse-adamw";
+    case OptimizerKind::Sgd:
+        return "sgd";
+    case OptimizerKind::Adagrad:
+        return "adagrad";
     }
     return "?";
 }
-const char* toString(LrSchedule s) { return s == LrSchedule::Constant ? "constant" : "cosine"; }
-const char* toString(EdgeSelection e) { return e == EdgeSelection::Real ? "real" : "reference"; }
+const char* toString(LrSchedule s) {
+    return s == LrSchedule::Constant ? "constant" : "cosine";
+}
+const char* toString(EdgeSelection e) {
+    return e == EdgeSelection::Real ? "real" : "reference";
+}
 
 NegativeMode negativeModeFromString(const std::string& s) {
-    return fromName<NegativeMode>(s, {{"frequency", NegativeMode::Frequency}, {"random", NegativeMode::Random}}, "negative mode");
+    return fromName<NegativeMode>(s, {{"frequency", NegativeMode::Frequency}, {"random", NegativeMode::Random}},
+                                  "negative mode");
 }
 OptimizerKind optimizerFromString(const std::string& s) {
-    return fromName<OptimizerKind>(s, {{"adamw", OptimizerKind::AdamW},
-                                                  {"sparse-adamw", OptimizerKind::SparseAdamW},
-                                                  {"sgd", OptimizerKind::Sgd},
-                                                  {"adagrad", OptimizerKind::Adagrad}}, "optimizer");
+    return fromName<OptimizerKind>(s,
+                                   {{"adamw", OptimizerKind::AdamW},
+                                    {"sparse-adamw", OptimizerKind::SparseAdamW},
+                                    {"sgd", OptimizerKind::Sgd},
+                                    {"adagrad", OptimizerKind::Adagrad}},
+                                   "optimizer");
 }
 LrSchedule scheduleFromString(const std::string& s) {
-    return fromName<LrSchedule>(s, {{"constant", LrSchedule::Constant}, {"cosine", LrSchedule::WarmupCosine}}, "schedule");
+    return fromName<LrSchedule>(s, {{"constant", LrSchedule::Constant}, {"cosine", LrSchedule::WarmupCosine}},
+                                "schedule");
 }
 EdgeSelection edgeSelectionFromString(const std::string& s) {
-    return fromName<EdgeSelection>(s, {{"real", EdgeSelection::Real}, {"reference", EdgeSelection::Reference}}, "edge selection");
+    return fromName<EdgeSelection>(s, {{"real", EdgeSelection::Real}, {"reference", EdgeSelection::Reference}},
+                                   "edge selection");
 }
 
 std::string TrainConfig::toJson() const {
@@ -165,7 +184,8 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("steps", c.steps);
         get("batch_size", c.batchSize);
         get("negatives", c.negatives);
-        if (j.contains("negative_mode")) c.negativeMode = negativeModeFromString(j.at("negative_mode").get<std::string>());
+        if (j.contains("negative_mode"))
+            c.negativeMode = negativeModeFromString(j.at("negative_mode").get<std::string>());
         if (j.contains("optimizer")) c.optimizer = optimizerFromString(j.at("optimizer").get<std::string>());
         get("lr", c.lr);
         get("beta1", c.beta1);

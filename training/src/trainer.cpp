@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/training/trainer.h"
 
+#include "brillm/io/model_file.h"
 #include "brillm/model/corpus_eval.h"
 #include "brillm/model/loss.h"
-#include "brillm/io/model_file.h"
 #include "brillm/text/tokenizer.h"
+#include "brillm/text/vocabulary.h"
 #include "brillm/training/config_check.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/distributed.h"
@@ -15,7 +16,6 @@
 #include "brillm/training/shard_loss.h"
 #include "brillm/training/training_data.h"
 #include "brillm/version.h"
-#include "brillm/text/vocabulary.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -284,7 +284,8 @@ double RunLoop::shardedExactLoss(const std::vector<std::vector<int32_t>>& paths,
     int64_t edges = 0;
     if (!samples.empty()) {
         const auto e = shardedLoss(s.model, s.shard->plan, rank, samples, /*withGradients=*/false, threads, comm);
-        for (double v : e.sampleNll) nll += v;
+        for (double v : e.sampleNll)
+            nll += v;
         edges = e.edges;
     }
     if (edgesOut) *edgesOut = edges;
@@ -296,13 +297,14 @@ void RunLoop::validate(const StepReport& r, bool final) {
     const double v = s.shard ? shardedExactLoss(validation, nullptr)
                              : windowsLoss(s.model.toDevice(at::Device(at::kCPU)), validation, threads);
     if (s.writer())
-        s.run->appendMetrics(nlohmann::json{{"type", "validation"},
-                                            {"step", r.step},
-                                            {"time", wallTime()},
-                                            {"loss", finiteOrNull(v)},
-                                            {"ppl", finiteOrNull(std::exp(v))},
-                                            {"windows", validation.size()}}
-                                 .dump());
+        s.run->appendMetrics(nlohmann::json{
+            {"type", "validation"},
+            {"step", r.step},
+            {"time", wallTime()},
+            {"loss", finiteOrNull(v)},
+            {"ppl", finiteOrNull(std::exp(v))},
+            {"windows",
+             validation.size()}}.dump());
     if (v < bestValidation) {
         bestValidation = v;
         bestStep = r.step;
@@ -327,12 +329,13 @@ void RunLoop::restoreBest(const StepReport& r) {
         std::to_string(bestValidation) + " against " + std::to_string(lastValidation) + " at step " +
         std::to_string(r.step));
     if (s.writer())
-        s.run->appendMetrics(nlohmann::json{{"type", "restore"},
-                                            {"step", r.step},
-                                            {"time", wallTime()},
-                                            {"from_step", bestStep},
-                                            {"validation_loss", bestValidation}}
-                                 .dump());
+        s.run->appendMetrics(nlohmann::json{
+            {"type", "restore"},
+            {"step", r.step},
+            {"time", wallTime()},
+            {"from_step", bestStep},
+            {"validation_loss",
+             bestValidation}}.dump());
 }
 
 // The exact held-out loss (over all V candidates), written to the metrics: rank q evaluates
@@ -368,14 +371,14 @@ void RunLoop::evaluate(StepReport& r) {
     r.evalLoss = total / static_cast<double>(edges);
     result.lastEvalLoss = r.evalLoss;
     if (s.writer())
-        s.run->appendMetrics(nlohmann::json{{"type", "eval"},
-                                            {"step", r.step},
-                                            {"time", wallTime()},
-                                            {"loss", finiteOrNull(*r.evalLoss)},
-                                            {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
-                                            {"sequences", heldOut.size()},
-                                            {"edges", edges}}
-                                 .dump());
+        s.run->appendMetrics(nlohmann::json{
+            {"type", "eval"},
+            {"step", r.step},
+            {"time", wallTime()},
+            {"loss", finiteOrNull(*r.evalLoss)},
+            {"ppl", finiteOrNull(std::exp(*r.evalLoss))},
+            {"sequences", heldOut.size()},
+            {"edges", edges}}.dump());
 }
 
 // Identical on every rank unsharded; a shard's rows are its own, so the ranks agree on it.
@@ -886,7 +889,8 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         if (config.shardEdges) { // each rank reads the rows of its sources, whatever rank count wrote them
             ck.state = run.loadState(latest);
             if (ck.state.shards <= 0)
-                throw InputError(latest.string() + " is not a sharded checkpoint, but the run trains with --shard-edges");
+                throw InputError(latest.string() +
+                                 " is not a sharded checkpoint, but the run trains with --shard-edges");
             shards.emplace(ShardSet::open(latest));
             ck.model.metadata = shards->metadata();
             ck.model.model.config = shards->config();

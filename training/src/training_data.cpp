@@ -2,11 +2,11 @@
 #include "brillm/training/training_data.h"
 #include "brillm/util/parallel.h"
 
+#include "brillm/error.h"
 #include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/bpe_trainer.h"
 #include "brillm/text/corpus_reader.h"
 #include "brillm/text/corpus_sequences.h"
-#include "brillm/error.h"
 #include "brillm/text/tokenizer_char.h"
 #include "brillm/text/vocabulary_builder.h"
 

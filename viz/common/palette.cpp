@@ -19,9 +19,12 @@ Theme themeFromString(const QString& name) {
 
 QString themeToString(Theme theme) {
     switch (theme) {
-    case Theme::Light: return QStringLiteral("light");
-    case Theme::Dark: return QStringLiteral("dark");
-    default: return QStringLiteral("system");
+    case Theme::Light:
+        return QStringLiteral("light");
+    case Theme::Dark:
+        return QStringLiteral("dark");
+    default:
+        return QStringLiteral("system");
     }
 }
 
@@ -70,7 +73,9 @@ void applyTheme(Theme theme) {
     }
 }
 
-bool isDarkPalette() { return QApplication::palette().color(QPalette::Window).lightnessF() < 0.45; }
+bool isDarkPalette() {
+    return QApplication::palette().color(QPalette::Window).lightnessF() < 0.45;
+}
 
 ViewColors ViewColors::current() {
     const QPalette p = QApplication::palette();
@@ -93,14 +98,14 @@ ViewColors ViewColors::current() {
 QColor energyColor(double t) {
     // Viridis, sampled at 9 stops.
     static constexpr std::array<std::array<int, 3>, 9> stops{{{68, 1, 84},
-                                                             {71, 44, 122},
-                                                             {59, 81, 139},
-                                                             {44, 113, 142},
-                                                             {33, 144, 141},
-                                                             {39, 173, 129},
-                                                             {92, 200, 99},
-                                                             {170, 220, 50},
-                                                             {253, 231, 37}}};
+                                                              {71, 44, 122},
+                                                              {59, 81, 139},
+                                                              {44, 113, 142},
+                                                              {33, 144, 141},
+                                                              {39, 173, 129},
+                                                              {92, 200, 99},
+                                                              {170, 220, 50},
+                                                              {253, 231, 37}}};
     if (!std::isfinite(t)) return QColor(128, 128, 128);
     t = std::clamp(t, 0.0, 1.0) * (stops.size() - 1);
     const auto i = std::min<size_t>(static_cast<size_t>(t), stops.size() - 2);

@@ -120,7 +120,8 @@ NewTrainingDialog::NewTrainingDialog(QWidget* parent) : QDialog(parent) {
 void NewTrainingDialog::addCorpusFiles(const QStringList& files) {
     // The file name first (long paths would hide it), the whole path in the tooltip.
     for (const QString& f : files) {
-        auto* item = new QListWidgetItem(QStringLiteral("%1   (%2)").arg(QFileInfo(f).fileName(), QFileInfo(f).absolutePath()));
+        auto* item =
+            new QListWidgetItem(QStringLiteral("%1   (%2)").arg(QFileInfo(f).fileName(), QFileInfo(f).absolutePath()));
         item->setData(Qt::UserRole, f);
         item->setToolTip(f);
         m_corpus->addItem(item);
@@ -169,10 +170,11 @@ void NewTrainingDialog::accept() {
     }
     if (!m_previousCorpus.isEmpty() && r.corpus == m_previousCorpus) {
         QString list;
-        for (const QString& c : r.corpus) list += QStringLiteral("\n  ") + c;
-        const auto answer = QMessageBox::question(
-            this, tr("New training"), tr("Train on the previous run's corpus files again?\n%1").arg(list),
-            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        for (const QString& c : r.corpus)
+            list += QStringLiteral("\n  ") + c;
+        const auto answer = QMessageBox::question(this, tr("New training"),
+                                                  tr("Train on the previous run's corpus files again?\n%1").arg(list),
+                                                  QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
         if (answer != QMessageBox::Yes) return;
     }
     QSettings s;

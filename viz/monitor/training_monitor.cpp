@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "monitor/training_monitor.h"
 
+#include "common/palette.h"
 #include "monitor/curve_downsample.h"
 #include "monitor/new_training_dialog.h"
-#include "common/palette.h"
 
 #include <qcustomplot.h>
 
@@ -197,8 +197,8 @@ QCustomPlot* TrainingMonitor::makePlot(const QString& title) {
     p->axisRect()->setRangeDrag(Qt::Horizontal);
     p->axisRect()->setRangeZoom(Qt::Horizontal);
     p->plotLayout()->insertRow(0);
-    p->plotLayout()->addElement(
-        0, 0, new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
+    p->plotLayout()->addElement(0, 0,
+                                new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
     // an explicit minimum: the bold title alone would make the plot (and the dock) wide
     p->setMinimumSize(160, 120);
     connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
@@ -310,7 +310,6 @@ void TrainingMonitor::createTimers() {
     m_statusTimer->setInterval(1000);
     connect(m_statusTimer, &QTimer::timeout, this, &TrainingMonitor::updateStatus);
     m_statusTimer->start();
-
 }
 
 // The plot controls and the alert settings: each change is saved and replotted.
@@ -347,7 +346,6 @@ void TrainingMonitor::connectControls() {
     };
     connect(m_stallSpin, &QSpinBox::valueChanged, this, alertSettingsChanged);
     connect(m_spikeSpin, &QDoubleSpinBox::valueChanged, this, alertSettingsChanged);
-
 }
 
 // The trainer process started from the studio: its log, progress and outcome.

@@ -2,8 +2,8 @@
 // TrainingMonitor's plots: curves rebuilt from the runs' series, downsampled to pixel width.
 #include "monitor/training_monitor.h"
 
-#include "monitor/curve_downsample.h"
 #include "common/palette.h"
+#include "monitor/curve_downsample.h"
 
 #include <qcustomplot.h>
 

@@ -25,12 +25,12 @@ class MainWindow;
 class StudioDocument;
 
 struct StudioOptions {
-    QString modelPath;          // open this model at start (no demo)
-    QString prompt;             // complete this once the model is open
-    int maxTokens = -1;         // overrides the saved setting when >= 0
-    int selectStep = -1;        // select this step once the completion is done
-    QString screenshot;         // save a screenshot of the window once every view is up to date
-    QString exportDir;          // export every view (PNG + SVG) and the trace (JSON + CSV) there
+    QString modelPath;   // open this model at start (no demo)
+    QString prompt;      // complete this once the model is open
+    int maxTokens = -1;  // overrides the saved setting when >= 0
+    int selectStep = -1; // select this step once the completion is done
+    QString screenshot;  // save a screenshot of the window once every view is up to date
+    QString exportDir;   // export every view (PNG + SVG) and the trace (JSON + CSV) there
     bool quitAfterCompletion = false;
     bool noDemo = false;        // never start the demo preparation
     bool reportTimings = false; // print one JSON line of timings to stdout when done

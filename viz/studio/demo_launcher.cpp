@@ -24,7 +24,9 @@ DemoLauncher::DemoLauncher(QObject* parent) : QObject(parent) {
     });
 }
 
-DemoLauncher::~DemoLauncher() { cancel(); }
+DemoLauncher::~DemoLauncher() {
+    cancel();
+}
 
 void DemoLauncher::start(const QString& language) {
     cancel();
@@ -37,7 +39,8 @@ void DemoLauncher::start(const QString& language) {
         return;
     }
     Q_EMIT progress(0, tr("Preparing the demo model…"));
-    m_process.start(m_program, {QStringLiteral("demo"), QStringLiteral("--prepare"), language, QStringLiteral("--progress-json")});
+    m_process.start(m_program,
+                    {QStringLiteral("demo"), QStringLiteral("--prepare"), language, QStringLiteral("--progress-json")});
 }
 
 void DemoLauncher::cancel() {
@@ -84,7 +87,9 @@ void DemoLauncher::finished(int exitCode, QProcess::ExitStatus status) {
     if (status != QProcess::NormalExit)
         Q_EMIT failed(tr("the demo preparation crashed"));
     else
-        Q_EMIT failed(tr("brillm demo exited with code %1%2").arg(exitCode).arg(detail.isEmpty() ? QString() : QStringLiteral(": ") + detail));
+        Q_EMIT failed(tr("brillm demo exited with code %1%2")
+                          .arg(exitCode)
+                          .arg(detail.isEmpty() ? QString() : QStringLiteral(": ") + detail));
 }
 
 } // namespace brillm::viz

@@ -1,45 +1,45 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "studio/main_window.h"
 
+#include "common/exportable_view.h"
+#include "monitor/training_monitor.h"
+#include "studio/demo_launcher.h"
+#include "studio/model_edits.h"
+#include "studio/session.h"
+#include "studio/studio_document.h"
+#include "tracing/error_trace_panel.h"
+#include "tracing/trace_export.h"
+#include "tracing/trace_models.h"
 #include "views/compare_view.h"
 #include "views/completion_panel.h"
 #include "views/cortex_map_view.h"
-#include "studio/demo_launcher.h"
 #include "views/edge_inspector.h"
 #include "views/energy_heatmap_view.h"
-#include "tracing/error_trace_panel.h"
-#include "studio/model_edits.h"
-#include "common/exportable_view.h"
 #include "views/signal_path_view.h"
-#include "studio/studio_document.h"
 #include "views/token_graph_view.h"
-#include "tracing/trace_export.h"
-#include "studio/session.h"
-#include "tracing/trace_models.h"
-#include "monitor/training_monitor.h"
 
 #include <QActionGroup>
 #include <QApplication>
-#include <QComboBox>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QImage>
-#include <QSaveFile>
-#include <QStandardPaths>
 #include <QHeaderView>
+#include <QImage>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QSaveFile>
 #include <QScreen>
 #include <QSettings>
 #include <QShortcut>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTimer>
@@ -50,7 +50,9 @@
 #include <ctime>
 
 // Resources of a static library are registered by hand (outside any namespace).
-static void initStudioResources() { Q_INIT_RESOURCE(studio); }
+static void initStudioResources() {
+    Q_INIT_RESOURCE(studio);
+}
 
 namespace brillm::viz {
 
@@ -162,7 +164,8 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
         // The last session: the model, its edits, the branches and the view settings.
         QTimer::singleShot(0, this, [this, lastSession] {
             const QString err = openSession(lastSession);
-            if (!err.isEmpty()) statusBar()->showMessage(tr("The last session could not be reopened: %1").arg(err), 8000);
+            if (!err.isEmpty())
+                statusBar()->showMessage(tr("The last session could not be reopened: %1").arg(err), 8000);
         });
     } else if (options.restoreLast && !recent.isEmpty() && QFileInfo(recent.first()).isFile()) {
         QTimer::singleShot(0, this, [this, path = recent.first()] { openModel(path); });
@@ -181,7 +184,8 @@ void MainWindow::createDocks() {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(w);
-        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                       QDockWidget::DockWidgetClosable);
         m_docks.push_back(d);
         return d;
     };
@@ -233,9 +237,11 @@ void MainWindow::createDocks() {
     m_lastDock = dGraph;
 
     connect(m_doc, &StudioDocument::modelChanged, this, [this] { m_steps->setModel(m_doc->model()); });
-    connect(m_doc, &StudioDocument::traceReset, this, [this] { m_steps->setTrace(m_doc->trace(), m_doc->userPromptTokens()); });
+    connect(m_doc, &StudioDocument::traceReset, this,
+            [this] { m_steps->setTrace(m_doc->trace(), m_doc->userPromptTokens()); });
     connect(m_doc, &StudioDocument::stepAppended, this, [this](int newest) {
-        for (int i = m_steps->rowCount(); i <= newest; ++i) m_steps->appendStep(m_doc->trace().steps[static_cast<size_t>(i)]);
+        for (int i = m_steps->rowCount(); i <= newest; ++i)
+            m_steps->appendStep(m_doc->trace().steps[static_cast<size_t>(i)]);
     });
     connect(m_doc, &StudioDocument::traceFinished, this, [this] {
         if (m_steps->rowCount() != static_cast<int>(m_doc->trace().steps.size()))
@@ -247,10 +253,9 @@ void MainWindow::createDocks() {
             m_stepTable->selectRow(step);
         }
     });
-    connect(m_stepTable->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex& i) {
-                if (i.isValid()) m_doc->selectStep(i.row());
-            });
+    connect(m_stepTable->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& i) {
+        if (i.isValid()) m_doc->selectStep(i.row());
+    });
 }
 
 void MainWindow::createTraceDocks() {
@@ -262,7 +267,8 @@ void MainWindow::createTraceDocks() {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(w);
-        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                       QDockWidget::DockWidgetClosable);
         m_docks.push_back(d);
         return d;
     };
@@ -290,12 +296,14 @@ void MainWindow::createTraceDocks() {
     connect(m_errorTrace, &ErrorTracePanel::failed, this, warn(tr("Error tracing")));
     connect(m_compare, &CompareView::failed, this, warn(tr("Compare")));
     connect(m_edits, &ModelEdits::failed, this, warn(tr("Edits")));
-    connect(m_editsPanel, &EditsPanel::message, this, [this](const QString& text) { statusBar()->showMessage(text, 8000); });
+    connect(m_editsPanel, &EditsPanel::message, this,
+            [this](const QString& text) { statusBar()->showMessage(text, 8000); });
     connect(m_doc, &StudioDocument::modelEdited, this, [this](int n) {
         if (!m_doc->hasModel()) return;
         const QString name = QFileInfo(m_doc->originalModel()->path).fileName();
-        m_modelLabel->setText(n > 0 ? tr("%1 · <b>edited (%2 edit%3)</b>").arg(m_doc->model()->summary()).arg(n).arg(n == 1 ? "" : "s")
-                                    : m_doc->model()->summary());
+        m_modelLabel->setText(
+            n > 0 ? tr("%1 · <b>edited (%2 edit%3)</b>").arg(m_doc->model()->summary()).arg(n).arg(n == 1 ? "" : "s")
+                  : m_doc->model()->summary());
         setWindowTitle(n > 0 ? tr("%1 [edited] - BriLLM Studio").arg(name) : tr("%1 - BriLLM Studio").arg(name));
     });
 }
@@ -375,7 +383,8 @@ void MainWindow::createActions() {
     });
     prompt->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
     run->addSeparator();
-    QAction* prev = run->addAction(tr("Previous step"), this, [this] { m_doc->selectStep(std::max(0, m_doc->shownStep() - 1)); });
+    QAction* prev =
+        run->addAction(tr("Previous step"), this, [this] { m_doc->selectStep(std::max(0, m_doc->shownStep() - 1)); });
     prev->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_BracketLeft));
     QAction* next = run->addAction(tr("Next step"), this, [this] {
         m_doc->selectStep(std::min(static_cast<int>(m_doc->trace().steps.size()) - 1, m_doc->shownStep() + 1));
@@ -389,13 +398,15 @@ void MainWindow::createActions() {
     play->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget* d : m_docks) view->addAction(d->toggleViewAction());
+    for (QDockWidget* d : m_docks)
+        view->addAction(d->toggleViewAction());
     view->addSeparator();
     QAction* maxi = view->addAction(tr("&Maximise current view"), this, &MainWindow::toggleMaximiseView);
     maxi->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_M));
     QAction* fit = view->addAction(tr("Zoom token graph to &fit"), m_graph->canvas(), &GraphCanvas::zoomToFit);
     fit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
-    QAction* full = view->addAction(tr("&Full screen"), this, [this] { isFullScreen() ? showNormal() : showFullScreen(); });
+    QAction* full =
+        view->addAction(tr("&Full screen"), this, [this] { isFullScreen() ? showNormal() : showFullScreen(); });
     full->setShortcut(QKeySequence::FullScreen);
     QMenu* theme = view->addMenu(tr("&Theme"));
     m_themeGroup = new QActionGroup(this);
@@ -456,9 +467,11 @@ void MainWindow::createTrainingActions(QMenu* file) {
         showTraining();
         m_training->resumeTraining();
     });
-    connect(m_training, &TrainingMonitor::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
-    connect(m_training, &TrainingMonitor::alertRaised, this,
-            [this](const TrainingAlert& a) { statusBar()->showMessage(tr("Training alert: %1").arg(a.message), 15000); });
+    connect(m_training, &TrainingMonitor::statusMessage, this,
+            [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_training, &TrainingMonitor::alertRaised, this, [this](const TrainingAlert& a) {
+        statusBar()->showMessage(tr("Training alert: %1").arg(a.message), 15000);
+    });
 }
 
 void MainWindow::restoreSettings() {
@@ -500,12 +513,12 @@ void MainWindow::saveSettings() {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     if (!m_automation->isHeadless() && hasUnsavedEdits()) {
-        const auto answer = QMessageBox::question(
-            this, tr("Unsaved edits"),
-            tr("The model has %1 unsaved edit%2. Save the session before quitting?")
-                .arg(m_edits->count())
-                .arg(m_edits->count() == 1 ? "" : "s"),
-            QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+        const auto answer =
+            QMessageBox::question(this, tr("Unsaved edits"),
+                                  tr("The model has %1 unsaved edit%2. Save the session before quitting?")
+                                      .arg(m_edits->count())
+                                      .arg(m_edits->count() == 1 ? "" : "s"),
+                                  QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
         if (answer == QMessageBox::Cancel) {
             event->ignore();
             return;
@@ -536,7 +549,8 @@ void MainWindow::setTheme(Theme theme) {
     applyTheme(theme);
     QSettings().setValue(QStringLiteral("theme"), themeToString(theme));
     if (m_themeGroup)
-        for (QAction* a : m_themeGroup->actions()) a->setChecked(a->data().toString() == themeToString(theme));
+        for (QAction* a : m_themeGroup->actions())
+            a->setChecked(a->data().toString() == themeToString(theme));
     // Views that bake colours into items or plots rebuild from the document.
     Q_EMIT m_doc->traceReset();
     if (m_doc->hasTrace() && !m_doc->isGenerating()) Q_EMIT m_doc->traceFinished();
@@ -548,7 +562,8 @@ void MainWindow::addRecent(const QString& path) {
     const QString abs = QFileInfo(path).absoluteFilePath();
     recent.removeAll(abs);
     recent.prepend(abs);
-    while (recent.size() > kMaxRecent) recent.removeLast();
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
     s.setValue(QStringLiteral("recentFiles"), recent);
     rebuildRecentMenu();
 }
@@ -571,7 +586,9 @@ void MainWindow::rebuildRecentMenu() {
     });
 }
 
-void MainWindow::openModel(const QString& path) { m_doc->openModel(path); }
+void MainWindow::openModel(const QString& path) {
+    m_doc->openModel(path);
+}
 
 void MainWindow::openDialog() {
     const QString dir = QSettings().value(QStringLiteral("lastDir")).toString();
@@ -655,8 +672,10 @@ void MainWindow::updateStatus() {
     m_progress->setVisible(m_doc->isLoading());
     if (!m_doc->hasTrace()) return;
     const auto& t = m_doc->trace();
-    if (t.stopReason == "cancelled") statusBar()->showMessage(tr("Stopped."), 4000);
-    else statusBar()->clearMessage();
+    if (t.stopReason == "cancelled")
+        statusBar()->showMessage(tr("Stopped."), 4000);
+    else
+        statusBar()->clearMessage();
 }
 
 void MainWindow::onSettled(double ms) {
@@ -670,7 +689,9 @@ void MainWindow::onSettled(double ms) {
                                .arg(m_automation->stalls()->windowBusyMs(), 0, 'f', 0));
 }
 
-double MainWindow::maxUiStallMs() const { return m_automation->stalls()->maxStallMs(); }
+double MainWindow::maxUiStallMs() const {
+    return m_automation->stalls()->maxStallMs();
+}
 
 QDockWidget* MainWindow::dock(const QString& name) const {
     const QString full = name.startsWith(QLatin1String("dock.")) ? name : QStringLiteral("dock.") + name;
@@ -689,7 +710,9 @@ QList<QPair<QDockWidget*, ExportableView*>> MainWindow::exportableViews() const 
     return out;
 }
 
-QDockWidget* MainWindow::currentDock() const { return m_lastDock ? m_lastDock.data() : m_docks.value(2); }
+QDockWidget* MainWindow::currentDock() const {
+    return m_lastDock ? m_lastDock.data() : m_docks.value(2);
+}
 
 void MainWindow::exportCurrent(const QString& format) {
     QDockWidget* dock = currentDock();
@@ -698,15 +721,17 @@ void MainWindow::exportCurrent(const QString& format) {
         if (d == dock) view = v;
     const QString dir = QSettings().value(QStringLiteral("exportDir"), QDir::homePath()).toString();
     const QString name = view ? view->exportName() : dock->objectName().section(QLatin1Char('.'), 1);
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export %1").arg(dock->windowTitle()),
-                                                      QDir(dir).filePath(name + QLatin1Char('.') + format),
-                                                      format == QLatin1String("svg") ? tr("SVG (*.svg)") : tr("PNG (*.png)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export %1").arg(dock->windowTitle()), QDir(dir).filePath(name + QLatin1Char('.') + format),
+        format == QLatin1String("svg") ? tr("SVG (*.svg)") : tr("PNG (*.png)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("exportDir"), QFileInfo(path).absolutePath());
     QString err = view ? exportView(*view, path) : exportWidget(*dock->widget(), path);
     if (err.isEmpty()) err = stampExport(path);
-    if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
-    else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+    if (!err.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), err);
+    else
+        statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
 }
 
 QString MainWindow::exportAll(const QString& dir) {
@@ -732,12 +757,15 @@ QString MainWindow::exportAll(const QString& dir) {
 }
 
 void MainWindow::exportAllDialog() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every view into"),
-                                                          QSettings().value(QStringLiteral("exportDir"), QDir::homePath()).toString());
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Export every view into"),
+                                          QSettings().value(QStringLiteral("exportDir"), QDir::homePath()).toString());
     if (dir.isEmpty()) return;
     const QString err = exportAll(dir);
-    if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
-    else statusBar()->showMessage(tr("Wrote every view to %1").arg(dir), 5000);
+    if (!err.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), err);
+    else
+        statusBar()->showMessage(tr("Wrote every view to %1").arg(dir), 5000);
 }
 
 void MainWindow::exportTrace() {
@@ -747,14 +775,17 @@ void MainWindow::exportTrace() {
     }
     const QString dir = QSettings().value(QStringLiteral("exportDir"), QDir::homePath()).toString();
     QString selected;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export trace"), QDir(dir).filePath(QStringLiteral("trace.json")),
-                                                      tr("JSON (*.json);;CSV (*.csv)"), &selected);
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export trace"), QDir(dir).filePath(QStringLiteral("trace.json")),
+                                     tr("JSON (*.json);;CSV (*.csv)"), &selected);
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("exportDir"), QFileInfo(path).absolutePath());
     const QString err = saveTrace(path, m_doc->trace(), m_doc->model().get(), m_doc->userPromptTokens(),
                                   m_doc->lastOptions(), m_edits->appliedEdits());
-    if (!err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
-    else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+    if (!err.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), err);
+    else
+        statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
 }
 
 QString MainWindow::provenance() const {
@@ -814,7 +845,8 @@ void MainWindow::applyDefaultLayout() {
     auto* path = dock(QStringLiteral("signalPath"));
     auto* graph = dock(QStringLiteral("tokenGraph"));
     auto* heat = dock(QStringLiteral("heatmap"));
-    for (QDockWidget* d : m_docks) d->show();
+    for (QDockWidget* d : m_docks)
+        d->show();
     if (!completion || !path || !graph || !heat) return;
     resizeDocks({completion, graph}, {width() * 48 / 100, width() * 52 / 100}, Qt::Horizontal);
     resizeDocks({completion, path}, {height() * 67 / 100, height() * 25 / 100}, Qt::Vertical);
@@ -824,10 +856,13 @@ void MainWindow::applyDefaultLayout() {
 // ---------------------------------------------------------------- sessions
 
 QString MainWindow::lastSessionPath() {
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("last-session.brillm-session"));
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
+        .filePath(QStringLiteral("last-session.brillm-session"));
 }
 
-bool MainWindow::hasUnsavedEdits() const { return m_edits->count() > 0 && !m_edits->undoStack()->isClean(); }
+bool MainWindow::hasUnsavedEdits() const {
+    return m_edits->count() > 0 && !m_edits->undoStack()->isClean();
+}
 
 StudioSession MainWindow::currentSession() const {
     StudioSession s;
@@ -942,20 +977,25 @@ void MainWindow::finishRestore(const QString& error) {
     if (!m_restoring) return;
     m_restoring.reset();
     m_restoreStage = 0;
-    if (error.isEmpty()) statusBar()->showMessage(tr("Session restored."), 5000);
-    else statusBar()->showMessage(tr("The session was restored in part: %1").arg(error), 8000);
+    if (error.isEmpty())
+        statusBar()->showMessage(tr("Session restored."), 5000);
+    else
+        statusBar()->showMessage(tr("The session was restored in part: %1").arg(error), 8000);
     Q_EMIT sessionRestored();
 }
 
 void MainWindow::saveSessionDialog() {
     const QString dir = QSettings().value(QStringLiteral("session/dir"), QDir::homePath()).toString();
-    QString path = QFileDialog::getSaveFileName(this, tr("Save the session"), QDir(dir).filePath(QStringLiteral("session.brillm-session")),
+    QString path = QFileDialog::getSaveFileName(this, tr("Save the session"),
+                                                QDir(dir).filePath(QStringLiteral("session.brillm-session")),
                                                 tr("Studio sessions (*.brillm-session);;All files (*)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("session/dir"), QFileInfo(path).absolutePath());
     const QString err = saveSession(path);
-    if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot save the session"), err);
-    else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+    if (!err.isEmpty())
+        QMessageBox::warning(this, tr("Cannot save the session"), err);
+    else
+        statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
 }
 
 void MainWindow::openSessionDialog() {
@@ -973,7 +1013,8 @@ void MainWindow::showShortcuts() {
     for (QAction* a : findChildren<QAction*>())
         if (!a->shortcut().isEmpty())
             html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>")
-                        .arg(a->shortcut().toString(QKeySequence::NativeText).toHtmlEscaped(), a->text().remove(QLatin1Char('&')).toHtmlEscaped());
+                        .arg(a->shortcut().toString(QKeySequence::NativeText).toHtmlEscaped(),
+                             a->text().remove(QLatin1Char('&')).toHtmlEscaped());
     html += tr("<tr><td><b>Enter</b></td><td>complete the prompt</td></tr>"
                "<tr><td><b>wheel / drag</b></td><td>zoom / pan the token graph</td></tr></table>");
     QMessageBox::information(this, tr("Keyboard shortcuts"), html);

@@ -93,7 +93,7 @@ protected:
 private:
     void createDocks();
     void createActions();
-    void createTraceDocks();   // error tracing, edits, compare (issue #8)
+    void createTraceDocks(); // error tracing, edits, compare (issue #8)
     void createTraceActions();
     void createTrainingActions(QMenu* file);
     void restoreSettings();

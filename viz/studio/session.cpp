@@ -20,7 +20,8 @@ constexpr qint64 kMaxSessionBytes = 64 << 20;
 
 QJsonArray ids(const std::vector<int32_t>& v) {
     QJsonArray a;
-    for (int32_t x : v) a.append(x);
+    for (int32_t x : v)
+        a.append(x);
     return a;
 }
 
@@ -48,7 +49,8 @@ struct Reader {
     }
     QJsonValue need(const QJsonObject& o, const char* key, QJsonValue::Type type, const char* typeName) const {
         const QJsonValue v = o.value(QLatin1String(key));
-        if (v.type() != type) fail(QStringLiteral("\"%1\" must be %2").arg(QLatin1String(key), QLatin1String(typeName)));
+        if (v.type() != type)
+            fail(QStringLiteral("\"%1\" must be %2").arg(QLatin1String(key), QLatin1String(typeName)));
         return v;
     }
     QString str(const QJsonObject& o, const char* key, const QString& def = {}) const {
@@ -63,7 +65,8 @@ struct Reader {
     int64_t integer(const QJsonObject& o, const char* key, int64_t def, int64_t lo, int64_t hi) const {
         if (!o.contains(QLatin1String(key))) return def;
         const double d = need(o, key, QJsonValue::Double, "an integer").toDouble();
-        if (d != static_cast<double>(static_cast<int64_t>(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi))
+        if (d != static_cast<double>(static_cast<int64_t>(d)) || d < static_cast<double>(lo) ||
+            d > static_cast<double>(hi))
             fail(QStringLiteral("\"%1\" must be an integer in [%2, %3]").arg(QLatin1String(key)).arg(lo).arg(hi));
         return static_cast<int64_t>(d);
     }
@@ -72,7 +75,8 @@ struct Reader {
         if (!o.contains(QLatin1String(key))) return out;
         for (const QJsonValue& v : need(o, key, QJsonValue::Array, "an array of node ids").toArray()) {
             const double d = v.toDouble(-1);
-            if (!v.isDouble() || d < 0 || d > std::numeric_limits<int32_t>::max() || d != static_cast<double>(static_cast<int32_t>(d)))
+            if (!v.isDouble() || d < 0 || d > std::numeric_limits<int32_t>::max() ||
+                d != static_cast<double>(static_cast<int32_t>(d)))
                 fail(QStringLiteral("\"%1\" must hold node ids (non-negative integers)").arg(QLatin1String(key)));
             out.push_back(static_cast<int32_t>(d));
         }
@@ -135,10 +139,11 @@ QByteArray StudioSession::toJson() const {
     root[QStringLiteral("branch_index")] = branchIndex;
     root[QStringLiteral("error_trace")] =
         QJsonObject{{QStringLiteral("prompt"), tracePrompt}, {QStringLiteral("expected"), traceExpected}};
-    root[QStringLiteral("compare")] = QJsonObject{{QStringLiteral("mode"), compareMode},
-                                                  {QStringLiteral("left"), compareLeft},
-                                                  {QStringLiteral("right"), compareRight},
-                                                  {QStringLiteral("completion_settings"), compareUsesCompletionSettings}};
+    root[QStringLiteral("compare")] =
+        QJsonObject{{QStringLiteral("mode"), compareMode},
+                    {QStringLiteral("left"), compareLeft},
+                    {QStringLiteral("right"), compareRight},
+                    {QStringLiteral("completion_settings"), compareUsesCompletionSettings}};
     root[QStringLiteral("theme")] = theme;
     QJsonObject views;
     if (heatmapScale >= 0) views[QStringLiteral("heatmap_scale")] = heatmapScale;
@@ -236,7 +241,8 @@ QString loadSessionFile(const QString& path, StudioSession* session) {
     if (!QFileInfo(path).isFile()) return QStringLiteral("%1 is not a file").arg(path); // a FIFO would hang
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return QStringLiteral("cannot read %1: %2").arg(path, f.errorString());
-    if (f.size() > kMaxSessionBytes) return QStringLiteral("%1: larger than a session can be (%2 bytes)").arg(path).arg(f.size());
+    if (f.size() > kMaxSessionBytes)
+        return QStringLiteral("%1: larger than a session can be (%2 bytes)").arg(path).arg(f.size());
     try {
         *session = StudioSession::fromJson(f.readAll(), path);
     } catch (const std::exception& e) {

@@ -51,7 +51,8 @@ void StudioDocument::openModel(const QString& path) {
     m_loadingPath = path;
     Q_EMIT modelLoading(path);
     Q_EMIT busyChanged();
-    QMetaObject::invokeMethod(m_worker, [w = m_worker, job, path] { w->loadModel(job, path); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, job, path] { w->loadModel(job, path); }, Qt::QueuedConnection);
 }
 
 void StudioDocument::setModel(StudioModelPtr model) {
@@ -136,7 +137,8 @@ void StudioDocument::branchAt(int step, int32_t candidate) {
     std::vector<int32_t> tokens(m_trace->tokens.begin(), m_trace->tokens.begin() + step + 1);
     tokens.push_back(candidate);
     const int64_t user = std::min<int64_t>(m_userPromptTokens, step + 1);
-    const QString desc = tr("step %1: %2 → %3").arg(step).arg(m_model->label(m_trace->steps[step].target), m_model->label(candidate));
+    const QString desc =
+        tr("step %1: %2 → %3").arg(step).arg(m_model->label(m_trace->steps[step].target), m_model->label(candidate));
     completeTokens(std::move(tokens), m_lastOptions, user, step + 1, desc);
 }
 
@@ -174,8 +176,10 @@ void StudioDocument::onStep(quint64 job, StepPtr step) {
     m_trace->steps.push_back(*step);
     m_trace->tokens.push_back(step->target);
     // The first step at once (the user sees a reaction), the rest in batches.
-    if (m_announced < 0) announceSteps();
-    else if (!m_stepBatch->isActive()) m_stepBatch->start();
+    if (m_announced < 0)
+        announceSteps();
+    else if (!m_stepBatch->isActive())
+        m_stepBatch->start();
 }
 
 void StudioDocument::announceSteps() {
@@ -197,8 +201,12 @@ void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds) {
     const int first = static_cast<int>(std::max<int64_t>(0, (m_forcedAt >= 0 ? m_forcedAt : trace->promptTokens) - 1));
     m_selected = std::min(m_reselect >= 0 ? m_reselect : first, static_cast<int>(m_trace->steps.size()) - 1);
     m_reselect = -1;
-    Branch b{trace, m_userPromptTokens, m_forcedAt, m_selected,
-             m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription, m_lastOptions};
+    Branch b{trace,
+             m_userPromptTokens,
+             m_forcedAt,
+             m_selected,
+             m_pendingDescription.isEmpty() ? tr("completion") : m_pendingDescription,
+             m_lastOptions};
     if (m_historyIndex + 1 < historySize()) m_history.resize(static_cast<size_t>(m_historyIndex + 1));
     m_history.push_back(std::move(b));
     m_historyIndex = historySize() - 1;
@@ -256,7 +264,8 @@ void StudioDocument::restoreHistory(std::vector<SavedBranch> branches, int index
         try {
             restored = watcher->result();
         } catch (const std::exception& e) {
-            Q_EMIT completionFailed(tr("Cannot restore the session's branches: %1").arg(QString::fromStdString(e.what())));
+            Q_EMIT completionFailed(
+                tr("Cannot restore the session's branches: %1").arg(QString::fromStdString(e.what())));
             return;
         }
         if (restored.empty()) {
@@ -276,7 +285,8 @@ void StudioDocument::restoreHistory(std::vector<SavedBranch> branches, int index
             auto t = std::make_shared<Trace>(tracePath(model->model(), s.tokens, s.options));
             // The trace as decoding made it: the start path, then generated edges.
             t->promptTokens = std::clamp<int64_t>(s.promptTokens, 1, static_cast<int64_t>(s.tokens.size()));
-            for (auto& step : t->steps) step.generated = step.index + 1 >= t->promptTokens;
+            for (auto& step : t->steps)
+                step.generated = step.index + 1 >= t->promptTokens;
             t->stopReason = s.stopReason.toStdString();
             const int selected = std::clamp(s.selectedStep, -1, static_cast<int>(t->steps.size()) - 1);
             out.push_back(Branch{std::move(t), s.userPromptTokens, s.forcedAt, selected, s.description, s.options});
@@ -285,10 +295,16 @@ void StudioDocument::restoreHistory(std::vector<SavedBranch> branches, int index
     }));
 }
 
-void StudioDocument::back() { showBranch(m_historyIndex - 1); }
-void StudioDocument::forward() { showBranch(m_historyIndex + 1); }
+void StudioDocument::back() {
+    showBranch(m_historyIndex - 1);
+}
+void StudioDocument::forward() {
+    showBranch(m_historyIndex + 1);
+}
 
-void StudioDocument::beginViewWork(const QString& name) { m_viewWork[name] += 1; }
+void StudioDocument::beginViewWork(const QString& name) {
+    m_viewWork[name] += 1;
+}
 
 void StudioDocument::endViewWork(const QString& name) {
     auto it = m_viewWork.find(name);

@@ -9,10 +9,10 @@
 #include "studio/studio_worker.h"
 
 #include <QElapsedTimer>
-#include <QObject>
-#include <QPointer>
 #include <QHash>
+#include <QObject>
 #include <QPoint>
+#include <QPointer>
 #include <QThread>
 #include <QTimer>
 
@@ -122,9 +122,9 @@ Q_SIGNALS:
     void modelLoading(const QString& path);
     void modelChanged();
     void modelFailed(const QString& path, const QString& message);
-    void traceReset();              // a new trace (empty, or a branch from the history) is shown
-    void stepAppended(int step);    // while streaming: steps up to `step` are in; at most every kStepBatchMs
-    void traceFinished();           // the trace is complete (or was cancelled)
+    void traceReset();           // a new trace (empty, or a branch from the history) is shown
+    void stepAppended(int step); // while streaming: steps up to `step` are in; at most every kStepBatchMs
+    void traceFinished();        // the trace is complete (or was cancelled)
     void completionFailed(const QString& message);
     void selectionChanged(int step);
     void edgeInspectionRequested(int32_t source, int32_t target);

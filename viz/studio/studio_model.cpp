@@ -31,7 +31,9 @@ QString visibleToken(const QString& text, qsizetype maxChars) {
 }
 } // namespace
 
-QString visibleToken(const QString& text) { return visibleToken(text, -1); }
+QString visibleToken(const QString& text) {
+    return visibleToken(text, -1);
+}
 
 QString StudioModel::label(int32_t node) const {
     if (node >= 0 && node < labels.size()) return labels[node];
@@ -88,7 +90,9 @@ QString decodingSummary(const DecodeOptions& o) {
     if (!o.excludeSelfLoop) parts << QStringLiteral("self-loops allowed");
     if (o.referenceDecode) parts << QStringLiteral("reference positions");
     if (!o.bannedTokens.empty())
-        parts << QStringLiteral("%1 special token%2 banned").arg(o.bannedTokens.size()).arg(o.bannedTokens.size() == 1 ? "" : "s");
+        parts << QStringLiteral("%1 special token%2 banned")
+                     .arg(o.bannedTokens.size())
+                     .arg(o.bannedTokens.size() == 1 ? "" : "s");
     return parts.join(QStringLiteral(" · "));
 }
 

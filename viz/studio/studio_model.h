@@ -25,8 +25,8 @@ struct StudioModel {
     QStringList labels;                     // [V] how a node reads, whitespace made visible ("␣the")
     QStringList texts;                      // [V] the node's decoded text, as it reads inside running text
     QString path;
-    QString cacheKey;                       // file path + size + mtime, hashed: keys on-disk caches
-    QString codecNote;                      // why there is no codec, if there is none
+    QString cacheKey;  // file path + size + mtime, hashed: keys on-disk caches
+    QString codecNote; // why there is no codec, if there is none
     double loadSeconds = 0;
 
     const Model& model() const { return loaded.model; }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "tracing/error_trace_panel.h"
 
-#include "tracing/error_trace_models.h"
 #include "studio/studio_document.h"
+#include "tracing/error_trace_models.h"
 #include "tracing/trace_models.h"
 
 #include <QCheckBox>
@@ -284,8 +284,8 @@ void ErrorTracePanel::updateTokens() {
                        "its own</i>");
         m_tokens->setText(html);
     } catch (const std::exception& e) {
-        m_tokens->setText(QStringLiteral("<span style='color:#c33'>%1</span>")
-                              .arg(QString::fromStdString(e.what()).toHtmlEscaped()));
+        m_tokens->setText(
+            QStringLiteral("<span style='color:#c33'>%1</span>").arg(QString::fromStdString(e.what()).toHtmlEscaped()));
     }
 }
 
@@ -370,10 +370,11 @@ void ErrorTracePanel::onForced(quint64 job, ForcedPathPtr result) {
     // Say which winner is meant: with special tokens banned (the Completion panel's "skip special
     // tokens"), the winner is the best allowed candidate, as `brillm blame --ban-special` reports it.
     if (!m_forced->request.banned.empty())
-        m_summary->setText(m_summary->text() +
-                           tr(" <i>%1 special tokens never win here, as in decoding (brillm blame --ban-special); ranks "
-                              "and probabilities are over all candidates.</i>")
-                               .arg(m_forced->request.banned.size()));
+        m_summary->setText(
+            m_summary->text() +
+            tr(" <i>%1 special tokens never win here, as in decoding (brillm blame --ban-special); ranks "
+               "and probabilities are over all candidates.</i>")
+                .arg(m_forced->request.banned.size()));
     int64_t first = static_cast<int64_t>(p.steps.size()) - 1;
     if (p.firstWrong >= 0)
         first = p.firstWrong;

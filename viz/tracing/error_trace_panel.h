@@ -10,8 +10,8 @@
 // selected step. Results of replaced requests are dropped (JobTracker).
 
 #include "studio/analysis_worker.h"
-#include "tracing/blame_highlight.h"
 #include "studio/job_tracker.h"
+#include "tracing/blame_highlight.h"
 
 #include <QWidget>
 
@@ -109,9 +109,9 @@ private:
     ForcedPathPtr m_forced;
     BlamePtr m_blame;
     int m_step = -1;
-    bool m_keepStep = false;    // after an edit: stay on the selected step
-    bool m_syncing = false;     // guards the selection sync with the document
-    bool m_showPending = false; // put the forced path into the document when it arrives
+    bool m_keepStep = false;        // after an edit: stay on the selected step
+    bool m_syncing = false;         // guards the selection sync with the document
+    bool m_showPending = false;     // put the forced path into the document when it arrives
     bool m_requestingTrace = false; // inside completeTokens() of the forced path
     bool m_docShowsForced = false;  // the document's completion in progress is the forced path
     bool m_highlightsShown = false; // the last highlightsChanged was not empty

@@ -40,8 +40,12 @@ QString provenanceLine(const StudioModel* model, const std::vector<ModelEdit>& e
         QStringList parts;
         std::vector<std::string> names;
         if (model && model->codec) names = model->codec->vocabulary().tokens();
-        for (const auto& e : edits) parts << QString::fromStdString(e.describe(names.empty() ? nullptr : &names));
-        line += QStringLiteral(" · %1 edit%2: %3").arg(edits.size()).arg(edits.size() == 1 ? "" : "s").arg(parts.join(QStringLiteral("; ")));
+        for (const auto& e : edits)
+            parts << QString::fromStdString(e.describe(names.empty() ? nullptr : &names));
+        line += QStringLiteral(" · %1 edit%2: %3")
+                    .arg(edits.size())
+                    .arg(edits.size() == 1 ? "" : "s")
+                    .arg(parts.join(QStringLiteral("; ")));
     }
     line += QStringLiteral(" · decoding: %1").arg(decodingSummary(options));
     return line;
@@ -56,7 +60,7 @@ QByteArray traceToCsv(const Trace& trace, const StudioModel* model, int64_t user
         out += QStringLiteral("# ") + p + QLatin1Char('\n');
     }
     out += QStringLiteral("step,generated,source,target,source_text,target_text,energy,probability,rank,"
-                                 "candidates,slot,shared,best,best_text,best_energy,ties\n");
+                          "candidates,slot,shared,best,best_text,best_energy,ties\n");
     auto text = [&](int32_t n) { return model ? model->text(n) : QString(); };
     for (const auto& s : trace.steps) {
         const bool generated = s.index + 1 >= userPromptTokens;

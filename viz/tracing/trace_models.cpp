@@ -69,7 +69,8 @@ EnergyHealth energyHealth(const Trace& trace) {
         double top = s.probability;
         double maxAbs = std::abs(s.energy);
         if (!s.probabilities.empty())
-            for (double p : s.probabilities) top = std::max(top, p);
+            for (double p : s.probabilities)
+                top = std::max(top, p);
         if (!s.energies.empty())
             for (double e : s.energies)
                 if (!std::isnan(e)) maxAbs = std::max(maxAbs, std::abs(e));
@@ -95,8 +96,12 @@ void StepTableModel::setModel(StudioModelPtr model) {
 }
 
 StepTableModel::Row StepTableModel::rowOf(const TraceStep& s, int64_t userPromptTokens) {
-    return Row{s.index, s.index + 1 >= userPromptTokens, s.source, s.target, s.energy, s.probability,
-               s.rank, s.candidates, s.slot, s.ties, s.shared};
+    return Row{s.index,  s.index + 1 >= userPromptTokens,
+               s.source, s.target,
+               s.energy, s.probability,
+               s.rank,   s.candidates,
+               s.slot,   s.ties,
+               s.shared};
 }
 
 void StepTableModel::setTrace(const Trace& trace, int64_t userPromptTokens) {
@@ -104,7 +109,8 @@ void StepTableModel::setTrace(const Trace& trace, int64_t userPromptTokens) {
     m_userPromptTokens = userPromptTokens;
     m_rows.clear();
     m_rows.reserve(trace.steps.size());
-    for (const auto& s : trace.steps) m_rows.push_back(rowOf(s, userPromptTokens));
+    for (const auto& s : trace.steps)
+        m_rows.push_back(rowOf(s, userPromptTokens));
     endResetModel();
 }
 
@@ -124,7 +130,9 @@ void StepTableModel::clear() {
 int StepTableModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : static_cast<int>(m_rows.size());
 }
-int StepTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int StepTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant StepTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -133,15 +141,24 @@ QVariant StepTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case Index: return static_cast<qlonglong>(r.index);
-        case Source: return label(r.source);
-        case Target: return label(r.target);
-        case Energy: return QString::number(r.energy, 'f', 4);
-        case Probability: return QString::number(r.probability, 'g', 4);
-        case Rank: return r.rank > 0 ? QVariant(static_cast<qlonglong>(r.rank)) : QVariant(QStringLiteral("–"));
-        case Candidates: return static_cast<qlonglong>(r.candidates);
-        case Slot: return r.shared ? QStringLiteral("shared") : QString::number(r.slot);
-        case Ties: return static_cast<qlonglong>(r.ties);
+        case Index:
+            return static_cast<qlonglong>(r.index);
+        case Source:
+            return label(r.source);
+        case Target:
+            return label(r.target);
+        case Energy:
+            return QString::number(r.energy, 'f', 4);
+        case Probability:
+            return QString::number(r.probability, 'g', 4);
+        case Rank:
+            return r.rank > 0 ? QVariant(static_cast<qlonglong>(r.rank)) : QVariant(QStringLiteral("–"));
+        case Candidates:
+            return static_cast<qlonglong>(r.candidates);
+        case Slot:
+            return r.shared ? QStringLiteral("shared") : QString::number(r.slot);
+        case Ties:
+            return static_cast<qlonglong>(r.ties);
         }
         break;
     case Qt::ToolTipRole:
@@ -154,7 +171,7 @@ QVariant StepTableModel::data(const QModelIndex& index, int role) const {
             .arg(r.shared ? QStringLiteral("shared") : QStringLiteral("own"));
     case Qt::TextAlignmentRole:
         return index.column() == Source || index.column() == Target ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)
-                                                                     : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+                                                                    : QVariant(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::FontRole:
         if (r.generated) {
             QFont f;
@@ -162,9 +179,12 @@ QVariant StepTableModel::data(const QModelIndex& index, int role) const {
             return f;
         }
         break;
-    case NodeRole: return index.column() == Source ? r.source : r.target;
-    case GeneratedRole: return r.generated;
-    default: break;
+    case NodeRole:
+        return index.column() == Source ? r.source : r.target;
+    case GeneratedRole:
+        return r.generated;
+    default:
+        break;
     }
     return {};
 }
@@ -172,7 +192,8 @@ QVariant StepTableModel::data(const QModelIndex& index, int role) const {
 QVariant StepTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (role != Qt::DisplayRole) return {};
     if (orientation == Qt::Vertical) return section;
-    static const char* names[] = {"step", "source", "target", "energy", "probability", "rank", "candidates", "slot", "ties"};
+    static const char* names[] = {"step", "source",     "target", "energy", "probability",
+                                  "rank", "candidates", "slot",   "ties"};
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 
@@ -198,7 +219,9 @@ int32_t CandidateTableModel::nodeAt(int row) const {
 int CandidateTableModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : static_cast<int>(m_rows.size());
 }
-int CandidateTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int CandidateTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant CandidateTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -206,11 +229,16 @@ QVariant CandidateTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case Rank: return static_cast<qlonglong>(c.rank);
-        case Token: return m_model ? m_model->label(c.node) : QStringLiteral("#%1").arg(c.node);
-        case Energy: return QString::number(c.energy, 'f', 4);
-        case Probability: return QString::number(c.probability, 'g', 4);
-        case Slot: return c.shared ? QStringLiteral("shared") : QStringLiteral("own");
+        case Rank:
+            return static_cast<qlonglong>(c.rank);
+        case Token:
+            return m_model ? m_model->label(c.node) : QStringLiteral("#%1").arg(c.node);
+        case Energy:
+            return QString::number(c.energy, 'f', 4);
+        case Probability:
+            return QString::number(c.probability, 'g', 4);
+        case Slot:
+            return c.shared ? QStringLiteral("shared") : QStringLiteral("own");
         }
         break;
     case Qt::FontRole:
@@ -221,11 +249,15 @@ QVariant CandidateTableModel::data(const QModelIndex& index, int role) const {
         }
         break;
     case Qt::ToolTipRole:
-        return c.taken ? QStringLiteral("the token taken at this step") : QStringLiteral("double-click: continue with this token");
+        return c.taken ? QStringLiteral("the token taken at this step")
+                       : QStringLiteral("double-click: continue with this token");
     case Qt::TextAlignmentRole:
-        return index.column() == Token ? QVariant(Qt::AlignLeft | Qt::AlignVCenter) : QVariant(Qt::AlignRight | Qt::AlignVCenter);
-    case NodeRole: return c.node;
-    default: break;
+        return index.column() == Token ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)
+                                       : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    case NodeRole:
+        return c.node;
+    default:
+        break;
     }
     return {};
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "views/compare_view.h"
 
-#include "tracing/error_trace_models.h"
-#include "studio/model_edits.h"
 #include "common/palette.h"
+#include "studio/model_edits.h"
 #include "studio/studio_document.h"
+#include "tracing/error_trace_models.h"
 
 #include <QBrush>
 #include <QComboBox>
@@ -444,15 +444,15 @@ void CompareView::onResult(quint64 job, ComparePtr result) {
     QString ex;
     if (r.divergence < 0) {
         ex += tr("<b>The continuations agree</b> over %1 new tokens.")
-                 .arg(std::min(r.left.generated().size(), r.right.generated().size()));
+                  .arg(std::min(r.left.generated().size(), r.right.generated().size()));
     } else {
         const int32_t lt = r.left.tokens[static_cast<size_t>(r.leftStep + 1)],
                       rt = r.right.tokens[static_cast<size_t>(r.rightStep + 1)];
         ex += tr("<b>They diverge at new token %1</b> (step %2 left, %3 right): <b>%4</b> vs <b>%5</b>.")
-                 .arg(r.divergence)
-                 .arg(r.leftStep)
-                 .arg(r.rightStep)
-                 .arg(L.label(lt).toHtmlEscaped(), R.label(rt).toHtmlEscaped());
+                  .arg(r.divergence)
+                  .arg(r.leftStep)
+                  .arg(r.rightStep)
+                  .arg(L.label(lt).toHtmlEscaped(), R.label(rt).toHtmlEscaped());
     }
     if (r.request.mode == CompareMode::BeforeAfterEdits) {
         if (r.request.edits.empty())

@@ -14,14 +14,14 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMouseEvent>
-#include <QPlainTextEdit>
-#include <QTextCursor>
 #include <QPainter>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableView>
+#include <QTextCursor>
 #include <QToolButton>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -64,8 +64,12 @@ int TokenFlowWidget::layoutFor(int width, std::vector<QRect>* rects) const {
     return y + h + margin;
 }
 
-int TokenFlowWidget::heightForWidth(int width) const { return layoutFor(width, nullptr); }
-QSize TokenFlowWidget::sizeHint() const { return {400, heightForWidth(std::max(width(), 400))}; }
+int TokenFlowWidget::heightForWidth(int width) const {
+    return layoutFor(width, nullptr);
+}
+QSize TokenFlowWidget::sizeHint() const {
+    return {400, heightForWidth(std::max(width(), 400))};
+}
 
 void TokenFlowWidget::relayout() {
     layoutFor(width(), &m_rects);
@@ -74,7 +78,9 @@ void TokenFlowWidget::relayout() {
     setMinimumHeight(h);
 }
 
-void TokenFlowWidget::resizeEvent(QResizeEvent*) { relayout(); }
+void TokenFlowWidget::resizeEvent(QResizeEvent*) {
+    relayout();
+}
 
 QRect TokenFlowWidget::tokenRect(int token) const {
     return token >= 0 && token < static_cast<int>(m_rects.size()) ? m_rects[static_cast<size_t>(token)] : QRect();
@@ -86,7 +92,8 @@ void TokenFlowWidget::paintTo(QPainter& p, const std::vector<QRect>& rects) cons
     if (!m_doc->hasModel() || !m_doc->hasTrace()) {
         p.setPen(c.mutedText);
         p.drawText(QRect(6, 6, 2000, 30), Qt::AlignLeft | Qt::AlignVCenter,
-                   m_doc->hasModel() ? tr("Type a prompt and press Enter.") : tr("Open a model (Ctrl+O) or drop a model file here."));
+                   m_doc->hasModel() ? tr("Type a prompt and press Enter.")
+                                     : tr("Open a model (Ctrl+O) or drop a model file here."));
         return;
     }
     const auto& tokens = m_doc->trace().tokens;
@@ -157,7 +164,9 @@ void TokenFlowWidget::mouseMoveEvent(QMouseEvent* event) {
         return;
     }
     const auto& tr = m_doc->trace();
-    QString tip = QStringLiteral("<b>%1</b> (node %2)").arg(m_doc->model()->label(tr.tokens[static_cast<size_t>(t)]).toHtmlEscaped()).arg(tr.tokens[static_cast<size_t>(t)]);
+    QString tip = QStringLiteral("<b>%1</b> (node %2)")
+                      .arg(m_doc->model()->label(tr.tokens[static_cast<size_t>(t)]).toHtmlEscaped())
+                      .arg(tr.tokens[static_cast<size_t>(t)]);
     if (t >= 1 && t - 1 < static_cast<int>(tr.steps.size())) {
         const auto& s = tr.steps[static_cast<size_t>(t - 1)];
         tip += QStringLiteral("<br>step %1: energy %2, p = %3, rank %4 of %5%6")
@@ -370,8 +379,12 @@ DecodeOptions CompletionPanel::options() const {
     return o;
 }
 
-bool CompletionPanel::skipSpecial() const { return m_skipSpecial->isChecked(); }
-void CompletionPanel::setSkipSpecial(bool skip) { m_skipSpecial->setChecked(skip); }
+bool CompletionPanel::skipSpecial() const {
+    return m_skipSpecial->isChecked();
+}
+void CompletionPanel::setSkipSpecial(bool skip) {
+    m_skipSpecial->setChecked(skip);
+}
 
 void CompletionPanel::setOptions(const DecodeOptions& o) {
     m_maxTokens->setValue(static_cast<int>(o.maxNewTokens));
@@ -384,12 +397,22 @@ void CompletionPanel::setOptions(const DecodeOptions& o) {
     m_reference->setChecked(o.referenceDecode);
 }
 
-QString CompletionPanel::prompt() const { return m_prompt->text(); }
-void CompletionPanel::setPrompt(const QString& text) { m_prompt->setText(text); }
-int CompletionPanel::candidateCount() const { return m_candidateCount->value(); }
+QString CompletionPanel::prompt() const {
+    return m_prompt->text();
+}
+void CompletionPanel::setPrompt(const QString& text) {
+    m_prompt->setText(text);
+}
+int CompletionPanel::candidateCount() const {
+    return m_candidateCount->value();
+}
 
-void CompletionPanel::run() { m_doc->complete(m_prompt->text(), options()); }
-void CompletionPanel::cancel() { m_doc->cancel(); }
+void CompletionPanel::run() {
+    m_doc->complete(m_prompt->text(), options());
+}
+void CompletionPanel::cancel() {
+    m_doc->cancel();
+}
 
 void CompletionPanel::branchWithRow(int row) {
     const int step = m_doc->shownStep();
@@ -403,14 +426,18 @@ namespace {
 // a character split over tokens join up); without a codec, the nodes' texts.
 QString decodeRange(const StudioModel& m, const std::vector<int32_t>& tokens, size_t from, size_t to) {
     if (from >= to) return {};
-    if (m.codec) return QString::fromStdString(m.codec->decode(std::span<const int32_t>(tokens.data() + from, to - from)));
+    if (m.codec)
+        return QString::fromStdString(m.codec->decode(std::span<const int32_t>(tokens.data() + from, to - from)));
     QString out;
-    for (size_t i = from; i < to; ++i) out += m.text(tokens[i]);
+    for (size_t i = from; i < to; ++i)
+        out += m.text(tokens[i]);
     return out;
 }
 } // namespace
 
-QString CompletionPanel::completionText() const { return m_text->toPlainText(); }
+QString CompletionPanel::completionText() const {
+    return m_text->toPlainText();
+}
 
 void CompletionPanel::updateText() {
     m_text->clear();
@@ -486,8 +513,12 @@ void CompletionPanel::updateCandidates() {
     m_stepInfo->setText(info);
 }
 
-QString CompletionPanel::stepInfoText() const { return m_stepInfo->text(); }
-QString CompletionPanel::energyWarningText() const { return m_energyWarning->text(); }
+QString CompletionPanel::stepInfoText() const {
+    return m_stepInfo->text();
+}
+QString CompletionPanel::energyWarningText() const {
+    return m_energyWarning->text();
+}
 
 void CompletionPanel::updateEnergyWarning() {
     if (!m_doc->hasTrace() || m_doc->isGenerating()) {

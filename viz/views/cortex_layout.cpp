@@ -40,7 +40,8 @@ void normalise(std::vector<QPointF>& p) {
     }
     const double s = std::max({x1 - x0, y1 - y0, 1e-9});
     const double ox = (s - (x1 - x0)) / 2, oy = (s - (y1 - y0)) / 2;
-    for (auto& q : p) q = QPointF((q.x() - x0 + ox) / s, (q.y() - y0 + oy) / s);
+    for (auto& q : p)
+        q = QPointF((q.x() - x0 + ox) / s, (q.y() - y0 + oy) / s);
 }
 } // namespace
 
@@ -123,7 +124,8 @@ int64_t rankOf(const TraceStep& step, const Ranked& r, size_t ownIndex) {
     if (r.sharedEnergy > e) return rank + r.shared;
     if (r.sharedEnergy == e) // rare: count the tied shared nodes with a smaller id
         for (int32_t t = r.firstShared; t < node; ++t)
-            if (!std::isnan(step.energies[static_cast<size_t>(t)]) && step.energies[static_cast<size_t>(t)] == e) ++rank;
+            if (!std::isnan(step.energies[static_cast<size_t>(t)]) && step.energies[static_cast<size_t>(t)] == e)
+                ++rank;
     return rank;
 }
 
@@ -209,7 +211,10 @@ CortexScene mapCortexScene(const Model& model, const TraceStep& step, const std:
     CortexScene s;
     const auto V = static_cast<double>(std::max<size_t>(1, positions.size()));
     const double r = std::clamp(0.3 / std::sqrt(V), 0.002, 0.03);
-    auto at = [&](int32_t node) { return node >= 0 && static_cast<size_t>(node) < positions.size() ? positions[static_cast<size_t>(node)] : QPointF(0.5, 0.5); };
+    auto at = [&](int32_t node) {
+        return node >= 0 && static_cast<size_t>(node) < positions.size() ? positions[static_cast<size_t>(node)]
+                                                                         : QPointF(0.5, 0.5);
+    };
     CortexItem src;
     src.node = step.source;
     src.source = true;
@@ -274,7 +279,8 @@ CortexLayout cortexLayout(const StudioModel& model, const QString& cacheDir) {
         if (f.open(QIODevice::WriteOnly)) {
             QDataStream ds(&f);
             ds << kMagic << kVersion << static_cast<quint32>(V) << out.method;
-            for (const auto& p : out.positions) ds << static_cast<float>(p.x()) << static_cast<float>(p.y());
+            for (const auto& p : out.positions)
+                ds << static_cast<float>(p.x()) << static_cast<float>(p.y());
             f.commit();
         }
     }

@@ -34,13 +34,13 @@ QString cortexCachePath(const QString& cacheDir, const QString& cacheKey);
 // energy (they are tied), so they are ONE item, the aggregate, with their count and total
 // probability; every own-slot candidate is an item of its own, ranked by energy.
 struct CortexItem {
-    int32_t node = -1;       // -1: the shared-slot aggregate
-    QPointF pos;             // world coordinates (the map's fit/zoom/pan maps them to pixels)
-    double radius = 1;       // world units
-    int64_t rank = 0;        // 1-based among all candidates (the aggregate: its first rank); 0: source
-    int64_t count = 1;       // candidates this item stands for (the aggregate: the tied ones)
+    int32_t node = -1; // -1: the shared-slot aggregate
+    QPointF pos;       // world coordinates (the map's fit/zoom/pan maps them to pixels)
+    double radius = 1; // world units
+    int64_t rank = 0;  // 1-based among all candidates (the aggregate: its first rank); 0: source
+    int64_t count = 1; // candidates this item stands for (the aggregate: the tied ones)
     double energy = 0;
-    double probability = 0;  // the aggregate: the sum over its candidates
+    double probability = 0; // the aggregate: the sum over its candidates
     bool source = false, taken = false;
 };
 struct CortexScene {

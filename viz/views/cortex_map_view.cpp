@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "views/cortex_map_view.h"
 
-#include "views/graph_layout.h"
 #include "common/label_placer.h"
 #include "common/palette.h"
 #include "studio/studio_document.h"
+#include "views/graph_layout.h"
 
 #include <QComboBox>
 #include <QFutureWatcher>
@@ -83,7 +83,9 @@ QRectF CortexCanvas::mapArea() const {
     return {6, 6, std::max(20.0, width() - legend - 12), std::max(20.0, height() - 12.0)};
 }
 
-QTransform CortexCanvas::viewTransform(const QRectF& area) const { return transformFor(scene().bounds, area, m_zoom, m_pan); }
+QTransform CortexCanvas::viewTransform(const QRectF& area) const {
+    return transformFor(scene().bounds, area, m_zoom, m_pan);
+}
 
 void CortexCanvas::zoomBy(double factor, QPointF anchor) {
     const double z = std::clamp(m_zoom * factor, kMinZoom, kMaxZoom);
@@ -143,8 +145,7 @@ int32_t CortexCanvas::nodeAt(QPointF pos, double) const {
 
 QString CortexCanvas::itemLabel(const CortexItem& it) const {
     const auto& model = *m_doc->model();
-    if (it.node < 0)
-        return tr("shared slot: %1 tied · p %2 in all").arg(it.count).arg(it.probability, 0, 'g', 3);
+    if (it.node < 0) return tr("shared slot: %1 tied · p %2 in all").arg(it.count).arg(it.probability, 0, 'g', 3);
     if (it.source) return tr("from %1").arg(model.label(it.node));
     if (it.taken) return tr("took %1 %2").arg(it.rank).arg(model.label(it.node));
     return QStringLiteral("%1 %2").arg(it.rank).arg(model.label(it.node));
@@ -193,8 +194,9 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
     if (sc.items.empty()) {
         p.setPen(c.mutedText);
         const bool waiting = m_mode == Mode::Map && m_positions.empty();
-        p.drawText(a, Qt::AlignCenter, waiting ? tr("Laying out %1 nodes…").arg(m_doc->model()->vocabSize())
-                                               : tr("No step to show: complete a prompt."));
+        p.drawText(a, Qt::AlignCenter,
+                   waiting ? tr("Laying out %1 nodes…").arg(m_doc->model()->vocabSize())
+                           : tr("No step to show: complete a prompt."));
         return;
     }
     const QTransform t = fitted ? transformFor(sc.bounds, a, 1, {}) : viewTransform(a);
@@ -285,7 +287,8 @@ void CortexCanvas::paintTo(QPainter& p, const QRectF& a, bool fitted) {
         const bool strong = it.source || it.taken || it.node < 0;
         // A label placed further out gets a leader line to its mark.
         const QPointF anchor = req[k].anchor;
-        const QPointF near(std::clamp(anchor.x(), boxes[k].left(), boxes[k].right()), std::clamp(anchor.y(), boxes[k].top(), boxes[k].bottom()));
+        const QPointF near(std::clamp(anchor.x(), boxes[k].left(), boxes[k].right()),
+                           std::clamp(anchor.y(), boxes[k].top(), boxes[k].bottom()));
         const QLineF leader(anchor, near);
         if (leader.length() > req[k].gap + 4) {
             p.setPen(QPen(c.mutedText, 1));
@@ -311,8 +314,8 @@ void CortexCanvas::paintLegend(QPainter& p, const QRectF& a, const CortexScene& 
     double y = a.top() + lh;
     auto line = [&](const QColor& col, const QString& text, double indent = 0) {
         p.setPen(col);
-        p.drawText(QRectF(x + indent, y - fm.ascent(), kLegendWidth - 16 - indent, lh), Qt::AlignLeft | Qt::TextSingleLine,
-                   fm.elidedText(text, Qt::ElideRight, kLegendWidth - 16 - indent));
+        p.drawText(QRectF(x + indent, y - fm.ascent(), kLegendWidth - 16 - indent, lh),
+                   Qt::AlignLeft | Qt::TextSingleLine, fm.elidedText(text, Qt::ElideRight, kLegendWidth - 16 - indent));
         y += lh;
     };
     line(c.text, tr("energy of the edge"));
@@ -328,15 +331,40 @@ void CortexCanvas::paintLegend(QPainter& p, const QRectF& a, const CortexScene& 
         line(c.text, text, 18);
     };
     p.setRenderHint(QPainter::Antialiasing);
-    mark([&](QPointF q) { p.setPen(Qt::NoPen); p.setBrush(energyColor(0.7)); p.drawEllipse(q, 5, 5); }, tr("own-slot candidate"));
-    mark([&](QPointF q) { p.setPen(QPen(c.shared, 1.5, Qt::DashLine)); p.setBrush(Qt::NoBrush); p.drawEllipse(q, 6, 6); },
-         tr("shared slot, all tied"));
-    mark([&](QPointF q) { p.setPen(QPen(c.prompt, 2)); p.setBrush(Qt::NoBrush); p.drawEllipse(q, 5, 5); }, tr("source (from)"));
-    mark([&](QPointF q) { p.setPen(QPen(c.selected, 2)); p.setBrush(Qt::NoBrush); p.drawEllipse(q, 5, 5); }, tr("token taken"));
+    mark(
+        [&](QPointF q) {
+            p.setPen(Qt::NoPen);
+            p.setBrush(energyColor(0.7));
+            p.drawEllipse(q, 5, 5);
+        },
+        tr("own-slot candidate"));
+    mark(
+        [&](QPointF q) {
+            p.setPen(QPen(c.shared, 1.5, Qt::DashLine));
+            p.setBrush(Qt::NoBrush);
+            p.drawEllipse(q, 6, 6);
+        },
+        tr("shared slot, all tied"));
+    mark(
+        [&](QPointF q) {
+            p.setPen(QPen(c.prompt, 2));
+            p.setBrush(Qt::NoBrush);
+            p.drawEllipse(q, 5, 5);
+        },
+        tr("source (from)"));
+    mark(
+        [&](QPointF q) {
+            p.setPen(QPen(c.selected, 2));
+            p.setBrush(Qt::NoBrush);
+            p.drawEllipse(q, 5, 5);
+        },
+        tr("token taken"));
     y += lh / 2;
     line(c.mutedText, tr("label: rank, token"));
-    if (sc.ownShown < sc.ownCandidates) line(c.mutedText, tr("%1 of %2 own-slot shown").arg(sc.ownShown).arg(sc.ownCandidates));
-    else line(c.mutedText, tr("%1 own-slot candidates").arg(sc.ownCandidates));
+    if (sc.ownShown < sc.ownCandidates)
+        line(c.mutedText, tr("%1 of %2 own-slot shown").arg(sc.ownShown).arg(sc.ownCandidates));
+    else
+        line(c.mutedText, tr("%1 own-slot candidates").arg(sc.ownCandidates));
     if (sc.aggregate >= 0) {
         const auto& ag = sc.items[static_cast<size_t>(sc.aggregate)];
         line(c.shared, tr("%1 shared, p %2 in all").arg(ag.count).arg(ag.probability, 0, 'g', 3));
@@ -390,7 +418,8 @@ void CortexCanvas::mouseReleaseEvent(QMouseEvent* event) {
     if (i < 0 || !m_doc->hasTrace()) return;
     const auto& it = scene().items[static_cast<size_t>(i)];
     const int step = m_doc->shownStep();
-    if (it.node >= 0 && !it.source && step >= 0) m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(step)].source, it.node);
+    if (it.node >= 0 && !it.source && step >= 0)
+        m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(step)].source, it.node);
 }
 
 void CortexCanvas::wheelEvent(QWheelEvent* event) {
@@ -402,14 +431,22 @@ void CortexCanvas::wheelEvent(QWheelEvent* event) {
 void CortexCanvas::keyPressEvent(QKeyEvent* event) {
     switch (event->key()) {
     case Qt::Key_Plus:
-    case Qt::Key_Equal: zoomBy(1.25); break;
-    case Qt::Key_Minus: zoomBy(0.8); break;
+    case Qt::Key_Equal:
+        zoomBy(1.25);
+        break;
+    case Qt::Key_Minus:
+        zoomBy(0.8);
+        break;
     case Qt::Key_0:
-    case Qt::Key_F: fitView(); break;
+    case Qt::Key_F:
+        fitView();
+        break;
     case Qt::Key_Space:
         if (auto* v = qobject_cast<CortexMapView*>(parentWidget())) v->togglePlaying();
         break;
-    default: QWidget::keyPressEvent(event); return;
+    default:
+        QWidget::keyPressEvent(event);
+        return;
     }
     event->accept();
 }
@@ -477,7 +514,9 @@ CortexMapView::CortexMapView(StudioDocument* doc, QWidget* parent) : QWidget(par
     connect(doc, &StudioDocument::selectionChanged, this, repaint);
 }
 
-bool CortexMapView::isPlaying() const { return m_timer->isActive(); }
+bool CortexMapView::isPlaying() const {
+    return m_timer->isActive();
+}
 
 void CortexMapView::setPlaying(bool on) {
     if (on == isPlaying()) return;
@@ -505,8 +544,10 @@ void CortexMapView::syncSlider() {
 }
 
 void CortexMapView::updateInfo() {
-    if (m_canvas->mode() == CortexCanvas::Mode::Map) m_info->setText(m_layoutNote);
-    else m_info->setText(m_doc->hasModel() ? tr("%1 nodes").arg(m_doc->model()->vocabSize()) : QString());
+    if (m_canvas->mode() == CortexCanvas::Mode::Map)
+        m_info->setText(m_layoutNote);
+    else
+        m_info->setText(m_doc->hasModel() ? tr("%1 nodes").arg(m_doc->model()->vocabSize()) : QString());
 }
 
 void CortexMapView::startLayout() {
@@ -528,23 +569,29 @@ void CortexMapView::startLayout() {
         if (m_jobs.accept(job)) {
             m_jobs.invalidate();
             m_layout = layout;
-            m_layoutNote = tr("%1 nodes · %2%3").arg(layout.positions.size()).arg(layout.method,
-                layout.fromCache ? tr(" (cached)") : tr(" %1 s").arg(layout.seconds, 0, 'f', 1));
+            m_layoutNote = tr("%1 nodes · %2%3")
+                               .arg(layout.positions.size())
+                               .arg(layout.method,
+                                    layout.fromCache ? tr(" (cached)") : tr(" %1 s").arg(layout.seconds, 0, 'f', 1));
             updateInfo();
             m_canvas->setLayout(std::move(layout.positions));
             Q_EMIT layoutReady();
         }
         m_doc->endViewWork(QStringLiteral("cortex-layout"));
     });
-    watcher->setFuture(QtConcurrent::run(layoutThreadPool(), [model = m_doc->model(), dir = m_cacheDir] { return cortexLayout(*model, dir); }));
+    watcher->setFuture(QtConcurrent::run(
+        layoutThreadPool(), [model = m_doc->model(), dir = m_cacheDir] { return cortexLayout(*model, dir); }));
 }
 
-QSize CortexMapView::exportSize() const { return QSize(900, 640); }
+QSize CortexMapView::exportSize() const {
+    return QSize(900, 640);
+}
 
 void CortexMapView::renderExport(QPainter& painter) {
     painter.fillRect(QRect(QPoint(0, 0), exportSize()), ViewColors::current().background);
     painter.setFont(m_canvas->font());
-    m_canvas->paintTo(painter, QRectF(10, 10, exportSize().width() - kLegendWidth - 20, exportSize().height() - 20), true);
+    m_canvas->paintTo(painter, QRectF(10, 10, exportSize().width() - kLegendWidth - 20, exportSize().height() - 20),
+                      true);
 }
 
 } // namespace brillm::viz

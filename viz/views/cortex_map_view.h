@@ -9,9 +9,9 @@
 // placed greedily by rank and dropped where they would collide, so zooming in shows more.
 // Hover shows token, energy, probability and rank; play/pause animates over the steps.
 
-#include "views/cortex_layout.h"
 #include "common/exportable_view.h"
 #include "studio/job_tracker.h"
+#include "views/cortex_layout.h"
 
 #include <QWidget>
 

@@ -17,8 +17,8 @@
 #include <QPicture>
 #include <QPushButton>
 #include <QScrollArea>
-#include <QToolTip>
 #include <QTextDocument>
+#include <QToolTip>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -59,7 +59,8 @@ std::vector<double> rowOf(const at::Tensor& t, int64_t slot) {
 
 std::vector<double> minus(const std::vector<double>& a, const std::vector<double>& b) {
     std::vector<double> d(a.size());
-    for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+    for (size_t i = 0; i < a.size(); ++i)
+        d[i] = a[i] - b[i];
     return d;
 }
 } // namespace
@@ -106,7 +107,8 @@ EdgeInspector::EdgeInspector(StudioDocument* doc, QWidget* parent) : QWidget(par
         QTextDocument measure;
         measure.setDefaultFont(small);
         measure.setHtml(statisticsHtml(wide));
-        m_stats->setFixedSize(static_cast<int>(std::ceil(measure.idealWidth())) + 8, static_cast<int>(std::ceil(measure.size().height())) + 6);
+        m_stats->setFixedSize(static_cast<int>(std::ceil(measure.idealWidth())) + 8,
+                              static_cast<int>(std::ceil(measure.size().height())) + 6);
         m_stats->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     }
     m_readout = new QLabel;
@@ -211,7 +213,9 @@ void EdgeInspector::inspect(int32_t source, int32_t target) {
     rebuild();
 }
 
-QString EdgeInspector::statisticsText() const { return m_valid ? statisticsHtml(m_params) : QString(); }
+QString EdgeInspector::statisticsText() const {
+    return m_valid ? statisticsHtml(m_params) : QString();
+}
 
 QString EdgeInspector::statisticsHtml(const EdgeParameters& e) {
     auto row = [](const QString& name, const MatrixStats& s) {
@@ -224,8 +228,9 @@ QString EdgeInspector::statisticsHtml(const EdgeParameters& e) {
             .arg(s.max, 0, 'f', 4)
             .arg(s.frobenius, 0, 'f', 4);
     };
-    QString html = QStringLiteral("<table cellspacing=0 cellpadding=2><tr><th></th><th>mean</th><th>std</th><th>min</th>"
-                                  "<th>max</th><th>‖·‖<sub>F</sub></th></tr>");
+    QString html =
+        QStringLiteral("<table cellspacing=0 cellpadding=2><tr><th></th><th>mean</th><th>std</th><th>min</th>"
+                       "<th>max</th><th>‖·‖<sub>F</sub></th></tr>");
     html += row(tr("W (this edge)"), matrixStats(e.weight));
     html += row(tr("W (shared)"), matrixStats(e.sharedWeight));
     html += row(tr("W − W<sub>shared</sub>"), matrixStats(minus(e.weight, e.sharedWeight)));
@@ -276,10 +281,11 @@ void EdgeInspector::rebuild(bool force) {
             .arg(sm.label(m_params.source).toHtmlEscaped(), sm.label(m_params.target).toHtmlEscaped())
             .arg(m_params.source)
             .arg(m_params.target)
-            .arg(m_params.shared ? tr("<span style='color:%1'><b>shared slot 0</b></span> - this pair was never seen in "
-                                      "training, so it uses the one matrix all unseen pairs share")
-                                       .arg(c.shared.name())
-                                 : tr("<b>own slot %1</b> of %2").arg(m_params.slot).arg(sm.model().edges.numSlots() - 1))
+            .arg(m_params.shared
+                     ? tr("<span style='color:%1'><b>shared slot 0</b></span> - this pair was never seen in "
+                          "training, so it uses the one matrix all unseen pairs share")
+                           .arg(c.shared.name())
+                     : tr("<b>own slot %1</b> of %2").arg(m_params.slot).arg(sm.model().edges.numSlots() - 1))
             .arg(m_params.shared ? tr("0 (unseen)") : tr("≥ 1 (the model file keeps no counts)")));
     m_stats->setText(statisticsText());
 
@@ -291,8 +297,8 @@ void EdgeInspector::rebuild(bool force) {
         const std::vector<double>* b;
         bool diverging;
     };
-    const Panel panels[3] = {{tr("W[%1 → %2]").arg(sm.label(m_params.source), sm.label(m_params.target)), &m_params.weight,
-                              &m_params.bias, false},
+    const Panel panels[3] = {{tr("W[%1 → %2]").arg(sm.label(m_params.source), sm.label(m_params.target)),
+                              &m_params.weight, &m_params.bias, false},
                              {tr("W shared (slot 0)"), &m_params.sharedWeight, &m_params.sharedBias, false},
                              {tr("difference"), &diffW, &diffB, true}};
     // Matrices and biases each on their own symmetric range: biases are often ten times the
@@ -316,10 +322,12 @@ void EdgeInspector::rebuild(bool force) {
 
     QCPColorGradient seq;
     seq.clearColorStops();
-    for (int i = 0; i <= 8; ++i) seq.setColorStopAt(i / 8.0, energyColor(i / 8.0));
+    for (int i = 0; i <= 8; ++i)
+        seq.setColorStopAt(i / 8.0, energyColor(i / 8.0));
     QCPColorGradient div;
     div.clearColorStops();
-    for (int i = 0; i <= 10; ++i) div.setColorStopAt(i / 10.0, divergingColor(i / 5.0 - 1.0, isDarkPalette()));
+    for (int i = 0; i <= 10; ++i)
+        div.setColorStopAt(i / 10.0, divergingColor(i / 5.0 - 1.0, isDarkPalette()));
 
     auto styleAxis = [&](QCPAxis* ax) {
         ax->setBasePen(QPen(c.mutedText));
@@ -340,13 +348,15 @@ void EdgeInspector::rebuild(bool force) {
         m_hoverRects.push_back({rect, k, false});
         m_hoverRects.push_back({brect, k, true});
         for (auto* r : {rect, brect})
-            for (auto* ax : r->axes()) styleAxis(ax);
+            for (auto* ax : r->axes())
+                styleAxis(ax);
         rect->axis(QCPAxis::atLeft)->setRangeReversed(true);
         auto* map = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
         map->data()->setSize(d, d);
         map->data()->setRange(QCPRange(0, d - 1), QCPRange(0, d - 1));
         for (int i = 0; i < d; ++i)
-            for (int j = 0; j < d; ++j) map->data()->setCell(j, i, (*pn.w)[static_cast<size_t>(i * d + j)]);
+            for (int j = 0; j < d; ++j)
+                map->data()->setCell(j, i, (*pn.w)[static_cast<size_t>(i * d + j)]);
         map->setInterpolate(false);
         map->setGradient(pn.diverging ? div : seq);
         map->setDataRange(pn.diverging ? QCPRange(-drange, drange) : QCPRange(-range, range));
@@ -361,7 +371,8 @@ void EdgeInspector::rebuild(bool force) {
         bmap->data()->setSize(d, 2);
         bmap->data()->setRange(QCPRange(0, d - 1), QCPRange(-0.25, 0.25));
         for (int j = 0; j < d; ++j)
-            for (int r = 0; r < 2; ++r) bmap->data()->setCell(j, r, (*pn.b)[static_cast<size_t>(j)]);
+            for (int r = 0; r < 2; ++r)
+                bmap->data()->setCell(j, r, (*pn.b)[static_cast<size_t>(j)]);
         bmap->setInterpolate(false);
         bmap->setGradient(pn.diverging ? div : seq);
         bmap->setDataRange(pn.diverging ? QCPRange(-dbrange, dbrange) : QCPRange(-brange, brange));
@@ -417,10 +428,13 @@ void EdgeInspector::onPlotMouseMove(QMouseEvent* event) {
         return;
     }
     m_readout->setText(text);
-    QToolTip::showText(event->globalPosition().toPoint(), text.toHtmlEscaped().replace(QStringLiteral(" · "), QStringLiteral("<br>")), m_plot);
+    QToolTip::showText(event->globalPosition().toPoint(),
+                       text.toHtmlEscaped().replace(QStringLiteral(" · "), QStringLiteral("<br>")), m_plot);
 }
 
-QSize EdgeInspector::exportSize() const { return size().expandedTo(QSize(900, 520)); }
+QSize EdgeInspector::exportSize() const {
+    return size().expandedTo(QSize(900, 520));
+}
 
 void EdgeInspector::renderExport(QPainter& painter) {
     if (m_dirty) rebuild(true);
@@ -429,7 +443,8 @@ void EdgeInspector::renderExport(QPainter& painter) {
     // Header and statistics as text, the plots as vectors.
     QTextDocument header;
     header.setDefaultFont(font());
-    header.setHtml(QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_header->text()));
+    header.setHtml(
+        QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_header->text()));
     header.setTextWidth(size.width() - 16);
     painter.save();
     painter.translate(8, 6);
@@ -438,7 +453,8 @@ void EdgeInspector::renderExport(QPainter& painter) {
     const int top = static_cast<int>(header.size().height()) + 10;
     QTextDocument stats;
     stats.setDefaultFont(font());
-    stats.setHtml(QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_stats->text()));
+    stats.setHtml(
+        QStringLiteral("<div style='color:%1'>%2</div>").arg(ViewColors::current().text.name(), m_stats->text()));
     const int statsH = static_cast<int>(stats.size().height());
     const int plotH = size.height() - top - statsH - 8;
     QPicture picture;

@@ -7,9 +7,9 @@
 #include <qcustomplot.h>
 
 #include <QComboBox>
-#include <QPicture>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPicture>
 #include <QSpinBox>
 #include <QTimer>
 #include <QToolTip>
@@ -39,15 +39,19 @@ HeatmapData buildHeatmap(const StudioModel& model, const Trace& trace, int k) {
 
 double heatmapValue(HeatmapScale scale, const Candidate& c, const std::vector<Candidate>& column) {
     switch (scale) {
-    case HeatmapScale::Energy: return c.energy;
-    case HeatmapScale::MinusBest: return column.empty() ? 0 : c.energy - column.front().energy;
+    case HeatmapScale::Energy:
+        return c.energy;
+    case HeatmapScale::MinusBest:
+        return column.empty() ? 0 : c.energy - column.front().energy;
     case HeatmapScale::PerStep: {
         if (column.empty()) return 0;
         const double top = column.front().energy, low = column.back().energy;
         return top - low > 1e-12 ? (c.energy - low) / (top - low) : 1.0;
     }
-    case HeatmapScale::Probability: return c.probability;
-    case HeatmapScale::Log10Energy: return c.energy > 0 ? std::log10(c.energy) : std::numeric_limits<double>::quiet_NaN();
+    case HeatmapScale::Probability:
+        return c.probability;
+    case HeatmapScale::Log10Energy:
+        return c.energy > 0 ? std::log10(c.energy) : std::numeric_limits<double>::quiet_NaN();
     }
     return c.energy;
 }
@@ -66,7 +70,9 @@ public:
     QFont font;
 
 protected:
-    void applyDefaultAntialiasingHint(QCPPainter* painter) const override { painter->setRenderHint(QPainter::TextAntialiasing); }
+    void applyDefaultAntialiasingHint(QCPPainter* painter) const override {
+        painter->setRenderHint(QPainter::TextAntialiasing);
+    }
     QRect clipRect() const override { return mParentPlot->axisRect()->rect(); }
     void draw(QCPPainter* painter) override {
         drawn.clear();
@@ -101,7 +107,8 @@ namespace {
 QCPColorGradient viridis() {
     QCPColorGradient g;
     g.clearColorStops();
-    for (int i = 0; i <= 8; ++i) g.setColorStopAt(i / 8.0, energyColor(i / 8.0));
+    for (int i = 0; i <= 8; ++i)
+        g.setColorStopAt(i / 8.0, energyColor(i / 8.0));
     g.setNanHandling(QCPColorGradient::nhTransparent);
     return g;
 }
@@ -177,13 +184,21 @@ EnergyHeatmapView::EnergyHeatmapView(StudioDocument* doc, QWidget* parent) : QWi
     rebuild();
 }
 
-void EnergyHeatmapView::setTopK(int k) { m_k->setValue(k); }
+void EnergyHeatmapView::setTopK(int k) {
+    m_k->setValue(k);
+}
 
-void EnergyHeatmapView::setScale(HeatmapScale scale) { m_scaleBox->setCurrentIndex(m_scaleBox->findData(static_cast<int>(scale))); }
+void EnergyHeatmapView::setScale(HeatmapScale scale) {
+    m_scaleBox->setCurrentIndex(m_scaleBox->findData(static_cast<int>(scale)));
+}
 
-HeatmapScale EnergyHeatmapView::scale() const { return static_cast<HeatmapScale>(m_scaleBox->currentData().toInt()); }
+HeatmapScale EnergyHeatmapView::scale() const {
+    return static_cast<HeatmapScale>(m_scaleBox->currentData().toInt());
+}
 
-const std::vector<QRectF>& EnergyHeatmapView::cellLabelRects() const { return m_labels->drawn; }
+const std::vector<QRectF>& EnergyHeatmapView::cellLabelRects() const {
+    return m_labels->drawn;
+}
 
 void EnergyHeatmapView::scheduleRebuild() {
     if (!m_timer->isActive()) m_timer->start();
@@ -252,7 +267,8 @@ void EnergyHeatmapView::rebuild() {
             }
     }
     m_taken->setData(xs, ys, true);
-    m_taken->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(c.selected.lighter(120), 2), Qt::NoBrush, 11));
+    m_taken->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(c.selected.lighter(120), 2), Qt::NoBrush, 11));
 
     // Tick labels: the token taken at every step.
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
@@ -315,18 +331,19 @@ void EnergyHeatmapView::onMouseMove(QMouseEvent* event) {
     const Candidate& c = col[static_cast<size_t>(r)];
     const auto& model = *m_doc->model();
     const auto& st = m_doc->trace().steps[static_cast<size_t>(s)];
-    QToolTip::showText(event->globalPosition().toPoint(),
-                       tr("<b>step %1</b>: %2 → <b>%3</b><br>energy %4<br>probability %5<br>rank %6%7%8<br>colour: %9 = %10")
-                           .arg(s)
-                           .arg(model.label(st.source).toHtmlEscaped(), model.label(c.node).toHtmlEscaped())
-                           .arg(c.energy, 0, 'f', 5)
-                           .arg(c.probability, 0, 'g', 4)
-                           .arg(c.rank)
-                           .arg(c.shared ? tr("<br>shared slot") : tr("<br>own slot"))
-                           .arg(c.taken ? tr("<br><i>taken</i>") : QString())
-                           .arg(m_scaleBox->currentText().toHtmlEscaped())
-                           .arg(heatmapValue(scale(), c, col), 0, 'g', 5),
-                       m_plot);
+    QToolTip::showText(
+        event->globalPosition().toPoint(),
+        tr("<b>step %1</b>: %2 → <b>%3</b><br>energy %4<br>probability %5<br>rank %6%7%8<br>colour: %9 = %10")
+            .arg(s)
+            .arg(model.label(st.source).toHtmlEscaped(), model.label(c.node).toHtmlEscaped())
+            .arg(c.energy, 0, 'f', 5)
+            .arg(c.probability, 0, 'g', 4)
+            .arg(c.rank)
+            .arg(c.shared ? tr("<br>shared slot") : tr("<br>own slot"))
+            .arg(c.taken ? tr("<br><i>taken</i>") : QString())
+            .arg(m_scaleBox->currentText().toHtmlEscaped())
+            .arg(heatmapValue(scale(), c, col), 0, 'g', 5),
+        m_plot);
 }
 
 void EnergyHeatmapView::onMousePress(QMouseEvent* event) {
@@ -334,10 +351,13 @@ void EnergyHeatmapView::onMousePress(QMouseEvent* event) {
     if (!cellAt(event->position(), &s, &r)) return;
     m_doc->selectStep(s);
     const auto& col = m_data.columns[static_cast<size_t>(s)];
-    if (r < static_cast<int>(col.size())) m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(s)].source, col[static_cast<size_t>(r)].node);
+    if (r < static_cast<int>(col.size()))
+        m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(s)].source, col[static_cast<size_t>(r)].node);
 }
 
-QSize EnergyHeatmapView::exportSize() const { return m_plot->size().expandedTo(QSize(640, 420)); }
+QSize EnergyHeatmapView::exportSize() const {
+    return m_plot->size().expandedTo(QSize(640, 420));
+}
 
 void EnergyHeatmapView::renderExport(QPainter& painter) {
     const QSize size = exportSize();

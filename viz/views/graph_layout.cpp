@@ -95,14 +95,16 @@ GraphLayout layoutGraph(const GraphInput& input) {
     auto toQt = [&](pointf p) { return QPointF(p.x - bb.LL.x, top - p.y); };
     out.bounds = QRectF(0, 0, bb.UR.x - bb.LL.x, bb.UR.y - bb.LL.y);
     out.nodeCenters.reserve(nodes.size());
-    for (Agnode_t* n : nodes) out.nodeCenters.push_back(toQt(ND_coord(n)));
+    for (Agnode_t* n : nodes)
+        out.nodeCenters.push_back(toQt(ND_coord(n)));
     out.edgePaths.resize(edges.size());
     for (size_t i = 0; i < edges.size(); ++i) {
         auto& path = out.edgePaths[i];
         const splines* spl = ED_spl(edges[i]);
         if (spl && spl->size > 0 && spl->list[0].size > 0) {
             const bezier& bz = spl->list[0];
-            for (int k = 0; k < bz.size; ++k) path.push_back(toQt(bz.list[k]));
+            for (int k = 0; k < bz.size; ++k)
+                path.push_back(toQt(bz.list[k]));
             if (bz.eflag) path.push_back(toQt(bz.ep)); // the arrow tip
         } else {
             path.push_back(out.nodeCenters[static_cast<size_t>(input.edges[i].from)]);

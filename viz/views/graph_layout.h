@@ -17,7 +17,7 @@ namespace brillm::viz {
 
 struct GraphInput {
     struct Node {
-        QSizeF size;  // in points, fixed: the caller measures its labels with Qt's fonts
+        QSizeF size; // in points, fixed: the caller measures its labels with Qt's fonts
     };
     struct Edge {
         int from = 0, to = 0;
@@ -27,12 +27,12 @@ struct GraphInput {
     std::vector<Edge> edges;
     QString engine = QStringLiteral("dot"); // dot, sfdp, neato, ...
     QString rankdir = QStringLiteral("LR");
-    double nodesep = 0.12, ranksep = 0.5;   // inches
-    bool splines = true;                    // false: straight edges (much faster on big graphs)
+    double nodesep = 0.12, ranksep = 0.5; // inches
+    bool splines = true;                  // false: straight edges (much faster on big graphs)
 };
 
 struct GraphLayout {
-    std::vector<QPointF> nodeCenters;           // [nodes]
+    std::vector<QPointF> nodeCenters;            // [nodes]
     std::vector<std::vector<QPointF>> edgePaths; // [edges] cubic Bézier points (1 + 3k), or a straight line
     QRectF bounds;
     double seconds = 0;

@@ -57,7 +57,8 @@ void SignalPathCanvas::relayout() {
         m_w.push_back(std::clamp(fm.horizontalAdvance(model.label(trace.tokens[i])) + 16, kMinNodeW, kMaxNodeW));
     for (const auto& s : trace.steps) {
         double w = 0;
-        for (const QString& line : edgeLines(s)) w = std::max(w, fms.horizontalAdvance(line));
+        for (const QString& line : edgeLines(s))
+            w = std::max(w, fms.horizontalAdvance(line));
         m_labelW.push_back(w + 8);
     }
     double x = kMargin + (m_w.empty() ? 0 : m_w[0] / 2);
@@ -70,7 +71,9 @@ void SignalPathCanvas::relayout() {
     }
 }
 
-int SignalPathCanvas::height0() const { return static_cast<int>(m_nodeY + kNodeH + 18 + 160 + m_lineH + 10); }
+int SignalPathCanvas::height0() const {
+    return static_cast<int>(m_nodeY + kNodeH + 18 + 160 + m_lineH + 10);
+}
 
 QSize SignalPathCanvas::sizeHint() const {
     if (m_x.empty()) return {2 * kMargin + kSpacing, height0()};
@@ -99,12 +102,15 @@ QRectF SignalPathCanvas::edgeLabelRect(int step) const {
 }
 
 QString SignalPathCanvas::nodeLabel(int token) const {
-    if (!m_doc->hasModel() || !m_doc->hasTrace() || token < 0 || token >= static_cast<int>(m_doc->trace().tokens.size())) return {};
+    if (!m_doc->hasModel() || !m_doc->hasTrace() || token < 0 ||
+        token >= static_cast<int>(m_doc->trace().tokens.size()))
+        return {};
     return m_doc->model()->label(m_doc->trace().tokens[static_cast<size_t>(token)]);
 }
 
 QString SignalPathCanvas::nodeText(int token) const {
-    return QFontMetrics(font()).elidedText(nodeLabel(token), Qt::ElideRight, static_cast<int>(nodeRect(token).width()) - 8);
+    return QFontMetrics(font()).elidedText(nodeLabel(token), Qt::ElideRight,
+                                           static_cast<int>(nodeRect(token).width()) - 8);
 }
 
 QString SignalPathCanvas::legendText() const {
@@ -112,7 +118,9 @@ QString SignalPathCanvas::legendText() const {
     const int selected = m_doc->shownStep();
     if (!m_doc->hasTrace()) return text;
     if (selected >= 1 && selected < static_cast<int>(m_doc->trace().steps.size()) && m_doc->selectedStep() == selected)
-        text += tr("  ·  arcs: mixing weights of step %1's input over the outputs of edges 0..%2").arg(selected).arg(selected - 1);
+        text += tr("  ·  arcs: mixing weights of step %1's input over the outputs of edges 0..%2")
+                    .arg(selected)
+                    .arg(selected - 1);
     else if (selected == 0)
         text += tr("  ·  step 0 starts from the initial signal GELU(1/d + node bias + PE[0]): nothing to mix");
     return text;
@@ -132,8 +140,8 @@ int SignalPathCanvas::edgeAt(QPoint pos) const {
     for (int i = 0; i < steps; ++i) {
         const double x0 = nodeRect(i).right() + 1, x1 = nodeRect(i + 1).left() - 1;
         const QRectF labels = edgeLabelRect(i);
-        if (pos.x() >= std::min(x0, labels.left()) && pos.x() <= std::max(x1, labels.right()) && pos.y() > labels.top() - 2 &&
-            pos.y() < m_nodeY + kNodeH + 4)
+        if (pos.x() >= std::min(x0, labels.left()) && pos.x() <= std::max(x1, labels.right()) &&
+            pos.y() > labels.top() - 2 && pos.y() < m_nodeY + kNodeH + 4)
             return i;
     }
     return -1;
@@ -166,7 +174,9 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip, bool withLegend) 
     const QFont small = smallFont(p.font());
     const QFontMetrics fms(small);
 
-    auto visible = [&](double x0, double x1) { return x1 >= clip.left() - 2 * kMaxNodeW && x0 <= clip.right() + 2 * kMaxNodeW; };
+    auto visible = [&](double x0, double x1) {
+        return x1 >= clip.left() - 2 * kMaxNodeW && x0 <= clip.right() + 2 * kMaxNodeW;
+    };
 
     // Mixing weights of the selected step: arcs from each earlier edge's midpoint to this edge's.
     // Only for a step the user selected: while a completion streams in, the arcs would be redrawn
@@ -242,7 +252,8 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip, bool withLegend) 
         const QStringList lines = edgeLines(s);
         for (int k = 0; k < 4; ++k) {
             p.setPen(k == 0 ? c.text : k == 3 && s.shared ? c.shared : c.mutedText);
-            p.drawText(QRectF(block.left(), block.top() + k * m_lineH, block.width(), m_lineH), Qt::AlignCenter, lines[k]);
+            p.drawText(QRectF(block.left(), block.top() + k * m_lineH, block.width(), m_lineH), Qt::AlignCenter,
+                       lines[k]);
         }
     }
 
@@ -262,8 +273,9 @@ void SignalPathCanvas::paintTo(QPainter& p, const QRect& clip, bool withLegend) 
         p.setBrush(fill);
         p.drawRoundedRect(r, 6, 6);
         p.setPen(c.text);
-        p.drawText(r, Qt::AlignCenter, fm.elidedText(model.label(trace.tokens[static_cast<size_t>(i)]), Qt::ElideRight,
-                                                     static_cast<int>(r.width()) - 8));
+        p.drawText(r, Qt::AlignCenter,
+                   fm.elidedText(model.label(trace.tokens[static_cast<size_t>(i)]), Qt::ElideRight,
+                                 static_cast<int>(r.width()) - 8));
         QFont tiny = p.font();
         tiny.setPointSizeF(std::max(6.0, tiny.pointSizeF() * 0.75));
         p.setFont(tiny);
@@ -341,17 +353,18 @@ bool SignalPathCanvas::event(QEvent* event) {
         }
         if (e >= 0) {
             const auto& s = m_doc->trace().steps[static_cast<size_t>(e)];
-            QToolTip::showText(he->globalPos(),
-                               tr("<b>%1 → %2</b><br>energy %3<br>probability %4<br>rank %5 of %6<br>%7<br>best: %8 (%9)")
-                                   .arg(model.label(s.source).toHtmlEscaped(), model.label(s.target).toHtmlEscaped())
-                                   .arg(s.energy, 0, 'f', 5)
-                                   .arg(s.probability, 0, 'g', 5)
-                                   .arg(s.rank)
-                                   .arg(s.candidates)
-                                   .arg(s.shared ? tr("shared slot 0") : tr("own slot %1").arg(s.slot))
-                                   .arg(model.label(s.best).toHtmlEscaped())
-                                   .arg(s.bestEnergy, 0, 'f', 4),
-                               this);
+            QToolTip::showText(
+                he->globalPos(),
+                tr("<b>%1 → %2</b><br>energy %3<br>probability %4<br>rank %5 of %6<br>%7<br>best: %8 (%9)")
+                    .arg(model.label(s.source).toHtmlEscaped(), model.label(s.target).toHtmlEscaped())
+                    .arg(s.energy, 0, 'f', 5)
+                    .arg(s.probability, 0, 'g', 5)
+                    .arg(s.rank)
+                    .arg(s.candidates)
+                    .arg(s.shared ? tr("shared slot 0") : tr("own slot %1").arg(s.slot))
+                    .arg(model.label(s.best).toHtmlEscaped())
+                    .arg(s.bestEnergy, 0, 'f', 4),
+                this);
             return true;
         }
         QToolTip::hideText();
@@ -407,7 +420,9 @@ void SignalPathView::setHighlightedPositions(const PositionHighlights& positions
     m_canvas->setHighlights(m_canvas->highlightedEdges(), positions);
 }
 
-void SignalPathView::clearHighlights() { m_canvas->setHighlights({}, {}); }
+void SignalPathView::clearHighlights() {
+    m_canvas->setHighlights({}, {});
+}
 
 void SignalPathView::refresh() {
     m_canvas->relayout();
@@ -427,7 +442,9 @@ void SignalPathView::scrollToSelection() {
         h->setValue(static_cast<int>(std::clamp((x0 + x1) / 2 - view / 2.0, 0.0, static_cast<double>(h->maximum()))));
 }
 
-QSize SignalPathView::exportSize() const { return m_canvas->sizeHint(); }
+QSize SignalPathView::exportSize() const {
+    return m_canvas->sizeHint();
+}
 
 void SignalPathView::renderExport(QPainter& painter) {
     m_canvas->relayout();

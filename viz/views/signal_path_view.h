@@ -7,8 +7,8 @@
 // tooltip) and every gap as wide as its edge's labels, so labels never cover nodes or each
 // other. The legend stays above the scrolling path.
 
-#include "tracing/blame_highlight.h"
 #include "common/exportable_view.h"
+#include "tracing/blame_highlight.h"
 
 #include <QScrollArea>
 

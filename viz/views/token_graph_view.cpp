@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "views/token_graph_view.h"
 
-#include "views/graph_layout.h"
 #include "common/palette.h"
 #include "studio/studio_document.h"
 #include "tracing/trace_models.h"
+#include "views/graph_layout.h"
 
 #include <QFutureWatcher>
 #include <QGraphicsItem>
@@ -122,8 +122,10 @@ public:
     void setHighlighted(bool on) {
         if (on == m_highlighted) return;
         m_highlighted = on;
-        for (auto* e : in) e->setHighlighted(on);
-        for (auto* e : out) e->setHighlighted(on);
+        for (auto* e : in)
+            e->setHighlighted(on);
+        for (auto* e : out)
+            e->setHighlighted(on);
         update();
     }
     void setMark(bool selected, bool found) {
@@ -266,7 +268,9 @@ void GraphCanvas::zoomToFit() {
         return;
     }
     // Wider than the view: the focus point (the step in view), else the start of the path.
-    const QPointF focus = m_hasFocus && bounds.contains(m_focus) ? m_focus : QPointF(bounds.left() + view.width() / s / 2, bounds.center().y());
+    const QPointF focus = m_hasFocus && bounds.contains(m_focus)
+                              ? m_focus
+                              : QPointF(bounds.left() + view.width() / s / 2, bounds.center().y());
     centerOn(QPointF(focus.x(), bounds.height() * s <= view.height() ? bounds.center().y() : focus.y()));
 }
 
@@ -314,7 +318,8 @@ TokenGraphView::TokenGraphView(StudioDocument* doc, QWidget* parent) : QWidget(p
     fit->setToolTip(tr("Zoom to fit (F)"));
     auto* zin = new QPushButton(QStringLiteral("+"));
     auto* zout = new QPushButton(QStringLiteral("−"));
-    for (auto* b : {zin, zout}) b->setFixedWidth(30);
+    for (auto* b : {zin, zout})
+        b->setFixedWidth(30);
     m_info = new QLabel;
     auto* bar = new QHBoxLayout;
     bar->addWidget(m_k);
@@ -353,14 +358,18 @@ TokenGraphView::TokenGraphView(StudioDocument* doc, QWidget* parent) : QWidget(p
     connect(doc, &StudioDocument::selectionChanged, this, &TokenGraphView::updateSelection);
 }
 
-void TokenGraphView::nodeClicked(int step) { m_doc->selectStep(std::max(0, step)); }
+void TokenGraphView::nodeClicked(int step) {
+    m_doc->selectStep(std::max(0, step));
+}
 
 void TokenGraphView::inspectCandidate(int step, int32_t token) {
     if (step >= 0 && step < static_cast<int>(m_doc->trace().steps.size()))
         m_doc->inspectEdge(m_doc->trace().steps[static_cast<size_t>(step)].source, token);
 }
 
-void TokenGraphView::setTopK(int k) { m_k->setValue(k); }
+void TokenGraphView::setTopK(int k) {
+    m_k->setValue(k);
+}
 
 void TokenGraphView::scheduleLayout() {
     if (!m_timer->isActive()) m_timer->start();
@@ -398,7 +407,8 @@ void TokenGraphView::startLayout() {
         }
         m_doc->endViewWork(QStringLiteral("token-graph"));
     });
-    watcher->setFuture(QtConcurrent::run(layoutThreadPool(), [input = std::move(input)] { return layoutGraph(input); }));
+    watcher->setFuture(
+        QtConcurrent::run(layoutThreadPool(), [input = std::move(input)] { return layoutGraph(input); }));
 }
 
 void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLayout& layout) {
@@ -427,7 +437,8 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
             if (nb == 2) {
                 path.lineTo(pts[1]);
             } else {
-                for (size_t k = 1; k + 2 < nb; k += 3) path.cubicTo(pts[k], pts[k + 1], pts[k + 2]);
+                for (size_t k = 1; k + 2 < nb; k += 3)
+                    path.cubicTo(pts[k], pts[k + 1], pts[k + 2]);
             }
             tip = hasTip ? pts.back() : pts[nb - 1];
             tipFrom = hasTip ? pts[nb - 1] : pts[nb - 2];
@@ -451,7 +462,8 @@ void TokenGraphView::applyLayout(quint64, const TokenGraph& graph, const GraphLa
         const QSizeF size(std::max(22.0, fm.horizontalAdvance(n.label) + 12), fm.height() + 8);
         const QPointF ctr = layout.nodeCenters[i];
         const QColor col = n.kind == 0 ? c.prompt : n.kind == 1 ? c.generated : n.kind == 2 ? c.forced : c.mutedText;
-        auto* item = new GraphNodeItem(this, static_cast<int>(i), n, QRectF(ctr - QPointF(size.width() / 2, size.height() / 2), size), col);
+        auto* item = new GraphNodeItem(this, static_cast<int>(i), n,
+                                       QRectF(ctr - QPointF(size.width() / 2, size.height() / 2), size), col);
         m_scene->addItem(item);
         m_nodes.push_back(item);
     }
@@ -476,7 +488,8 @@ void TokenGraphView::updateSelection() {
     const int step = m_doc->shownStep();
     for (auto* n : m_nodes) {
         const auto& nd = n->node();
-        const bool sel = step >= 0 && (nd.kind == 3 ? nd.step == step : (nd.position == step || nd.position == step + 1));
+        const bool sel =
+            step >= 0 && (nd.kind == 3 ? nd.step == step : (nd.position == step || nd.position == step + 1));
         n->setMark(sel, false);
         if (nd.kind != 3 && nd.position == std::max(0, step)) m_view->setFitFocus(n->sceneBoundingRect().center());
     }
@@ -494,7 +507,8 @@ QString TokenGraphView::nodeToolTip(int i) const {
 
 int TokenGraphView::highlightedEdgeCount() const {
     int n = 0;
-    for (auto* e : m_edges) n += e->highlighted() ? 1 : 0;
+    for (auto* e : m_edges)
+        n += e->highlighted() ? 1 : 0;
     return n;
 }
 
@@ -506,7 +520,8 @@ void TokenGraphView::setHighlightedEdges(const EdgeHighlights& edges) {
 void TokenGraphView::applyBlame() {
     for (size_t i = 0; i < m_edges.size() && i < m_graph.edges.size(); ++i) {
         const auto& e = m_graph.edges[i];
-        const int32_t s = m_graph.nodes[static_cast<size_t>(e.from)].token, t = m_graph.nodes[static_cast<size_t>(e.to)].token;
+        const int32_t s = m_graph.nodes[static_cast<size_t>(e.from)].token,
+                      t = m_graph.nodes[static_cast<size_t>(e.to)].token;
         double w = 0;
         for (const auto& h : m_blame)
             if (h.source == s && h.target == t) {
@@ -520,7 +535,8 @@ void TokenGraphView::applyBlame() {
 
 int TokenGraphView::blamedEdgeCount() const {
     int n = 0;
-    for (auto* e : m_edges) n += e->blame() != 0 ? 1 : 0;
+    for (auto* e : m_edges)
+        n += e->blame() != 0 ? 1 : 0;
     return n;
 }
 
@@ -541,7 +557,8 @@ bool TokenGraphView::search(const QString& text) {
         const int i = (m_searchFrom + k) % n;
         if (m_nodes[static_cast<size_t>(i)]->node().label.contains(text, Qt::CaseInsensitive)) {
             m_searchFrom = i + 1;
-            for (auto* item : m_nodes) item->setMark(false, false);
+            for (auto* item : m_nodes)
+                item->setMark(false, false);
             auto* item = m_nodes[static_cast<size_t>(i)];
             item->setMark(false, true);
             if (m_view->transform().m11() < 0.8) m_view->setTransform(QTransform::fromScale(1, 1));

@@ -6,10 +6,10 @@
 // out-edges, edge width by energy. Labels are hidden when zoomed out and tiny items are not
 // drawn, so thousands of items stay fluid.
 
-#include "tracing/blame_highlight.h"
 #include "common/exportable_view.h"
-#include "views/graph_layout.h"
 #include "studio/job_tracker.h"
+#include "tracing/blame_highlight.h"
+#include "views/graph_layout.h"
 
 #include <QGraphicsView>
 #include <QPointer>
@@ -33,8 +33,8 @@ class GraphEdgeItem;
 struct TokenGraph {
     struct Node {
         int32_t token = 0;
-        int kind = 0;   // 0 prompt, 1 generated, 2 picked by hand, 3 candidate
-        int step = -1;  // the step that produced it (-1 for the first token)
+        int kind = 0;  // 0 prompt, 1 generated, 2 picked by hand, 3 candidate
+        int step = -1; // the step that produced it (-1 for the first token)
         int position = 0;
         double energy = 0;
         double probability = 0;
@@ -63,7 +63,10 @@ public:
     // fitted to the height and scrolls horizontally, showing the focus point (setFitFocus).
     void zoomToFit();
     void zoomBy(double factor);
-    void setFitFocus(QPointF scenePos) { m_focus = scenePos; m_hasFocus = true; }
+    void setFitFocus(QPointF scenePos) {
+        m_focus = scenePos;
+        m_hasFocus = true;
+    }
     static constexpr double kMinReadableScale = 0.8;
 
 protected:

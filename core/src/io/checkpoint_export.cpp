@@ -3,8 +3,8 @@
 
 #include "io/detail/checkpoint_chunks.h"
 
-#include "brillm/io/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "io/detail/torch_pickle_writer.h"
 #include "io/detail/torch_zip_writer.h"
 

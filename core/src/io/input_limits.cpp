@@ -17,15 +17,18 @@ std::string jsonDepthProblem(std::string_view text, size_t maxDepth) {
     for (size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         if (inString) {
-            if (c == '\\') ++i; // the escaped character cannot end the string
-            else if (c == '"') inString = false;
+            if (c == '\\')
+                ++i; // the escaped character cannot end the string
+            else if (c == '"')
+                inString = false;
             continue;
         }
         if (c == '"') {
             inString = true;
         } else if (c == '[' || c == '{') {
             if (++depth > maxDepth)
-                return "JSON nests deeper than " + std::to_string(maxDepth) + " levels (at byte " + std::to_string(i) + ")";
+                return "JSON nests deeper than " + std::to_string(maxDepth) + " levels (at byte " + std::to_string(i) +
+                       ")";
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
         }

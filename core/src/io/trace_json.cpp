@@ -8,11 +8,14 @@
 namespace brillm {
 
 namespace {
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json number(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 nlohmann::json numbers(const std::vector<double>& v) {
     nlohmann::json a = nlohmann::json::array();
-    for (double x : v) a.push_back(number(x));
+    for (double x : v)
+        a.push_back(number(x));
     return a;
 }
 
@@ -39,12 +42,9 @@ std::string traceToJson(const Trace& trace, const Model& model, const DecodeOpti
     const auto token = [&](int32_t n) { return c.codec ? c.codec->nodeToken(n) : std::to_string(n); };
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : trace.steps) {
-        nlohmann::json step = {{"index", s.index},
-                               {"generated", s.generated},
-                               {"source", s.source},
-                               {"target", s.target},
-                               {"source_token", token(s.source)},
-                               {"target_token", token(s.target)}};
+        nlohmann::json step = {
+            {"index", s.index},   {"generated", s.generated},        {"source", s.source},
+            {"target", s.target}, {"source_token", token(s.source)}, {"target_token", token(s.target)}};
         if (c.codec) {
             step["source_text"] = c.codec->nodeText(s.source);
             step["target_text"] = c.codec->nodeText(s.target);
@@ -69,7 +69,8 @@ std::string traceToJson(const Trace& trace, const Model& model, const DecodeOpti
         steps.push_back(std::move(step));
     }
     nlohmann::json strings = nlohmann::json::array();
-    for (int32_t t : trace.tokens) strings.push_back(token(t));
+    for (int32_t t : trace.tokens)
+        strings.push_back(token(t));
     std::string text;
     if (c.codec) {
         text = c.codec->decode(trace.tokens);
@@ -80,7 +81,8 @@ std::string traceToJson(const Trace& trace, const Model& model, const DecodeOpti
         }
     }
     nlohmann::json edits = nlohmann::json::array();
-    for (const auto& e : c.edits) edits.push_back(editJson(e, c.codec));
+    for (const auto& e : c.edits)
+        edits.push_back(editJson(e, c.codec));
     nlohmann::json root = {{"format", "brillm-trace"}, {"version", 1}};
     if (!c.modelPath.empty()) root["model"] = c.modelPath;
     root.update({{"vocab_size", model.vocabSize()},

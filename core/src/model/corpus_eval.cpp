@@ -2,9 +2,9 @@
 #include "brillm/model/corpus_eval.h"
 #include "brillm/util/parallel.h"
 
-#include "brillm/text/corpus_sequences.h"
 #include "brillm/error.h"
 #include "brillm/model/loss.h"
+#include "brillm/text/corpus_sequences.h"
 #include "brillm/text/text_codec.h"
 
 #include <algorithm>

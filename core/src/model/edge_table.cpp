@@ -16,8 +16,8 @@ void checkVocab(int64_t vocabSize) {
 }
 
 // Counting sort of pairs by source into CSR, then sort each (short) row by target.
-EdgeTable buildCsr(int64_t vocabSize, std::span<const std::pair<int32_t, int32_t>> pairs,
-                   std::vector<int64_t>& rowPtr, std::vector<int32_t>& targets) {
+EdgeTable buildCsr(int64_t vocabSize, std::span<const std::pair<int32_t, int32_t>> pairs, std::vector<int64_t>& rowPtr,
+                   std::vector<int32_t>& targets) {
     rowPtr.assign(static_cast<size_t>(vocabSize) + 1, 0);
     for (const auto& [s, t] : pairs) {
         if (s < 0 || s >= vocabSize || t < 0 || t >= vocabSize)
@@ -25,17 +25,18 @@ EdgeTable buildCsr(int64_t vocabSize, std::span<const std::pair<int32_t, int32_t
                              ") outside the vocabulary of " + std::to_string(vocabSize) + " nodes");
         ++rowPtr[static_cast<size_t>(s) + 1];
     }
-    for (size_t i = 1; i < rowPtr.size(); ++i) rowPtr[i] += rowPtr[i - 1];
+    for (size_t i = 1; i < rowPtr.size(); ++i)
+        rowPtr[i] += rowPtr[i - 1];
     targets.assign(pairs.size(), 0);
     std::vector<int64_t> fill(rowPtr.begin(), rowPtr.end() - 1);
-    for (const auto& [s, t] : pairs) targets[static_cast<size_t>(fill[static_cast<size_t>(s)]++)] = t;
+    for (const auto& [s, t] : pairs)
+        targets[static_cast<size_t>(fill[static_cast<size_t>(s)]++)] = t;
     for (int64_t s = 0; s < vocabSize; ++s) {
         auto b = targets.begin() + rowPtr[static_cast<size_t>(s)];
         auto e = targets.begin() + rowPtr[static_cast<size_t>(s) + 1];
         std::sort(b, e);
         if (auto dup = std::adjacent_find(b, e); dup != e)
-            throw ShapeError("edge table: pair (" + std::to_string(s) + ", " + std::to_string(*dup) +
-                             ") listed twice");
+            throw ShapeError("edge table: pair (" + std::to_string(s) + ", " + std::to_string(*dup) + ") listed twice");
     }
     return EdgeTable::fromCsr(vocabSize, std::move(rowPtr), std::move(targets));
 }
@@ -59,8 +60,7 @@ EdgeTable EdgeTable::fromCsr(int64_t vocabSize, std::vector<int64_t> rowPtr, std
                 throw ShapeError("edge table: target " + std::to_string(t) + " of source " + std::to_string(s) +
                                  " outside the vocabulary of " + std::to_string(vocabSize) + " nodes");
             if (k > b && targets[static_cast<size_t>(k) - 1] >= t)
-                throw ShapeError("edge table: targets of source " + std::to_string(s) +
-                                 " are not strictly increasing");
+                throw ShapeError("edge table: targets of source " + std::to_string(s) + " are not strictly increasing");
         }
     }
     EdgeTable table;
@@ -92,8 +92,8 @@ EdgeTable EdgeTable::fromCounts(int64_t vocabSize, std::span<const BigramCount> 
 EdgeTable EdgeTable::fromReferenceZeroLists(int64_t vocabSize, const std::vector<std::vector<int32_t>>& zeroListed) {
     checkVocab(vocabSize);
     if (static_cast<int64_t>(zeroListed.size()) != vocabSize)
-        throw ShapeError("edge table: zero lists cover " + std::to_string(zeroListed.size()) +
-                         " sources, expected " + std::to_string(vocabSize));
+        throw ShapeError("edge table: zero lists cover " + std::to_string(zeroListed.size()) + " sources, expected " +
+                         std::to_string(vocabSize));
     std::vector<int64_t> rowPtr(static_cast<size_t>(vocabSize) + 1, 0);
     std::vector<int32_t> targets;
     std::vector<uint8_t> zero(static_cast<size_t>(vocabSize), 0);
@@ -107,7 +107,8 @@ EdgeTable EdgeTable::fromReferenceZeroLists(int64_t vocabSize, const std::vector
         }
         for (int32_t t = 0; t < vocabSize; ++t)
             if (!zero[static_cast<size_t>(t)]) targets.push_back(t);
-        for (int32_t t : list) zero[static_cast<size_t>(t)] = 0;
+        for (int32_t t : list)
+            zero[static_cast<size_t>(t)] = 0;
         rowPtr[static_cast<size_t>(s) + 1] = static_cast<int64_t>(targets.size());
     }
     EdgeTable table;
@@ -121,8 +122,10 @@ EdgeTable EdgeTable::dense(int64_t vocabSize) {
     checkVocab(vocabSize);
     std::vector<int64_t> rowPtr(static_cast<size_t>(vocabSize) + 1);
     std::vector<int32_t> targets(static_cast<size_t>(vocabSize * vocabSize));
-    for (int64_t s = 0; s <= vocabSize; ++s) rowPtr[static_cast<size_t>(s)] = s * vocabSize;
-    for (size_t k = 0; k < targets.size(); ++k) targets[k] = static_cast<int32_t>(k % static_cast<size_t>(vocabSize));
+    for (int64_t s = 0; s <= vocabSize; ++s)
+        rowPtr[static_cast<size_t>(s)] = s * vocabSize;
+    for (size_t k = 0; k < targets.size(); ++k)
+        targets[k] = static_cast<int32_t>(k % static_cast<size_t>(vocabSize));
     EdgeTable table;
     table.m_vocabSize = vocabSize;
     table.m_rowPtr = std::move(rowPtr);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/model/model_edit.h"
 
-#include "brillm/io/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "brillm/io/input_limits.h"
 
 #include <ATen/ATen.h>
@@ -34,7 +34,8 @@ constexpr KindName kKinds[] = {{EditKind::KnockoutEdge, "knockout_edge"},
                                {EditKind::ZeroEdge, "zero_edge"}};
 
 std::string nameOf(int32_t id, const std::vector<std::string>* names) {
-    if (names && id >= 0 && static_cast<size_t>(id) < names->size()) return "'" + (*names)[static_cast<size_t>(id)] + "'";
+    if (names && id >= 0 && static_cast<size_t>(id) < names->size())
+        return "'" + (*names)[static_cast<size_t>(id)] + "'";
     return std::to_string(id);
 }
 
@@ -57,7 +58,8 @@ template <class F> void forEachPair(const ModelEdit& e, int64_t V, F&& f) {
         f(e.source, e.target);
         return;
     }
-    for (int32_t t = 0; t < V; ++t) f(e.source, t);
+    for (int32_t t = 0; t < V; ++t)
+        f(e.source, t);
     for (int32_t s = 0; s < V; ++s)
         if (s != e.source) f(s, e.source);
 }
@@ -82,15 +84,19 @@ EditKind editKindFromString(const std::string& text) {
 std::string ModelEdit::describe(const std::vector<std::string>* names) const {
     const auto edge = nameOf(source, names) + " -> " + nameOf(target, names);
     switch (kind) {
-    case EditKind::KnockoutEdge: return "knock out " + edge;
-    case EditKind::KnockoutNode: return "knock out node " + nameOf(source, names);
+    case EditKind::KnockoutEdge:
+        return "knock out " + edge;
+    case EditKind::KnockoutNode:
+        return "knock out node " + nameOf(source, names);
     case EditKind::ScaleEdge: {
         std::ostringstream f;
         f << factor;
         return "scale " + edge + " by " + f.str();
     }
-    case EditKind::SwapShared: return "swap " + edge + " with the shared matrix";
-    case EditKind::ZeroEdge: return "zero " + edge;
+    case EditKind::SwapShared:
+        return "swap " + edge + " with the shared matrix";
+    case EditKind::ZeroEdge:
+        return "zero " + edge;
     }
     return "unknown edit";
 }
@@ -156,7 +162,8 @@ Model applyEdits(const Model& model, const std::vector<ModelEdit>& edits) {
             auto k = static_cast<size_t>(rowPtr[static_cast<size_t>(s)]);
             const auto end = static_cast<size_t>(rowPtr[static_cast<size_t>(s) + 1]);
             while (k < end || (a < added.size() && added[a].first == s)) {
-                const bool takeOwn = k < end && (a >= added.size() || added[a].first != s || targets[k] < added[a].second);
+                const bool takeOwn =
+                    k < end && (a >= added.size() || added[a].first != s || targets[k] < added[a].second);
                 if (takeOwn) {
                     newTargets.push_back(targets[k]);
                     fromSlot.push_back(static_cast<int64_t>(k) + 1);
@@ -258,7 +265,8 @@ ModelPatch patchFromJson(const std::string& text, const std::string& sourceName)
     for (const auto& j : root["edits"]) {
         ++index;
         const auto where = "edit " + std::to_string(index);
-        if (!j.is_object() || !j.contains("op") || !j["op"].is_string()) fail(where + ": expected an object with \"op\"");
+        if (!j.is_object() || !j.contains("op") || !j["op"].is_string())
+            fail(where + ": expected an object with \"op\"");
         ModelEdit e;
         try {
             e.kind = editKindFromString(j["op"].get<std::string>());
@@ -308,7 +316,8 @@ void savePatch(const ModelPatch& patch, const std::filesystem::path& path) {
 
 ModelPatch loadPatch(const std::filesystem::path& path) {
     std::string text, error;
-    if (!readRegularFile(path, text, error)) throw InputError("cannot read the patch file " + path.string() + ": " + error);
+    if (!readRegularFile(path, text, error))
+        throw InputError("cannot read the patch file " + path.string() + ": " + error);
     return patchFromJson(text, path.string());
 }
 

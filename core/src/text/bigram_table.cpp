@@ -2,9 +2,9 @@
 #include "brillm/text/bigram_table.h"
 
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/text/vocabulary.h"
-#include "brillm/io/checkpoint_writer.h"
 #include "text/frequency_json.h"
 #include "text/tokenizer_json.h"
 
@@ -182,9 +182,10 @@ void BigramTable::saveJson(const std::filesystem::path& path, const NodeVocabula
 }
 BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& nodes, const std::string& sourceName) {
     std::vector<BigramCount> counts;
-    const auto h = detail::readFrequencyJson(text, nodes, {}, [&](int32_t source, int32_t target, detail::FrequencyCount c) {
-        counts.push_back({source, target, c.integer});
-    });
+    const auto h =
+        detail::readFrequencyJson(text, nodes, {}, [&](int32_t source, int32_t target, detail::FrequencyCount c) {
+            counts.push_back({source, target, c.integer});
+        });
     if (!h.syntaxError.empty()) {
         std::string what = h.syntaxError;
         if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
@@ -196,7 +197,8 @@ BigramTable BigramTable::parseJson(std::string_view text, const NodeVocabulary& 
 
 BigramTable BigramTable::loadJson(const std::filesystem::path& path, const NodeVocabulary& nodes) {
     std::string text, error;
-    if (!readRegularFile(path, text, error)) throw InputError("cannot read bigram table " + path.string() + ": " + error);
+    if (!readRegularFile(path, text, error))
+        throw InputError("cannot read bigram table " + path.string() + ": " + error);
     return parseJson(text, nodes, path.string());
 }
 
@@ -220,7 +222,8 @@ BigramTable BigramTable::loadBinary(const std::filesystem::path& path) {
     std::string data;
     const std::string name = path.string();
     std::string error;
-    if (!readRegularFile(path, data, error, SIZE_MAX)) throw InputError("cannot read bigram table " + name + ": " + error);
+    if (!readRegularFile(path, data, error, SIZE_MAX))
+        throw InputError("cannot read bigram table " + name + ": " + error);
     constexpr size_t kHeader = 8 + 4 + 4 + 8 + 8 + 8;
     if (data.size() < kHeader + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
         throw InputError(name + ": not a BriLLM binary bigram table (expected the magic \"BRLMBGRM\")");

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/bpe_tokenizer.h"
 
-#include "brillm/text/bpe_pretokenizer.h"
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
+#include "brillm/text/bpe_pretokenizer.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/bpe_trainer.h"
 
-#include "brillm/text/bpe_pretokenizer.h"
 #include "brillm/error.h"
-#include "brillm/text/unicode.h"
 #include "brillm/io/checkpoint_writer.h"
+#include "brillm/text/bpe_pretokenizer.h"
+#include "brillm/text/unicode.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/corpus_sequences.h"
 
-#include "brillm/text/corpus_reader.h"
 #include "brillm/error.h"
+#include "brillm/text/corpus_reader.h"
 
 #include <algorithm>
 #include <string>
@@ -27,7 +27,8 @@ std::vector<PaddedSequence> makeSequences(std::span<const int32_t> ids, int64_t 
 }
 
 std::vector<std::pair<size_t, size_t>> overlappingWindows(size_t count, int64_t maxLength) {
-    if (maxLength < 2) throw InputError("a window needs at least two tokens, got a length of " + std::to_string(maxLength));
+    if (maxLength < 2)
+        throw InputError("a window needs at least two tokens, got a length of " + std::to_string(maxLength));
     std::vector<std::pair<size_t, size_t>> out;
     const auto L = static_cast<size_t>(maxLength);
     for (size_t start = 0; start + 1 < count; start += L - 1) {
@@ -43,7 +44,8 @@ std::vector<std::string> readParagraphs(const std::filesystem::path& file) {
     forEachLine({file}, CorpusOptions{}, [&](std::string_view line) { lines.emplace_back(line); });
     size_t blank = 0, nonBlank = 0;
     const auto isBlank = [](const std::string& l) { return l.find_first_not_of(" \t\r") == std::string::npos; };
-    for (const auto& l : lines) (isBlank(l) ? blank : nonBlank)++;
+    for (const auto& l : lines)
+        (isBlank(l) ? blank : nonBlank)++;
     std::vector<std::string> out;
     const bool join = blank > 0 && nonBlank > 2 * blank;
     std::string cur;

@@ -79,9 +79,9 @@ private:
         else if (m_depth == 1)
             m_out.problem = "the entry of " + name(m_source) + " is " + what + ", expected an object {target: count}";
         else
-            m_out.problem = "the count of " + name(m_source) + " -> " + name(m_target) + " is " + what +
-                            (m_rules.allowFractional ? ", expected a non-negative number"
-                                                     : ", expected a non-negative integer");
+            m_out.problem =
+                "the count of " + name(m_source) + " -> " + name(m_target) + " is " + what +
+                (m_rules.allowFractional ? ", expected a non-negative number" : ", expected a non-negative integer");
         return false;
     }
 
@@ -96,7 +96,8 @@ private:
 
 } // namespace
 
-FrequencyJsonResult readFrequencyJson(std::string_view text, const NodeVocabulary& nodes, const FrequencyJsonRules& rules,
+FrequencyJsonResult readFrequencyJson(std::string_view text, const NodeVocabulary& nodes,
+                                      const FrequencyJsonRules& rules,
                                       const std::function<void(int32_t, int32_t, FrequencyCount)>& onPair) {
     FrequencyJsonResult out;
     FrequencyHandler h(nodes, rules, onPair, out);

@@ -34,7 +34,8 @@ struct FrequencyJsonResult {
 };
 
 // Calls onPair(source, target, count) for each listed pair of known tokens, in file order.
-FrequencyJsonResult readFrequencyJson(std::string_view text, const NodeVocabulary& nodes, const FrequencyJsonRules& rules,
+FrequencyJsonResult readFrequencyJson(std::string_view text, const NodeVocabulary& nodes,
+                                      const FrequencyJsonRules& rules,
                                       const std::function<void(int32_t, int32_t, FrequencyCount)>& onPair);
 
 } // namespace brillm::detail

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/text_codec.h"
 
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/tokenizer_char.h"
 
 #include <algorithm>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/text/tokenizer.h"
 
-#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
+#include "brillm/text/bpe_tokenizer.h"
 #include "brillm/text/tokenizer_char.h"
 #include "brillm/text/vocabulary.h"
 #include "text/tokenizer_json.h"
@@ -15,7 +15,8 @@ std::string readTokenizerFile(const std::filesystem::path& path) {
     if (!std::filesystem::exists(path, ec))
         throw TokenizerError("cannot read tokenizer " + path.string() + ": no such file");
     std::string text, error;
-    if (!readRegularFile(path, text, error)) throw TokenizerError("cannot read tokenizer " + path.string() + ": " + error);
+    if (!readRegularFile(path, text, error))
+        throw TokenizerError("cannot read tokenizer " + path.string() + ": " + error);
     if (const auto deep = jsonDepthProblem(text); !deep.empty()) throw TokenizerError(path.string() + ": " + deep);
     return text;
 }

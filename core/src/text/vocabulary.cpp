@@ -2,9 +2,9 @@
 #include "brillm/text/vocabulary.h"
 
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/text/tokenizer.h"
-#include "brillm/io/checkpoint_writer.h"
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
@@ -99,7 +99,8 @@ NodeVocabulary NodeVocabulary::fromTokenizer(const Tokenizer& tokenizer) {
 
 NodeVocabulary NodeVocabulary::load(const std::filesystem::path& path) {
     std::string text, error;
-    if (!readRegularFile(path, text, error)) throw TokenizerError("cannot read vocabulary " + path.string() + ": " + error);
+    if (!readRegularFile(path, text, error))
+        throw TokenizerError("cannot read vocabulary " + path.string() + ": " + error);
     return parse(text, path.string());
 }
 

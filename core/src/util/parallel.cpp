@@ -46,7 +46,8 @@ void runThreads(int threads, const std::function<void(int)>& worker) {
 void parallelChunks(int64_t n, int threads, const std::function<void(int64_t, int64_t)>& body, int64_t minPerThread) {
     if (n <= 0) return;
     const int64_t perThread = std::max<int64_t>(1, minPerThread);
-    threads = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(threads, n / perThread), 1, threads > 0 ? threads : 1));
+    threads =
+        static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(threads, n / perThread), 1, threads > 0 ? threads : 1));
     if (threads <= 1) {
         body(0, n);
         return;

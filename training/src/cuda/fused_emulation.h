@@ -39,7 +39,9 @@ inline std::barrier<>* blockBarrier = nullptr;
 inline std::vector<std::unique_ptr<Warp>>* warps = nullptr;
 inline float* dynamicShared = nullptr;
 
-inline void syncthreads() { blockBarrier->arrive_and_wait(); }
+inline void syncthreads() {
+    blockBarrier->arrive_and_wait();
+}
 
 inline float shflXor(unsigned, float v, int offset) {
     Warp& w = *(*warps)[threadIdx.x / 32];
@@ -51,7 +53,9 @@ inline float shflXor(unsigned, float v, int offset) {
     return r;
 }
 
-inline float atomicAddF(float* at, float v) { return std::atomic_ref<float>(*at).fetch_add(v); }
+inline float atomicAddF(float* at, float v) {
+    return std::atomic_ref<float>(*at).fetch_add(v);
+}
 
 template <class Kernel, class... Args>
 void launch(Kernel kernel, unsigned grid, unsigned block, std::size_t sharedBytes, Args... args) {
@@ -62,7 +66,8 @@ void launch(Kernel kernel, unsigned grid, unsigned block, std::size_t sharedByte
     for (unsigned b = 0; b < grid; ++b) {
         std::barrier<> bar(static_cast<std::ptrdiff_t>(block));
         std::vector<std::unique_ptr<Warp>> ws;
-        for (unsigned w = 0; w * 32 < block; ++w) ws.push_back(std::make_unique<Warp>(std::min<unsigned>(32, block - w * 32)));
+        for (unsigned w = 0; w * 32 < block; ++w)
+            ws.push_back(std::make_unique<Warp>(std::min<unsigned>(32, block - w * 32)));
         blockBarrier = &bar;
         warps = &ws;
         std::vector<std::thread> threads;
@@ -73,7 +78,8 @@ void launch(Kernel kernel, unsigned grid, unsigned block, std::size_t sharedByte
                 blockIdx = {b, 1, 1};
                 kernel(args...);
             });
-        for (auto& t : threads) t.join();
+        for (auto& t : threads)
+            t.join();
     }
 }
 

@@ -13,7 +13,7 @@
 
 #ifdef BRILLM_FUSED_EMULATE
 #include "fused_emulation.h"
-#define BRILLM_LAUNCH(kernel, grid, block, shared, stream, ...) \
+#define BRILLM_LAUNCH(kernel, grid, block, shared, stream, ...)                                                        \
     ::brillm::emu::launch(kernel, grid, block, shared, __VA_ARGS__)
 #define BRILLM_DYNAMIC_SHARED(name) float* name = ::brillm::emu::dynamicShared
 #else
@@ -28,14 +28,17 @@ namespace {
 
 constexpr int kCandThreads = 256; // 8 warps per edge
 
-__device__ __forceinline__ float gelu(float z) { return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f)); }
+__device__ __forceinline__ float gelu(float z) {
+    return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f));
+}
 
 __device__ __forceinline__ float geluGrad(float z) {
     return 0.5f * (1.0f + erff(z * 0.70710678118654752f)) + z * 0.39894228040143268f * expf(-0.5f * z * z);
 }
 
 __device__ __forceinline__ float warpSum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
@@ -78,7 +81,8 @@ __global__ void chainForward(Params p, Batch b, Scratch s) {
         const int64_t e = e0 + i;
         if (i > 0) {
             float m = -INFINITY;
-            for (int j = 0; j < i; ++j) m = fmaxf(m, p.Pos[j]);
+            for (int j = 0; j < i; ++j)
+                m = fmaxf(m, p.Pos[j]);
             float sum = 0.f, acc = 0.f;
             for (int j = 0; j < i; ++j) {
                 const float w = expf(p.Pos[j] - m);
@@ -93,7 +97,8 @@ __global__ void chainForward(Params p, Batch b, Scratch s) {
         const int64_t slot = s.slots[b.candBegin[e]];
         const float* W = p.W + slot * D * D;
         float z = p.Bs[slot * D + k] + p.PE[static_cast<int64_t>(i + 1) * D + k];
-        for (int j = 0; j < D; ++j) z = fmaf(xs[j], W[j * D + k], z);
+        for (int j = 0; j < D; ++j)
+            z = fmaf(xs[j], W[j * D + k], z);
         s.Z[e * D + k] = z;
         s.Y[e * D + k] = gelu(z);
         __syncthreads();
@@ -102,8 +107,8 @@ __global__ void chainForward(Params p, Batch b, Scratch s) {
 
 // z = x W[slot] + b[slot] + pe for lane's columns k = lane + 32 r (0 past D).
 template <int D, int R>
-__device__ __forceinline__ void edgeProduct(const float* xs, const float* W, const float* bias, const float* pe, int lane,
-                                            float (&z)[R]) {
+__device__ __forceinline__ void edgeProduct(const float* xs, const float* W, const float* bias, const float* pe,
+                                            int lane, float (&z)[R]) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
         const int k = lane + 32 * r;
@@ -125,7 +130,8 @@ __device__ __forceinline__ void edgeProduct(const float* xs, const float* W, con
 // candidate on the shared slot 0 has the same output (same matrix, bias and x), so it is
 // computed once per edge: its candidates only add their d(loss)/d(energy) / energy to one
 // scalar, and the shared slot's dz for the edge is that scalar times GELU(z) GELU'(z).
-template <int D> __global__ void __launch_bounds__(kCandThreads) candidateKernel(Params p, Batch b, Scratch s, Grads g, float invB) {
+template <int D>
+__global__ void __launch_bounds__(kCandThreads) candidateKernel(Params p, Batch b, Scratch s, Grads g, float invB) {
     constexpr int R = (D + 31) / 32;
     constexpr int kWarps = kCandThreads / 32;
     __shared__ float xs[D], dxs[D], zsh[D], wm[kWarps], wsum[kWarps], shared1[2]; // shared1: energy, dz scale
@@ -187,7 +193,8 @@ template <int D> __global__ void __launch_bounds__(kCandThreads) candidateKernel
     }
     __syncthreads();
     float M = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w]);
+    for (int w = 0; w < kWarps; ++w)
+        M = fmaxf(M, wm[w]);
     float S = 0.f;
     for (int w = 0; w < kWarps; ++w)
         if (wsum[w] > 0.f) S += wsum[w] * expf(wm[w] - M);
@@ -197,7 +204,8 @@ template <int D> __global__ void __launch_bounds__(kCandThreads) candidateKernel
 
     float acc[D];
 #pragma unroll
-    for (int j = 0; j < D; ++j) acc[j] = 0.f;
+    for (int j = 0; j < D; ++j)
+        acc[j] = 0.f;
     float sharedScale = 0.f;
     for (int c = warp; c < nc; c += kWarps) {
         const int n = c0 + c;
@@ -215,7 +223,8 @@ template <int D> __global__ void __launch_bounds__(kCandThreads) candidateKernel
         edgeProduct<D, R>(xs, W, p.Bs + slot * D, pe, lane, z);
         float dz[R];
 #pragma unroll
-        for (int r = 0; r < R; ++r) dz[r] = lane + 32 * r < D ? dyScale * gelu(z[r]) * geluGrad(z[r]) : 0.f;
+        for (int r = 0; r < R; ++r)
+            dz[r] = lane + 32 * r < D ? dyScale * gelu(z[r]) * geluGrad(z[r]) : 0.f;
         const int64_t row = s.rowOfSlot[slot];
         float* dW = g.dW + row * D * D;
 #pragma unroll
@@ -254,11 +263,13 @@ template <int D> __global__ void __launch_bounds__(kCandThreads) candidateKernel
     // the shared slot: dz = scale GELU(z) GELU'(z), summed per edge into Gsh (its weight rows
     // are one product X^T Gsh afterwards), and W[0] dz into d(loss)/d(x)
     const float shScale = shared1[1];
-    for (int t = threadIdx.x; t < D; t += blockDim.x) zsh[t] = shScale * gelu(zsh[t]) * geluGrad(zsh[t]);
+    for (int t = threadIdx.x; t < D; t += blockDim.x)
+        zsh[t] = shScale * gelu(zsh[t]) * geluGrad(zsh[t]);
     __syncthreads();
     for (int t = threadIdx.x; t < D; t += blockDim.x) {
         float dx = dxs[t];
-        for (int k = 0; k < D; ++k) dx = fmaf(p.W[t * D + k], zsh[k], dx);
+        for (int k = 0; k < D; ++k)
+            dx = fmaf(p.W[t * D + k], zsh[k], dx);
         s.Dxc[static_cast<int64_t>(e) * D + t] = dx;
         s.Gsh[static_cast<int64_t>(e) * D + t] = zsh[t];
     }
@@ -276,7 +287,8 @@ __global__ void chainBackward(Params p, Batch b, Scratch s, Grads g) {
     float* gx = sh + 2 * D;
     float* dA = sh + 3 * D;
     const int e0 = b.sampleBegin[bi], n = b.sampleBegin[bi + 1] - e0;
-    for (int i = 0; i < n; ++i) s.GYe[(static_cast<int64_t>(e0) + i) * D + k] = 0.f;
+    for (int i = 0; i < n; ++i)
+        s.GYe[(static_cast<int64_t>(e0) + i) * D + k] = 0.f;
     for (int i = n - 1; i >= 0; --i) {
         const int64_t e = e0 + i;
         const float dz = s.GYe[e * D + k] * geluGrad(s.Z[e * D + k]);
@@ -287,11 +299,13 @@ __global__ void chainBackward(Params p, Batch b, Scratch s, Grads g) {
         const float* W = p.W + slot * D * D;
         float gk = s.Dxc[e * D + k];
         if (i < n - 1) { // the last positive's output feeds no later edge
-            for (int j = 0; j < D; ++j) gk = fmaf(W[k * D + j], dzs[j], gk);
+            for (int j = 0; j < D; ++j)
+                gk = fmaf(W[k * D + j], dzs[j], gk);
             const int64_t row = s.rowOfSlot[slot];
             atomicAdd(g.dB + row * D + k, dz);
             float* dW = g.dW + row * D * D;
-            for (int j = 0; j < D; ++j) atomicAdd(dW + j * D + k, xs[j] * dz);
+            for (int j = 0; j < D; ++j)
+                atomicAdd(dW + j * D + k, xs[j] * dz);
         }
         gx[k] = gk;
         __syncthreads();
@@ -301,21 +315,27 @@ __global__ void chainBackward(Params p, Batch b, Scratch s, Grads g) {
             atomicAdd(g.dNB + st * D + k, gk * geluGrad(u));
         } else {
             float m = -INFINITY;
-            for (int j = 0; j < i; ++j) m = fmaxf(m, p.Pos[j]);
+            for (int j = 0; j < i; ++j)
+                m = fmaxf(m, p.Pos[j]);
             float sum = 0.f;
-            for (int j = 0; j < i; ++j) sum += expf(p.Pos[j] - m);
+            for (int j = 0; j < i; ++j)
+                sum += expf(p.Pos[j] - m);
             const float inv = 1.0f / sum;
-            for (int j = 0; j < i; ++j) s.GYe[(static_cast<int64_t>(e0) + j) * D + k] += expf(p.Pos[j] - m) * inv * gk;
+            for (int j = 0; j < i; ++j)
+                s.GYe[(static_cast<int64_t>(e0) + j) * D + k] += expf(p.Pos[j] - m) * inv * gk;
             for (int j = k; j < i; j += blockDim.x) {
                 const float* y = s.Y + (static_cast<int64_t>(e0) + j) * D;
                 float t = 0.f;
-                for (int q = 0; q < D; ++q) t = fmaf(gx[q], y[q], t);
+                for (int q = 0; q < D; ++q)
+                    t = fmaf(gx[q], y[q], t);
                 dA[j] = t;
             }
             __syncthreads();
             float dot = 0.f;
-            for (int j = 0; j < i; ++j) dot = fmaf(expf(p.Pos[j] - m) * inv, dA[j], dot);
-            for (int j = k; j < i; j += blockDim.x) atomicAdd(g.dP + j, expf(p.Pos[j] - m) * inv * (dA[j] - dot));
+            for (int j = 0; j < i; ++j)
+                dot = fmaf(expf(p.Pos[j] - m) * inv, dA[j], dot);
+            for (int j = k; j < i; j += blockDim.x)
+                atomicAdd(g.dP + j, expf(p.Pos[j] - m) * inv * (dA[j] - dot));
         }
         __syncthreads();
     }
@@ -328,7 +348,8 @@ __global__ void adamWKernel(float* __restrict__ p, float* __restrict__ m, float*
                             const float* __restrict__ g, const int64_t* __restrict__ slotOfRow,
                             const int64_t* __restrict__ gradRowOfSlot, I rows, I rowLen, AdamWScalars sc) {
     const I total = rows * rowLen;
-    for (I t = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += static_cast<I>(gridDim.x) * blockDim.x) {
+    for (I t = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
+         t += static_cast<I>(gridDim.x) * blockDim.x) {
         const I r = t / rowLen, k = t - r * rowLen;
         int64_t at;
         float gi;
@@ -350,7 +371,9 @@ __global__ void adamWKernel(float* __restrict__ p, float* __restrict__ m, float*
 
 #ifdef BRILLM_FUSED_EMULATE
 using cudaStream_t = void*;
-const char* lastError() { return nullptr; }
+const char* lastError() {
+    return nullptr;
+}
 #else
 const char* lastError() {
     const cudaError_t err = cudaGetLastError();
@@ -358,13 +381,16 @@ const char* lastError() {
 }
 #endif
 
-template <int D> void launchCandidates(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, cudaStream_t st) {
+template <int D>
+void launchCandidates(const Params& p, const Batch& b, const Scratch& s, const Grads& g, float invB, cudaStream_t st) {
     BRILLM_LAUNCH(candidateKernel<D>, b.E, kCandThreads, 0, st, p, b, s, g, invB);
 }
 
 } // namespace
 
-bool supportsDim(int64_t D) { return D == 8 || D == 16 || D == 32 || D == 64; }
+bool supportsDim(int64_t D) {
+    return D == 8 || D == 16 || D == 32 || D == 64;
+}
 
 const char* launchSlots(const Params& p, const Batch& b, const Scratch& s, void* stream) {
     if (b.E > 0) BRILLM_LAUNCH(slotKernel, b.E, 128, 0, static_cast<cudaStream_t>(stream), p, b, s);
@@ -393,10 +419,18 @@ const char* launchStep(const Params& p, const Batch& b, const Scratch& s, const 
     if (const char* err = lastError()) return err;
     if (const char* err = mark(0)) return err;
     switch (p.D) {
-    case 8: launchCandidates<8>(p, b, s, g, invB, st); break;
-    case 16: launchCandidates<16>(p, b, s, g, invB, st); break;
-    case 32: launchCandidates<32>(p, b, s, g, invB, st); break;
-    default: launchCandidates<64>(p, b, s, g, invB, st); break;
+    case 8:
+        launchCandidates<8>(p, b, s, g, invB, st);
+        break;
+    case 16:
+        launchCandidates<16>(p, b, s, g, invB, st);
+        break;
+    case 32:
+        launchCandidates<32>(p, b, s, g, invB, st);
+        break;
+    default:
+        launchCandidates<64>(p, b, s, g, invB, st);
+        break;
     }
     if (const char* err = lastError()) return err;
     if (const char* err = mark(1)) return err;
@@ -419,11 +453,12 @@ const char* launchAdamW(float* p, float* m, float* v, const float* g, const int6
 #endif
     const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, maxBlocks);
     if (total < (int64_t{1} << 31) - int64_t{threads} * maxBlocks)
-        BRILLM_LAUNCH(adamWKernel<uint32_t>, static_cast<unsigned>(blocks), threads, 0, static_cast<cudaStream_t>(stream),
-                      p, m, v, g, slotOfRow, gradRowOfSlot, static_cast<uint32_t>(rows), static_cast<uint32_t>(rowLen), s);
+        BRILLM_LAUNCH(adamWKernel<uint32_t>, static_cast<unsigned>(blocks), threads, 0,
+                      static_cast<cudaStream_t>(stream), p, m, v, g, slotOfRow, gradRowOfSlot,
+                      static_cast<uint32_t>(rows), static_cast<uint32_t>(rowLen), s);
     else
-        BRILLM_LAUNCH(adamWKernel<int64_t>, static_cast<unsigned>(blocks), threads, 0, static_cast<cudaStream_t>(stream),
-                      p, m, v, g, slotOfRow, gradRowOfSlot, rows, rowLen, s);
+        BRILLM_LAUNCH(adamWKernel<int64_t>, static_cast<unsigned>(blocks), threads, 0,
+                      static_cast<cudaStream_t>(stream), p, m, v, g, slotOfRow, gradRowOfSlot, rows, rowLen, s);
     return lastError();
 }
 

@@ -40,11 +40,11 @@ struct Batch {
 struct Params {
     int32_t V = 0, D = 0, P = 0;
     int64_t numSlots = 0;
-    const float* W = nullptr;   // [numSlots, D, D]
-    const float* Bs = nullptr;  // [numSlots, D]
-    const float* NB = nullptr;  // [V, D]
-    const float* Pos = nullptr; // [P]
-    const float* PE = nullptr;  // [P, D]
+    const float* W = nullptr;         // [numSlots, D, D]
+    const float* Bs = nullptr;        // [numSlots, D]
+    const float* NB = nullptr;        // [V, D]
+    const float* Pos = nullptr;       // [P]
+    const float* PE = nullptr;        // [P, D]
     const int64_t* rowPtr = nullptr;  // [V + 1] the own edges' CSR rows
     const int32_t* targets = nullptr; // [numOwn] ascending within a row
 };

@@ -10,8 +10,8 @@
 // CheckpointError, or CancelledError when the progress callback returns false.
 
 #include "brillm/io/checkpoint_dtype.h"
-#include "brillm/model/model.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/model.h"
 
 #include <optional>
 #include <string>

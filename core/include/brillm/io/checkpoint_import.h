@@ -15,10 +15,10 @@
 // was expected; CancelledError from the progress callback. The output is written atomically.
 
 #include "brillm/io/checkpoint_dtype.h"
-#include "brillm/model/edge_table.h"
-#include "brillm/model/model.h"
 #include "brillm/io/model_file.h"
 #include "brillm/io/torch_checkpoint.h"
+#include "brillm/model/edge_table.h"
+#include "brillm/model/model.h"
 
 #include <ATen/core/Tensor.h>
 

@@ -53,7 +53,7 @@ private:
     bool m_committed = false;
     uint64_t m_position = 0;
     uint64_t m_flushed = 0; // bytes already in the file
-    bool m_synced = false;   // sync() done and nothing written since
+    bool m_synced = false;  // sync() done and nothing written since
     std::vector<std::byte> m_buffer;
 };
 

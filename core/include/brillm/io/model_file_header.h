@@ -14,8 +14,8 @@
 //   writer (informational).
 
 #include "brillm/io/checkpoint_dtype.h"
-#include "brillm/model/edge_table.h"
 #include "brillm/io/safetensors.h"
+#include "brillm/model/edge_table.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -47,8 +47,8 @@ struct ModelEdit {
 
 struct ModelPatch {
     std::vector<ModelEdit> edits;
-    int64_t vocabSize = 0;              // of the model the patch was made on (checked on apply)
-    std::string modelSha256;            // optional: of the model file the patch was made on
+    int64_t vocabSize = 0;                // of the model the patch was made on (checked on apply)
+    std::string modelSha256;              // optional: of the model file the patch was made on
     std::map<int32_t, std::string> names; // optional: node names of the ids the edits use
 
     // Fills `names` for every id the edits use from a vocabulary (id -> token).

@@ -39,7 +39,7 @@ public:
     struct Encoded {
         std::vector<int32_t> nodes;      // node ids
         std::vector<std::string> tokens; // the token strings, as stored in the vocabulary
-        int64_t unknown = 0;             // pieces of text the tokenizer or the vocabulary did not know (now the unknown node)
+        int64_t unknown = 0; // pieces of text the tokenizer or the vocabulary did not know (now the unknown node)
     };
     Encoded encode(std::string_view text) const;
 

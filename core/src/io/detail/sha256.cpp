@@ -25,7 +25,8 @@ Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 void Sha256::update(std::span<const std::byte> data) {
     if (m_finished) throw Error("SHA-256: update after finish");
     if (data.empty()) return;
-    if (EVP_DigestUpdate(m_ctx->md, data.data(), data.size()) != 1) throw Error("SHA-256: OpenSSL digest update failed");
+    if (EVP_DigestUpdate(m_ctx->md, data.data(), data.size()) != 1)
+        throw Error("SHA-256: OpenSSL digest update failed");
 }
 
 Sha256::Digest Sha256::finish() {

@@ -12,7 +12,8 @@ namespace brillm::detail {
 inline std::string shapeText(std::span<const int64_t> shape) {
     std::ostringstream os;
     os << '[';
-    for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i)
+        os << (i ? ", " : "") << shape[i];
     os << ']';
     return os.str();
 }

@@ -26,7 +26,8 @@ constexpr size_t kMaxExtraString = 4096;
 std::string boundedString(const std::string& s) {
     if (s.size() <= kMaxExtraString) return s;
     size_t n = kMaxExtraString;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+        --n;
     return s.substr(0, n) + "... (" + std::to_string(s.size()) + " bytes, cut)";
 }
 

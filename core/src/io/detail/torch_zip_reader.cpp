@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "brillm/io/torch_zip_reader.h"
 
-#include "io/detail/checksum.h"
 #include "brillm/error.h"
+#include "io/detail/checksum.h"
 
 #include <algorithm>
 #include <unordered_set>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "io/detail/torch_zip_writer.h"
 
-#include "io/detail/checksum.h"
 #include "brillm/error.h"
+#include "io/detail/checksum.h"
 
 namespace brillm {
 

@@ -29,7 +29,7 @@ namespace brillm::training {
 
 enum class Precision { Float32, Float16, BFloat16 };
 
-const char* toString(Precision p);            // "fp32", "fp16", "bf16"
+const char* toString(Precision p);                   // "fp32", "fp16", "bf16"
 Precision precisionFromString(const std::string& s); // throws InputError naming the accepted values
 
 // What deviceSampledLoss keeps between calls on the same model: the own pairs' keys on the
@@ -54,7 +54,7 @@ struct DeviceLossOptions {
     // after (dynamic loss scaling for float16); 1 otherwise.
     double lossScale = 1.0;
     DeviceLossWorkspace* workspace = nullptr; // optional: reused between calls
-    bool fused = true; // the fused CUDA step where it applies (see fusedStepAvailable)
+    bool fused = true;                        // the fused CUDA step where it applies (see fusedStepAvailable)
 };
 
 // True when this build has the fused CUDA kernels and BRILLM_GPU_FUSED is not "0".
@@ -62,7 +62,8 @@ bool fusedStepAvailable();
 
 // Throws InputError for an empty batch, a sample without edges or ids outside the model, and
 // for float16/bfloat16 on a model that is not on a CUDA device.
-LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> batch, const DeviceLossOptions& options = {});
+LossResult deviceSampledLoss(const Model& model, std::span<const LossSample> batch,
+                             const DeviceLossOptions& options = {});
 
 // "cpu", "cuda" or "cuda:N" into a device; throws InputError when CUDA is asked for and this
 // build or machine has none.

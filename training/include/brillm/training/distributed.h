@@ -135,9 +135,9 @@ class GradientExchange {
 public:
     explicit GradientExchange(Communicator& comm);
 
-    // `local`: gradients of the mean loss (on the model's device: the CPU, or the GPU with NCCL) over this rank's `localSamples` samples (slots may be
-    // empty when localSamples is 0); `localLossSum`: the sum of their per-sample losses. The
-    // returned gradients stay valid until the next call.
+    // `local`: gradients of the mean loss (on the model's device: the CPU, or the GPU with NCCL) over this rank's
+    // `localSamples` samples (slots may be empty when localSamples is 0); `localLossSum`: the sum of their per-sample
+    // losses. The returned gradients stay valid until the next call.
     const SparseGradients& exchange(const Model& model, const SparseGradients& local, int64_t localSamples,
                                     double localLossSum);
     const ExchangeStats& stats() const { return m_stats; }

@@ -13,8 +13,8 @@
 // sees the same PE row, and the biases are parallel, the softmax over a step's candidates is
 // close to the bigram distribution at every position.
 
-#include "brillm/text/bigram_table.h"
 #include "brillm/model/model.h"
+#include "brillm/text/bigram_table.h"
 
 #include <cstdint>
 #include <vector>

@@ -33,9 +33,9 @@ struct TrainerState {
     int64_t optimizerSteps = 0; // AdamW's t (skipped steps excluded)
     int64_t nonFiniteTotal = 0;
     int64_t nonFiniteStreak = 0;
-    double elapsedSeconds = 0;  // training time before this session
-    int worldSize = 1;          // ranks of the session that wrote the checkpoint (a resume may use others)
-    int shards = 0;             // > 0: a --shard-edges checkpoint of that many shards (shard.h)
+    double elapsedSeconds = 0; // training time before this session
+    int worldSize = 1;         // ranks of the session that wrote the checkpoint (a resume may use others)
+    int shards = 0;            // > 0: a --shard-edges checkpoint of that many shards (shard.h)
 };
 
 struct LoadedCheckpoint {
@@ -105,10 +105,10 @@ private:
     TrainConfig m_config;
     std::FILE* m_metrics = nullptr;
     bool m_readOnly = false;
-    int m_lockFd = -1;                        // the open RUN_DIR/.lock holding the flock; -1: none
-    bool m_created = false;                   // made by create() (abandonIfNew may remove it)
-    bool m_wroteStep = false;                 // metrics, a checkpoint or the final model written
-    std::filesystem::path m_createdRoot;      // the topmost directory create() made; empty: none
+    int m_lockFd = -1;                   // the open RUN_DIR/.lock holding the flock; -1: none
+    bool m_created = false;              // made by create() (abandonIfNew may remove it)
+    bool m_wroteStep = false;            // metrics, a checkpoint or the final model written
+    std::filesystem::path m_createdRoot; // the topmost directory create() made; empty: none
 
     void release() noexcept;
 };

@@ -35,52 +35,52 @@ enum class EdgeSelection {
 // Defaults are the project's recipe (docs/training-recipe.md); recipeConfig("reference") gives
 // the BriLLM0.5 reference's settings.
 struct TrainConfig {
-    std::string recipe = "default";   // the named recipe the settings started from (informational)
+    std::string recipe = "default"; // the named recipe the settings started from (informational)
     // data
-    std::vector<std::string> corpus;  // text files; paragraphs (lines up to a blank line) are joined
-    std::string tokenizer;            // tokenizer.json or {token: id} file; empty: build one from the corpus
-    std::string vocabKind = "char";   // when building: "char" or "bpe"
-    int64_t vocabSize = 4000;         // when building
-    std::string initModel;            // start from this model file instead of a random init
+    std::vector<std::string> corpus; // text files; paragraphs (lines up to a blank line) are joined
+    std::string tokenizer;           // tokenizer.json or {token: id} file; empty: build one from the corpus
+    std::string vocabKind = "char";  // when building: "char" or "bpe"
+    int64_t vocabSize = 4000;        // when building
+    std::string initModel;           // start from this model file instead of a random init
     int64_t maxSeqLength = 32;
     EdgeSelection edges = EdgeSelection::Real;
     std::vector<std::string> heldOutCorpus; // held-out text files; when given, no training sequence is held out
-    double heldOutFraction = 0.01;    // without heldOutCorpus: windows held out of the corpus
-    int64_t heldOutMax = 256;         // held-out windows at most (taken from the corpus)
-    uint64_t minCount = 1;            // a pair seen this often owns a slot
-    int64_t validationWindows = 400;  // windows held back from the training text (at most 5%; 0: none)
+    double heldOutFraction = 0.01;          // without heldOutCorpus: windows held out of the corpus
+    int64_t heldOutMax = 256;               // held-out windows at most (taken from the corpus)
+    uint64_t minCount = 1;                  // a pair seen this often owns a slot
+    int64_t validationWindows = 400;        // windows held back from the training text (at most 5%; 0: none)
     // model
     int64_t dim = 32;
     InitKind init = InitKind::Bigram;
-    double initScale = 0.02;          // bigram init: half-width of the uniform noise on weights and node biases
-    double positionSlope = 3.0;       // bigram init: positions[j] = 1 + slope * j (0: all ones; > 0 favours recent edges)
-    double contextCode = 4.0;         // bigram init: > 0 adds the trigram correction read from source codes of this length
+    double initScale = 0.02;    // bigram init: half-width of the uniform noise on weights and node biases
+    double positionSlope = 3.0; // bigram init: positions[j] = 1 + slope * j (0: all ones; > 0 favours recent edges)
+    double contextCode = 4.0;   // bigram init: > 0 adds the trigram correction read from source codes of this length
     // optimisation
     LossKind loss = LossKind::Exact;
     int64_t steps = 1500;
     int64_t batchSize = 32;
-    int64_t negatives = 400;          // sampled loss only
+    int64_t negatives = 400; // sampled loss only
     NegativeMode negativeMode = NegativeMode::Frequency;
     OptimizerKind optimizer = OptimizerKind::Sgd;
     double lr = 0.05;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
     LrSchedule schedule = LrSchedule::Constant;
     int64_t warmupSteps = 0;
-    double minLrFraction = 0.1;       // cosine floor, as a fraction of lr
-    double clipNorm = 0.0;            // 0: no clipping
+    double minLrFraction = 0.1; // cosine floor, as a fraction of lr
+    double clipNorm = 0.0;      // 0: no clipping
     uint64_t seed = 0;
-    int threads = 0;                  // 0: all cores
-    std::string device = "cpu";       // "cpu", "cuda" or "cuda:N" (a resume may change it)
-    std::string precision = "fp32";   // "fp32"; on CUDA also "fp16" or "bf16" (autocast)
+    int threads = 0;                // 0: all cores
+    std::string device = "cpu";     // "cpu", "cuda" or "cuda:N" (a resume may change it)
+    std::string precision = "fp32"; // "fp32"; on CUDA also "fp16" or "bf16" (autocast)
     // run
-    int64_t evalEvery = 100;          // 0: never
+    int64_t evalEvery = 100; // 0: never
     int64_t evalSamples = 64;
-    int64_t checkpointEvery = 500;    // steps; 0: only at the end
-    double checkpointMinutes = 0;     // also every M minutes; 0: off
+    int64_t checkpointEvery = 500; // steps; 0: only at the end
+    double checkpointMinutes = 0;  // also every M minutes; 0: off
     int64_t keepCheckpoints = 3;
-    int64_t maxNonFinite = 10;        // consecutive skipped steps before the run stops
-    double maxMinutes = 0;            // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
-    bool shardEdges = false;          // the edge table sharded by source over the ranks (docs/distributed.md)
+    int64_t maxNonFinite = 10; // consecutive skipped steps before the run stops
+    double maxMinutes = 0;     // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
+    bool shardEdges = false;   // the edge table sharded by source over the ranks (docs/distributed.md)
 
     std::string toJson() const;
     static TrainConfig fromJson(const std::string& json, const std::string& source);

@@ -36,17 +36,17 @@ public:
 };
 
 struct StepReport {
-    int64_t step = 0;       // 1-based: steps done
+    int64_t step = 0; // 1-based: steps done
     int64_t totalSteps = 0;
-    double loss = 0;        // sampled-negative loss of the batch
+    double loss = 0; // sampled-negative loss of the batch
     double perplexity = 0;
     double learningRate = 0;
-    double gradNorm = 0;    // before clipping
+    double gradNorm = 0; // before clipping
     double samplesPerSecond = 0;
     double tokensPerSecond = 0;
     double elapsedSeconds = 0;
     double etaSeconds = 0;
-    bool skipped = false;   // non-finite loss or gradient: no update
+    bool skipped = false;           // non-finite loss or gradient: no update
     std::optional<double> evalLoss; // exact held-out loss, when evaluated at this step
     // distributed runs (worldSize > 1): samplesPerSecond and tokensPerSecond are sums over ranks
     int worldSize = 1;
@@ -56,19 +56,19 @@ struct StepReport {
 
 struct TrainCallbacks {
     std::function<bool(const std::string& stage, double fraction)> onPrepare; // false cancels
-    std::function<bool(const StepReport&)> onStep;  // false stops the run after a checkpoint
-    std::function<void(const std::string&)> onLog;  // notable events (checkpoints, skipped steps)
+    std::function<bool(const StepReport&)> onStep;                            // false stops the run after a checkpoint
+    std::function<void(const std::string&)> onLog; // notable events (checkpoints, skipped steps)
 };
 
 struct TrainResult {
     int64_t steps = 0;
     double lastLoss = 0;
     std::optional<double> lastEvalLoss;
-    std::filesystem::path modelPath;   // RUN_DIR/model.brillm
-    bool stoppedEarly = false;         // stopped by a callback (Ctrl-C, the studio's stop)
-    bool budgetReached = false;        // stopped by TrainConfig::maxMinutes (checkpoint, evaluation and model written)
-    std::vector<double> losses;        // per step run in this session (NaN for skipped steps)
-    uint64_t parameterDigest = 0;      // distributed runs: parameterDigest() of the final model, checked equal on all ranks
+    std::filesystem::path modelPath; // RUN_DIR/model.brillm
+    bool stoppedEarly = false;       // stopped by a callback (Ctrl-C, the studio's stop)
+    bool budgetReached = false;      // stopped by TrainConfig::maxMinutes (checkpoint, evaluation and model written)
+    std::vector<double> losses;      // per step run in this session (NaN for skipped steps)
+    uint64_t parameterDigest = 0; // distributed runs: parameterDigest() of the final model, checked equal on all ranks
 };
 
 // A new run in runDir (which must not hold one already). `comm`: this rank's process group in a
@@ -89,7 +89,7 @@ struct ResumeOverrides {
     std::optional<std::string> precision; // "fp32", "fp16", "bf16"
     std::optional<double> maxMinutes;     // the time budget of this session (none: no budget)
 };
-TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& callbacks = {},
-                   Communicator* comm = nullptr);
+TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides,
+                   const TrainCallbacks& callbacks = {}, Communicator* comm = nullptr);
 
 } // namespace brillm::training

@@ -5,8 +5,8 @@
 // BatchSource: the batch of any step, a pure function of (data, config, step), so a resumed
 // run sees exactly the batches an uninterrupted one would.
 
-#include "brillm/text/bigram_table.h"
 #include "brillm/model/loss.h"
+#include "brillm/text/bigram_table.h"
 #include "brillm/text/text_codec.h"
 #include "brillm/training/train_config.h"
 
@@ -35,8 +35,8 @@ struct TrainingData {
     // trained on; the bigram init chooses its trigram correction's scale on them and the trainer
     // keeps the parameters that predict them best.
     std::vector<Sequence> validation;
-    BigramTable bigrams;       // real-token pairs of the training sequences
-    uint64_t tokens = 0;       // real tokens in all sequences
+    BigramTable bigrams; // real-token pairs of the training sequences
+    uint64_t tokens = 0; // real tokens in all sequences
     uint64_t unknownTokens = 0;
     uint64_t paragraphs = 0;
     int64_t vocabSize() const { return codec->vocabSize(); }
