@@ -5,8 +5,9 @@
 #include "args.h"
 #include "commands.h"
 
-#include "brillm/model/blame.h"
+#include "baselines/blame_brute_force.h"
 #include "brillm/error.h"
+#include "brillm/model/blame.h"
 #include "brillm/model/signal.h"
 
 #include <ATen/ATen.h>
@@ -23,55 +24,7 @@ namespace brillm::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double marginFromScratch(const Model& m, const std::vector<int32_t>& path, int32_t a, int32_t b) {
-    SignalPath p(m);
-    p.start(path[0]);
-    for (size_t k = 1; k < path.size(); ++k) p.advance(path[k]);
-    const auto s = p.scoreNext(ScoreOptions{false});
-    return s.rawEnergy(a) - s.rawEnergy(b);
-}
-
-// Brute force: each contributor of `report` ablated in place in `m` (float64), the margin
-// recomputed from the start, the parameters restored. Returns the largest disagreement.
-double bruteForce(Model& m, const BlameReport& report) {
-    const auto& q = report.query;
-    double worst = 0;
-    for (const auto& c : report.contributors) {
-        double after = 0;
-        switch (c.kind) {
-        case ContributorKind::PathEdge:
-        case ContributorKind::CandidateEdge: {
-            if (!c.applicable) continue;
-            const auto W = m.weights[c.slot].clone(), B = m.biases[c.slot].clone();
-            m.weights[c.slot].copy_(m.weights[0]);
-            m.biases[c.slot].copy_(m.biases[0]);
-            after = marginFromScratch(m, q.path, q.a, q.b);
-            m.weights[c.slot].copy_(W);
-            m.biases[c.slot].copy_(B);
-            break;
-        }
-        case ContributorKind::Position: {
-            if (c.edgeIndex == 0) continue; // an empty mixture has no from-scratch equivalent
-            auto pos = m.positions[0][c.edgeIndex][0];
-            const double old = pos.item<double>();
-            pos.fill_(-std::numeric_limits<double>::infinity());
-            after = marginFromScratch(m, q.path, q.a, q.b);
-            pos.fill_(old);
-            break;
-        }
-        case ContributorKind::StartNode: {
-            const auto nb = m.nodeBias[c.source].clone();
-            m.nodeBias[c.source].zero_();
-            after = marginFromScratch(m, q.path, q.a, q.b);
-            m.nodeBias[c.source].copy_(nb);
-            break;
-        }
-        }
-        worst = std::max(worst, std::abs(after - c.marginAfter));
-    }
-    return worst;
-}
+using bench::bruteForce;
 
 } // namespace
 
@@ -83,11 +36,11 @@ int runBenchBlame(const Args& args) {
                 "Time of a blame report (exact leave-one-out of every contributor plus the margin's gradient)\n"
                 "for paths of several lengths on a synthetic model, next to brute force (each ablation in a\n"
                 "float64 copy of the model, margin recomputed from scratch by the decoder's scorer).");
-    p.option("vocab", &V, "V", "number of nodes (default 1000)");
-    p.option("own-edges", &E, "E", "own edges (default 100000)");
-    p.option("dim", &dim, "D", "signal dimension (default 32)");
+    p.option("vocab", &V, "V", "number of nodes (default {default})");
+    p.option("own-edges", &E, "E", "own edges (default {default})");
+    p.option("dim", &dim, "D", "signal dimension (default {default})");
     p.list("length", &lengths, "N", "path length in nodes (repeatable; default 8, 32, 128, 511)");
-    p.option("repeats", &repeats, "R", "timed repetitions, best kept (default 3)");
+    p.option("repeats", &repeats, "R", "timed repetitions, best kept (default {default})");
     p.flag("json", &json, "print one JSON object");
     if (!p.parse(args)) return 0;
     if (lengths.empty()) lengths = {"8", "32", "128", "511"};
@@ -124,13 +77,15 @@ int runBenchBlame(const Args& args) {
                 if (t != avoid) return t;
             }
             int32_t t;
-            do t = node(rng);
+            do
+                t = node(rng);
             while (t == avoid);
             return t;
         };
         BlameQuery q;
         q.path.push_back(node(rng));
-        while (static_cast<int64_t>(q.path.size()) < n) q.path.push_back(ownStep(q.path.back(), -1));
+        while (static_cast<int64_t>(q.path.size()) < n)
+            q.path.push_back(ownStep(q.path.back(), -1));
         q.a = ownStep(q.path.back(), -1);
         q.b = ownStep(q.path.back(), q.a);
         double best = std::numeric_limits<double>::infinity();
@@ -159,8 +114,10 @@ int runBenchBlame(const Args& args) {
                       << "x), largest disagreement " << disagreement << '\n';
     }
     if (json)
-        std::cout << nlohmann::json{{"benchmark", "blame"}, {"vocab", V}, {"own_edges", E}, {"dim", dim}, {"runs", runs}}.dump()
-                  << '\n';
+        std::cout
+            << nlohmann::json{{"benchmark", "blame"}, {"vocab", V}, {"own_edges", E}, {"dim", dim}, {"runs", runs}}
+                   .dump()
+            << '\n';
     return 0;
 }
 

@@ -46,7 +46,9 @@ int runImport(const Args& args) {
     p.option("tokenizer", &o.tokenizerPath, "FILE", "tokenizer.json to embed in the model file (English model)");
     p.option("tokenizer-kind", &o.tokenizerKind, "KIND",
              "tokenizer kind to record (default: detected; 'char' without --tokenizer)");
-    p.option("dtype", &dtype, "f32|f16|bf16|f64", "storage dtype of the model file (default: the checkpoint's)");
+    p.option("dtype", &dtype, "f32|f16|bf16|f64",
+             "storage dtype of the model file (default: the checkpoint's); bf16 and f16 files are decoded in\n"
+             "place, at half the memory and half the bytes per token of f32 (training converts them to f32)");
     p.option("out", &o.outPath, "FILE", "model file to write (atomically)");
     p.flag("no-crc", &noCrc, "skip the zip CRC-32 check of the parameter data");
     p.flag("quiet", &quiet, "print nothing but errors");

@@ -3,8 +3,8 @@
 
 #include "io/detail/checkpoint_chunks.h"
 
-#include "brillm/io/checkpoint_writer.h"
 #include "brillm/error.h"
+#include "brillm/io/checkpoint_writer.h"
 #include "io/detail/sha256.h"
 
 #include <ATen/ATen.h>
@@ -181,10 +181,9 @@ at::Tensor ModelFile::tensor(const std::string& name) const {
 }
 
 Model ModelFile::model(std::optional<at::ScalarType> dtype) const {
-    const StorageDtype stored = m_header.dtype;
-    at::ScalarType want = dtype.value_or(stored == StorageDtype::F64 ? at::kDouble : at::kFloat);
-    if (want != at::kFloat && want != at::kDouble)
-        throw CheckpointError("a model for the core's kernels must be float32 or float64");
+    const at::ScalarType want = dtype.value_or(toScalarType(m_header.dtype));
+    if (want != at::kFloat && want != at::kDouble && want != at::kBFloat16 && want != at::kHalf)
+        throw CheckpointError("a model for the core's kernels must be float32, float64, bfloat16 or float16");
     auto get = [&](const char* name) {
         at::Tensor t = tensor(name);
         return t.scalar_type() == want ? t : t.to(want);

@@ -13,14 +13,20 @@
 
 namespace brillm {
 
-std::string toString(AblationMode mode) { return mode == AblationMode::Shared ? "shared" : "zero"; }
+std::string toString(AblationMode mode) {
+    return mode == AblationMode::Shared ? "shared" : "zero";
+}
 
 std::string toString(ContributorKind kind) {
     switch (kind) {
-    case ContributorKind::PathEdge: return "path_edge";
-    case ContributorKind::CandidateEdge: return "candidate_edge";
-    case ContributorKind::Position: return "position";
-    case ContributorKind::StartNode: return "start_node";
+    case ContributorKind::PathEdge:
+        return "path_edge";
+    case ContributorKind::CandidateEdge:
+        return "candidate_edge";
+    case ContributorKind::Position:
+        return "position";
+    case ContributorKind::StartNode:
+        return "start_node";
     }
     return "unknown";
 }
@@ -30,14 +36,12 @@ namespace {
 using Vec = std::vector<double>;
 using Pair = std::pair<int32_t, int32_t>;
 
-// The parameters the computation reads, converted to float64 on demand.
+// The parameters the computation reads, converted to float64 on demand (from any storage).
 class Params {
 public:
-    explicit Params(const Model& m) : m_model(m), m_d(m.dim()), m_double(m.dtype() == at::kDouble) {
+    explicit Params(const Model& m) : m_model(m), m_d(m.dim()) {
         m_pe = detail::peTable<double>(m.config.maxPositions, m_d);
-        const int64_t P = m.config.maxPositions;
-        m_positions.resize(static_cast<size_t>(P));
-        for (int64_t j = 0; j < P; ++j) m_positions[static_cast<size_t>(j)] = read(m.positions, j);
+        m_positions = detail::readRange<double>(m.positions, 0, m.config.maxPositions);
     }
     int64_t dim() const { return m_d; }
     const double* pe(int64_t row) const { return m_pe->data() + row * m_d; }
@@ -47,23 +51,11 @@ public:
     Vec nodeBias(int32_t node) const { return readRange(m_model.nodeBias, static_cast<int64_t>(node) * m_d, m_d); }
 
 private:
-    double read(const at::Tensor& t, int64_t k) const {
-        return m_double ? t.data_ptr<double>()[k] : static_cast<double>(t.data_ptr<float>()[k]);
-    }
-    Vec readRange(const at::Tensor& t, int64_t offset, int64_t n) const {
-        Vec v(static_cast<size_t>(n));
-        if (m_double) {
-            const double* p = t.data_ptr<double>() + offset;
-            std::copy(p, p + n, v.begin());
-        } else {
-            const float* p = t.data_ptr<float>() + offset;
-            std::copy(p, p + n, v.begin());
-        }
-        return v;
+    static Vec readRange(const at::Tensor& t, int64_t offset, int64_t n) {
+        return detail::readRange<double>(t, offset, n);
     }
     const Model& m_model;
     int64_t m_d;
-    bool m_double;
     std::shared_ptr<const std::vector<double>> m_pe;
     Vec m_positions;
 };
@@ -73,25 +65,15 @@ struct EdgeParams {
     Vec b; // [d]
 };
 
-// z = x W + b + pe; y = GELU(z). Returns ||y||.
+// z = x W + b + pe; y = GELU(z). Returns ||y||. (The float64 vector kernel.)
 double edgeForward(const Vec& x, const EdgeParams& p, const double* pe, Vec& z, Vec& y) {
     const auto d = static_cast<int64_t>(x.size());
-    z.assign(static_cast<size_t>(d), 0.0);
+    z.resize(static_cast<size_t>(d));
     y.resize(static_cast<size_t>(d));
-    for (int64_t r = 0; r < d; ++r) {
-        const double xr = x[static_cast<size_t>(r)];
-        const double* w = p.W.data() + r * d;
-        for (int64_t c = 0; c < d; ++c) z[static_cast<size_t>(c)] += xr * w[c];
-    }
-    double ss = 0;
-    for (int64_t c = 0; c < d; ++c) {
-        auto& zc = z[static_cast<size_t>(c)];
-        zc += p.b[static_cast<size_t>(c)] + pe[c];
-        const double v = detail::geluT(zc);
-        y[static_cast<size_t>(c)] = v;
-        ss += v * v;
-    }
-    return std::sqrt(ss);
+    double e = 0;
+    simd::edgeForward(x.data(), pe, d, simd::EdgeSet{p.W.data(), p.b.data(), simd::Storage::F64, nullptr, 0, 1}, &e,
+                      z.data(), y.data());
+    return e;
 }
 
 // The forward pass of a query, in float64, with hooks for ablations. Rows are kept so that a
@@ -194,19 +176,22 @@ private:
             const double p = m_params.position(k - 1);
             if (p > M) {
                 const double r = std::isfinite(M) ? std::exp(M - p) : 0.0;
-                for (double& v : S) v *= r;
+                for (double& v : S)
+                    v *= r;
                 Z *= r;
                 M = p;
             }
             const double w = std::exp(p - M);
             const Vec& y = m_y[ks - 1];
-            for (size_t c = 0; c < S.size(); ++c) S[c] += w * y[c];
+            for (size_t c = 0; c < S.size(); ++c)
+                S[c] += w * y[c];
             Z += w;
         }
         m_norm[ks] = Z;
         m_max[ks] = M;
         Vec& x = m_x[ks];
-        for (size_t c = 0; c < x.size(); ++c) x[c] = Z > 0 ? S[c] / Z : 0.0; // every position dropped: x = 0
+        for (size_t c = 0; c < x.size(); ++c)
+            x[c] = Z > 0 ? S[c] / Z : 0.0; // every position dropped: x = 0
     }
 
     const Model& m_model;
@@ -231,26 +216,17 @@ struct Gradients {
     std::vector<Vec> dx;              // d m / d x_k, k = 0..i
 };
 
-void accumulateEdge(Gradients& g, const Pair& p, const Vec& x, const Vec& dz, int64_t d) {
+// The backward pass of z = x W + b for the pair p: its gradient (W, b) gets x^T dz and dz, and
+// the return value is dL/dx = dz W^T.
+Vec backThroughEdge(Gradients& g, const Pair& p, const Vec& x, const Vec& dz, const Vec& W, int64_t d) {
     auto& e = g.edges[p];
     if (e.W.empty()) {
         e.W.assign(static_cast<size_t>(d * d), 0.0);
         e.b.assign(static_cast<size_t>(d), 0.0);
     }
-    for (int64_t r = 0; r < d; ++r)
-        for (int64_t c = 0; c < d; ++c)
-            e.W[static_cast<size_t>(r * d + c)] += x[static_cast<size_t>(r)] * dz[static_cast<size_t>(c)];
-    for (int64_t c = 0; c < d; ++c) e.b[static_cast<size_t>(c)] += dz[static_cast<size_t>(c)];
-}
-
-// dx = dz W^T
-Vec backThroughMatrix(const Vec& dz, const Vec& W, int64_t d) {
-    Vec dx(static_cast<size_t>(d), 0.0);
-    for (int64_t r = 0; r < d; ++r) {
-        double s = 0;
-        for (int64_t c = 0; c < d; ++c) s += W[static_cast<size_t>(r * d + c)] * dz[static_cast<size_t>(c)];
-        dx[static_cast<size_t>(r)] = s;
-    }
+    Vec acc(static_cast<size_t>(d * simd::kAccStride), 0.0), dx(static_cast<size_t>(d), 0.0);
+    simd::linearBackward(x.data(), W.data(), dz.data(), e.W.data(), e.b.data(), acc.data(), d);
+    simd::reduceRows(acc.data(), dx.data(), d);
     return dx;
 }
 
@@ -266,17 +242,19 @@ Gradients marginGradients(Forward& f, const BlameQuery& q, int64_t d) {
         if (e == 0) continue; // the norm's gradient at 0 is taken as 0
         Vec dz(static_cast<size_t>(d));
         for (int64_t k = 0; k < d; ++k)
-            dz[static_cast<size_t>(k)] = sign * y[static_cast<size_t>(k)] / e * detail::geluGrad(z[static_cast<size_t>(k)]);
+            dz[static_cast<size_t>(k)] = sign * y[static_cast<size_t>(k)] / e;
+        simd::geluBackward(z.data(), dz.data(), d);
         const Pair p = f.candidatePair(c);
-        accumulateEdge(g, p, f.x(i), dz, d);
-        const Vec dx = backThroughMatrix(dz, f.original(p).W, d);
-        for (int64_t k = 0; k < d; ++k) g.dx[static_cast<size_t>(i)][static_cast<size_t>(k)] += dx[static_cast<size_t>(k)];
+        const Vec dx = backThroughEdge(g, p, f.x(i), dz, f.original(p).W, d);
+        for (int64_t k = 0; k < d; ++k)
+            g.dx[static_cast<size_t>(i)][static_cast<size_t>(k)] += dx[static_cast<size_t>(k)];
     }
     std::vector<Vec> dy(static_cast<size_t>(i), Vec(static_cast<size_t>(d), 0.0));
     for (int64_t k = i; k >= 1; --k) {
         // x_k = sum_j a_j y_j, a = softmax(positions[0:k])
         Vec a(static_cast<size_t>(k));
-        for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(j)] = f.weight(k, j);
+        for (int64_t j = 0; j < k; ++j)
+            a[static_cast<size_t>(j)] = f.weight(k, j);
         const Vec& dxk = g.dx[static_cast<size_t>(k)];
         Vec da(static_cast<size_t>(k));
         double dot = 0;
@@ -285,7 +263,8 @@ Gradients marginGradients(Forward& f, const BlameQuery& q, int64_t d) {
             double s = 0;
             for (int64_t c = 0; c < d; ++c) {
                 s += dxk[static_cast<size_t>(c)] * yj[static_cast<size_t>(c)];
-                dy[static_cast<size_t>(j)][static_cast<size_t>(c)] += a[static_cast<size_t>(j)] * dxk[static_cast<size_t>(c)];
+                dy[static_cast<size_t>(j)][static_cast<size_t>(c)] +=
+                    a[static_cast<size_t>(j)] * dxk[static_cast<size_t>(c)];
             }
             da[static_cast<size_t>(j)] = s;
             dot += a[static_cast<size_t>(j)] * s;
@@ -294,30 +273,33 @@ Gradients marginGradients(Forward& f, const BlameQuery& q, int64_t d) {
             g.positions[static_cast<size_t>(j)] += a[static_cast<size_t>(j)] * (da[static_cast<size_t>(j)] - dot);
         // dy_{k-1} is complete: every x after it has been handled
         const int64_t e = k - 1;
-        Vec dz(static_cast<size_t>(d));
-        for (int64_t c = 0; c < d; ++c)
-            dz[static_cast<size_t>(c)] = dy[static_cast<size_t>(e)][static_cast<size_t>(c)] * detail::geluGrad(f.z(e)[static_cast<size_t>(c)]);
+        Vec dz = dy[static_cast<size_t>(e)];
+        simd::geluBackward(f.z(e).data(), dz.data(), d);
         const Pair p = f.pathPair(e);
-        accumulateEdge(g, p, f.x(e), dz, d);
-        g.dx[static_cast<size_t>(e)] = backThroughMatrix(dz, f.original(p).W, d);
+        g.dx[static_cast<size_t>(e)] = backThroughEdge(g, p, f.x(e), dz, f.original(p).W, d);
     }
     g.nodeBias.assign(static_cast<size_t>(d), 0.0);
     for (int64_t c = 0; c < d; ++c)
-        g.nodeBias[static_cast<size_t>(c)] = g.dx[0][static_cast<size_t>(c)] * detail::geluGrad(f.u()[static_cast<size_t>(c)]);
+        g.nodeBias[static_cast<size_t>(c)] =
+            g.dx[0][static_cast<size_t>(c)] * detail::geluGrad(f.u()[static_cast<size_t>(c)]);
     return g;
 }
 
 double dotDiff(const EdgeParams& grad, const EdgeParams& to, const EdgeParams& from) {
     double s = 0;
-    for (size_t k = 0; k < grad.W.size(); ++k) s += grad.W[k] * (to.W[k] - from.W[k]);
-    for (size_t k = 0; k < grad.b.size(); ++k) s += grad.b[k] * (to.b[k] - from.b[k]);
+    for (size_t k = 0; k < grad.W.size(); ++k)
+        s += grad.W[k] * (to.W[k] - from.W[k]);
+    for (size_t k = 0; k < grad.b.size(); ++k)
+        s += grad.b[k] * (to.b[k] - from.b[k]);
     return s;
 }
 
 double norm(const EdgeParams& g) {
     double s = 0;
-    for (double v : g.W) s += v * v;
-    for (double v : g.b) s += v * v;
+    for (double v : g.W)
+        s += v * v;
+    for (double v : g.b)
+        s += v * v;
     return std::sqrt(s);
 }
 
@@ -329,14 +311,16 @@ void checkQuery(const Model& model, const BlameQuery& q) {
             throw InputError(std::string(what) + " " + std::to_string(t) + " is not a node id (the vocabulary has " +
                              std::to_string(V) + " nodes)");
     };
-    for (int32_t t : q.path) checkId(t, "path node");
+    for (int32_t t : q.path)
+        checkId(t, "path node");
     checkId(q.a, "candidate A");
     checkId(q.b, "candidate B");
     if (q.a == q.b) throw InputError("blame compares two different candidates; both are " + std::to_string(q.a));
     const auto i = static_cast<int64_t>(q.path.size()) - 1;
     const int64_t peRow = q.convention == PositionConvention::Training ? i + 1 : i;
     if (i > model.maxEdges() - 1 || peRow >= model.config.maxPositions)
-        throw InputError("a path of " + std::to_string(q.path.size()) + " nodes cannot be extended: the position table has " +
+        throw InputError("a path of " + std::to_string(q.path.size()) +
+                         " nodes cannot be extended: the position table has " +
                          std::to_string(model.config.maxPositions) + " entries");
 }
 
@@ -368,7 +352,8 @@ BlameReport blame(const Model& model, const BlameQuery& q) {
     {
         SignalPath path(model, q.convention);
         path.start(q.path[0]);
-        for (size_t k = 1; k < q.path.size(); ++k) path.advance(q.path[k]);
+        for (size_t k = 1; k < q.path.size(); ++k)
+            path.advance(q.path[k]);
         const auto scores = path.scoreNext(ScoreOptions{q.excludeSelfLoop});
         r.rankA = scores.rank(q.a);
         r.rankB = scores.rank(q.b);
@@ -494,7 +479,8 @@ ForcedPath forcePath(const Model& model, std::span<const int32_t> prompt, std::s
     const int64_t V = model.vocabSize();
     for (int32_t t : nodes)
         if (t < 0 || t >= V)
-            throw InputError("node id " + std::to_string(t) + " is not in the vocabulary (" + std::to_string(V) + " nodes)");
+            throw InputError("node id " + std::to_string(t) + " is not in the vocabulary (" + std::to_string(V) +
+                             " nodes)");
     if (static_cast<int64_t>(nodes.size()) - 1 > model.maxEdges())
         throw InputError("a path of " + std::to_string(nodes.size()) + " nodes is longer than the position table of " +
                          std::to_string(model.config.maxPositions) + " entries allows");

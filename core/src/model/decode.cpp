@@ -18,7 +18,9 @@ uint64_t splitmix64(uint64_t& x) {
     return z ^ (z >> 31);
 }
 
-inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void checkOptions(const DecodeOptions& o) {
     if (o.maxNewTokens < 0) throw InputError("max new tokens must be >= 0, got " + std::to_string(o.maxNewTokens));
@@ -50,9 +52,21 @@ void checkPath(const Model& model, std::span<const int32_t> path, const char* wh
                          std::to_string(model.maxEdges()));
 }
 
+// What a step's scores say about the greedy choice, computed once per step.
+struct StepSummary {
+    CandidateScores::Best best;
+    int64_t candidates = 0;
+};
+
+StepSummary summarise(const CandidateScores& scores) {
+    StepSummary s{scores.best(), scores.numCandidates()};
+    if (s.best.target < 0 && s.candidates > 0) nonFiniteEnergies();
+    return s;
+}
+
 // Fills everything about the edge about to be taken from the current path state and scores.
-void beginStep(TraceStep& step, const SignalPath& path, const CandidateScores* scores, int32_t target, bool dense,
-               bool generated) {
+void beginStep(TraceStep& step, const SignalPath& path, const CandidateScores* scores, const StepSummary* summary,
+               int32_t target, bool dense, bool generated) {
     step.index = path.numEdges();
     step.generated = generated;
     step.source = path.current();
@@ -69,9 +83,8 @@ void beginStep(TraceStep& step, const SignalPath& path, const CandidateScores* s
     }
     step.probability = scores->probability(target);
     step.rank = scores->rank(target);
-    step.candidates = scores->numCandidates();
-    const auto best = scores->best();
-    if (best.target < 0 && scores->numCandidates() > 0) nonFiniteEnergies();
+    step.candidates = summary->candidates;
+    const auto& best = summary->best;
     step.best = best.target;
     step.bestEnergy = best.energy;
     step.ties = best.ties;
@@ -79,8 +92,8 @@ void beginStep(TraceStep& step, const SignalPath& path, const CandidateScores* s
     step.sharedEnergy = scores->sharedEnergy;
 }
 
-Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptions& options,
-          const StepCallback& onStep, bool generate) {
+Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptions& options, const StepCallback& onStep,
+          bool generate) {
     checkOptions(options);
     checkPath(model, prompt, generate ? "prompt" : "path");
     const auto convention = options.referenceDecode ? PositionConvention::Reference : PositionConvention::Training;
@@ -91,6 +104,10 @@ Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptio
 
     Trace trace;
     trace.promptTokens = static_cast<int64_t>(prompt.size());
+    const auto expected =
+        prompt.size() + static_cast<size_t>(generate ? std::min<int64_t>(options.maxNewTokens, 4096) : 0);
+    trace.tokens.reserve(expected);
+    trace.steps.reserve(expected);
     trace.tokens.assign(prompt.begin(), prompt.end());
     path.start(prompt[0]);
     if (dense) trace.initialSignal = path.initialSignal();
@@ -108,9 +125,10 @@ Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptio
         TraceStep step;
         if (scorePrompt) {
             const auto scores = path.scoreNext(scoreOptions);
-            beginStep(step, path, &scores, prompt[k], dense, false);
+            const StepSummary summary = summarise(scores);
+            beginStep(step, path, &scores, &summary, prompt[k], dense, false);
         } else {
-            beginStep(step, path, nullptr, prompt[k], dense, false);
+            beginStep(step, path, nullptr, nullptr, prompt[k], dense, false);
         }
         if (!finish(std::move(step))) {
             trace.stopReason = "cancelled";
@@ -130,13 +148,16 @@ Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptio
             break;
         }
         const auto scores = path.scoreNext(scoreOptions);
-        if (scores.numCandidates() == 0) {
+        const StepSummary summary = summarise(scores);
+        if (summary.candidates == 0) {
             trace.stopReason = "no_candidates";
             break;
         }
-        const int32_t target = sampler.choose(scores, options);
+        // greedy without banned tokens takes the best candidate (what choose() would return)
+        const int32_t target =
+            options.greedy && options.bannedTokens.empty() ? summary.best.target : sampler.choose(scores, options);
         TraceStep step;
-        beginStep(step, path, &scores, target, dense, true);
+        beginStep(step, path, &scores, &summary, target, dense, true);
         trace.tokens.push_back(target);
         if (!finish(std::move(step))) {
             trace.stopReason = "cancelled";
@@ -164,7 +185,8 @@ Trace tracePath(const Model& model, std::span<const int32_t> path, const DecodeO
 // ---- TokenSampler: xoshiro256** seeded through splitmix64, identical on every platform ----
 
 TokenSampler::TokenSampler(uint64_t seed) {
-    for (auto& s : m_state) s = splitmix64(seed);
+    for (auto& s : m_state)
+        s = splitmix64(seed);
 }
 
 double TokenSampler::uniform() {
@@ -218,7 +240,8 @@ int32_t TokenSampler::choose(const CandidateScores& scores, const DecodeOptions&
                       })->second;
     std::vector<double> w(cand.size());
     double total = 0;
-    for (size_t k = 0; k < cand.size(); ++k) total += (w[k] = std::exp((cand[k].second - mx) / temperature));
+    for (size_t k = 0; k < cand.size(); ++k)
+        total += (w[k] = std::exp((cand[k].second - mx) / temperature));
     if (topP < 1) {
         double cum = 0;
         size_t keep = 0;

@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Internal: the inner loops shared by propagation, decoding and the loss. Templated on the
-// model's scalar type (float, or double for checking).
+// Internal: what propagation, decoding, blame and the loss share. The edge kernels themselves
+// are the vector kernels of simd/edge_kernels.h (runtime dispatch over the CPU's vector units);
+// the scalar versions below are the same maths one value at a time, for the few places that
+// need a single value (the initial signal) and for the sharded loss of the trainer.
 
+#include "brillm/error.h"
 #include "brillm/model/signal.h"
+#include "simd/edge_kernels.h"
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 
 #include <cmath>
 #include <cstdint>
@@ -48,8 +56,12 @@ inline float erfFloat(float x) {
     return x < 0 ? -e : e;
 }
 
-inline float geluT(float z) { return 0.5f * z * (1.0f + erfFloat(z * static_cast<float>(M_SQRT1_2))); }
-inline double geluT(double z) { return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2)); }
+inline float geluT(float z) {
+    return 0.5f * z * (1.0f + erfFloat(z * static_cast<float>(M_SQRT1_2)));
+}
+inline double geluT(double z) {
+    return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2));
+}
 
 // d GELU / dz = Phi(z) + z * phi(z)
 inline float geluGrad(float z) {
@@ -82,13 +94,16 @@ template <class T, int D = 0>
 inline void edgeAffine(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
                        T* __restrict z, int64_t dRuntime) {
     const int64_t d = D > 0 ? D : dRuntime;
-    for (int64_t j = 0; j < d; ++j) z[j] = 0;
+    for (int64_t j = 0; j < d; ++j)
+        z[j] = 0;
     for (int64_t k = 0; k < d; ++k) {
         const T xk = x[k];
         const T* __restrict row = w + k * d;
-        for (int64_t j = 0; j < d; ++j) z[j] += xk * row[j];
+        for (int64_t j = 0; j < d; ++j)
+            z[j] += xk * row[j];
     }
-    for (int64_t j = 0; j < d; ++j) z[j] = z[j] + b[j] + pe[j];
+    for (int64_t j = 0; j < d; ++j)
+        z[j] = z[j] + b[j] + pe[j];
 }
 
 // y = GELU(x @ W + b + pe); returns ||y||_2 (accumulated in T, as torch does).
@@ -97,10 +112,70 @@ inline T edgeKernel(const T* __restrict x, const T* __restrict w, const T* __res
                     T* __restrict y, int64_t dRuntime) {
     const int64_t d = D > 0 ? D : dRuntime;
     edgeAffine<T, D>(x, w, b, pe, y, d);
-    for (int64_t j = 0; j < d; ++j) y[j] = geluT(y[j]);
+    for (int64_t j = 0; j < d; ++j)
+        y[j] = geluT(y[j]);
     T sq = 0;
-    for (int64_t j = 0; j < d; ++j) sq += y[j] * y[j];
+    for (int64_t j = 0; j < d; ++j)
+        sq += y[j] * y[j];
     return std::sqrt(sq);
+}
+
+// The storage of a model tensor as the vector kernels name it.
+inline simd::Storage storageOf(const at::Tensor& t) {
+    switch (t.scalar_type()) {
+    case at::kFloat:
+        return simd::Storage::F32;
+    case at::kBFloat16:
+        return simd::Storage::BF16;
+    case at::kHalf:
+        return simd::Storage::F16;
+    case at::kDouble:
+        return simd::Storage::F64;
+    default:
+        break;
+    }
+    throw ShapeError("model tensors must be float32, float64, float16 or bfloat16");
+}
+
+// Entries [offset, offset + n) of a model tensor (any of the four storages), converted to T
+// (exactly: every float16 and bfloat16 value is a float32 value).
+template <class T> void readRange(const at::Tensor& t, int64_t offset, int64_t n, T* out) {
+    const auto copy = [&](const auto* p) {
+        for (int64_t k = 0; k < n; ++k)
+            out[k] = static_cast<T>(static_cast<float>(p[offset + k]));
+    };
+    switch (t.scalar_type()) {
+    case at::kFloat: {
+        const float* p = t.data_ptr<float>() + offset;
+        for (int64_t k = 0; k < n; ++k)
+            out[k] = static_cast<T>(p[k]);
+        return;
+    }
+    case at::kDouble: {
+        const double* p = t.data_ptr<double>() + offset;
+        for (int64_t k = 0; k < n; ++k)
+            out[k] = static_cast<T>(p[k]);
+        return;
+    }
+    case at::kBFloat16:
+        return copy(t.data_ptr<at::BFloat16>());
+    case at::kHalf:
+        return copy(t.data_ptr<at::Half>());
+    default:
+        break;
+    }
+    throw ShapeError("model tensors must be float32, float64, float16 or bfloat16");
+}
+template <class T> std::vector<T> readRange(const at::Tensor& t, int64_t offset, int64_t n) {
+    std::vector<T> v(static_cast<size_t>(n));
+    readRange<T>(t, offset, n, v.data());
+    return v;
+}
+
+// The edge parameters of a model for the vector kernels: slots [first, first + count), or the
+// slots listed.
+inline simd::EdgeSet edgeSet(const Model& m, int64_t first, int64_t count, const int64_t* slots = nullptr) {
+    return {m.weights.data_ptr(), m.biases.data_ptr(), storageOf(m.weights), slots, first, count};
 }
 
 } // namespace brillm::detail

@@ -3,8 +3,8 @@
 
 #include "brillm/error.h"
 #include "brillm/model/signal.h"
-#include "model/kernels.h"
 #include "brillm/util/parallel.h"
+#include "model/kernels.h"
 
 #include <ATen/ATen.h>
 
@@ -63,7 +63,8 @@ LossSample LossSample::exactCandidates(std::vector<int32_t> tokens, const EdgeTa
             int32_t rep = 0; // the smallest id that is not own
             size_t k = 0;
             for (;;) {
-                while (k < own.size() && own[k] < rep) ++k;
+                while (k < own.size() && own[k] < rep)
+                    ++k;
                 if (k == own.size() || own[k] != rep) break;
                 ++rep;
             }
@@ -78,7 +79,6 @@ LossSample LossSample::exactCandidates(std::vector<int32_t> tokens, const EdgeTa
 
 namespace {
 
-using detail::edgeAffine;
 using detail::geluGrad;
 using detail::geluT;
 
@@ -91,7 +91,8 @@ void checkSample(const Model& model, const LossSample& s, size_t index) {
                          std::to_string(model.maxEdges()));
     if (static_cast<int64_t>(s.offsets.size()) != n + 1 || s.offsets.front() != 0 ||
         s.offsets.back() != static_cast<int64_t>(s.candidates.size()))
-        throw InputError(where() + "candidate offsets must have one entry per edge plus one, from 0 to the candidate count");
+        throw InputError(where() +
+                         "candidate offsets must have one entry per edge plus one, from 0 to the candidate count");
     const int64_t V = model.vocabSize();
     for (int32_t t : s.tokens)
         if (t < 0 || t >= V) throw InputError(where() + "unknown node id " + std::to_string(t));
@@ -112,7 +113,8 @@ void checkSample(const Model& model, const LossSample& s, size_t index) {
             throw InputError(where() + "has " + std::to_string(s.weights.size()) + " candidate weights for " +
                              std::to_string(s.candidates.size()) + " candidates");
         for (float w : s.weights)
-            if (!(w > 0) || !std::isfinite(w)) throw InputError(where() + "candidate weights must be positive and finite");
+            if (!(w > 0) || !std::isfinite(w))
+                throw InputError(where() + "candidate weights must be positive and finite");
     }
 }
 
@@ -129,7 +131,8 @@ template <class T> struct GradAccumulator {
         if (d != dim || static_cast<int64_t>(rowOf.size()) != numSlots) {
             rowOf.assign(static_cast<size_t>(numSlots), -1);
         } else {
-            for (int64_t s : slots) rowOf[static_cast<size_t>(s)] = -1;
+            for (int64_t s : slots)
+                rowOf[static_cast<size_t>(s)] = -1;
         }
         d = dim;
         slots.clear();
@@ -158,47 +161,37 @@ template <class T> struct SampleWork {
     // What the backward pass of one sample needs from its forward pass. Negatives are
     // back-propagated during the forward pass, while their matrices are still in cache; only
     // the positives (whose gradient also depends on later edges) wait for the reverse sweep.
-    std::vector<T> z0, s0;       // [d] initial pre-activation and signal
-    std::vector<T> x;            // [n, d] inputs
-    std::vector<T> posZ, posY;   // [n, d] the positives' pre-activations and outputs
-    std::vector<T> posE, posGe;  // [n] the positives' energies and dLoss/dEnergy (local part)
+    std::vector<T> z0, s0;      // [d] initial pre-activation and signal
+    std::vector<T> x;           // [n, d] inputs
+    std::vector<T> posZ, posY;  // [n, d] the positives' pre-activations and outputs
+    std::vector<T> posE, posGe; // [n] the positives' energies and dLoss/dEnergy (local part)
     std::vector<int64_t> posSlot;
-    std::vector<T> dxNeg;        // [n, d] dLoss/dx_i through the negatives
-    std::vector<T> mix;          // [n, n] softmax weights a^(i)_j (row i, j < i)
-    std::vector<T> z, y, e;      // one edge's distinct candidate rows: [U, d], [U, d], [U]
-    std::vector<int64_t> slot;   // [U] their slots
-    std::vector<T> negWeight;    // [U] how many negative targets use the row (their weights' sum)
+    std::vector<T> dxNeg;      // [n, d] dLoss/dx_i through the negatives
+    std::vector<T> mix;        // [n, n] softmax weights a^(i)_j (row i, j < i)
+    std::vector<T> z, y, e;    // one edge's distinct candidate rows: [U, d], [U, d], [U]
+    std::vector<int64_t> slot; // [U] their slots
+    std::vector<T> negWeight;  // [U] how many negative targets use the row (their weights' sum)
+    std::vector<T> dxAcc;      // [d, kAccStride] W dz summed lane-wise (simd::linearBackward)
 };
 
-// Accumulates the gradient of one candidate edge with dLoss/dy = dy into the slot's rows and
-// dLoss/dx into dx.
-template <class T, int D>
-inline void edgeBackward(const T* __restrict x, const T* __restrict w, const T* __restrict z, T* __restrict dy,
-                         T* __restrict gw, T* __restrict gb, T* __restrict dx, int64_t dRuntime) {
-    const int64_t d = D > 0 ? D : dRuntime;
-    for (int64_t j = 0; j < d; ++j) dy[j] *= geluGrad(z[j]); // dy becomes dz
-    for (int64_t a = 0; a < d; ++a) {
-        const T xa = x[a];
-        T* __restrict gwRow = gw + a * d;
-        const T* __restrict wRow = w + a * d;
-        T acc = 0;
-        for (int64_t j = 0; j < d; ++j) {
-            gwRow[j] += xa * dy[j];
-            acc += wRow[j] * dy[j];
-        }
-        dx[a] += acc;
-    }
-    for (int64_t j = 0; j < d; ++j) gb[j] += dy[j];
-}
+// What every sample of a batch reads: the edge parameters as the kernels see them, the
+// positions in the compute type, and the PE table.
+template <class T> struct LossParams {
+    const Model& model;
+    simd::Storage storage;
+    const T* W; // the weights in the compute type (gradients: float32/float64 models only)
+    std::vector<T> positions;
+    const T* pe;
+};
 
-template <class T, int D>
-double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* pe, bool withGrad, T gradScale,
-                              GradAccumulator<T>* acc, SampleWork<T>& wk) {
-    const int64_t d = D > 0 ? D : model.dim(), n = s.numEdges();
-    const T* W = model.weights.data_ptr<T>();
-    const T* B = model.biases.data_ptr<T>();
-    const T* NB = model.nodeBias.data_ptr<T>();
-    const T* POS = model.positions.data_ptr<T>();
+template <class T>
+double sampleForwardBackward(const LossParams<T>& lp, const LossSample& s, bool withGrad, T gradScale,
+                             GradAccumulator<T>* acc, SampleWork<T>& wk) {
+    const Model& model = lp.model;
+    const int64_t d = model.dim(), n = s.numEdges();
+    const T* W = lp.W;
+    const T* POS = lp.positions.data();
+    const T* pe = lp.pe;
     const auto D_ = static_cast<size_t>(d);
     const auto N_ = static_cast<size_t>(n);
 
@@ -216,8 +209,9 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
 
     const int32_t t0 = s.tokens[0];
     const T invD = T(1) / static_cast<T>(d);
+    detail::readRange<T>(model.nodeBias, t0 * d, d, wk.z0.data());
     for (int64_t j = 0; j < d; ++j) {
-        wk.z0[static_cast<size_t>(j)] = invD + NB[t0 * d + j] + pe[j];
+        wk.z0[static_cast<size_t>(j)] = invD + wk.z0[static_cast<size_t>(j)] + pe[j];
         wk.s0[static_cast<size_t>(j)] = geluT(wk.z0[static_cast<size_t>(j)]);
     }
     const T edgeScale = gradScale / static_cast<T>(n);
@@ -229,14 +223,17 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
             std::copy(wk.s0.begin(), wk.s0.end(), xi);
         } else {
             T mx = POS[0];
-            for (int64_t j = 1; j < i; ++j) mx = std::max(mx, POS[j]);
+            for (int64_t j = 1; j < i; ++j)
+                mx = std::max(mx, POS[j]);
             T sum = 0;
             T* a = wk.mix.data() + i * n;
-            for (int64_t j = 0; j < i; ++j) sum += (a[j] = std::exp(POS[j] - mx));
+            for (int64_t j = 0; j < i; ++j)
+                sum += (a[j] = std::exp(POS[j] - mx));
             for (int64_t j = 0; j < i; ++j) {
                 a[j] /= sum;
                 const T* yj = wk.posY.data() + j * d;
-                for (int64_t c = 0; c < d; ++c) xi[c] += a[j] * yj[c];
+                for (int64_t c = 0; c < d; ++c)
+                    xi[c] += a[j] * yj[c];
             }
         }
         const int32_t src = s.tokens[static_cast<size_t>(i)];
@@ -252,7 +249,6 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         const float* weights = s.weights.empty() ? nullptr : s.weights.data() + cb;
         T posWeight = 1;
         int64_t rows = 0, shared = -1, posRow = 0;
-        T emax = -std::numeric_limits<T>::infinity();
         for (int64_t k = 0; k < C; ++k) {
             const int64_t slot = model.edges.slot(src, s.candidates[static_cast<size_t>(cb + k)]);
             int64_t u;
@@ -262,14 +258,6 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
                 u = rows++;
                 if (slot == EdgeTable::kSharedSlot) shared = u;
                 wk.slot[static_cast<size_t>(u)] = slot;
-                T* zu = wk.z.data() + u * d;
-                T* yu = wk.y.data() + u * d;
-                edgeAffine<T, D>(xi, W + slot * d * d, B + slot * d, pei, zu, d);
-                T sq = 0;
-                for (int64_t j = 0; j < d; ++j) yu[j] = geluT(zu[j]);
-                for (int64_t j = 0; j < d; ++j) sq += yu[j] * yu[j];
-                wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
-                emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
             }
             const T w = weights ? static_cast<T>(weights[k]) : T(1);
             if (k == 0) {
@@ -279,7 +267,14 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
                 wk.negWeight[static_cast<size_t>(u)] += w;
             }
         }
-        double sumExp = static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
+        // every distinct candidate edge in one kernel call (its matrices prefetched ahead)
+        simd::edgeForward(xi, pei, d, detail::edgeSet(model, 0, rows, wk.slot.data()), wk.e.data(), wk.z.data(),
+                          wk.y.data());
+        T emax = -std::numeric_limits<T>::infinity();
+        for (int64_t u = 0; u < rows; ++u)
+            emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
+        double sumExp =
+            static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
         for (int64_t u = 0; u < rows; ++u)
             if (wk.negWeight[static_cast<size_t>(u)] > 0)
                 sumExp += static_cast<double>(wk.negWeight[static_cast<size_t>(u)]) *
@@ -295,7 +290,7 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         // dLoss/dEnergy_k = (softmax_k - [k == 0]) * scale; the negatives go back now
         const T sumExpT = static_cast<T>(sumExp);
         wk.posGe[static_cast<size_t>(i)] = (posWeight * std::exp(ePos - emax) / sumExpT - T(1)) * edgeScale;
-        T* dxi = wk.dxNeg.data() + i * d;
+        wk.dxAcc.assign(D_ * static_cast<size_t>(simd::kAccStride), T(0));
         for (int64_t u = 0; u < rows; ++u) {
             const T count = wk.negWeight[static_cast<size_t>(u)];
             if (count <= 0) continue;
@@ -303,12 +298,15 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
             const T ge = count * std::exp(eu - emax) / sumExpT * edgeScale;
             const T coef = eu > 0 ? ge / eu : T(0);
             const T* yu = wk.y.data() + u * d;
-            for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * yu[j];
+            for (int64_t j = 0; j < d; ++j)
+                dy[static_cast<size_t>(j)] = coef * yu[j];
+            simd::geluBackward(wk.z.data() + u * d, dy.data(), d);
             const int64_t slot = wk.slot[static_cast<size_t>(u)];
             const int64_t r = acc->row(slot);
-            edgeBackward<T, D>(xi, W + slot * d * d, wk.z.data() + u * d, dy.data(), acc->w.data() + r * d * d,
-                               acc->b.data() + r * d, dxi, d);
+            simd::linearBackward(xi, W + slot * d * d, dy.data(), acc->w.data() + r * d * d, acc->b.data() + r * d,
+                                 wk.dxAcc.data(), d);
         }
+        simd::reduceRows(wk.dxAcc.data(), wk.dxNeg.data() + i * d, d);
     }
     loss /= static_cast<double>(n);
     if (!withGrad) return loss;
@@ -320,12 +318,16 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         const T e0 = wk.posE[static_cast<size_t>(i)];
         const T coef = e0 > 0 ? wk.posGe[static_cast<size_t>(i)] / e0 : T(0);
         const T* y0 = wk.posY.data() + i * d;
-        for (int64_t j = 0; j < d; ++j) dy[static_cast<size_t>(j)] = coef * y0[j] + dyPos[static_cast<size_t>(i * d + j)];
+        for (int64_t j = 0; j < d; ++j)
+            dy[static_cast<size_t>(j)] = coef * y0[j] + dyPos[static_cast<size_t>(i * d + j)];
         std::copy_n(wk.dxNeg.data() + i * d, d, dx.data());
         const int64_t slot = wk.posSlot[static_cast<size_t>(i)];
         const int64_t r = acc->row(slot);
-        edgeBackward<T, D>(xi, W + slot * d * d, wk.posZ.data() + i * d, dy.data(), acc->w.data() + r * d * d,
-                           acc->b.data() + r * d, dx.data(), d);
+        simd::geluBackward(wk.posZ.data() + i * d, dy.data(), d);
+        wk.dxAcc.assign(D_ * static_cast<size_t>(simd::kAccStride), T(0));
+        simd::linearBackward(xi, W + slot * d * d, dy.data(), acc->w.data() + r * d * d, acc->b.data() + r * d,
+                             wk.dxAcc.data(), d);
+        simd::reduceRows(wk.dxAcc.data(), dx.data(), d);
         if (i == 0) {
             for (int64_t j = 0; j < d; ++j)
                 acc->nodeBias[static_cast<size_t>(t0 * d + j)] +=
@@ -348,13 +350,6 @@ double sampleForwardBackwardD(const Model& model, const LossSample& s, const T* 
         }
     }
     return loss;
-}
-
-template <class T>
-double sampleForwardBackward(const Model& model, const LossSample& s, const T* pe, bool withGrad, T gradScale,
-                             GradAccumulator<T>* acc, SampleWork<T>& wk) {
-    return model.dim() == 32 ? sampleForwardBackwardD<T, 32>(model, s, pe, withGrad, gradScale, acc, wk)
-                             : sampleForwardBackwardD<T, 0>(model, s, pe, withGrad, gradScale, acc, wk);
 }
 
 template <class T> struct TypedWorkspace {
@@ -398,6 +393,10 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
                     LossWorkspace::Impl& ws) {
     const int64_t d = model.dim(), V = model.vocabSize(), P = model.config.maxPositions;
     const auto pe = detail::peTable<T>(P, d);
+    const simd::Storage storage = detail::storageOf(model.weights);
+    const bool sameType = storage == (std::is_same_v<T, double> ? simd::Storage::F64 : simd::Storage::F32);
+    const LossParams<T> lp{model, storage, sameType ? model.weights.data_ptr<T>() : nullptr,
+                           detail::readRange<T>(model.positions, 0, P), pe->data()};
     const auto nSamples = static_cast<int64_t>(batch.size());
     const int threads = threadCount(options.threads, nSamples);
     const T gradScale = T(1) / static_cast<T>(nSamples);
@@ -405,7 +404,8 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
     if (static_cast<int>(tw.work.size()) < threads) tw.work.resize(static_cast<size_t>(threads));
     if (options.computeGradients) {
         if (static_cast<int>(tw.accs.size()) < threads) tw.accs.resize(static_cast<size_t>(threads));
-        for (int t = 0; t < threads; ++t) tw.accs[static_cast<size_t>(t)].reset(d, model.edges.numSlots(), V, P);
+        for (int t = 0; t < threads; ++t)
+            tw.accs[static_cast<size_t>(t)].reset(d, model.edges.numSlots(), V, P);
     }
 
     LossResult result;
@@ -415,7 +415,7 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
         const int64_t b = nSamples * t / threads, e = nSamples * (t + 1) / threads;
         for (int64_t k = b; k < e; ++k)
             result.sampleLosses[static_cast<size_t>(k)] = sampleForwardBackward<T>(
-                model, batch[static_cast<size_t>(k)], pe->data(), options.computeGradients, gradScale,
+                lp, batch[static_cast<size_t>(k)], options.computeGradients, gradScale,
                 options.computeGradients ? &tw.accs[static_cast<size_t>(t)] : nullptr, tw.work[static_cast<size_t>(t)]);
     };
     runThreads(threads, work);
@@ -425,7 +425,8 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
         result.candidateEdges += static_cast<int64_t>(s.candidates.size());
     }
     double total = 0;
-    for (double l : result.sampleLosses) total += l;
+    for (double l : result.sampleLosses)
+        total += l;
     result.loss = total / static_cast<double>(nSamples);
     if (!options.computeGradients) return result;
 
@@ -466,15 +467,19 @@ LossResult lossImpl(const Model& model, std::span<const LossSample> batch, const
                 std::copy_n(sb, d, ob);
                 first = false;
             } else {
-                for (size_t j = 0; j < dd; ++j) ow[j] += sw[j];
-                for (int64_t j = 0; j < d; ++j) ob[j] += sb[j];
+                for (size_t j = 0; j < dd; ++j)
+                    ow[j] += sw[j];
+                for (int64_t j = 0; j < d; ++j)
+                    ob[j] += sb[j];
             }
         }
     }
     for (int t = 0; t < threads; ++t) {
         const auto& a = tw.accs[static_cast<size_t>(t)];
-        for (size_t j = 0; j < a.nodeBias.size(); ++j) gn[j] += a.nodeBias[j];
-        for (size_t j = 0; j < a.positions.size(); ++j) gp[j] += a.positions[j];
+        for (size_t j = 0; j < a.nodeBias.size(); ++j)
+            gn[j] += a.nodeBias[j];
+        for (size_t j = 0; j < a.positions.size(); ++j)
+            gp[j] += a.positions[j];
     }
     return result;
 }
@@ -485,7 +490,13 @@ LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, co
                        LossWorkspace* workspace) {
     model.validate();
     if (batch.empty()) throw InputError("empty training batch");
-    for (size_t k = 0; k < batch.size(); ++k) checkSample(model, batch[k], k);
+    for (size_t k = 0; k < batch.size(); ++k)
+        checkSample(model, batch[k], k);
+    if (model.halfPrecision() && options.computeGradients)
+        throw InputError(std::string("the model's parameters are stored in ") +
+                         (model.dtype() == at::kBFloat16 ? "bfloat16" : "float16") +
+                         "; training needs float32 (or float64) parameters: convert the model first "
+                         "(Model::toDtype(at::kFloat), or brillm export --format brillm --dtype f32)");
     LossWorkspace local;
     auto& ws = workspace ? workspace->impl() : local.impl();
     return model.dtype() == at::kDouble ? lossImpl<double>(model, batch, options, ws)
@@ -509,7 +520,8 @@ ExactLoss exactLoss(const Model& model, std::span<const int32_t> tokens) {
         path.advance(tokens[k]);
     }
     double total = 0;
-    for (double l : out.edgeLosses) total += l;
+    for (double l : out.edgeLosses)
+        total += l;
     out.loss = total / static_cast<double>(out.edgeLosses.size());
     out.perplexity = std::exp(out.loss);
     return out;

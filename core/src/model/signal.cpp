@@ -25,9 +25,10 @@ std::vector<double> positionalEncoding(int64_t rows, int64_t dim) {
     return pe;
 }
 
-double gelu(double z) { return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2)); }
+double gelu(double z) {
+    return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2));
+}
 
-using detail::edgeKernel;
 using detail::geluT;
 using detail::peTable;
 
@@ -67,7 +68,9 @@ double CandidateScores::logProbability(int32_t target) const {
     return rawEnergy(target) - logSumExp;
 }
 
-double CandidateScores::probability(int32_t target) const { return std::exp(logProbability(target)); }
+double CandidateScores::probability(int32_t target) const {
+    return std::exp(logProbability(target));
+}
 
 int64_t CandidateScores::rank(int32_t target) const {
     if (!isCandidate(target)) return 0;
@@ -112,7 +115,8 @@ CandidateScores::Best CandidateScores::best() const {
         int32_t t = 0;
         size_t k = 0;
         while (true) {
-            while (k < ownTargets.size() && ownTargets[k] < t) ++k;
+            while (k < ownTargets.size() && ownTargets[k] < t)
+                ++k;
             if ((k < ownTargets.size() && ownTargets[k] == t) || t == excluded) {
                 ++t;
                 continue;
@@ -130,7 +134,9 @@ std::vector<std::pair<int32_t, double>> CandidateScores::top(int64_t k) const {
     const auto dense = denseEnergies();
     for (int32_t t = 0; t < vocabSize; ++t)
         if (t != excluded) all.emplace_back(t, dense[static_cast<size_t>(t)]);
-    const auto cmp = [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); };
+    const auto cmp = [](const auto& a, const auto& b) {
+        return a.second > b.second || (a.second == b.second && a.first < b.first);
+    };
     if (k > 0 && k < static_cast<int64_t>(all.size())) {
         std::partial_sort(all.begin(), all.begin() + k, all.end(), cmp);
         all.resize(static_cast<size_t>(k));
@@ -142,14 +148,16 @@ std::vector<std::pair<int32_t, double>> CandidateScores::top(int64_t k) const {
 
 std::vector<double> CandidateScores::denseEnergies() const {
     std::vector<double> e(static_cast<size_t>(vocabSize), sharedEnergy);
-    for (size_t k = 0; k < ownTargets.size(); ++k) e[static_cast<size_t>(ownTargets[k])] = ownEnergies[k];
+    for (size_t k = 0; k < ownTargets.size(); ++k)
+        e[static_cast<size_t>(ownTargets[k])] = ownEnergies[k];
     if (excluded >= 0) e[static_cast<size_t>(excluded)] = std::numeric_limits<double>::quiet_NaN();
     return e;
 }
 
 std::vector<double> CandidateScores::denseProbabilities() const {
     auto p = denseEnergies();
-    for (double& v : p) v = std::isnan(v) ? 0.0 : std::exp(v - logSumExp);
+    for (double& v : p)
+        v = std::isnan(v) ? 0.0 : std::exp(v - logSumExp);
     return p;
 }
 
@@ -165,10 +173,18 @@ SignalPath::SignalPath(const Model& model, PositionConvention convention)
         m_peF = peTable<float>(model.config.maxPositions, m_dim);
 }
 
-template <> const std::vector<float>& SignalPath::rows<float>() const { return m_rowsF; }
-template <> const std::vector<double>& SignalPath::rows<double>() const { return m_rowsD; }
-template <> std::vector<float>& SignalPath::rows<float>() { return m_rowsF; }
-template <> std::vector<double>& SignalPath::rows<double>() { return m_rowsD; }
+template <> const std::vector<float>& SignalPath::rows<float>() const {
+    return m_rowsF;
+}
+template <> const std::vector<double>& SignalPath::rows<double>() const {
+    return m_rowsD;
+}
+template <> std::vector<float>& SignalPath::rows<float>() {
+    return m_rowsF;
+}
+template <> std::vector<double>& SignalPath::rows<double>() {
+    return m_rowsD;
+}
 
 int64_t SignalPath::peIndex(int64_t edgeIndex) const {
     return m_convention == PositionConvention::Training ? edgeIndex + 1 : edgeIndex;
@@ -184,7 +200,8 @@ void SignalPath::requireStarted() const {
 
 template <class T> void SignalPath::initial(int32_t t0) {
     const int64_t d = m_dim;
-    const T* nb = m_model->nodeBias.data_ptr<T>() + static_cast<int64_t>(t0) * d;
+    const auto nbRow = detail::readRange<T>(m_model->nodeBias, static_cast<int64_t>(t0) * d, d);
+    const T* nb = nbRow.data();
     auto& r = rows<T>();
     r.assign(static_cast<size_t>(d), T(0));
     const T* pe0 = nullptr;
@@ -193,7 +210,8 @@ template <class T> void SignalPath::initial(int32_t t0) {
     else
         pe0 = m_peF->data();
     const T invD = T(1) / static_cast<T>(d);
-    for (int64_t j = 0; j < d; ++j) r[static_cast<size_t>(j)] = geluT(invD + nb[j] + pe0[j]);
+    for (int64_t j = 0; j < d; ++j)
+        r[static_cast<size_t>(j)] = geluT(invD + nb[j] + pe0[j]);
 }
 
 void SignalPath::start(int32_t t0) {
@@ -203,6 +221,7 @@ void SignalPath::start(int32_t t0) {
     m_nodes.assign(1, t0);
     m_rowsF.clear();
     m_rowsD.clear();
+    m_inputEdges = -1;
     if (m_double)
         initial<double>(t0);
     else
@@ -211,23 +230,44 @@ void SignalPath::start(int32_t t0) {
 
 template <class T> void SignalPath::computeInput(T* x) const {
     const int64_t d = m_dim, i = numEdges();
+    // scoreNext and then advance need the same x: computed once per edge
+    auto& cache = [this]() -> std::vector<T>& {
+        if constexpr (std::is_same_v<T, double>)
+            return m_inputD;
+        else
+            return m_inputF;
+    }();
+    if (m_inputEdges == i && static_cast<int64_t>(cache.size()) == d) {
+        std::copy(cache.begin(), cache.end(), x);
+        return;
+    }
+    computeInputUncached<T>(x);
+    cache.assign(x, x + d);
+    m_inputEdges = i;
+}
+
+template <class T> void SignalPath::computeInputUncached(T* x) const {
+    const int64_t d = m_dim, i = numEdges();
     const auto& r = rows<T>();
     if (i == 0) {
         std::copy(r.begin(), r.begin() + d, x);
         return;
     }
     // softmax over positions[0:i], in T as the reference does
-    const T* pos = m_model->positions.data_ptr<T>();
-    T mx = pos[0];
-    for (int64_t j = 1; j < i; ++j) mx = std::max(mx, pos[j]);
-    T sum = 0;
     std::vector<T> a(static_cast<size_t>(i));
-    for (int64_t j = 0; j < i; ++j) sum += (a[static_cast<size_t>(j)] = std::exp(pos[j] - mx));
+    detail::readRange<T>(m_model->positions, 0, i, a.data());
+    T mx = a[0];
+    for (int64_t j = 1; j < i; ++j)
+        mx = std::max(mx, a[static_cast<size_t>(j)]);
+    T sum = 0;
+    for (int64_t j = 0; j < i; ++j)
+        sum += (a[static_cast<size_t>(j)] = std::exp(a[static_cast<size_t>(j)] - mx));
     std::fill(x, x + d, T(0));
     for (int64_t j = 0; j < i; ++j) {
         const T w = a[static_cast<size_t>(j)] / sum;
         const T* y = r.data() + (j + 1) * d;
-        for (int64_t c = 0; c < d; ++c) x[c] += w * y[c];
+        for (int64_t c = 0; c < d; ++c)
+            x[c] += w * y[c];
     }
 }
 
@@ -248,20 +288,23 @@ std::vector<double> SignalPath::nextMixWeights() const {
     const int64_t i = numEdges();
     std::vector<double> a(static_cast<size_t>(i));
     if (i == 0) return a;
-    const at::Tensor pos = m_model->positions;
-    auto softmaxInto = [&](const auto* p) {
-        using T = std::remove_const_t<std::remove_pointer_t<decltype(p)>>;
+    auto softmaxInto = [&](auto zero) {
+        using T = decltype(zero);
+        const auto p = detail::readRange<T>(m_model->positions, 0, i);
         T mx = p[0];
-        for (int64_t j = 1; j < i; ++j) mx = std::max(mx, p[j]);
+        for (int64_t j = 1; j < i; ++j)
+            mx = std::max(mx, p[static_cast<size_t>(j)]);
         T sum = 0;
         std::vector<T> e(static_cast<size_t>(i));
-        for (int64_t j = 0; j < i; ++j) sum += (e[static_cast<size_t>(j)] = std::exp(p[j] - mx));
-        for (int64_t j = 0; j < i; ++j) a[static_cast<size_t>(j)] = static_cast<double>(e[static_cast<size_t>(j)] / sum);
+        for (int64_t j = 0; j < i; ++j)
+            sum += (e[static_cast<size_t>(j)] = std::exp(p[static_cast<size_t>(j)] - mx));
+        for (int64_t j = 0; j < i; ++j)
+            a[static_cast<size_t>(j)] = static_cast<double>(e[static_cast<size_t>(j)] / sum);
     };
     if (m_double)
-        softmaxInto(pos.data_ptr<double>());
+        softmaxInto(0.0);
     else
-        softmaxInto(pos.data_ptr<float>());
+        softmaxInto(0.0f);
     return a;
 }
 
@@ -269,15 +312,13 @@ template <class T> CandidateScores SignalPath::score(const ScoreOptions& options
     const int64_t d = m_dim, i = numEdges();
     const int32_t src = current();
     const int64_t pi = peIndex(i);
-    std::vector<T> x(static_cast<size_t>(d)), y(static_cast<size_t>(d));
+    std::vector<T> x(static_cast<size_t>(d));
     computeInput<T>(x.data());
     const T* pe = nullptr;
     if constexpr (std::is_same_v<T, double>)
         pe = m_peD->data() + pi * d;
     else
         pe = m_peF->data() + pi * d;
-    const T* W = m_model->weights.data_ptr<T>();
-    const T* B = m_model->biases.data_ptr<T>();
     const EdgeTable& edges = m_model->edges;
     const int64_t V = m_model->vocabSize();
 
@@ -290,21 +331,20 @@ template <class T> CandidateScores SignalPath::score(const ScoreOptions& options
     const auto own = edges.ownTargets(src);
     s.ownTargets.assign(own.begin(), own.end());
     s.ownEnergies.resize(own.size());
-    const int64_t first = edges.firstSlot(src);
-    const auto scoreOwn = [&]<int D>() {
-        for (size_t k = 0; k < own.size(); ++k) {
-            const int64_t slot = first + static_cast<int64_t>(k);
-            s.ownEnergies[k] =
-                static_cast<double>(edgeKernel<T, D>(x.data(), W + slot * d * d, B + slot * d, pe, y.data(), d));
-        }
-    };
-    if (d == 32)
-        scoreOwn.template operator()<32>();
-    else
-        scoreOwn.template operator()<0>();
+    // the own targets' slots are consecutive: one kernel call over all of them
+    std::vector<T> e(own.size());
+    simd::edgeForward(x.data(), pe, d,
+                      detail::edgeSet(*m_model, edges.firstSlot(src), static_cast<int64_t>(own.size())), e.data(),
+                      nullptr, nullptr);
+    std::copy(e.begin(), e.end(), s.ownEnergies.begin());
     s.numShared = V - static_cast<int64_t>(own.size());
     if (s.excluded >= 0 && !std::binary_search(own.begin(), own.end(), s.excluded)) --s.numShared;
-    if (s.numShared > 0) s.sharedEnergy = static_cast<double>(edgeKernel<T>(x.data(), W, B, pe, y.data(), d));
+    if (s.numShared > 0) {
+        T shared = 0;
+        simd::edgeForward(x.data(), pe, d, detail::edgeSet(*m_model, EdgeTable::kSharedSlot, 1), &shared, nullptr,
+                          nullptr);
+        s.sharedEnergy = static_cast<double>(shared);
+    }
 
     // log-sum-exp over the candidates, the shared group counted numShared times
     double mx = -std::numeric_limits<double>::infinity();
@@ -312,8 +352,18 @@ template <class T> CandidateScores SignalPath::score(const ScoreOptions& options
         if (own[k] != s.excluded) mx = std::max(mx, s.ownEnergies[k]);
     if (s.numShared > 0) mx = std::max(mx, s.sharedEnergy);
     double sum = 0;
-    for (size_t k = 0; k < own.size(); ++k)
-        if (own[k] != s.excluded) sum += std::exp(s.ownEnergies[k] - mx);
+    if (mx != -std::numeric_limits<double>::infinity()) {
+        // the own targets' terms in the vector kernel (float64), the excluded target's dropped
+        const auto n = static_cast<int64_t>(own.size());
+        if (const auto it = std::lower_bound(own.begin(), own.end(), s.excluded);
+            it != own.end() && *it == s.excluded) {
+            std::vector<double> terms(s.ownEnergies);
+            terms[static_cast<size_t>(it - own.begin())] = -std::numeric_limits<double>::infinity();
+            sum = simd::sumExpShifted(terms.data(), n, mx);
+        } else {
+            sum = simd::sumExpShifted(s.ownEnergies.data(), n, mx);
+        }
+    }
     if (s.numShared > 0) sum += static_cast<double>(s.numShared) * std::exp(s.sharedEnergy - mx);
     s.maxEnergy = mx;
     s.logSumExp = mx + std::log(sum);
@@ -338,8 +388,8 @@ template <class T> double SignalPath::step(int32_t target) {
         pe = m_peD->data() + peIndex(i) * d;
     else
         pe = m_peF->data() + peIndex(i) * d;
-    const T e = edgeKernel<T>(x.data(), m_model->weights.data_ptr<T>() + slot * d * d,
-                              m_model->biases.data_ptr<T>() + slot * d, pe, y.data(), d);
+    T e = 0;
+    simd::edgeForward(x.data(), pe, d, detail::edgeSet(*m_model, slot, 1), &e, nullptr, y.data());
     auto& r = rows<T>();
     r.insert(r.end(), y.begin(), y.end());
     m_nodes.push_back(target);
@@ -364,7 +414,8 @@ std::vector<double> SignalPath::edgeSignal(int64_t edgeIndex) const {
         throw InputError("edge " + std::to_string(edgeIndex) + " is not on the path (" + std::to_string(numEdges()) +
                          " edges)");
     const auto b = static_cast<size_t>((edgeIndex + 1) * m_dim), e = b + static_cast<size_t>(m_dim);
-    if (m_double) return {m_rowsD.begin() + static_cast<std::ptrdiff_t>(b), m_rowsD.begin() + static_cast<std::ptrdiff_t>(e)};
+    if (m_double)
+        return {m_rowsD.begin() + static_cast<std::ptrdiff_t>(b), m_rowsD.begin() + static_cast<std::ptrdiff_t>(e)};
     return {m_rowsF.begin() + static_cast<std::ptrdiff_t>(b), m_rowsF.begin() + static_cast<std::ptrdiff_t>(e)};
 }
 
@@ -377,8 +428,10 @@ std::vector<double> SignalPath::initialSignal() const {
 void SignalPath::truncate(int64_t edges) {
     requireStarted();
     if (edges < 0 || edges > numEdges())
-        throw InputError("cannot truncate a path of " + std::to_string(numEdges()) + " edges to " + std::to_string(edges));
+        throw InputError("cannot truncate a path of " + std::to_string(numEdges()) + " edges to " +
+                         std::to_string(edges));
     m_nodes.resize(static_cast<size_t>(edges + 1));
+    m_inputEdges = -1;
     const auto n = static_cast<size_t>((edges + 1) * m_dim);
     if (m_double)
         m_rowsD.resize(n);

@@ -7,8 +7,10 @@
 // zero-copy views on the mapping (at::from_blob with a deleter that holds the mapping), so a
 // Model keeps working after the ModelFile is gone, resident memory grows only with the pages
 // touched, and writes into a tensor stay private to the process (copy-on-write).
-// Files stored in F16 or BF16 are converted to float32 by model(), which reads every parameter
-// once and allocates the float32 copy; tensor() gives them as stored.
+// Files stored in F16 or BF16 are used in place too: model() gives their tensors as stored, and
+// the core's kernels read the half-precision values and compute in float32 - half the memory
+// and half the bytes per decoded token of a float32 file, and no conversion at open. Training
+// needs float32 parameters: model(at::kFloat) (or Model::toDtype) makes the float32 copy.
 //
 // save() is atomic (CheckpointWriter): on any failure or cancellation the previous file is
 // left untouched. The checksum (SHA-256 of the data section) is written by save() and checked
@@ -20,8 +22,8 @@
 
 #include "brillm/io/checkpoint_dtype.h"
 #include "brillm/io/mapped_file.h"
-#include "brillm/model/model.h"
 #include "brillm/io/model_file_header.h"
+#include "brillm/model/model.h"
 
 #include <ATen/core/Tensor.h>
 
@@ -98,8 +100,9 @@ public:
     // A tensor of the file as stored (any name in the header), zero-copy; copied only when a
     // foreign file places it at an offset not aligned to its element size.
     at::Tensor tensor(const std::string& name) const;
-    // The model for the core's kernels, float32 or float64. Default: the stored dtype when it is
-    // one of those, else float32. Zero-copy when the stored dtype is the one asked for.
+    // The model for the core's kernels. Default: as stored (float32, float64, bfloat16 or
+    // float16), zero-copy views on the mapping. A dtype (kFloat, kDouble, kBFloat16, kHalf)
+    // converts, reading every parameter once, unless it is the stored one.
     Model model(std::optional<at::ScalarType> dtype = std::nullopt) const;
 
     // Recomputes the checksum of the data section - reading the file from disk in order, not

@@ -24,7 +24,8 @@
 // Under Zero, zeroing a shared-slot edge affects only that pair (the other shared pairs keep the
 // shared matrix), as a patch that materialises the pair would.
 //
-// All arithmetic is float64 whatever the model's dtype (the model is read, not converted).
+// All arithmetic is float64 whatever the model's dtype (float32, float64, bfloat16 or float16:
+// the model is read, not converted), in the float64 vector kernels.
 
 #include "brillm/model/model.h"
 #include "brillm/model/signal.h"
@@ -67,9 +68,9 @@ struct Contributor {
     int64_t occurrences = 1; // PathEdge: how many times the slot's pair occurs on the path
     int32_t source = -1;     // edges: the pair; StartNode: t_0 in source
     int32_t target = -1;
-    int64_t slot = -1;       // edges: the parameter slot (0 = shared)
-    bool applicable = true;  // false: the ablation is the identity (a shared edge under Shared)
-    double marginAfter = 0;  // exact margin with this contributor ablated
+    int64_t slot = -1;      // edges: the parameter slot (0 = shared)
+    bool applicable = true; // false: the ablation is the identity (a shared edge under Shared)
+    double marginAfter = 0; // exact margin with this contributor ablated
     // margin - marginAfter: how much of the margin this contributor accounts for (positive: it
     // pushes towards A; negative: towards B).
     double effect = 0;
@@ -82,11 +83,11 @@ struct Contributor {
 
 struct BlameReport {
     BlameQuery query;
-    int64_t step = 0;      // i: the edge index whose candidates are compared
+    int64_t step = 0; // i: the edge index whose candidates are compared
     double energyA = 0;
     double energyB = 0;
-    double margin = 0;     // energyA - energyB
-    int64_t rankA = 0;     // 1-based ranks among the step's candidates; 0 for a non-candidate
+    double margin = 0; // energyA - energyB
+    int64_t rankA = 0; // 1-based ranks among the step's candidates; 0 for a non-candidate
     int64_t rankB = 0;
     // Every contributor, sorted by |effect| (largest first; ties by kind, then edge index).
     std::vector<Contributor> contributors;
@@ -103,23 +104,23 @@ double blameMargin(const Model& model, const BlameQuery& query);
 // Forced continuation: the prompt followed by the tokens the user expected, every step scored
 // as greedy decoding would score it.
 struct ForcedStep {
-    int64_t index = 0;          // edge index
-    bool inPrompt = true;       // false for the expected continuation
+    int64_t index = 0;    // edge index
+    bool inPrompt = true; // false for the expected continuation
     int32_t source = 0;
-    int32_t expected = 0;       // the node the path takes
-    int32_t winner = 0;         // the greedy choice (lowest id among ties)
-    int64_t expectedRank = 0;   // 1-based; 0 when the expected node is not a candidate
+    int32_t expected = 0;     // the node the path takes
+    int32_t winner = 0;       // the greedy choice (lowest id among ties)
+    int64_t expectedRank = 0; // 1-based; 0 when the expected node is not a candidate
     double expectedProbability = 0;
     double expectedEnergy = 0;
     double winnerEnergy = 0;
-    double margin = 0;          // winnerEnergy - expectedEnergy (0 when the expected node wins)
-    bool wrong = false;         // the winner is not the expected node
+    double margin = 0;  // winnerEnergy - expectedEnergy (0 when the expected node wins)
+    bool wrong = false; // the winner is not the expected node
 };
 
 struct ForcedPath {
     std::vector<ForcedStep> steps;
-    int64_t firstWrong = -1;     // first wrong step of the continuation (not the prompt), or -1
-    int64_t firstWrongAny = -1;  // first wrong step anywhere on the path, or -1
+    int64_t firstWrong = -1;    // first wrong step of the continuation (not the prompt), or -1
+    int64_t firstWrongAny = -1; // first wrong step anywhere on the path, or -1
 };
 
 // The winner is the best candidate that is not banned (as decoding with banned tokens picks it);

@@ -83,7 +83,9 @@ private:
 };
 
 // Throws InputError for an empty batch, samples without edges, malformed offsets, unknown ids,
-// or a negative equal to its positive target.
+// a negative equal to its positive target, or gradients asked of a half-precision model
+// (bfloat16/float16 parameters are read for the loss alone, computed in float32; training
+// keeps float32 or float64 parameters).
 LossResult sampledLoss(const Model& model, std::span<const LossSample> batch, const LossOptions& options = {},
                        LossWorkspace* workspace = nullptr);
 

@@ -7,8 +7,13 @@
 //   biases    [N, 1, d]
 //   nodeBias  [V, 1, d]
 //   positions [1, P, 1]   P = 512 in the reference; learned mixing logits
-// All four share one floating dtype (float32, or float64 for checking); they live on the CPU
-// for the core's kernels. A Model is a value: copies share tensor storage (like at::Tensor).
+// All four share one floating dtype: float32; float64 for checking; or bfloat16 / float16, a
+// model file used in place (ModelFile maps it): the kernels read the half-precision values and
+// compute in float32, so decoding, tracing, blame and evaluation work on them unchanged, at half
+// the memory and half the bytes per token. Training needs float32 or float64 parameters
+// (sampledLoss refuses gradients of a half-precision model; convert with toDtype(at::kFloat)).
+// They live on the CPU for the core's kernels. A Model is a value: copies share tensor storage
+// (like at::Tensor).
 
 #include "brillm/model/edge_table.h"
 
@@ -19,8 +24,8 @@
 namespace brillm {
 
 struct ModelConfig {
-    int64_t vocabSize    = 0;
-    int64_t dim          = 32;  // d
+    int64_t vocabSize = 0;
+    int64_t dim = 32;           // d
     int64_t maxPositions = 512; // entries of `positions`; a path has at most maxPositions - 1 edges
 };
 
@@ -40,7 +45,8 @@ struct Model {
     // Throws ShapeError naming the tensor and the expected shape if anything does not fit.
     void validate() const;
 
-    // A deep copy in another dtype (kFloat or kDouble); kDouble is the checking mode.
+    // A deep copy in another dtype (kFloat, kDouble, kBFloat16 or kHalf); kDouble is the checking
+    // mode, kFloat what training needs.
     Model toDtype(at::ScalarType dtype) const;
     // A deep copy (tensors cloned).
     Model clone() const;
@@ -49,6 +55,8 @@ struct Model {
     Model toDevice(const at::Device& device) const;
 
     at::ScalarType dtype() const { return weights.scalar_type(); }
+    // True for bfloat16 and float16 parameters (read in place, computed in float32).
+    bool halfPrecision() const { return dtype() == at::kBFloat16 || dtype() == at::kHalf; }
     int64_t dim() const { return config.dim; }
     int64_t vocabSize() const { return config.vocabSize; }
     // Longest path the position table allows, in edges.

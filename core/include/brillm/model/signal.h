@@ -8,9 +8,10 @@
 //   y_i    = GELU(x_i @ W[slot(t_i, t_{i+1})] + b[slot] + PE[p(i)])
 //   energy = ||y_i||_2
 // with p(i) = i + 1 (the training convention) or p(i) = i (the reference decoder's offsets).
-// The kernels are plain loops over the model's float32 or float64 storage: a float64 model
-// is the checking mode. Every candidate on the shared slot has the same energy, which is
-// computed once.
+// The kernels run on the best vector unit of the CPU (brillm/model/vector_target.h) and read
+// the model as stored: float32, or bfloat16/float16 (computed in float32), or float64 (the
+// checking mode, computed in float64). Every candidate on the shared slot has the same energy,
+// which is computed once.
 
 #include "brillm/model/model.h"
 
@@ -44,15 +45,15 @@ struct ScoreOptions {
 struct CandidateScores {
     int64_t vocabSize = 0;
     int32_t source = 0;
-    int64_t edgeIndex = 0;             // i: these are the candidates of edge i of the path
-    int64_t peIndex = 0;               // the PE row used
-    int32_t excluded = -1;             // the excluded self-loop target, or -1
-    std::vector<int32_t> ownTargets;   // sorted; may include the excluded target
-    std::vector<double> ownEnergies;   // parallel to ownTargets
+    int64_t edgeIndex = 0;                                          // i: these are the candidates of edge i of the path
+    int64_t peIndex = 0;                                            // the PE row used
+    int32_t excluded = -1;                                          // the excluded self-loop target, or -1
+    std::vector<int32_t> ownTargets;                                // sorted; may include the excluded target
+    std::vector<double> ownEnergies;                                // parallel to ownTargets
     double sharedEnergy = std::numeric_limits<double>::quiet_NaN(); // of any shared-slot candidate
-    int64_t numShared = 0;             // shared-slot candidates (the excluded one not counted)
+    int64_t numShared = 0; // shared-slot candidates (the excluded one not counted)
     double maxEnergy = -std::numeric_limits<double>::infinity();
-    double logSumExp = 0;              // log sum_c exp(energy_c) over all candidates
+    double logSumExp = 0; // log sum_c exp(energy_c) over all candidates
 
     int64_t numCandidates() const;
     bool isCandidate(int32_t target) const;
@@ -121,6 +122,7 @@ private:
     template <class T> const std::vector<T>& rows() const;
     template <class T> std::vector<T>& rows();
     template <class T> void computeInput(T* x) const;
+    template <class T> void computeInputUncached(T* x) const;
     template <class T> CandidateScores score(const ScoreOptions& options) const;
     template <class T> double step(int32_t target);
     template <class T> void initial(int32_t t0);
@@ -137,6 +139,11 @@ private:
     // the model's dtype so that float32 models compute exactly in float32.
     std::vector<float> m_rowsF;
     std::vector<double> m_rowsD;
+    // x of the next edge, computed by scoreNext and reused by advance (valid while
+    // m_inputEdges == numEdges())
+    mutable std::vector<float> m_inputF;
+    mutable std::vector<double> m_inputD;
+    mutable int64_t m_inputEdges = -1;
 };
 
 } // namespace brillm
