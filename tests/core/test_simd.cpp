@@ -19,6 +19,7 @@
 #include <hwy/targets.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -122,7 +123,7 @@ TEST(VectorTargets, ListedChosenAndForced) {
         highway.emplace_back(hwy::TargetName(t));
     EXPECT_EQ(listed, highway);
     ASSERT_FALSE(listed.empty());
-    EXPECT_EQ(activeVectorTarget(), listed.front()); // the best by default
+    if (!std::getenv("BRILLM_VECTOR_TARGET")) EXPECT_EQ(activeVectorTarget(), listed.front()); // the best by default
     for (const auto& t : listed) {
         setVectorTarget(t);
         EXPECT_EQ(activeVectorTarget(), t);

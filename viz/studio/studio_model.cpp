@@ -114,7 +114,10 @@ QString StudioModel::summary() const {
         .arg(m.vocabSize())
         .arg(loc.toString(static_cast<qlonglong>(m.edges.numOwn())))
         .arg(m.dim())
-        .arg(m.dtype() == at::kDouble ? QStringLiteral("f64") : QStringLiteral("f32"));
+        .arg(m.dtype() == at::kDouble     ? QStringLiteral("f64")
+             : m.dtype() == at::kBFloat16 ? QStringLiteral("bf16")
+             : m.dtype() == at::kHalf     ? QStringLiteral("f16")
+                                          : QStringLiteral("f32"));
 }
 
 std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, const QString& path) {

@@ -45,16 +45,10 @@ MatrixStats matrixStats(const std::vector<double>& v) {
 
 namespace {
 std::vector<double> rowOf(const at::Tensor& t, int64_t slot) {
-    const at::Tensor r = t.select(0, slot).contiguous();
-    std::vector<double> out(static_cast<size_t>(r.numel()));
-    if (r.scalar_type() == at::kDouble) {
-        const double* p = r.data_ptr<double>();
-        std::copy(p, p + out.size(), out.begin());
-    } else {
-        const float* p = r.data_ptr<float>();
-        std::copy(p, p + out.size(), out.begin());
-    }
-    return out;
+    // any stored dtype (f64, f32, and the bf16/f16 models decoded in place), widened exactly
+    const at::Tensor r = t.select(0, slot).to(at::kDouble).contiguous();
+    const double* p = r.data_ptr<double>();
+    return std::vector<double>(p, p + r.numel());
 }
 
 std::vector<double> minus(const std::vector<double>& a, const std::vector<double>& b) {
