@@ -123,7 +123,9 @@ TEST(VectorTargets, ListedChosenAndForced) {
         highway.emplace_back(hwy::TargetName(t));
     EXPECT_EQ(listed, highway);
     ASSERT_FALSE(listed.empty());
-    if (!std::getenv("BRILLM_VECTOR_TARGET")) EXPECT_EQ(activeVectorTarget(), listed.front()); // the best by default
+    if (!std::getenv("BRILLM_VECTOR_TARGET")) { // the best by default
+        EXPECT_EQ(activeVectorTarget(), listed.front());
+    }
     for (const auto& t : listed) {
         setVectorTarget(t);
         EXPECT_EQ(activeVectorTarget(), t);
