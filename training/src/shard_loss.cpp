@@ -130,35 +130,22 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
     wk.dy.resize(static_cast<size_t>(d));
     const float* weights = s.weights.empty() ? nullptr : s.weights.data() + cb;
     T posWeight = 1;
-    int64_t rows = 0, shared = -1, posRow = 0;
+    int64_t posRow = 0;
+    const int64_t rows = detail::groupCandidates<T>(m.edges, src, s.candidates.data() + cb, weights, C, wk.slot.data(),
+                                                    wk.negWeight.data(), posRow, posWeight);
     T emax = -std::numeric_limits<T>::infinity();
-    for (int64_t k = 0; k < C; ++k) {
-        const int64_t slot = m.edges.slot(src, s.candidates[static_cast<size_t>(cb + k)]);
-        int64_t u;
-        if (slot == EdgeTable::kSharedSlot && shared >= 0) {
-            u = shared;
-        } else {
-            u = rows++;
-            if (slot == EdgeTable::kSharedSlot) shared = u;
-            wk.slot[static_cast<size_t>(u)] = slot;
-            T* zu = wk.z.data() + u * d;
-            T* yu = wk.y.data() + u * d;
-            edgeAffine<T, D>(xi, W + slot * d * d, Bs + slot * d, pei, zu, d);
-            T sq = 0;
-            for (int64_t j = 0; j < d; ++j)
-                yu[j] = geluT(zu[j]);
-            for (int64_t j = 0; j < d; ++j)
-                sq += yu[j] * yu[j];
-            wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
-            emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
-        }
-        const T w = weights ? static_cast<T>(weights[k]) : T(1);
-        if (k == 0) {
-            posRow = u;
-            posWeight = w;
-        } else {
-            wk.negWeight[static_cast<size_t>(u)] += w;
-        }
+    for (int64_t u = 0; u < rows; ++u) {
+        const int64_t slot = wk.slot[static_cast<size_t>(u)];
+        T* zu = wk.z.data() + u * d;
+        T* yu = wk.y.data() + u * d;
+        edgeAffine<T, D>(xi, W + slot * d * d, Bs + slot * d, pei, zu, d);
+        T sq = 0;
+        for (int64_t j = 0; j < d; ++j)
+            yu[j] = geluT(zu[j]);
+        for (int64_t j = 0; j < d; ++j)
+            sq += yu[j] * yu[j];
+        wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
+        emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
     }
     double sumExp =
         static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));

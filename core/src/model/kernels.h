@@ -6,6 +6,7 @@
 // need a single value (the initial signal) and for the sharded loss of the trainer.
 
 #include "brillm/error.h"
+#include "brillm/model/edge_table.h"
 #include "brillm/model/signal.h"
 #include "simd/edge_kernels.h"
 
@@ -176,6 +177,38 @@ template <class T> std::vector<T> readRange(const at::Tensor& t, int64_t offset,
 // slots listed.
 inline simd::EdgeSet edgeSet(const Model& m, int64_t first, int64_t count, const int64_t* slots = nullptr) {
     return {m.weights.data_ptr(), m.biases.data_ptr(), storageOf(m.weights), slots, first, count};
+}
+
+// The candidates of one edge (source -> candidates[0..C), the positive first) grouped into rows:
+// each own candidate a row of its own, every candidate on the shared slot one row (they have
+// the same output, computed once). slots[u] is row u's slot; negWeight[u] (zeroed by the
+// caller) gets the summed weight of the negatives in row u; the positive is row posRow with
+// weight posWeight. Weights null: each candidate counts once. Returns the number of rows.
+template <class T>
+int64_t groupCandidates(const EdgeTable& edges, int32_t source, const int32_t* candidates, const float* weights,
+                        int64_t C, int64_t* slots, T* negWeight, int64_t& posRow, T& posWeight) {
+    int64_t rows = 0, shared = -1;
+    posRow = 0;
+    posWeight = 1;
+    for (int64_t k = 0; k < C; ++k) {
+        const int64_t slot = edges.slot(source, candidates[k]);
+        int64_t u;
+        if (slot == EdgeTable::kSharedSlot && shared >= 0) {
+            u = shared;
+        } else {
+            u = rows++;
+            if (slot == EdgeTable::kSharedSlot) shared = u;
+            slots[u] = slot;
+        }
+        const T w = weights ? static_cast<T>(weights[k]) : T(1);
+        if (k == 0) {
+            posRow = u;
+            posWeight = w;
+        } else {
+            negWeight[u] += w;
+        }
+    }
+    return rows;
 }
 
 } // namespace brillm::detail

@@ -248,25 +248,9 @@ double sampleForwardBackward(const LossParams<T>& lp, const LossSample& s, bool 
         wk.negWeight.assign(static_cast<size_t>(C), T(0));
         const float* weights = s.weights.empty() ? nullptr : s.weights.data() + cb;
         T posWeight = 1;
-        int64_t rows = 0, shared = -1, posRow = 0;
-        for (int64_t k = 0; k < C; ++k) {
-            const int64_t slot = model.edges.slot(src, s.candidates[static_cast<size_t>(cb + k)]);
-            int64_t u;
-            if (slot == EdgeTable::kSharedSlot && shared >= 0) {
-                u = shared;
-            } else {
-                u = rows++;
-                if (slot == EdgeTable::kSharedSlot) shared = u;
-                wk.slot[static_cast<size_t>(u)] = slot;
-            }
-            const T w = weights ? static_cast<T>(weights[k]) : T(1);
-            if (k == 0) {
-                posRow = u;
-                posWeight = w;
-            } else {
-                wk.negWeight[static_cast<size_t>(u)] += w;
-            }
-        }
+        int64_t posRow = 0;
+        const int64_t rows = detail::groupCandidates<T>(model.edges, src, s.candidates.data() + cb, weights, C,
+                                                        wk.slot.data(), wk.negWeight.data(), posRow, posWeight);
         // every distinct candidate edge in one kernel call (its matrices prefetched ahead)
         simd::edgeForward(xi, pei, d, detail::edgeSet(model, 0, rows, wk.slot.data()), wk.e.data(), wk.z.data(),
                           wk.y.data());
