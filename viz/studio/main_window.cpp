@@ -179,16 +179,17 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
 
 MainWindow::~MainWindow() = default;
 
+// A dock for w, named for the layout and the tests (dock("...")), kept in m_docks.
+QDockWidget* MainWindow::makeDock(const QString& title, const QString& name, QWidget* w) {
+    auto* d = new QDockWidget(title, this);
+    d->setObjectName(name);
+    d->setWidget(w);
+    d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+    m_docks.push_back(d);
+    return d;
+}
+
 void MainWindow::createDocks() {
-    auto makeDock = [this](const QString& title, const QString& name, QWidget* w) {
-        auto* d = new QDockWidget(title, this);
-        d->setObjectName(name);
-        d->setWidget(w);
-        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
-                       QDockWidget::DockWidgetClosable);
-        m_docks.push_back(d);
-        return d;
-    };
     m_completion = new CompletionPanel(m_doc);
     m_signalPath = new SignalPathView(m_doc);
     m_graph = new TokenGraphView(m_doc);
@@ -263,15 +264,6 @@ void MainWindow::createTraceDocks() {
     m_errorTrace = new ErrorTracePanel(m_doc);
     m_editsPanel = new EditsPanel(m_doc, m_edits);
     m_compare = new CompareView(m_doc, m_edits);
-    auto makeDock = [this](const QString& title, const QString& name, QWidget* w) {
-        auto* d = new QDockWidget(title, this);
-        d->setObjectName(name);
-        d->setWidget(w);
-        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
-                       QDockWidget::DockWidgetClosable);
-        m_docks.push_back(d);
-        return d;
-    };
     auto* dTrace = makeDock(tr("Error tracing"), QStringLiteral("dock.errorTrace"), m_errorTrace);
     auto* dEdits = makeDock(tr("Edits"), QStringLiteral("dock.edits"), m_editsPanel);
     auto* dCompare = makeDock(tr("Compare"), QStringLiteral("dock.compare"), m_compare);

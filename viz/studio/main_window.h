@@ -92,6 +92,7 @@ protected:
 
 private:
     void createDocks();
+    QDockWidget* makeDock(const QString& title, const QString& name, QWidget* w);
     void createActions();
     void createTraceDocks(); // error tracing, edits, compare (issue #8)
     void createTraceActions();
