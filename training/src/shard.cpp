@@ -15,38 +15,6 @@ namespace fs = std::filesystem;
 
 namespace brillm::training {
 
-ShardPlan ShardPlan::balanced(const EdgeTable& edges, int parts) {
-    if (parts < 1) throw InputError("a shard plan needs at least one part");
-    const auto& rowPtr = edges.rowPtr();
-    const int64_t V = edges.vocabSize(), own = edges.numOwn();
-    ShardPlan p;
-    p.sourceBegin.push_back(0);
-    for (int r = 1; r < parts; ++r) {
-        const int64_t target = own * r / parts;
-        // the first source whose rows start at or after the target count (rowPtr is non-decreasing)
-        const auto it = std::lower_bound(rowPtr.begin(), rowPtr.begin() + V, target);
-        p.sourceBegin.push_back(std::max(p.sourceBegin.back(), static_cast<int64_t>(it - rowPtr.begin())));
-    }
-    p.sourceBegin.push_back(V);
-    return p;
-}
-
-int ShardPlan::ownerOf(int64_t source) const {
-    const auto it = std::upper_bound(sourceBegin.begin(), sourceBegin.end(), source);
-    return std::clamp(static_cast<int>(it - sourceBegin.begin()) - 1, 0, parts() - 1);
-}
-
-EdgeTable shardEdgeTable(const EdgeTable& global, int64_t begin, int64_t end) {
-    const auto& rowPtr = global.rowPtr();
-    const int64_t V = global.vocabSize();
-    const int64_t base = rowPtr[static_cast<size_t>(begin)], top = rowPtr[static_cast<size_t>(end)];
-    std::vector<int64_t> local(static_cast<size_t>(V) + 1);
-    for (int64_t s = 0; s <= V; ++s)
-        local[static_cast<size_t>(s)] = std::clamp(rowPtr[static_cast<size_t>(s)], base, top) - base;
-    std::vector<int32_t> targets(global.targets().begin() + base, global.targets().begin() + top);
-    return EdgeTable::fromCsr(V, std::move(local), std::move(targets));
-}
-
 at::Tensor shardRows(const at::Tensor& perSlot, const EdgeTable& global, int64_t begin, int64_t end) {
     const int64_t first = global.rowPtr()[static_cast<size_t>(begin)] + 1;
     const int64_t count = global.rowPtr()[static_cast<size_t>(end)] + 1 - first;
@@ -74,12 +42,6 @@ uint64_t edgeTableBytes(const Model& model) {
                                  model.biases.numel() * model.biases.element_size());
 }
 
-std::string shardFileName(int rank, int shards, const char* suffix) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "shard-%05d-of-%05d", rank, shards);
-    return std::string(buf) + suffix;
-}
-
 void saveShard(const fs::path& dir, int rank, const ShardPlan& plan, const Model& shard, const ModelMetadata& metadata,
                const std::vector<std::pair<std::string, at::Tensor>>* optimizer) {
     ModelMetadata meta = metadata;
@@ -93,7 +55,17 @@ void saveShard(const fs::path& dir, int rank, const ShardPlan& plan, const Model
                      {"note", "one shard of a sharded model: open the directory (shards.json) or merge it with "
                               "brillm merge-shards"}};
     meta.provenanceJson = prov.dump();
-    ModelFile::save((dir / shardFileName(rank, plan.parts())).string(), shard, meta);
+    // the shard's local slot k >= 1 is the global slot k + slotBegin[rank]: its weights placed in
+    // the file at the page offset of the global slot space's, so that openShardedModel can map
+    // them there
+    ModelSaveOptions options;
+    if (static_cast<int>(plan.slotBegin.size()) == plan.parts() + 1) {
+        const auto matrix = static_cast<uint64_t>(shard.weights.size(1) * shard.weights.size(2) *
+                                                  static_cast<int64_t>(shard.weights.element_size()));
+        options.weightsPageOffset =
+            static_cast<uint64_t>(plan.slotBegin[static_cast<size_t>(rank)]) * matrix % kModelFilePageSize;
+    }
+    ModelFile::save((dir / shardFileName(rank, plan.parts())).string(), shard, meta, options);
     if (optimizer && !optimizer->empty())
         writeOptimizerFile(dir / shardFileName(rank, plan.parts(), ".optimizer.safetensors"), *optimizer, "sharded");
 }
@@ -112,129 +84,10 @@ void writeShardManifest(const fs::path& dir, const ShardPlan& plan, const EdgeTa
     writeFileAtomic(dir / "shards.json", j.dump(2) + "\n");
 }
 
-bool isShardedModel(const fs::path& path) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) return fs::exists(path / "shards.json", ec);
-    return path.filename() == "shards.json" && fs::exists(path, ec);
-}
-
-ShardSet ShardSet::open(const fs::path& dirOrManifest) {
-    std::error_code ec;
-    ShardSet s;
-    s.m_dir = fs::is_directory(dirOrManifest, ec) ? dirOrManifest : dirOrManifest.parent_path();
-    const auto manifest = s.m_dir / "shards.json";
-    std::string text, error;
-    if (!readRegularFile(manifest, text, error, size_t{64} << 20))
-        throw CheckpointError("cannot read " + manifest.string() + ": " + error);
-    int64_t V = 0, slots = 0;
-    try {
-        const auto j = nlohmann::json::parse(text);
-        if (j.at("format").get<std::string>() != "brillm-shards")
-            throw CheckpointError(manifest.string() + ": not a sharded model (format is not brillm-shards)");
-        V = j.at("vocab_size").get<int64_t>();
-        slots = j.at("num_slots").get<int64_t>();
-        const auto& files = j.at("files");
-        if (!files.is_array() || files.empty() || files.size() != j.at("shards").get<size_t>())
-            throw CheckpointError(manifest.string() + ": 'files' must list every shard");
-        s.m_plan.sourceBegin.push_back(0);
-        for (const auto& f : files) {
-            const auto name = f.at("file").get<std::string>();
-            if (name.find('/') != std::string::npos || name.empty() || name[0] == '.')
-                throw CheckpointError(manifest.string() + ": shard file '" + name + "' must be a plain file name");
-            if (f.at("source_begin").get<int64_t>() != s.m_plan.sourceBegin.back())
-                throw CheckpointError(manifest.string() + ": shard " + name +
-                                      " does not start where the previous one ends (source " +
-                                      std::to_string(s.m_plan.sourceBegin.back()) + ")");
-            const int64_t end = f.at("source_end").get<int64_t>();
-            if (end < s.m_plan.sourceBegin.back() || end > V)
-                throw CheckpointError(manifest.string() + ": shard " + name + " ends outside [begin, V]");
-            s.m_plan.sourceBegin.push_back(end);
-            s.m_files.push_back(std::make_shared<ModelFile>(ModelFile::open((s.m_dir / name).string())));
-        }
-        if (s.m_plan.sourceBegin.back() != V)
-            throw CheckpointError(manifest.string() + ": the shards cover sources up to " +
-                                  std::to_string(s.m_plan.sourceBegin.back()) + ", not V = " + std::to_string(V));
-    } catch (const nlohmann::json::exception& e) {
-        throw CheckpointError(manifest.string() + ": malformed shard manifest: " + e.what());
-    }
-    // The global table: each shard's rowPtr is 0 before its range and flat after it, so the sum
-    // over shards is the global rowPtr; targets follow in shard order.
-    std::vector<int64_t> rowPtr(static_cast<size_t>(V) + 1, 0);
-    std::vector<int32_t> targets;
-    s.m_config = s.m_files.front()->config();
-    for (size_t q = 0; q < s.m_files.size(); ++q) {
-        const auto& f = *s.m_files[q];
-        const auto& e = f.edges();
-        const auto where = f.path();
-        if (f.config().vocabSize != V || f.config().dim != s.m_config.dim ||
-            f.config().maxPositions != s.m_config.maxPositions)
-            throw CheckpointError(where + ": V, d or the position table differ from the other shards'");
-        const int64_t b = s.m_plan.begin(static_cast<int>(q)), en = s.m_plan.end(static_cast<int>(q));
-        if (e.rowPtr()[static_cast<size_t>(b)] != 0 || e.rowPtr()[static_cast<size_t>(en)] != e.numOwn())
-            throw CheckpointError(where + ": holds rows outside its sources [" + std::to_string(b) + ", " +
-                                  std::to_string(en) + ")");
-        for (int64_t v = 0; v <= V; ++v)
-            rowPtr[static_cast<size_t>(v)] += e.rowPtr()[static_cast<size_t>(v)];
-        targets.insert(targets.end(), e.targets().begin(), e.targets().end());
-    }
-    s.m_edges = EdgeTable::fromCsr(V, std::move(rowPtr), std::move(targets));
-    if (s.m_edges.numSlots() != slots)
-        throw CheckpointError(manifest.string() + ": the shards hold " + std::to_string(s.m_edges.numSlots()) +
-                              " slots, the manifest says " + std::to_string(slots));
-    return s;
-}
-
-ModelMetadata ShardSet::metadata() const {
-    ModelMetadata m = m_files.front()->metadata();
-    auto prov = nlohmann::json::parse(m.provenanceJson.empty() ? "{}" : m.provenanceJson, nullptr, false);
-    if (prov.is_object()) {
-        prov.erase("shard");
-        m.provenanceJson = prov.dump();
-    }
-    return m;
-}
-
-namespace {
-
-// Rows of the per-slot tensors `get(q)` of the shards q, for the global own slots [first, last).
-template <class Get> at::Tensor gatherRows(const ShardSet& set, const Get& get, int64_t begin, int64_t end) {
-    const auto& plan = set.plan();
-    const auto& rowPtr = set.edges().rowPtr();
-    std::vector<at::Tensor> parts{get(0).narrow(0, 0, 1).to(at::kFloat)};
-    for (int q = 0; q < plan.parts(); ++q) {
-        const int64_t b = std::max(begin, plan.begin(q)), e = std::min(end, plan.end(q));
-        if (b >= e) continue;
-        const int64_t base = rowPtr[static_cast<size_t>(plan.begin(q))];
-        const int64_t from = rowPtr[static_cast<size_t>(b)] - base + 1,
-                      n = rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)];
-        if (n > 0) parts.push_back(get(q).narrow(0, from, n).to(at::kFloat));
-    }
-    return at::cat(parts, 0); // reads only the mapped pages of these rows
-}
-
-} // namespace
-
-Model ShardSet::rows(int64_t begin, int64_t end) const {
-    if (begin < 0 || end > m_config.vocabSize || begin > end)
-        throw InputError("sources [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside [0, " +
-                         std::to_string(m_config.vocabSize) + ")");
-    Model m;
-    m.config = m_config;
-    m.edges = shardEdgeTable(m_edges, begin, end);
-    m.weights = gatherRows(
-        *this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kWeights); }, begin, end);
-    m.biases = gatherRows(
-        *this, [&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kBiases); }, begin, end);
-    m.nodeBias = m_files.front()->tensor(ModelFileHeader::kNodeBias).to(at::kFloat).clone();
-    m.positions = m_files.front()->tensor(ModelFileHeader::kPositions).to(at::kFloat).clone();
-    m.validate();
-    return m;
-}
-
-std::vector<std::pair<std::string, at::Tensor>> ShardSet::optimizerRows(int64_t begin, int64_t end) const {
+std::vector<std::pair<std::string, at::Tensor>> optimizerRows(const ShardSet& set, int64_t begin, int64_t end) {
     std::vector<std::vector<std::pair<std::string, at::Tensor>>> states;
-    for (int q = 0; q < shards(); ++q) {
-        const auto p = m_dir / shardFileName(q, shards(), ".optimizer.safetensors");
+    for (int q = 0; q < set.shards(); ++q) {
+        const auto p = set.directory() / shardFileName(q, set.shards(), ".optimizer.safetensors");
         std::error_code ec;
         if (!fs::exists(p, ec)) {
             if (q == 0) return {};
@@ -251,21 +104,12 @@ std::vector<std::pair<std::string, at::Tensor>> ShardSet::optimizerRows(int64_t 
         const auto get = [&](int q) {
             for (const auto& [n, t] : states[static_cast<size_t>(q)])
                 if (n == name) return t;
-            throw CheckpointError("the optimizer state of shard " + std::to_string(q) + " in " + m_dir.string() +
-                                  " lacks '" + name + "'");
+            throw CheckpointError("the optimizer state of shard " + std::to_string(q) + " in " +
+                                  set.directory().string() + " lacks '" + name + "'");
         };
-        at::Tensor rows = gatherRows(*this, get, begin, end);
+        at::Tensor rows = set.gatherRows(get, begin, end);
         out.emplace_back(name, rows.to(first.scalar_type()));
     }
-    return out;
-}
-
-LoadedModel mergeShards(const fs::path& dirOrManifest) {
-    const auto set = ShardSet::open(dirOrManifest);
-    LoadedModel out;
-    out.model = set.merged();
-    out.metadata = set.metadata();
-    out.path = set.directory().string();
     return out;
 }
 

@@ -910,7 +910,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
             s.shard = Session::Shard{ShardPlan::balanced(shards->edges(), s.worldSize()), shards->edges()};
             const int64_t b = s.shard->plan.begin(s.rank()), e = s.shard->plan.end(s.rank());
             s.model = shards->rows(b, e);
-            ck.optimizer = shards->optimizerRows(b, e);
+            ck.optimizer = optimizerRows(*shards, b, e);
         } else {
             s.model = std::move(ck.model.model);
         }

@@ -320,7 +320,22 @@ void ModelFile::save(const std::string& path, const Model& model, const ModelMet
     std::vector<SafetensorsEntry> entries;
     for (const auto& it : items)
         entries.push_back({it.name, it.dtype, it.shape, 0, 0});
-    const std::string prefix = SafetensorsHeader::serialize(entries, h.metadata());
+    std::string prefix = SafetensorsHeader::serialize(entries, h.metadata());
+    if (options.weightsPageOffset) {
+        uint64_t weightsAt = prefix.size();
+        for (const auto& e : entries)
+            if (e.name == ModelFileHeader::kWeights) weightsAt += e.begin;
+        const uint64_t pad =
+            (*options.weightsPageOffset % kModelFilePageSize + kModelFilePageSize - weightsAt % kModelFilePageSize) %
+            kModelFilePageSize;
+        if (pad % 8 == 0 && pad > 0) {
+            // the same header, padded with spaces: the 8-byte length grows by the padding
+            const uint64_t len = prefix.size() - 8 + pad;
+            prefix.append(static_cast<size_t>(pad), ' ');
+            for (int i = 0; i < 8; ++i)
+                prefix[static_cast<size_t>(i)] = static_cast<char>((len >> (8 * i)) & 0xFF);
+        }
+    }
     const size_t checksumPos = prefix.find(placeholder);
     if (checksumPos == std::string::npos) throw CheckpointError("internal error: checksum placeholder not found");
 

@@ -47,9 +47,18 @@ struct ModelMetadata {
 // Called with bytes done and total; return false to cancel.
 using FileProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
+// The page size model files are aligned to for mapping (a multiple of every system's 4 KiB).
+inline constexpr uint64_t kModelFilePageSize = 4096;
+
 struct ModelSaveOptions {
     std::optional<StorageDtype> dtype; // storage dtype; default: the model's (F16/BF16 round to nearest even)
     FileProgress progress;             // optional
+    // When set, the header is padded with spaces (safetensors allows it; every reader skips them)
+    // so that the weights tensor starts at a file offset congruent to this value modulo
+    // kModelFilePageSize - where the shard writer needs a shard's rows to map them at their global
+    // slots (sharded_model.h). Ignored when that would misalign the data section (the value must
+    // keep the data section at a multiple of 8).
+    std::optional<uint64_t> weightsPageOffset;
 };
 
 struct ModelVerifyReport {

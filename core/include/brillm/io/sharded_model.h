@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Reading a sharded model (written by `brillm train --shard-edges`, docs/distributed.md): the
+// edge table split by source over S shards. The writers and the trainer's pieces live in
+// training/include/brillm/training/shard.h; this is what the CLI and the studio need to open one.
+//
+// On disk a sharded model is a directory with shards.json and one model file per shard
+// (shard-RRRRR-of-SSSSS.brillm; in checkpoints also shard-RRRRR-of-SSSSS.optimizer.safetensors).
+// Shard r holds the own slots of a contiguous source range [begin(r), end(r)): it is itself a
+// valid model file whose edge table keeps only the rows of its sources (the other sources'
+// targets read as shared), its slot k >= 1 being the global slot k + rowPtr[begin]; slot 0 (the
+// shared slot), node_bias and positions are replicated in every shard.
+//
+// ShardSet reads any range of sources from it, whatever shard count wrote it, mergeShards()
+// makes the one-file model in memory, and openShardedModel() maps the shards' weight rows into
+// one address range without copying them (falling back to merging in memory, with the reason,
+// when the files cannot be mapped so). Errors: CheckpointError naming the file.
+
+#include "brillm/io/model_file.h"
+#include "brillm/model/model.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace brillm {
+
+// Sources split into `parts` contiguous ranges with (as nearly as whole rows allow) equal own-slot
+// counts: part r starts at the first source whose rowPtr reaches r * numOwn / parts.
+struct ShardPlan {
+    std::vector<int64_t> sourceBegin; // parts + 1 entries, from 0 to V
+    // The global own-slot offset of each part, rowPtr[sourceBegin[r]] (parts + 1 entries) - where
+    // a shard's local slot 1 lands in the global slot space (minus one). Filled by balanced() and
+    // ShardSet::open(); may be empty in a plan built by hand.
+    std::vector<int64_t> slotBegin;
+
+    static ShardPlan balanced(const EdgeTable& edges, int parts);
+    int parts() const { return static_cast<int>(sourceBegin.size()) - 1; }
+    int64_t begin(int part) const { return sourceBegin[static_cast<size_t>(part)]; }
+    int64_t end(int part) const { return sourceBegin[static_cast<size_t>(part) + 1]; }
+    int ownerOf(int64_t source) const;
+};
+
+// The edge table of the shard holding sources [begin, end) (see above).
+EdgeTable shardEdgeTable(const EdgeTable& global, int64_t begin, int64_t end);
+
+// "shard-RRRRR-of-SSSSS" + suffix.
+std::string shardFileName(int rank, int shards, const char* suffix = ".brillm");
+// Whether `path` is a sharded model: a directory holding shards.json, or that file itself.
+bool isShardedModel(const std::filesystem::path& path);
+
+// An opened sharded model: the manifest and every shard's header (files mapped, rows read only
+// when asked for).
+class ShardSet {
+public:
+    static ShardSet open(const std::filesystem::path& dirOrManifest);
+
+    const std::filesystem::path& directory() const { return m_dir; }
+    const EdgeTable& edges() const { return m_edges; } // the global table
+    int64_t dim() const { return m_config.dim; }
+    const ModelConfig& config() const { return m_config; }
+    ModelMetadata metadata() const;
+    int shards() const { return m_plan.parts(); }
+    const ShardPlan& plan() const { return m_plan; }
+    const ModelFile& file(int shard) const { return *m_files[static_cast<size_t>(shard)]; }
+
+    // The shard of sources [begin, end) as another rank count partitions them (tensors owned,
+    // float32).
+    Model rows(int64_t begin, int64_t end) const;
+    // The whole model, in memory (float32).
+    Model merged() const { return rows(0, m_config.vocabSize); }
+    // Rows [row 0 of shard 0, then the global own slots of sources [begin, end)] of the per-slot
+    // tensors get(q) of the shards q (one row per local slot), as float32; reads only those rows.
+    at::Tensor gatherRows(const std::function<at::Tensor(int)>& get, int64_t begin, int64_t end) const;
+
+private:
+    std::filesystem::path m_dir;
+    ShardPlan m_plan;
+    EdgeTable m_edges;
+    ModelConfig m_config;
+    std::vector<std::shared_ptr<ModelFile>> m_files;
+};
+
+// The one-file model of a sharded model, merged in memory (brillm merge-shards).
+LoadedModel mergeShards(const std::filesystem::path& dirOrManifest);
+
+} // namespace brillm

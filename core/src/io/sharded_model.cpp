@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "brillm/io/sharded_model.h"
+
+#include "brillm/error.h"
+#include "brillm/io/input_limits.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace fs = std::filesystem;
+
+namespace brillm {
+
+ShardPlan ShardPlan::balanced(const EdgeTable& edges, int parts) {
+    if (parts < 1) throw InputError("a shard plan needs at least one part");
+    const auto& rowPtr = edges.rowPtr();
+    const int64_t V = edges.vocabSize(), own = edges.numOwn();
+    ShardPlan p;
+    p.sourceBegin.push_back(0);
+    for (int r = 1; r < parts; ++r) {
+        const int64_t target = own * r / parts;
+        // the first source whose rows start at or after the target count (rowPtr is non-decreasing)
+        const auto it = std::lower_bound(rowPtr.begin(), rowPtr.begin() + V, target);
+        p.sourceBegin.push_back(std::max(p.sourceBegin.back(), static_cast<int64_t>(it - rowPtr.begin())));
+    }
+    p.sourceBegin.push_back(V);
+    for (const int64_t b : p.sourceBegin)
+        p.slotBegin.push_back(rowPtr[static_cast<size_t>(b)]);
+    return p;
+}
+
+int ShardPlan::ownerOf(int64_t source) const {
+    const auto it = std::upper_bound(sourceBegin.begin(), sourceBegin.end(), source);
+    return std::clamp(static_cast<int>(it - sourceBegin.begin()) - 1, 0, parts() - 1);
+}
+
+EdgeTable shardEdgeTable(const EdgeTable& global, int64_t begin, int64_t end) {
+    const auto& rowPtr = global.rowPtr();
+    const int64_t V = global.vocabSize();
+    const int64_t base = rowPtr[static_cast<size_t>(begin)], top = rowPtr[static_cast<size_t>(end)];
+    std::vector<int64_t> local(static_cast<size_t>(V) + 1);
+    for (int64_t s = 0; s <= V; ++s)
+        local[static_cast<size_t>(s)] = std::clamp(rowPtr[static_cast<size_t>(s)], base, top) - base;
+    std::vector<int32_t> targets(global.targets().begin() + base, global.targets().begin() + top);
+    return EdgeTable::fromCsr(V, std::move(local), std::move(targets));
+}
+
+std::string shardFileName(int rank, int shards, const char* suffix) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "shard-%05d-of-%05d", rank, shards);
+    return std::string(buf) + suffix;
+}
+
+bool isShardedModel(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return fs::exists(path / "shards.json", ec);
+    return path.filename() == "shards.json" && fs::exists(path, ec);
+}
+
+ShardSet ShardSet::open(const fs::path& dirOrManifest) {
+    std::error_code ec;
+    ShardSet s;
+    s.m_dir = fs::is_directory(dirOrManifest, ec) ? dirOrManifest : dirOrManifest.parent_path();
+    const auto manifest = s.m_dir / "shards.json";
+    std::string text, error;
+    if (!readRegularFile(manifest, text, error, size_t{64} << 20))
+        throw CheckpointError("cannot read " + manifest.string() + ": " + error);
+    int64_t V = 0, slots = 0;
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (j.at("format").get<std::string>() != "brillm-shards")
+            throw CheckpointError(manifest.string() + ": not a sharded model (format is not brillm-shards)");
+        V = j.at("vocab_size").get<int64_t>();
+        slots = j.at("num_slots").get<int64_t>();
+        const auto& files = j.at("files");
+        if (!files.is_array() || files.empty() || files.size() != j.at("shards").get<size_t>())
+            throw CheckpointError(manifest.string() + ": 'files' must list every shard");
+        s.m_plan.sourceBegin.push_back(0);
+        for (const auto& f : files) {
+            const auto name = f.at("file").get<std::string>();
+            if (name.find('/') != std::string::npos || name.empty() || name[0] == '.')
+                throw CheckpointError(manifest.string() + ": shard file '" + name + "' must be a plain file name");
+            if (f.at("source_begin").get<int64_t>() != s.m_plan.sourceBegin.back())
+                throw CheckpointError(manifest.string() + ": shard " + name +
+                                      " does not start where the previous one ends (source " +
+                                      std::to_string(s.m_plan.sourceBegin.back()) + ")");
+            const int64_t end = f.at("source_end").get<int64_t>();
+            if (end < s.m_plan.sourceBegin.back() || end > V)
+                throw CheckpointError(manifest.string() + ": shard " + name + " ends outside [begin, V]");
+            s.m_plan.sourceBegin.push_back(end);
+            s.m_files.push_back(std::make_shared<ModelFile>(ModelFile::open((s.m_dir / name).string())));
+        }
+        if (s.m_plan.sourceBegin.back() != V)
+            throw CheckpointError(manifest.string() + ": the shards cover sources up to " +
+                                  std::to_string(s.m_plan.sourceBegin.back()) + ", not V = " + std::to_string(V));
+    } catch (const nlohmann::json::exception& e) {
+        throw CheckpointError(manifest.string() + ": malformed shard manifest: " + e.what());
+    }
+    // The global table: each shard's rowPtr is 0 before its range and flat after it, so the sum
+    // over shards is the global rowPtr; targets follow in shard order.
+    std::vector<int64_t> rowPtr(static_cast<size_t>(V) + 1, 0);
+    std::vector<int32_t> targets;
+    s.m_config = s.m_files.front()->config();
+    for (size_t q = 0; q < s.m_files.size(); ++q) {
+        const auto& f = *s.m_files[q];
+        const auto& e = f.edges();
+        const auto where = f.path();
+        if (f.config().vocabSize != V || f.config().dim != s.m_config.dim ||
+            f.config().maxPositions != s.m_config.maxPositions)
+            throw CheckpointError(where + ": V, d or the position table differ from the other shards'");
+        const int64_t b = s.m_plan.begin(static_cast<int>(q)), en = s.m_plan.end(static_cast<int>(q));
+        if (e.rowPtr()[static_cast<size_t>(b)] != 0 || e.rowPtr()[static_cast<size_t>(en)] != e.numOwn())
+            throw CheckpointError(where + ": holds rows outside its sources [" + std::to_string(b) + ", " +
+                                  std::to_string(en) + ")");
+        for (int64_t v = 0; v <= V; ++v)
+            rowPtr[static_cast<size_t>(v)] += e.rowPtr()[static_cast<size_t>(v)];
+        targets.insert(targets.end(), e.targets().begin(), e.targets().end());
+    }
+    s.m_edges = EdgeTable::fromCsr(V, std::move(rowPtr), std::move(targets));
+    for (const int64_t b : s.m_plan.sourceBegin)
+        s.m_plan.slotBegin.push_back(s.m_edges.rowPtr()[static_cast<size_t>(b)]);
+    if (s.m_edges.numSlots() != slots)
+        throw CheckpointError(manifest.string() + ": the shards hold " + std::to_string(s.m_edges.numSlots()) +
+                              " slots, the manifest says " + std::to_string(slots));
+    return s;
+}
+
+ModelMetadata ShardSet::metadata() const {
+    ModelMetadata m = m_files.front()->metadata();
+    auto prov = nlohmann::json::parse(m.provenanceJson.empty() ? "{}" : m.provenanceJson, nullptr, false);
+    if (prov.is_object()) {
+        prov.erase("shard");
+        m.provenanceJson = prov.dump();
+    }
+    return m;
+}
+
+at::Tensor ShardSet::gatherRows(const std::function<at::Tensor(int)>& get, int64_t begin, int64_t end) const {
+    const auto& rowPtr = m_edges.rowPtr();
+    std::vector<at::Tensor> parts{get(0).narrow(0, 0, 1).to(at::kFloat)};
+    for (int q = 0; q < m_plan.parts(); ++q) {
+        const int64_t b = std::max(begin, m_plan.begin(q)), e = std::min(end, m_plan.end(q));
+        if (b >= e) continue;
+        const int64_t base = rowPtr[static_cast<size_t>(m_plan.begin(q))];
+        const int64_t from = rowPtr[static_cast<size_t>(b)] - base + 1,
+                      n = rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)];
+        if (n > 0) parts.push_back(get(q).narrow(0, from, n).to(at::kFloat));
+    }
+    return at::cat(parts, 0); // reads only the mapped pages of these rows
+}
+
+Model ShardSet::rows(int64_t begin, int64_t end) const {
+    if (begin < 0 || end > m_config.vocabSize || begin > end)
+        throw InputError("sources [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside [0, " +
+                         std::to_string(m_config.vocabSize) + ")");
+    Model m;
+    m.config = m_config;
+    m.edges = shardEdgeTable(m_edges, begin, end);
+    m.weights = gatherRows([&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kWeights); },
+                           begin, end);
+    m.biases = gatherRows([&](int q) { return m_files[static_cast<size_t>(q)]->tensor(ModelFileHeader::kBiases); },
+                          begin, end);
+    m.nodeBias = m_files.front()->tensor(ModelFileHeader::kNodeBias).to(at::kFloat).clone();
+    m.positions = m_files.front()->tensor(ModelFileHeader::kPositions).to(at::kFloat).clone();
+    m.validate();
+    return m;
+}
+
+LoadedModel mergeShards(const fs::path& dirOrManifest) {
+    const auto set = ShardSet::open(dirOrManifest);
+    LoadedModel out;
+    out.model = set.merged();
+    out.metadata = set.metadata();
+    out.path = set.directory().string();
+    return out;
+}
+
+} // namespace brillm
