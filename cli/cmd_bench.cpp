@@ -12,6 +12,7 @@
 #include "brillm/error.h"
 #include "brillm/io/checkpoint_dtype.h"
 #include "brillm/model/decode.h"
+#include "brillm/model/device_edges.h"
 #include "brillm/model/loss.h"
 #include "brillm/model/signal.h"
 #include "brillm/model/vector_target.h"
@@ -89,9 +90,9 @@ at::ScalarType scalarOf(StorageDtype dt) {
 }
 
 int benchDecode(const Args& args) {
-    int64_t V = 4000, E = 200000, dim = 32, runTokens = 32, minTokens = 20000, plainTokens = 64, rounds = 1;
+    int64_t V = 4000, E = 200000, dim = 32, runTokens = 32, minTokens = 20000, plainTokens = 128, rounds = 1;
     uint64_t seed = 1;
-    std::string targetText = "best", dtypeText = "f32";
+    std::string targetText = "best", dtypeText = "f32", deviceText = "cpu";
     bool json = false;
     ArgParser p("brillm bench decode",
                 "Greedy decoding speed (tokens/s, one thread) on a synthetic model with random own edges,\n"
@@ -104,12 +105,16 @@ int benchDecode(const Args& args) {
     p.option("dim", &dim, "D", "signal dimension d (default {default})");
     p.option("run-tokens", &runTokens, "N", "tokens per decode from a random start node (default {default})");
     p.option("tokens", &minTokens, "N", "tokens to decode in total per measurement (default {default})");
-    p.option("plain-tokens", &plainTokens, "N", "tokens for the plain LibTorch version (default {default})");
+    p.option("plain-tokens", &plainTokens, "N", "tokens per round for the plain LibTorch version (default {default})");
     p.option("target", &targetText, "T",
              "vector target(s) (default {default}): best, all, or a list such as AVX3,AVX2,SSE4");
     p.option("dtype", &dtypeText, "DT", "parameter dtype(s) (default {default}): f32, bf16, f16, a list, or all");
-    p.option("rounds", &rounds, "R",
-             "measure every combination R times, interleaved; the best is kept (default {default})");
+    p.option("device", &deviceText, "DEV",
+             "where the candidates are scored (default {default}): cpu (the vector kernels), or cuda / cuda:N\n"
+             "(ATen on the GPU, DeviceEdges; the floor is then the GPU's read bandwidth)");
+    p.option(
+        "rounds", &rounds, "R",
+        "measure every combination and the plain version R times, interleaved; the best is kept (default {default})");
     p.option("seed", &seed, "S", "seed of the synthetic model (default {default})");
     p.flag("json", &json, "print one JSON object");
     if (!p.parse(args)) return 0;
@@ -117,6 +122,10 @@ int benchDecode(const Args& args) {
         throw UsageError("need --vocab >= 2, --own-edges >= 0, an even --dim >= 2 and positive token counts");
     const auto targets = parseTargets(targetText);
     const auto dtypes = parseDecodeDtypes(dtypeText);
+    const c10::Device device = parseComputeDevice(deviceText);
+    if (device.is_cuda() && p.given("target"))
+        throw UsageError("--target chooses the CPU's vector unit; with --device " + deviceText +
+                         " the candidates are scored on the GPU");
 
     const auto tBuild = Clock::now();
     auto table = syntheticTable(V, E, seed);
@@ -128,10 +137,17 @@ int benchDecode(const Args& args) {
                   << static_cast<double>(model.weights.numel()) * 4 / 1e6
                   << " MB of float32 weights); edge table built in " << seconds(tBuild, tTable) << " s\n";
     std::map<StorageDtype, Model> models;
-    for (auto dt : dtypes)
+    std::map<StorageDtype, std::shared_ptr<const DeviceEdges>> onDevice;
+    for (auto dt : dtypes) {
         models.emplace(dt, dt == StorageDtype::F32 ? model : model.toDtype(scalarOf(dt)));
+        if (device.is_cuda()) onDevice.emplace(dt, std::make_shared<const DeviceEdges>(models.at(dt), device));
+    }
+    const auto readBandwidth = [&] {
+        return device.is_cuda() ? bench::measureDeviceReadBandwidth(device, size_t{1} << 30)
+                                : measureReadBandwidth(size_t{1} << 29);
+    };
 
-    double bandwidth = measureReadBandwidth(size_t{1} << 29);
+    double bandwidth = readBandwidth();
 
     // ours: greedy decoding without dense traces, single thread, the same start nodes for every
     // combination; the best of `rounds` interleaved measurements
@@ -150,10 +166,16 @@ int benchDecode(const Args& args) {
     for (const auto& t : targets)
         for (auto dt : dtypes)
             results.push_back({t, dt});
-    for (int64_t round = 0; round < rounds; ++round)
+    // the reference's approach (float32) is measured in every round too, after ours, and its best
+    // kept as well: its speed varies more than ours between runs (it allocates and fills a
+    // V x d x d gather every token), and the ratio should not depend on catching it on a bad round
+    const int32_t start = static_cast<int32_t>((seed * 2654435761u) % static_cast<uint64_t>(V));
+    double plainTps = 0;
+    for (int64_t round = 0; round < rounds; ++round) {
         for (auto& r : results) {
             setVectorTarget(r.target);
             const Model& m = models.at(r.dtype);
+            o.device = device.is_cuda() ? onDevice.at(r.dtype) : nullptr;
             const double edgeBytes = static_cast<double>(dim * dim + dim) * static_cast<double>(elementSize(r.dtype));
             std::mt19937_64 rng(seed + 7);
             std::uniform_int_distribution<int32_t> node(0, static_cast<int32_t>(V) - 1);
@@ -176,28 +198,27 @@ int benchDecode(const Args& args) {
                 r.bytesPerToken = bytes / static_cast<double>(produced);
             }
         }
+        plainTps = std::max(plainTps, bench::plainLibTorchDecode(model, start, plainTokens).tokensPerSecond);
+    }
 
-    // the reference's approach on the same values (float32), once per dtype; every combination's
-    // tokens checked against it from one start node
-    const int32_t start = static_cast<int32_t>((seed * 2654435761u) % static_cast<uint64_t>(V));
+    // the reference's approach on the same values (widened to float32), once per dtype: every
+    // combination's tokens checked against it from one start node
     std::map<StorageDtype, bench::PlainDecode> plain;
     for (auto dt : dtypes)
         plain.emplace(dt, bench::plainLibTorchDecode(models.at(dt).toDtype(at::kFloat), start, plainTokens));
-    const double plainTps = plain.count(StorageDtype::F32)
-                                ? plain.at(StorageDtype::F32).tokensPerSecond
-                                : bench::plainLibTorchDecode(model, start, plainTokens).tokensPerSecond;
     DecodeOptions check;
     check.maxNewTokens = plainTokens;
     check.recordTrace = false;
     bool allAgree = true;
     for (auto& r : results) {
         setVectorTarget(r.target);
+        check.device = device.is_cuda() ? onDevice.at(r.dtype) : nullptr;
         r.matchesPlain =
             decode(models.at(r.dtype), std::vector<int32_t>{start}, check).tokens == plain.at(r.dtype).tokens;
         allAgree = allAgree && r.matchesPlain;
     }
     setVectorTarget("best");
-    bandwidth = std::max(bandwidth, measureReadBandwidth(size_t{1} << 29));
+    bandwidth = std::max(bandwidth, readBandwidth());
     const double plainFloorTps = bandwidth / (static_cast<double>(dim * dim + dim) * 4 * static_cast<double>(V));
 
     nlohmann::json rows = nlohmann::json::array();
@@ -219,6 +240,7 @@ int benchDecode(const Args& args) {
         {"own_edges", E},
         {"dim", dim},
         {"threads", 1},
+        {"device", device.str()},
         {"run_tokens", runTokens},
         {"rounds", rounds},
         {"read_bandwidth_gb_s", bandwidth / 1e9},
@@ -233,8 +255,8 @@ int benchDecode(const Args& args) {
         std::cout << j.dump() << '\n';
         return allAgree ? 0 : 1;
     }
-    std::cout << "decode, V=" << V << ", " << E << " own edges, d=" << dim << ", 1 thread; read bandwidth "
-              << bandwidth / 1e9 << " GB/s\n"
+    std::cout << "decode, V=" << V << ", " << E << " own edges, d=" << dim << ", 1 thread, scored on " << device.str()
+              << "; read bandwidth " << bandwidth / 1e9 << " GB/s\n"
               << "  plain LibTorch: " << plainTps << " tokens/s (" << at::get_num_threads() << " threads)\n";
     for (const auto& r : results) {
         const double floorTps = bandwidth / r.bytesPerToken;

@@ -3,6 +3,8 @@
 
 #include "brillm/error.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -100,6 +102,21 @@ double measureReadBandwidth(size_t bytes) {
             s += a;
         sink = sink + s;
         if (pass > 0)
+            best = std::max(best, static_cast<double>(bytes) / std::chrono::duration<double>(t1 - t0).count());
+    }
+    return best;
+}
+
+double measureDeviceReadBandwidth(const c10::Device& device, size_t bytes) {
+    if (device.is_cpu()) return measureReadBandwidth(bytes);
+    using Clock = std::chrono::steady_clock;
+    const auto buf = at::ones({static_cast<int64_t>(bytes / sizeof(float))}, at::TensorOptions().device(device));
+    double best = 0;
+    for (int pass = 0; pass < 5; ++pass) {
+        const auto t0 = Clock::now();
+        const float s = buf.sum().item<float>(); // item() waits for the device
+        const auto t1 = Clock::now();
+        if (pass > 0 && s > 0)
             best = std::max(best, static_cast<double>(bytes) / std::chrono::duration<double>(t1 - t0).count());
     }
     return best;

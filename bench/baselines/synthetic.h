@@ -6,6 +6,8 @@
 #include "brillm/model/loss.h"
 #include "brillm/model/model.h"
 
+#include <c10/core/Device.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -29,5 +31,9 @@ TrainBatch syntheticBatch(const Model& m, int64_t batch, int64_t len, int64_t k,
 // Single-thread read bandwidth in bytes/s: the sum of a buffer much larger than the caches,
 // best of a few passes.
 double measureReadBandwidth(size_t bytes);
+
+// Read bandwidth of a compute device in bytes/s: the sum of a `bytes` float32 tensor on it,
+// best of a few passes (for the CPU, measureReadBandwidth).
+double measureDeviceReadBandwidth(const c10::Device& device, size_t bytes);
 
 } // namespace brillm::bench

@@ -2,6 +2,7 @@
 #include "brillm/training/device_loss.h"
 
 #include "brillm/error.h"
+#include "brillm/model/device_edges.h"
 #include "brillm/model/signal.h"
 
 #include <ATen/ATen.h>
@@ -42,18 +43,9 @@ Precision precisionFromString(const std::string& s) {
 }
 
 at::Device parseTrainingDevice(const std::string& text) {
-    if (text.empty() || text == "cpu") return at::Device(at::kCPU);
-    if (text.rfind("cuda", 0) != 0) throw InputError("unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
-    if (!at::hasCUDA())
-        throw InputError("--device " + text +
-                         ": this build of the trainer has no CUDA (Debian's LibTorch is CPU-only; build against a CUDA "
-                         "LibTorch) or this machine has no usable GPU");
-    try {
-        const at::Device d(text);
-        return d;
-    } catch (const std::exception&) {
-        throw InputError("unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
-    }
+    // the core's parser, without "auto": a run's device is chosen, not guessed
+    if (text == "auto") throw InputError("unknown device 'auto' for training (expected cpu, cuda or cuda:N)");
+    return parseComputeDevice(text);
 }
 
 double deviceMemoryMegabytes(const at::Device& device) {

@@ -98,7 +98,7 @@ Trace run(const Model& model, std::span<const int32_t> prompt, const DecodeOptio
     checkPath(model, prompt, generate ? "prompt" : "path");
     const auto convention = options.referenceDecode ? PositionConvention::Reference : PositionConvention::Training;
     SignalPath path(model, convention);
-    const ScoreOptions scoreOptions{options.excludeSelfLoop};
+    const ScoreOptions scoreOptions{options.excludeSelfLoop, options.device.get()};
     const bool dense = options.recordTrace;
     const bool scorePrompt = options.recordTrace || static_cast<bool>(onStep);
 

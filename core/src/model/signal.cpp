@@ -2,6 +2,7 @@
 #include "brillm/model/signal.h"
 
 #include "brillm/error.h"
+#include "brillm/model/device_edges.h"
 #include "model/kernels.h"
 
 #include <algorithm>
@@ -333,18 +334,31 @@ template <class T> CandidateScores SignalPath::score(const ScoreOptions& options
     s.ownEnergies.resize(own.size());
     // the own targets' slots are consecutive: one kernel call over all of them
     std::vector<T> e(own.size());
-    simd::edgeForward(x.data(), pe, d,
-                      detail::edgeSet(*m_model, edges.firstSlot(src), static_cast<int64_t>(own.size())), e.data(),
-                      nullptr, nullptr);
-    std::copy(e.begin(), e.end(), s.ownEnergies.begin());
     s.numShared = V - static_cast<int64_t>(own.size());
     if (s.excluded >= 0 && !std::binary_search(own.begin(), own.end(), s.excluded)) --s.numShared;
-    if (s.numShared > 0) {
-        T shared = 0;
-        simd::edgeForward(x.data(), pe, d, detail::edgeSet(*m_model, EdgeTable::kSharedSlot, 1), &shared, nullptr,
-                          nullptr);
-        s.sharedEnergy = static_cast<double>(shared);
+    T shared = 0;
+    if constexpr (std::is_same_v<T, float>) {
+        if (options.device) {
+            if (!options.device->fits(*m_model))
+                throw InputError("the device copy of the edges (" + std::to_string(options.device->numSlots()) +
+                                 " slots, d = " + std::to_string(options.device->dim()) +
+                                 ") was made from another model");
+            options.device->energies(x.data(), pe, edges.firstSlot(src), static_cast<int64_t>(own.size()), e.data(),
+                                     s.numShared > 0 ? &shared : nullptr);
+        }
+    } else {
+        if (options.device) throw InputError("a float64 model is scored on the CPU only (the checking mode)");
     }
+    if (!options.device) {
+        simd::edgeForward(x.data(), pe, d,
+                          detail::edgeSet(*m_model, edges.firstSlot(src), static_cast<int64_t>(own.size())), e.data(),
+                          nullptr, nullptr);
+        if (s.numShared > 0)
+            simd::edgeForward(x.data(), pe, d, detail::edgeSet(*m_model, EdgeTable::kSharedSlot, 1), &shared, nullptr,
+                              nullptr);
+    }
+    std::copy(e.begin(), e.end(), s.ownEnergies.begin());
+    if (s.numShared > 0) s.sharedEnergy = static_cast<double>(shared);
 
     // log-sum-exp over the candidates, the shared group counted numShared times
     double mx = -std::numeric_limits<double>::infinity();

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct DecodeOptions {
     // ranks and probabilities are reported over the full candidate set.
     std::vector<int32_t> bannedTokens;
     bool recordTrace = true; // dense per-step energies; off for raw speed
+    // Score the candidates on a device (a GPU) instead of the CPU kernels: a copy of this model's
+    // edges made with DeviceEdges (brillm/model/device_edges.h). Null: the CPU.
+    std::shared_ptr<const DeviceEdges> device;
 };
 
 struct TraceStep {

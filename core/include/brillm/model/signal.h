@@ -36,8 +36,13 @@ enum class PositionConvention {
     Reference, // edge i uses PE[i], as the released decoder does
 };
 
+class DeviceEdges;
+
 struct ScoreOptions {
     bool excludeSelfLoop = true; // drop target == source from the candidates (released decoding)
+    // Where the candidates' energies are computed: null for the CPU kernels, else a copy of this
+    // model's edges on a device (brillm/model/device_edges.h; float32/bf16/f16 models only).
+    const DeviceEdges* device = nullptr;
 };
 
 // Energies of every candidate target of one step, kept compactly: the source's own targets
