@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Builds the trainer against the machine's CUDA LibTorch (a pip torch) with the fused CUDA step
-# (issue 16), runs the GPU tests and the GPU training benchmark before and after in the same run
+# (issue 16), runs the GPU tests, the GPU decoding benchmark, and the GPU training benchmark before and after in the same run
 # (BRILLM_GPU_FUSED=0: the ATen step and tensor-op AdamW; =1: the fused kernels), writing logs
 # and JSON into OUT_DIR.
 #   usage: bench/gpu_run.sh OUT_DIR [DEPS_DIR]
@@ -31,7 +31,7 @@ fused_args=()
 cmake -S . -B /tmp/brillm-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRILLM_BUILD_GUI=OFF -DBRILLM_BUILD_FUZZERS=OFF \
   -DCMAKE_PREFIX_PATH="$torch_cmake;$deps" -DICU_ROOT="$deps" -DCMAKE_CXX_FLAGS="-isystem $deps/include" \
   "${gtest_args[@]}" "${fused_args[@]}" 2>&1 | tee "$out/configure.log" | grep -E "BriLLM|Error" || true
-targets=(brillm test_gpu_fused test_gpu_training)
+targets=(brillm test_gpu_fused test_gpu_training test_gpu_decode)
 [ -z "${FULL:-}" ] || targets=()
 cmake --build /tmp/brillm-gpu -j "$(nproc)" ${targets[@]/#/--target } > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 echo "built in $((SECONDS - t0)) s"
@@ -41,6 +41,18 @@ set +e
 stdbuf -oL "$B/test_gpu_fused" > "$out/test_gpu_fused.log" 2>&1
 echo "test_gpu_fused: exit $? ($((SECONDS - t0)) s)"; grep -E "^\[  (FAILED|PASSED|  OK) |Failure|Expected|Which is|error" "$out/test_gpu_fused.log" | head -30
 
+# decoding with the candidates scored on the GPU (DeviceEdges), against the float64 reference and
+# the CPU kernels; then its speed next to the CPU kernels' on the same synthetic models
+stdbuf -oL "$B/test_gpu_decode" > "$out/test_gpu_decode.log" 2>&1
+echo "test_gpu_decode: exit $? ($((SECONDS - t0)) s)"; tail -3 "$out/test_gpu_decode.log"
+for case in "1000 100000" "8000 2000000"; do
+  set -- $case
+  for dev in cuda cpu; do
+    timeout 300 "$B/brillm" bench decode --vocab $1 --own-edges $2 --device $dev --dtype f32,bf16 --tokens 5000 \
+      --rounds 2 --json > "$out/decode_${dev}_$1.json" 2>> "$out/bench.err"
+    echo "decode V=$1 on $dev: exit $? ($((SECONDS - t0)) s)"
+  done
+done
 # before (the ATen step) and after (fused) in the same run: cases A (V 1000, 100 000 own edges,
 # 31 edges x 401 candidates) at batch 8 and 256, B (V 500, 20 000 edges, 15 x 101) at batch 8
 {
