@@ -131,10 +131,20 @@ int runTrain(const Args& args) {
     p.flag("shard-edges", &c.shardEdges,
            "shard the edge table by source over the ranks (each holds 1/R of the rows and their optimizer "
            "state; CPU ranks over gloo; the final model is RUN_DIR/model-shards, merge it with brillm merge-shards)");
+    int64_t shards = 0;
+    p.option("shards", &shards, "S",
+             "with --shard-edges (implied): shard groups of S ranks, the ranks' count / S replicas of them (2-D "
+             "layout: each replica trains its part of the batch, the replicas of a shard average its gradients); "
+             "default: every rank one shard (may change on --resume)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
     c.threads = static_cast<int>(threads);
+    if (p.given("shards")) {
+        if (shards < 1 || shards > 65536) throw UsageError("--shards must be in [1, 65536]");
+        c.shards = static_cast<int>(shards);
+        c.shardEdges = true;
+    }
     c.device = device;
     c.precision = precision;
 
@@ -218,7 +228,8 @@ int runTrain(const Args& args) {
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt +
                                  " cannot change on --resume: the run keeps the settings in " + resumeDir +
-                                 "/config.json (only --steps, --max-minutes, --device and --precision may be given)");
+                                 "/config.json (only --steps, --max-minutes, --device, --precision and --shards may be "
+                                 "given)");
     } else {
         if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
         c.corpus = corpus;
@@ -274,6 +285,7 @@ int runTrain(const Args& args) {
     if (p.given("max-minutes")) overrides.maxMinutes = c.maxMinutes;
     if (p.given("device")) overrides.device = device;
     if (p.given("precision")) overrides.precision = precision;
+    if (p.given("shards")) overrides.shards = static_cast<int>(shards);
     const auto result = resuming ? resume(resumeDir, overrides, cb, comm.get()) : train(c, out, cb, comm.get());
     progress.finish();
     if (!leader) return result.stoppedEarly ? 130 : 0;

@@ -139,7 +139,8 @@ TEST_F(Gpu, TrainsOnTheGpuAndResumesOnTheCpu) {
         EXPECT_LT(last, first) << precision << ": the loss should fall";
         ASSERT_TRUE(r.lastEvalLoss.has_value());
         EXPECT_TRUE(std::isfinite(*r.lastEvalLoss));
-        const auto resumed = resume(run, ResumeOverrides{80, std::string("cpu"), std::string("fp32"), std::nullopt});
+        const auto resumed =
+            resume(run, ResumeOverrides{80, std::string("cpu"), std::string("fp32"), std::nullopt, std::nullopt});
         EXPECT_EQ(resumed.steps, 80);
         const auto model = ModelFile::load((run / "model.brillm").string());
         EXPECT_TRUE(model.model.weights.is_cpu());

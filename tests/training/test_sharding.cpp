@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The edge table sharded by source (--shard-edges): the plan, the sharded loss against the
 // single-process loss, training on 2 and 3 Gloo ranks (threads of this process) against one
-// process, resume 3 -> 2 -> 1, each rank's share of the table, and merging the shards.
+// process, resume 3 -> 2 -> 1, each rank's share of the table, and merging the shards. The 2-D
+// layout (2 shards x 2 replicas): its step and traffic, training, resume 2x2 -> 3x1 -> 1x1, a
+// dead rank named.
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
 #include "brillm/model/loss.h"
@@ -20,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -310,6 +313,226 @@ TEST_F(ShardingTest, ResumesThreeThenTwoThenOneRank) {
     const auto merged = mergeShards(dir / "model-shards");
     EXPECT_EQ(ShardSet::open(dir / "model-shards").shards(), 1);
     expectSameModel(merged.model, ModelFile::load((m_dir / "single" / "model.brillm").string()).model, 1e-4);
+}
+
+TEST(ShardLayoutTest, SplitsTheRanksIntoShardGroupsAndReplicas) {
+    const auto l = ShardLayout::of(6, 2);
+    EXPECT_EQ(l.shards, 2);
+    EXPECT_EQ(l.replicas, 3);
+    EXPECT_EQ(l.shardOf(5), 1);
+    EXPECT_EQ(l.replicaOf(5), 2);
+    EXPECT_EQ(ShardLayout::of(4, 0).shards, 4); // default: every rank one shard
+    EXPECT_EQ(ShardLayout::of(4, 0).replicas, 1);
+    EXPECT_EQ(ShardLayout::of(1, 3).shards, 1); // one process is one shard
+    EXPECT_THROW(ShardLayout::of(4, 3), InputError);
+    EXPECT_THROW(ShardLayout::of(2, 4), InputError);
+}
+
+// 2 shards x 2 replicas (4 ranks) against sampledLoss over the whole batch with the whole model:
+// the global loss, the averaged gradients (each shard's replicas bit-identical) and their norm;
+// the bytes each rank puts into its shard group's and replica group's collectives against the
+// formulas of docs/distributed.md, with the touched slots counted from the single-process
+// gradients of each replica's samples.
+TEST(ShardedLossTest, TwoShardsTimesTwoReplicasEqualOneProcessAndTheTrafficFormula) {
+    const auto edges = randomTable(30, 0.2, 6);
+    const int64_t V = 30, d = 8, P = 32, dd = d * d;
+    const auto full = Model::randomInit({V, d, P}, edges, 13);
+    const auto batch = randomBatch(edges, 7, 10, 10);
+    const auto ref = sampledLoss(full, batch, LossOptions{true, 1});
+    const double refNorm = gradientNorm(ref.grad);
+    const int S = 2, Q = 2;
+    const auto plan = ShardPlan::balanced(edges, S);
+    std::vector<std::vector<LossSample>> parts(Q);
+    for (size_t k = 0; k < batch.size(); ++k)
+        parts[k % Q].push_back(batch[k]);
+    std::vector<ShardedLossResult> results(S * Q);
+    onRanks(S * Q, [&](int r, Communicator& comm) {
+        const int s = r % S, q = r / S;
+        auto group = comm.subgroup({q * S, q * S + 1}, "shard group of replica " + std::to_string(q));
+        auto replicas = comm.subgroup({s, s + S}, "replica group of shard " + std::to_string(s));
+        ReplicaExchange exchange(*replicas);
+        const auto shard = shardModel(full, plan.begin(s), plan.end(s));
+        auto res = shardedReplicaLoss(shard, plan, s, parts[static_cast<size_t>(q)], 2, group.get(), &exchange);
+        res.grad.weights = res.grad.weights.clone(); // the exchange's buffers
+        res.grad.biases = res.grad.biases.clone();
+        res.grad.nodeBias = res.grad.nodeBias.clone();
+        res.grad.positions = res.grad.positions.clone();
+        EXPECT_EQ(group->bytesSent(), res.bytesSent);
+        EXPECT_EQ(replicas->bytesSent(), res.replicaBytesSent);
+        results[static_cast<size_t>(r)] = std::move(res);
+    });
+    at::Tensor gw = at::zeros_like(full.weights), gb = at::zeros_like(full.biases);
+    for (int r = 0; r < S * Q; ++r) {
+        const auto& res = results[static_cast<size_t>(r)];
+        const int s = r % S;
+        EXPECT_EQ(res.loss, results[0].loss) << "rank " << r; // the same on every rank
+        EXPECT_NEAR(res.loss, ref.loss, 1e-6 * std::abs(ref.loss));
+        EXPECT_EQ(res.gradNorm, results[0].gradNorm);
+        EXPECT_NEAR(res.gradNorm, refNorm, 1e-5 * refNorm);
+        EXPECT_EQ(res.globalSamples, static_cast<int64_t>(batch.size()));
+        // the replicated parts bit-identical on all four ranks, every shard's rows on both replicas
+        EXPECT_TRUE(at::equal(res.grad.nodeBias, results[0].grad.nodeBias)) << "rank " << r;
+        EXPECT_TRUE(at::equal(res.grad.positions, results[0].grad.positions)) << "rank " << r;
+        const auto& twin = results[static_cast<size_t>((r + S) % (S * Q))];
+        EXPECT_EQ(res.grad.slots, twin.grad.slots);
+        EXPECT_TRUE(at::equal(res.grad.weights, twin.grad.weights)) << "rank " << r;
+        expectClose(res.grad.nodeBias, ref.grad.nodeBias, 1e-5, "node_bias gradient");
+        expectClose(res.grad.positions, ref.grad.positions, 1e-5, "positions gradient");
+        for (size_t k = 0; k < res.grad.slots.size(); ++k) {
+            const int64_t g = globalSlot(edges, plan.begin(s), res.grad.slots[k]);
+            gw[g].copy_(res.grad.weights[static_cast<int64_t>(k)]);
+            gb[g].copy_(res.grad.biases[static_cast<int64_t>(k)]);
+        }
+    }
+    at::Tensor rw = at::zeros_like(full.weights), rb = at::zeros_like(full.biases);
+    for (size_t k = 0; k < ref.grad.slots.size(); ++k) {
+        rw[ref.grad.slots[k]].copy_(ref.grad.weights[static_cast<int64_t>(k)]);
+        rb[ref.grad.slots[k]].copy_(ref.grad.biases[static_cast<int64_t>(k)]);
+    }
+    expectClose(gw, rw, 1e-5, "edge weight gradients");
+    expectClose(gb, rb, 1e-5, "edge bias gradients");
+    EXPECT_GT(rw.abs().sum().item<double>(), 0);
+
+    // traffic: the shard group's formula per replica (its Bq samples, at most Lq edges)...
+    for (int r = 0; r < S * Q; ++r) {
+        const auto& part = parts[static_cast<size_t>(r / S)];
+        int64_t lmax = 0;
+        for (const auto& smp : part)
+            lmax = std::max(lmax, smp.numEdges());
+        const uint64_t B = part.size(), L = static_cast<uint64_t>(lmax), D = d;
+        EXPECT_EQ(results[static_cast<size_t>(r)].bytesSent, 2 * L * B * D * 4 + B * L * 8 + (D * D + D + 1) * 4 + 8)
+            << "rank " << r;
+    }
+    // ... and the replica group's: 24 + 8 max_q(own_q) + 4 U (d*d + d) + 4 (d*d + d + 1 + V d + P), with
+    // own_q the own slots of the shard that replica q's samples touch (from sampledLoss on them alone)
+    std::vector<std::vector<int64_t>> touched(Q);
+    for (int q = 0; q < Q; ++q)
+        touched[q] = sampledLoss(full, parts[static_cast<size_t>(q)], LossOptions{true, 1}).grad.slots;
+    for (int s = 0; s < S; ++s) {
+        const int64_t first = edges.rowPtr()[static_cast<size_t>(plan.begin(s))] + 1;
+        const int64_t last = edges.rowPtr()[static_cast<size_t>(plan.end(s))]; // inclusive
+        std::set<int64_t> unionSlots;
+        uint64_t maxOwn = 0;
+        for (int q = 0; q < Q; ++q) {
+            uint64_t own = 0;
+            for (int64_t g : touched[q])
+                if (g >= first && g <= last) {
+                    ++own;
+                    unionSlots.insert(g);
+                }
+            maxOwn = std::max(maxOwn, own);
+        }
+        const uint64_t U = unionSlots.size();
+        ASSERT_GT(U, 0u);
+        for (int q = 0; q < Q; ++q) {
+            const auto& res = results[static_cast<size_t>(q * S + s)];
+            EXPECT_EQ(res.touchedSlots, static_cast<int64_t>(U));
+            EXPECT_EQ(res.replicaBytesSent, 24 + 8 * maxOwn + 4 * U * static_cast<uint64_t>(dd + d) +
+                                                4 * static_cast<uint64_t>(dd + d + 1 + V * d + P))
+                << "shard " << s << ", replica " << q;
+        }
+    }
+}
+
+// 2 shards x 2 replicas train like one unsharded process: losses step for step, then the parameters.
+TEST_F(ShardingTest, TwoShardsTimesTwoReplicasTrainLikeOneProcess) {
+    auto c = config(6);
+    c.optimizer = OptimizerKind::AdamW;
+    const auto single = train(c, m_dir / "single");
+    const auto reference = ModelFile::load((m_dir / "single" / "model.brillm").string()).model;
+    c.shardEdges = true;
+    c.shards = 2;
+    const auto dir = m_dir / "grid";
+    std::vector<TrainResult> results(4);
+    onRanks(4, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+    for (int r = 0; r < 4; ++r) {
+        ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
+        for (size_t i = 0; i < 6; ++i) {
+            EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
+            EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
+        }
+        ASSERT_TRUE(results[static_cast<size_t>(r)].lastEvalLoss.has_value());
+        EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss, 1e-5 * *single.lastEvalLoss);
+    }
+    // one set of shard files: two shards
+    EXPECT_EQ(ShardSet::open(dir / "model-shards").shards(), 2);
+    EXPECT_EQ(ShardSet::open(dir / "checkpoints" / "step-00000006").shards(), 2);
+    expectSameModel(mergeShards(dir / "model-shards").model, reference, 1e-4);
+    const auto steps = test_util::stepRecords(dir / "metrics.jsonl");
+    ASSERT_EQ(steps.size(), 6u);
+    EXPECT_EQ(steps.back().at("shards"), 2);
+    EXPECT_EQ(steps.back().at("replicas"), 2);
+    const double whole = static_cast<double>(edgeTableBytes(reference));
+    for (const auto& rk : steps.back().at("ranks")) {
+        EXPECT_LT(rk.at("edge_table_bytes").get<double>(), 0.75 * whole); // about half the table
+        EXPECT_GT(rk.at("replica_exchange_bytes").get<uint64_t>(), 0u);
+        EXPECT_GT(rk.at("exchange_bytes").get<uint64_t>(), rk.at("replica_exchange_bytes").get<uint64_t>());
+    }
+}
+
+// A 2 x 2 run resumed by 3 shards of one replica, then by one process, continues the trajectory.
+TEST_F(ShardingTest, ResumesTwoByTwoThenThreeByOneThenOneProcess) {
+    auto c = config(12);
+    c.optimizer = OptimizerKind::AdamW;
+    const auto single = train(c, m_dir / "single");
+    c.shardEdges = true;
+    c.shards = 2;
+    c.steps = 4;
+    const auto dir = m_dir / "run";
+    std::vector<TrainResult> four(4), three(3);
+    onRanks(4, [&](int r, Communicator& comm) { four[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+    std::vector<double> losses = four[0].losses;
+    ResumeOverrides o;
+    o.steps = 8;
+    EXPECT_THROW(onRanks(3, [&](int, Communicator& comm) { resume(dir, o, {}, &comm); }),
+                 InputError); // 2 shards do not divide 3 ranks
+    o.shards = 3;
+    onRanks(3, [&](int r, Communicator& comm) { three[static_cast<size_t>(r)] = resume(dir, o, {}, &comm); });
+    losses.insert(losses.end(), three[0].losses.begin(), three[0].losses.end());
+    const auto one = resume(dir, int64_t{12});
+    losses.insert(losses.end(), one.losses.begin(), one.losses.end());
+    ASSERT_EQ(losses.size(), 12u);
+    for (size_t i = 0; i < 12; ++i)
+        EXPECT_NEAR(losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
+    std::ifstream state(dir / "checkpoints" / "step-00000008" / "state.json");
+    EXPECT_EQ(nlohmann::json::parse(state).at("shards"), 3);
+    expectSameModel(mergeShards(dir / "model-shards").model,
+                    ModelFile::load((m_dir / "single" / "model.brillm").string()).model, 1e-4);
+}
+
+// In the 2 x 2 layout a rank that dies (rank 3: shard 1 of replica 1) stops every other rank - its
+// shard group, its replica group and the rank that shares neither - with a message naming it.
+TEST_F(ShardingTest, ARankThatDiesInTheTwoByTwoLayoutIsNamed) {
+    auto c = config(20);
+    c.shardEdges = true;
+    c.shards = 2;
+    std::vector<std::string> messages(4);
+    onRanks(4, [&](int r, Communicator& comm) {
+        TrainCallbacks cb;
+        if (r == 3)
+            cb.onStep = [](const StepReport& rep) -> bool {
+                if (rep.step == 3) throw std::runtime_error("rank 3 dies");
+                return true;
+            };
+        try {
+            train(c, m_dir / "run", cb, &comm);
+            ADD_FAILURE() << "rank " << r << " finished a run whose peer died";
+        } catch (const TrainingError& e) {
+            messages[static_cast<size_t>(r)] = e.what();
+        } catch (const std::runtime_error& e) {
+            EXPECT_EQ(r, 3) << e.what();
+        }
+    });
+    for (int r = 0; r < 3; ++r) {
+        const auto& m = messages[static_cast<size_t>(r)];
+        EXPECT_NE(m.find("rank " + std::to_string(r) + " of 4"), std::string::npos) << m;
+        EXPECT_NE(m.find("step"), std::string::npos) << m;
+        // the dead rank among those whose heartbeat stood still
+        const auto silent = m.find(" went silent");
+        ASSERT_NE(silent, std::string::npos) << m;
+        const auto from = m.rfind("rank", silent);
+        EXPECT_NE(m.substr(from, silent - from).find('3'), std::string::npos) << m;
+    }
 }
 
 TEST_F(ShardingTest, RefusesAGpuDeviceAndAManifestThatDoesNotCoverTheSources) {

@@ -85,6 +85,7 @@ void validateTrainConfig(const TrainConfig& c) {
     realIn("min-lr-fraction", c.minLrFraction, 0.0, 1.0, false, "in [0, 1]");
     realIn("clip-norm", c.clipNorm, 0.0, 1e30, false, "finite and at least 0 (0: no clipping)");
     intIn("threads", c.threads, 0, 4096, "in [0, 4096] (0: all cores)");
+    intIn("shards", c.shards, 0, 65536, "in [0, 65536] (0: every rank one shard)");
     if (!isDevice(c.device)) outOfRange("device", "cpu, cuda or cuda:N", "'" + c.device + "'");
     const bool fp32 = c.precision == "fp32" || c.precision == "float32";
     if (!fp32 && c.precision != "fp16" && c.precision != "float16" && c.precision != "bf16" &&

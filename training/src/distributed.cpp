@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -114,22 +115,17 @@ std::optional<DistributedEnv> distributedEnvFromEnvironment(const std::function<
 // ---------------------------------------------------------------------------------------------
 // The process group
 
-struct Communicator::Impl {
-    DistributedEnv env;
-    DistributedOptions options;
-    c10::intrusive_ptr<::c10d::Store> store;
-    c10::intrusive_ptr<::c10d::ProcessGroupGloo> group; // backend gloo
-#ifdef BRILLM_NCCL
-    c10::intrusive_ptr<::c10d::ProcessGroupNCCL> nccl; // backend nccl
-#endif
-    at::Device device{at::kCPU}; // where the collectives run
-    int64_t step = 0;
-    uint64_t bytes = 0;
+// The heartbeat of this rank in the job and the step named in errors: shared by a communicator
+// and its sub-groups (a sub-group may outlive the communicator it came from).
+struct Heartbeat {
+    DistributedEnv env; // the launch environment: the job's ranks
+    std::atomic<int64_t> step{0};
+    int subgroups = 0; // sub-groups made so far (the same count on every rank: their store prefix)
 
-    // The heartbeat: a thread that counts up the key brillm/heartbeat/RANK in the rendezvous store
-    // every kBeat, over a connection of its own. A collective that times out says only that some
-    // rank did not answer; a rank whose count stands still is the one that went silent (stopped
-    // or dead: SIGSTOP stops every thread of it, the heartbeat's too).
+    // A thread that counts up the key brillm/heartbeat/RANK in the rendezvous store every kBeat,
+    // over a connection of its own. A collective that times out says only that some rank did not
+    // answer; a rank whose count stands still is the one that went silent (stopped or dead:
+    // SIGSTOP stops every thread of it, the heartbeat's too).
     static constexpr std::chrono::milliseconds kBeat{500};
     c10::intrusive_ptr<::c10d::Store> beatStore;
     std::mutex beatMutex; // one store operation at a time on beatStore
@@ -138,11 +134,18 @@ struct Communicator::Impl {
     bool stopBeat = false;
     std::thread beat;
 
-    static std::string beatKey(int rank) {
-        return "brillm/heartbeat/" + std::to_string(rank);
+    static std::string beatKey(int rank) { return "brillm/heartbeat/" + std::to_string(rank); }
+    // The first diagnosis of a silent rank, published in the store for the ranks whose collectives
+    // fail later, when rank 0 (the store's server) may have exited: each heartbeat reads it.
+    static constexpr const char* kFindingKey = "brillm/silent";
+    std::mutex findingMutex;
+    std::string finding; // as read from the store (or published by this rank)
+    std::string knownFinding() {
+        std::lock_guard<std::mutex> lock(findingMutex);
+        return finding;
     }
 
-    void startHeartbeat() {
+    void start() {
         ::c10d::TCPStoreOptions so;
         so.port = static_cast<std::uint16_t>(env.masterPort);
         so.isServer = false;
@@ -158,6 +161,11 @@ struct Communicator::Impl {
                     const std::string v = std::to_string(count);
                     std::lock_guard<std::mutex> lock(beatMutex);
                     beatStore->set(beatKey(env.rank), std::vector<uint8_t>(v.begin(), v.end()));
+                    if (knownFinding().empty() && beatStore->check({kFindingKey})) {
+                        const auto f = beatStore->get(kFindingKey);
+                        std::lock_guard<std::mutex> flock(findingMutex);
+                        finding.assign(f.begin(), f.end());
+                    }
                 } catch (const std::exception&) {
                     // the store's server is gone or stopped: the collectives report it
                 }
@@ -167,7 +175,7 @@ struct Communicator::Impl {
         });
     }
 
-    ~Impl() {
+    ~Heartbeat() {
         if (beat.joinable()) {
             {
                 std::lock_guard<std::mutex> lock(stopMutex);
@@ -196,28 +204,41 @@ struct Communicator::Impl {
 
     // Which ranks went silent, as a sentence ("" when it cannot tell): the heartbeats watched for
     // up to four beats, ending as soon as every other rank's count has moved (so a failure with
-    // no silent rank is reported at once).
+    // no silent rank is reported at once). When the store stops answering during the watch (rank 0,
+    // its server, gave up too) after at least three beats, the ranks that stood still until then
+    // are named.
     std::string silentRanks() {
         if (!beatStore) return "";
+        const auto started = std::chrono::steady_clock::now();
         const auto first = beats();
         std::vector<bool> moved(static_cast<size_t>(env.worldSize), false);
         moved[static_cast<size_t>(env.rank)] = true;
         bool answered = first.has_value();
-        const auto end = std::chrono::steady_clock::now() + 4 * kBeat;
+        auto lastAnswer = started;
+        const auto end = started + 4 * kBeat;
         while (answered && std::chrono::steady_clock::now() < end &&
                !std::all_of(moved.begin(), moved.end(), [](bool b) { return b; })) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const auto when = std::chrono::steady_clock::now();
             const auto now = beats();
             if (!now) {
                 answered = false;
                 break;
             }
+            lastAnswer = when;
             for (size_t r = 0; r < moved.size(); ++r)
                 if ((*now)[r] != (*first)[r]) moved[r] = true;
         }
-        if (!answered)
-            return env.agentStore ? "the rendezvous store (torchrun's agent) does not answer"
-                                  : "rank 0, which serves the rendezvous store, does not answer (stopped or dead)";
+        const auto watched = std::chrono::duration_cast<std::chrono::milliseconds>(lastAnswer - started);
+        const std::string storeGone =
+            env.agentStore ? "the rendezvous store (torchrun's agent) does not answer"
+                           : "rank 0, which serves the rendezvous store, does not answer (stopped or dead)";
+        // another rank's diagnosis, read by the heartbeat before the store went away
+        const auto earlier = [&] {
+            const std::string f = knownFinding();
+            return f.empty() ? storeGone : f + "; then " + storeGone;
+        };
+        if (!first || (!answered && watched < 3 * kBeat)) return earlier();
         std::string silent;
         int count = 0;
         for (int r = 0; r < env.worldSize; ++r)
@@ -225,9 +246,55 @@ struct Communicator::Impl {
                 silent += (silent.empty() ? "" : ", ") + std::to_string(r);
                 ++count;
             }
-        if (silent.empty()) return "";
-        return (count == 1 ? "rank " : "ranks ") + silent + " went silent (" + (count == 1 ? "its" : "their") +
-               " heartbeat stood still for " + std::to_string(4 * kBeat.count()) + " ms: stopped, hung or dead)";
+        if (silent.empty()) return answered ? "" : earlier();
+        const std::string found = (count == 1 ? "rank " : "ranks ") + silent + " went silent (" +
+                                  (count == 1 ? "its" : "their") + " heartbeat stood still for " +
+                                  std::to_string(watched.count()) + " ms: stopped, hung or dead)";
+        if (!answered) return found + "; then " + storeGone;
+        try { // published for the ranks that fail later (their peers' exits, not the silent rank)
+            std::lock_guard<std::mutex> lock(beatMutex);
+            beatStore->set(kFindingKey, std::vector<uint8_t>(found.begin(), found.end()));
+            std::lock_guard<std::mutex> flock(findingMutex);
+            if (finding.empty()) finding = found;
+        } catch (const std::exception&) {
+        }
+        return found;
+    }
+    // Rank 0 serves the store: after a diagnosis it stays a few beats before it gives up, so that
+    // the other ranks' heartbeats read the diagnosis before the store goes with it.
+    void lingerIfServer() {
+        if (env.rank == 0 && !env.agentStore && !knownFinding().empty()) std::this_thread::sleep_for(3 * kBeat);
+    }
+};
+
+struct Communicator::Impl {
+    DistributedEnv env; // the launch environment (rank and world size of the job)
+    DistributedOptions options;
+    c10::intrusive_ptr<::c10d::Store> store;
+    c10::intrusive_ptr<::c10d::ProcessGroupGloo> group; // backend gloo
+#ifdef BRILLM_NCCL
+    c10::intrusive_ptr<::c10d::ProcessGroupNCCL> nccl; // backend nccl
+#endif
+    at::Device device{at::kCPU}; // where the collectives run
+    uint64_t bytes = 0;
+    std::shared_ptr<Heartbeat> heartbeat;
+    // a sub-group: its ranks in the job (ascending) and its name; empty for the whole job
+    std::vector<int> members;
+    std::string name;
+    int rank = 0, size = 1; // within this group
+
+    // The job's rank of this group's rank r.
+    int jobRank(int r) const {
+        return members.empty() ? r : members[static_cast<size_t>(r)];
+    }
+    // "rank 2 of 4" or, in a sub-group, "rank 2 of 4 (shard group 1: ranks 2, 3)"
+    std::string who() const {
+        std::string w = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.worldSize);
+        if (members.empty()) return w;
+        w += " (" + name + ": ranks ";
+        for (size_t i = 0; i < members.size(); ++i)
+            w += (i ? ", " : "") + std::to_string(members[i]);
+        return w + ")";
     }
 
     // Runs `f(processGroup)` (a collective) on the group and waits for its work.
@@ -328,6 +395,8 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
     auto impl = std::make_unique<Impl>();
     impl->env = env;
     impl->options = options;
+    impl->rank = env.rank;
+    impl->size = env.worldSize;
     const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeoutSeconds * 1000));
     try {
         // as torch.distributed's env:// rendezvous: rank 0 serves the store, unless torchrun's agent does
@@ -353,7 +422,9 @@ std::unique_ptr<Communicator> Communicator::connect(const DistributedEnv& env, c
             go->threads = 1; // one collective at a time: the training loop waits for each
             impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, go);
         }
-        impl->startHeartbeat();
+        impl->heartbeat = std::make_shared<Heartbeat>();
+        impl->heartbeat->env = env;
+        impl->heartbeat->start();
     } catch (const InputError&) {
         throw;
     } catch (const std::exception& e) {
@@ -369,10 +440,10 @@ Communicator::Communicator(std::unique_ptr<Impl> impl) : m(std::move(impl)) {}
 Communicator::~Communicator() = default;
 
 int Communicator::rank() const {
-    return m->env.rank;
+    return m->rank;
 }
 int Communicator::worldSize() const {
-    return m->env.worldSize;
+    return m->size;
 }
 const DistributedEnv& Communicator::env() const {
     return m->env;
@@ -384,7 +455,7 @@ at::Device Communicator::device() const {
     return m->device;
 }
 void Communicator::setStep(int64_t step) {
-    m->step = step;
+    m->heartbeat->step = step;
 }
 uint64_t Communicator::bytesSent() const {
     return m->bytes;
@@ -393,10 +464,11 @@ uint64_t Communicator::bytesSent() const {
 void Communicator::fail(const char* what, const std::exception& e) const {
     std::string msg = e.what();
     if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl); // c10 backtraces
-    const std::string silent = m->silentRanks();
-    throw TrainingError("rank " + std::to_string(m->env.rank) + " of " + std::to_string(m->env.worldSize) + ": '" +
-                        what + "' failed " +
-                        (m->step > 0 ? "at step " + std::to_string(m->step) : std::string("during setup")) +
+    const std::string silent = m->heartbeat->silentRanks();
+    m->heartbeat->lingerIfServer();
+    const int64_t step = m->heartbeat->step;
+    throw TrainingError(m->who() + ": '" + what + "' failed " +
+                        (step > 0 ? "at step " + std::to_string(step) : std::string("during setup")) +
                         ": another rank exited or did not answer within " + secondsText(m->options.timeoutSeconds) +
                         (silent.empty() ? std::string() : ": " + silent) + " (" + msg +
                         "). The run can resume from its last checkpoint, with any number of ranks.");
@@ -419,12 +491,12 @@ void Communicator::allReduceSum(at::Tensor& tensor, const char* what) {
 at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
     m->checkTensor(tensor, what);
     m->bytes += bytesOf(tensor);
-    std::vector<int64_t> shape{m->env.worldSize};
+    std::vector<int64_t> shape{m->size};
     shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
     at::Tensor out = at::empty(shape, tensor.options().device(m->device));
     try {
         std::vector<std::vector<at::Tensor>> outputs(1);
-        for (int r = 0; r < m->env.worldSize; ++r)
+        for (int r = 0; r < m->size; ++r)
             outputs[0].push_back(out[r]);
         std::vector<at::Tensor> inputs{m->staged(tensor)};
         m->run([&](auto& pg) { return pg.allgather(outputs, inputs); });
@@ -437,7 +509,7 @@ at::Tensor Communicator::allGather(const at::Tensor& tensor, const char* what) {
 
 void Communicator::broadcast(at::Tensor& tensor, int root, const char* what) {
     m->checkTensor(tensor, what);
-    if (root == m->env.rank) m->bytes += bytesOf(tensor);
+    if (root == m->rank) m->bytes += bytesOf(tensor);
     try {
         std::vector<at::Tensor> ts{m->staged(tensor)};
         ::c10d::BroadcastOptions o;
@@ -460,11 +532,49 @@ void Communicator::agree(const std::exception_ptr& failure, const std::string& s
     }
     if (failure) std::rethrow_exception(failure);
     std::string failed;
-    for (int r = 0; r < m->env.worldSize; ++r)
-        if (all[r][0].item<int>()) failed += (failed.empty() ? "" : ", ") + std::to_string(r);
+    for (int r = 0; r < m->size; ++r)
+        if (all[r][0].item<int>()) failed += (failed.empty() ? "" : ", ") + std::to_string(m->jobRank(r));
     if (!failed.empty())
         throw TrainingError("rank " + std::to_string(m->env.rank) + ": " + stage + " failed on rank " + failed +
                             " (that rank printed why); stopping");
+}
+
+std::unique_ptr<Communicator> Communicator::subgroup(const std::vector<int>& members, const std::string& name) {
+    if (m->options.backend != "gloo")
+        throw InputError("process sub-groups (the 2-D layout of --shard-edges) run over gloo, not " +
+                         m->options.backend);
+    const auto me = std::find(members.begin(), members.end(), m->rank);
+    if (members.empty() || me == members.end() || !std::is_sorted(members.begin(), members.end()) ||
+        std::adjacent_find(members.begin(), members.end()) != members.end() || members.front() < 0 ||
+        members.back() >= m->size)
+        throw InputError(m->who() + ": the sub-group '" + name +
+                         "' must list distinct ranks of the group in ascending order, this rank among them");
+    auto impl = std::make_unique<Impl>();
+    impl->env = m->env;
+    impl->options = m->options;
+    impl->heartbeat = m->heartbeat;
+    impl->name = name;
+    for (int r : members)
+        impl->members.push_back(m->jobRank(r));
+    impl->rank = static_cast<int>(me - members.begin());
+    impl->size = static_cast<int>(members.size());
+    const std::string prefix = "brillm/group/" + std::to_string(m->heartbeat->subgroups++) + "/" + name;
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(m->options.timeoutSeconds * 1000));
+    try {
+        impl->store = c10::make_intrusive<::c10d::PrefixStore>(prefix, m->store);
+        auto go = ::c10d::ProcessGroupGloo::Options::create(timeout);
+        go->devices.push_back(glooDevice(m->env.masterAddr));
+        go->threads = 1;
+        impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, impl->rank, impl->size, go);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        if (const auto nl = msg.find("\nException raised from"); nl != std::string::npos) msg.resize(nl);
+        const std::string silent = m->heartbeat->silentRanks();
+        throw TrainingError(impl->who() + ": could not form the process group within " +
+                            secondsText(m->options.timeoutSeconds) + (silent.empty() ? "" : ": " + silent) + " (" +
+                            msg + ")");
+    }
+    return std::unique_ptr<Communicator>(new Communicator(std::move(impl)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,6 +667,137 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
     m_stats.exchangeBytes = m_comm.bytesSent() - before;
     m_stats.denseBytes = static_cast<uint64_t>(model.edges.numSlots() * (dd + d) + nodeBiasN + positionsN) *
                          static_cast<uint64_t>(c10::elementSize(model.dtype()));
+    return m_global;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The replicas of one shard (the 2-D layout of --shard-edges)
+
+ReplicaExchange::ReplicaExchange(Communicator& replicas) : m_comm(replicas) {}
+
+const SparseGradients& ReplicaExchange::exchange(const Model& shard, const SparseGradients& local, int64_t localSamples,
+                                                 double localLossSum) {
+    const int64_t d = shard.dim(), dd = d * d, R = m_comm.worldSize();
+    const int64_t nodeBiasN = shard.nodeBias.numel(), positionsN = shard.positions.numel();
+    if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
+        throw InputError("the replica exchange runs on float32 CPU tensors");
+    const uint64_t before = m_comm.bytesSent();
+    m_stats = {};
+    // this rank's own rows (local slots >= 1) and the shared slot's row, if touched
+    const bool sharedTouched = !local.slots.empty() && local.slots.front() == EdgeTable::kSharedSlot;
+    const size_t ownFrom = sharedTouched ? 1 : 0;
+    const auto ownCount = static_cast<int64_t>(local.slots.size() - ownFrom);
+    m_stats.localSlots = ownCount;
+
+    // 1. counts: own slots, samples, loss sum of every replica
+    at::Tensor info = at::empty({3}, at::kDouble);
+    info.data_ptr<double>()[0] = static_cast<double>(ownCount);
+    info.data_ptr<double>()[1] = static_cast<double>(localSamples);
+    info.data_ptr<double>()[2] = localLossSum;
+    const at::Tensor all = m_comm.allGather(info, "replica gradient counts");
+    const double* a = all.data_ptr<double>();
+    int64_t maxSlots = 0;
+    for (int64_t r = 0; r < R; ++r) {
+        maxSlots = std::max(maxSlots, static_cast<int64_t>(a[r * 3]));
+        m_stats.globalSamples += static_cast<int64_t>(a[r * 3 + 1]);
+        m_stats.globalLossSum += a[r * 3 + 2]; // in replica order: the same sum on every rank
+    }
+    if (m_stats.globalSamples == 0) throw TrainingError("the global batch has no sample with a trained edge");
+    const double share = static_cast<double>(localSamples) / static_cast<double>(m_stats.globalSamples);
+
+    // 2. own slot ids, padded with -1 to the longest list; their sorted union
+    std::vector<int64_t> unionSlots;
+    if (maxSlots > 0) {
+        at::Tensor ids = at::full({maxSlots}, -1, at::kLong);
+        std::copy(local.slots.begin() + static_cast<std::ptrdiff_t>(ownFrom), local.slots.end(),
+                  ids.data_ptr<int64_t>());
+        const at::Tensor allIds = m_comm.allGather(ids, "replica gradient slot ids");
+        const int64_t* p = allIds.data_ptr<int64_t>();
+        for (int64_t i = 0; i < R * maxSlots; ++i)
+            if (p[i] >= 0) unionSlots.push_back(p[i]);
+        std::sort(unionSlots.begin(), unionSlots.end());
+        unionSlots.erase(std::unique(unionSlots.begin(), unionSlots.end()), unionSlots.end());
+    }
+    const auto U = static_cast<int64_t>(unionSlots.size());
+    m_stats.unionSlots = U;
+
+    // 3. the union's rows, this rank's placed by slot and scaled by its share
+    at::Tensor rows = at::zeros({U * (dd + d)}, at::kFloat);
+    if (U > 0) {
+        float* W = rows.data_ptr<float>();
+        float* B = W + U * dd;
+        const float* lw = local.weights.data_ptr<float>();
+        const float* lb = local.biases.data_ptr<float>();
+        const auto s = static_cast<float>(share);
+        size_t u = 0;
+        for (size_t i = ownFrom; i < local.slots.size(); ++i) { // both lists ascending
+            while (unionSlots[u] != local.slots[i])
+                ++u;
+            const auto ui = static_cast<int64_t>(u), li = static_cast<int64_t>(i);
+            for (int64_t j = 0; j < dd; ++j)
+                W[ui * dd + j] = lw[li * dd + j] * s;
+            for (int64_t j = 0; j < d; ++j)
+                B[ui * d + j] = lb[li * d + j] * s;
+        }
+        m_comm.allReduceSum(rows, "replica gradient rows");
+    }
+
+    // 4. the replicated parts, a buffer of the same size on every shard
+    at::Tensor rep = at::zeros({dd + d + 1 + nodeBiasN + positionsN}, at::kFloat);
+    {
+        float* p = rep.data_ptr<float>();
+        const auto s = static_cast<float>(share);
+        if (sharedTouched) {
+            const float* lw = local.weights.data_ptr<float>();
+            const float* lb = local.biases.data_ptr<float>();
+            for (int64_t j = 0; j < dd; ++j)
+                p[j] = lw[j] * s;
+            for (int64_t j = 0; j < d; ++j)
+                p[dd + j] = lb[j] * s;
+            p[dd + d] = 1;
+        }
+        if (localSamples > 0) {
+            if (local.nodeBias.defined()) {
+                const at::Tensor nb = local.nodeBias.contiguous();
+                const float* q = nb.data_ptr<float>();
+                for (int64_t j = 0; j < nodeBiasN; ++j)
+                    p[dd + d + 1 + j] = q[j] * s;
+            }
+            if (local.positions.defined()) {
+                const at::Tensor pos = local.positions.contiguous();
+                const float* q = pos.data_ptr<float>();
+                for (int64_t j = 0; j < positionsN; ++j)
+                    p[dd + d + 1 + nodeBiasN + j] = q[j] * s;
+            }
+        }
+    }
+    m_comm.allReduceSum(rep, "replica gradient of the replicated parameters");
+
+    // the averaged gradients: the shared slot first (when any replica touched it), then the union
+    const float* p = rep.data_ptr<float>();
+    const bool shared = p[dd + d] > 0;
+    const int64_t n = U + (shared ? 1 : 0);
+    m_global.slots.clear();
+    if (shared) m_global.slots.push_back(EdgeTable::kSharedSlot);
+    m_global.slots.insert(m_global.slots.end(), unionSlots.begin(), unionSlots.end());
+    m_global.weights = at::empty({n, d, d}, at::kFloat);
+    m_global.biases = at::empty({n, 1, d}, at::kFloat);
+    float* gw = m_global.weights.data_ptr<float>();
+    float* gb = m_global.biases.data_ptr<float>();
+    if (shared) {
+        std::copy_n(p, dd, gw);
+        std::copy_n(p + dd, d, gb);
+    }
+    if (U > 0) {
+        const float* W = rows.data_ptr<float>();
+        std::copy_n(W, U * dd, gw + (shared ? dd : 0));
+        std::copy_n(W + U * dd, U * d, gb + (shared ? d : 0));
+    }
+    m_global.nodeBias = rep.narrow(0, dd + d + 1, nodeBiasN).view(shard.nodeBias.sizes());
+    m_global.positions = rep.narrow(0, dd + d + 1 + nodeBiasN, positionsN).view(shard.positions.sizes());
+    m_stats.exchangeBytes = m_comm.bytesSent() - before;
+    m_stats.denseBytes = static_cast<uint64_t>(shard.edges.numSlots() * (dd + d) + nodeBiasN + positionsN) *
+                         static_cast<uint64_t>(sizeof(float));
     return m_global;
 }
 

@@ -203,9 +203,36 @@ void allReduce(Communicator* comm, at::Tensor& t, const char* what, uint64_t& by
     comm->allReduceSum(t, what);
 }
 
+// The global L2 norm of a shard's gradients: its own rows' squares summed over the shard group,
+// the replicated parts (the shared slot, node_bias, positions: the same on every rank) counted once.
+double shardedGradientNorm(const SparseGradients& g, Communicator* comm, uint64_t& bytes) {
+    const int64_t U = static_cast<int64_t>(g.slots.size());
+    const int64_t dd = g.weights.numel() / std::max<int64_t>(1, U), d = g.biases.numel() / std::max<int64_t>(1, U);
+    const T* gw = g.weights.data_ptr<T>();
+    const T* gb = g.biases.data_ptr<T>();
+    double ownSq = 0, replicated = 0;
+    for (int64_t r = 0; r < U; ++r) {
+        double& into = g.slots[static_cast<size_t>(r)] == EdgeTable::kSharedSlot ? replicated : ownSq;
+        for (int64_t j = 0; j < dd; ++j)
+            into += static_cast<double>(gw[r * dd + j]) * static_cast<double>(gw[r * dd + j]);
+        for (int64_t j = 0; j < d; ++j)
+            into += static_cast<double>(gb[r * d + j]) * static_cast<double>(gb[r * d + j]);
+    }
+    at::Tensor sq = at::full({1}, ownSq, at::kDouble);
+    allReduce(comm, sq, "sharded gradient norm", bytes);
+    double total = sq.item<double>() + replicated;
+    for (const at::Tensor* t : {&g.nodeBias, &g.positions}) {
+        const at::Tensor c = t->contiguous();
+        const T* p = c.data_ptr<T>();
+        for (int64_t j = 0; j < c.numel(); ++j)
+            total += static_cast<double>(p[j]) * static_cast<double>(p[j]);
+    }
+    return std::sqrt(total);
+}
+
 template <int D>
 ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch, bool withGrad,
-                      int threads, Communicator* comm) {
+                      bool norm, int threads, Communicator* comm) {
     const int64_t d = m.dim(), V = m.vocabSize(), P = m.config.maxPositions;
     const auto pe = detail::peTable<T>(P, d);
     const T* POS = m.positions.data_ptr<T>();
@@ -400,7 +427,6 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
     g.positions = at::from_blob(gPos.data(), {1, P, 1}, at::kFloat).clone();
     T* gw = g.weights.data_ptr<T>();
     T* gb = g.biases.data_ptr<T>();
-    double ownSq = 0;
     for (int64_t r = 0; r < U; ++r) {
         const int64_t slot = slots[static_cast<size_t>(r)];
         T* ow = gw + r * dd;
@@ -418,22 +444,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
             for (int64_t j = 0; j < d; ++j)
                 ob[j] += a.b[static_cast<size_t>(ar * d + j)];
         }
-        for (int64_t j = 0; j < dd; ++j)
-            ownSq += static_cast<double>(ow[j]) * static_cast<double>(ow[j]);
-        for (int64_t j = 0; j < d; ++j)
-            ownSq += static_cast<double>(ob[j]) * static_cast<double>(ob[j]);
     }
-    // the global norm: the own rows' squares summed over ranks, the replicated parts counted once
-    at::Tensor sq = at::full({1}, ownSq, at::kDouble);
-    allReduce(comm, sq, "sharded gradient norm", out.bytesSent);
-    double total2 = sq.item<double>();
-    for (int64_t j = 0; j < dd + d; ++j)
-        total2 += static_cast<double>(sh[j]) * static_cast<double>(sh[j]);
-    for (T v : gNode)
-        total2 += static_cast<double>(v) * static_cast<double>(v);
-    for (T v : gPos)
-        total2 += static_cast<double>(v) * static_cast<double>(v);
-    out.gradNorm = std::sqrt(total2);
+    if (norm) out.gradNorm = shardedGradientNorm(g, comm, out.bytesSent);
     return out;
 }
 
@@ -446,8 +458,46 @@ ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int ran
         throw InputError("the sharded loss runs on float32 CPU tensors");
     if (rank < 0 || rank >= plan.parts()) throw InputError("shard rank outside the plan");
     checkSamples(shard, batch);
-    return shard.dim() == 32 ? run<32>(shard, plan, rank, batch, withGradients, threads, comm)
-                             : run<0>(shard, plan, rank, batch, withGradients, threads, comm);
+    return shard.dim() == 32 ? run<32>(shard, plan, rank, batch, withGradients, true, threads, comm)
+                             : run<0>(shard, plan, rank, batch, withGradients, true, threads, comm);
+}
+
+ShardLayout ShardLayout::of(int worldSize, int shards) {
+    if (worldSize < 1) throw InputError("a shard layout needs at least one rank");
+    ShardLayout l;
+    l.shards = worldSize == 1 ? 1 : shards > 0 ? shards : worldSize;
+    if (l.shards > worldSize || worldSize % l.shards != 0)
+        throw InputError("--shards " + std::to_string(shards) + " does not divide the " + std::to_string(worldSize) +
+                         " ranks of this job (shard groups of " + std::to_string(shards) +
+                         " ranks, one per replica): give --shards N with N a divisor of " + std::to_string(worldSize) +
+                         " (on --resume too; N = " + std::to_string(worldSize) + ": every rank one shard)");
+    l.replicas = worldSize / l.shards;
+    return l;
+}
+
+ShardedLossResult shardedReplicaLoss(const Model& shard, const ShardPlan& plan, int shardRank,
+                                     std::span<const LossSample> replicaBatch, int threads, Communicator* shardGroup,
+                                     ReplicaExchange* replicas) {
+    if (!replicas) return shardedLoss(shard, plan, shardRank, replicaBatch, true, threads, shardGroup);
+    shard.validate();
+    if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
+        throw InputError("the sharded loss runs on float32 CPU tensors");
+    if (shardRank < 0 || shardRank >= plan.parts()) throw InputError("shard rank outside the plan");
+    checkSamples(shard, replicaBatch);
+    ShardedLossResult out = shard.dim() == 32
+                                ? run<32>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup)
+                                : run<0>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup);
+    double lossSum = 0;
+    for (double l : out.sampleLosses)
+        lossSum += l;
+    out.grad = replicas->exchange(shard, out.grad, static_cast<int64_t>(replicaBatch.size()), lossSum);
+    const auto& st = replicas->stats();
+    out.loss = st.globalLossSum / static_cast<double>(st.globalSamples);
+    out.globalSamples = st.globalSamples;
+    out.replicaBytesSent = st.exchangeBytes;
+    out.touchedSlots = st.unionSlots;
+    out.gradNorm = shardedGradientNorm(out.grad, shardGroup, out.bytesSent);
+    return out;
 }
 
 } // namespace brillm::training

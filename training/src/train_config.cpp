@@ -144,6 +144,7 @@ std::string TrainConfig::toJson() const {
         {"max_non_finite", maxNonFinite},
         {"max_minutes", maxMinutes},
         {"shard_edges", shardEdges},
+        {"shards", shards},
     };
     return j.dump(2);
 }
@@ -208,6 +209,7 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("max_non_finite", c.maxNonFinite);
         get("max_minutes", c.maxMinutes);
         get("shard_edges", c.shardEdges);
+        get("shards", c.shards);
     } catch (const nlohmann::json::exception& e) {
         throw InputError(source + ": a training setting has the wrong type: " + e.what());
     }

@@ -130,10 +130,18 @@ struct Session {
     TrainerState state;
     std::optional<AdamW> optimizer;
     Communicator* comm = nullptr;
-    // --shard-edges: `model` is this rank's shard (shard.h); the plan and the whole edge table beside it
+    // --shard-edges: `model` is this rank's shard (shard.h); the plan and the whole edge table beside it,
+    // the layout (shard groups x replicas) and the process groups of this rank's shard group and
+    // replica group (null for a single shard or a single replica; the job's group where it is one)
     struct Shard {
         ShardPlan plan;
         EdgeTable globalEdges;
+        ShardLayout layout;
+        int index = 0;   // this rank's shard
+        int replica = 0; // and replica
+        std::unique_ptr<Communicator> ownShardGroup, ownReplicaGroup;
+        Communicator* shardGroup = nullptr;
+        Communicator* replicaGroup = nullptr;
     };
     std::optional<Shard> shard;
     at::Device device{at::kCPU};
@@ -141,6 +149,8 @@ struct Session {
     int rank() const { return comm ? comm->rank() : 0; }
     int worldSize() const { return comm ? comm->worldSize() : 1; }
     bool writer() const { return rank() == 0; }
+    // sharded: whether this rank writes its shard into checkpoints and the final model (replica 0's ranks)
+    bool shardWriter() const { return !shard || shard->replica == 0; }
     const EdgeTable& globalEdges() const { return shard ? shard->globalEdges : model.edges; }
 };
 
@@ -162,6 +172,7 @@ int threadCount(const TrainConfig& c, const Communicator* comm) {
 // Every rank must hold the same step and bit-identical parameters; checked at the start, at
 // each checkpoint and at the end (one all-gather of a digest: O(parameters) to hash).
 // Sharded, the replicated parts (the shared slot, node_bias, positions) are compared.
+// In the 2-D layout the ranks holding the same shard (its replicas) must also hold the same rows.
 uint64_t checkReplicas(Communicator& comm, const Session& s, const std::string& when) {
     Model replicated = s.model;
     if (s.shard) {
@@ -169,6 +180,19 @@ uint64_t checkReplicas(Communicator& comm, const Session& s, const std::string& 
         replicated.biases = s.model.biases.narrow(0, 0, 1);
     }
     const uint64_t digest = parameterDigest(replicated);
+    if (s.shard && s.shard->layout.replicas > 1) {
+        at::Tensor shardDigest = at::empty({2}, at::kLong);
+        shardDigest.data_ptr<int64_t>()[0] = s.shard->index;
+        shardDigest.data_ptr<int64_t>()[1] = static_cast<int64_t>(parameterDigest(s.model));
+        const at::Tensor all = comm.allGather(shardDigest, "replica check of the shards");
+        const int64_t* a = all.data_ptr<int64_t>();
+        for (int r = 0; r < comm.worldSize(); ++r)
+            for (int q = 0; q < r; ++q)
+                if (a[2 * r] == a[2 * q] && a[2 * r + 1] != a[2 * q + 1])
+                    throw TrainingError("rank " + std::to_string(comm.rank()) + ": the replicas of shard " +
+                                        std::to_string(a[2 * r]) + " differ " + when + " (ranks " + std::to_string(q) +
+                                        " and " + std::to_string(r) + " hold different rows)");
+    }
     at::Tensor mine = at::empty({6}, at::kLong);
     int64_t* p = mine.data_ptr<int64_t>();
     p[0] = s.state.step;
@@ -261,8 +285,9 @@ private:
     LossScaler scaler;
     DeviceLossWorkspace deviceWorkspace;
     std::optional<GradientExchange> exchange;
-    LossResult loss;             // single process and data parallel
-    ShardedLossResult shardLoss; // sharded
+    std::optional<ReplicaExchange> replicaExchange; // sharded with several replicas
+    LossResult loss;                                // single process and data parallel
+    ShardedLossResult shardLoss;                    // sharded
     // The validation windows (held back from the training text): their exact loss at each evaluation,
     // and at the end the parameters that predicted them best (the start included) are kept. Every
     // rank computes the same numbers on the same model, so they agree without a collective.
@@ -274,19 +299,34 @@ private:
     double lastValidation = 0;
 };
 
-// The exact loss (over all V targets) of paths with the sharded table: every rank scores all of
-// them, each edge on the owner of its source.
+// The exact loss (over all V targets) of paths with the sharded table: every rank of a shard group
+// scores all of its replica's paths (q, q + replicas, ...), each edge on the owner of its source;
+// the replicas' sums are added in replica order (the same numbers on every rank).
 double RunLoop::shardedExactLoss(const std::vector<std::vector<int32_t>>& paths, int64_t* edgesOut) {
+    const auto& sh = *s.shard;
     std::vector<LossSample> samples;
-    for (const auto& p : paths)
-        if (p.size() >= 2) samples.push_back(LossSample::exactCandidates(p, s.shard->globalEdges));
+    for (size_t k = static_cast<size_t>(sh.replica); k < paths.size(); k += static_cast<size_t>(sh.layout.replicas))
+        if (paths[k].size() >= 2) samples.push_back(LossSample::exactCandidates(paths[k], sh.globalEdges));
     double nll = 0;
     int64_t edges = 0;
     if (!samples.empty()) {
-        const auto e = shardedLoss(s.model, s.shard->plan, rank, samples, /*withGradients=*/false, threads, comm);
+        const auto e =
+            shardedLoss(s.model, sh.plan, sh.index, samples, /*withGradients=*/false, threads, sh.shardGroup);
         for (double v : e.sampleNll)
             nll += v;
         edges = e.edges;
+    }
+    if (sh.replicaGroup) {
+        at::Tensor mine = at::empty({2}, at::kDouble);
+        mine.data_ptr<double>()[0] = nll;
+        mine.data_ptr<double>()[1] = static_cast<double>(edges);
+        const at::Tensor all = sh.replicaGroup->allGather(mine, "exact loss of the replicas");
+        nll = 0;
+        edges = 0;
+        for (int q = 0; q < sh.layout.replicas; ++q) {
+            nll += all[q][0].item<double>();
+            edges += static_cast<int64_t>(all[q][1].item<double>());
+        }
     }
     if (edgesOut) *edgesOut = edges;
     return edges > 0 ? nll / static_cast<double>(edges) : 0.0;
@@ -407,8 +447,9 @@ void RunLoop::checkpoint() {
             if (s.writer()) s.run->prepareCheckpoint(s.state.step);
         });
         setupStage(comm, "writing the checkpoint shards", [&] {
+            if (!s.shardWriter()) return; // replica 0 writes the shards; the others hold the same
             const auto state = s.optimizer->state();
-            saveShard(staging, rank, s.shard->plan, s.model, s.metadata, &state);
+            saveShard(staging, s.shard->index, s.shard->plan, s.model, s.metadata, &state);
         });
         setupStage(comm, "committing the checkpoint", [&] {
             if (!s.writer()) return;
@@ -438,8 +479,9 @@ void RunLoop::saveFinalModel() {
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
     });
-    setupStage(comm, "writing the model shards",
-               [&] { saveShard(dir, rank, s.shard->plan, s.model, s.metadata, /*optimizer=*/nullptr); });
+    setupStage(comm, "writing the model shards", [&] {
+        if (s.shardWriter()) saveShard(dir, s.shard->index, s.shard->plan, s.model, s.metadata, /*optimizer=*/nullptr);
+    });
     setupStage(comm, "writing the shard manifest", [&] {
         if (s.writer()) writeShardManifest(dir, s.shard->plan, s.shard->globalEdges, s.model.dim());
     });
@@ -453,12 +495,15 @@ RunLoop::StepOutcome RunLoop::computeStep(const std::vector<LossSample>& batch, 
         o.tokens += b.numEdges() + 1;
     o.samples = static_cast<int64_t>(batch.size());
     if (s.shard) {
-        shardLoss = shardedLoss(s.model, s.shard->plan, rank, batch, /*withGradients=*/true, threads, comm);
+        const auto& sh = *s.shard;
+        shardLoss = shardedReplicaLoss(s.model, sh.plan, sh.index, batch, threads, sh.shardGroup,
+                                       replicaExchange ? &*replicaExchange : nullptr);
+        if (replicaExchange) o.samples = shardLoss.globalSamples;
         o.grad = &shardLoss.grad;
         o.localEdges = shardLoss.localEdges;
         r.loss = shardLoss.loss;
         r.gradNorm = shardLoss.gradNorm;
-        r.exchangeBytes = shardLoss.bytesSent;
+        r.exchangeBytes = shardLoss.bytesSent + shardLoss.replicaBytesSent;
         const auto& m = s.model;
         r.denseBytes = static_cast<uint64_t>(s.shard->globalEdges.numSlots() * (m.dim() * m.dim() + m.dim()) +
                                              m.nodeBias.numel() + m.positions.numel()) *
@@ -524,7 +569,7 @@ void RunLoop::update(StepReport& r, const SparseGradients& grad) {
 nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, double dt, double memoryMb) {
     nlohmann::json ranks = nlohmann::json::array();
     if (!comm) return ranks;
-    constexpr int kFields = 6;
+    constexpr int kFields = 7;
     at::Tensor mine = at::empty({kFields}, at::kDouble);
     double* p = mine.data_ptr<double>();
     // sharded: every rank drives the whole batch; its share is the edges whose candidates it evaluated
@@ -534,6 +579,7 @@ nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, doub
     p[3] = memoryMb;
     p[4] = static_cast<double>(edgeTableBytes(s.model));
     p[5] = static_cast<double>(r.exchangeBytes);
+    p[6] = static_cast<double>(s.shard ? shardLoss.replicaBytesSent : 0);
     const at::Tensor all = comm->allGather(mine, "step statistics");
     const double* a = all.data_ptr<double>();
     double globalTokens = 0;
@@ -544,6 +590,11 @@ nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, doub
             one["edges_per_s"] = e[1] / e[2];
             one["edge_table_bytes"] = static_cast<uint64_t>(e[4]);
             one["exchange_bytes"] = static_cast<uint64_t>(e[5]);
+            if (s.shard->layout.replicas > 1) {
+                one["shard"] = s.shard->layout.shardOf(q);
+                one["replica"] = s.shard->layout.replicaOf(q);
+                one["replica_exchange_bytes"] = static_cast<uint64_t>(e[6]);
+            }
         } else {
             one["tokens_per_s"] = e[1] / e[2];
             globalTokens += e[1];
@@ -583,7 +634,9 @@ void RunLoop::writeStepMetrics(const StepReport& r, nlohmann::json ranks, double
     }
     if (s.shard) {
         m["shards"] = s.shard->plan.parts();
+        m["replicas"] = s.shard->layout.replicas;
         m["edge_table_bytes"] = edgeTableBytes(s.model);
+        if (replicaExchange) m["touched_slots"] = shardLoss.touchedSlots;
     }
     if (s.writer()) s.run->appendMetrics(m.dump());
 }
@@ -619,10 +672,12 @@ TrainResult RunLoop::run() {
         saveFinalModel();
         return result;
     }
-    // sharded: every rank prepares the whole global batch (it drives every sample)
-    Prefetcher prefetch(source, s.state.step, c.steps, s.shard ? 0 : rank, s.shard ? 1 : R);
+    // sharded: every rank prepares its replica's whole part of the global batch (it drives every sample)
+    Prefetcher prefetch(source, s.state.step, c.steps, s.shard ? s.shard->replica : rank,
+                        s.shard ? s.shard->layout.replicas : R);
     if (s.precision != Precision::Float16) scaler.scale = 1.0;
     if (comm && !s.shard) exchange.emplace(*comm);
+    if (s.shard && s.shard->replicaGroup) replicaExchange.emplace(*s.shard->replicaGroup);
     bestStep = s.state.step;
     sessionElapsedBase = s.state.elapsedSeconds;
     if (!validation.empty()) {
@@ -694,12 +749,43 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     return loop.run();
 }
 
-// --shard-edges: the plan for this session's rank count and this rank's shard of the model (the
-// whole model is built first: the initialisation is not sharded).
-void shardSession(Session& s, const EdgeTable& global) {
-    Session::Shard sh{ShardPlan::balanced(global, s.worldSize()), global};
-    s.model = shardModel(s.model, sh.plan.begin(s.rank()), sh.plan.end(s.rank()));
+// --shard-edges: the layout of this session's ranks, the plan for its shard count and this rank's
+// place in them (the model is sharded by the caller).
+void planShards(Session& s, const EdgeTable& global) {
+    Session::Shard sh;
+    sh.layout = ShardLayout::of(s.worldSize(), s.config.shards);
+    sh.plan = ShardPlan::balanced(global, sh.layout.shards);
+    sh.globalEdges = global;
+    sh.index = sh.layout.shardOf(s.rank());
+    sh.replica = sh.layout.replicaOf(s.rank());
     s.shard = std::move(sh);
+}
+
+// The whole model is built first (the initialisation is not sharded), then this rank keeps its rows.
+void shardSession(Session& s, const EdgeTable& global) {
+    planShards(s, global);
+    s.model = shardModel(s.model, s.shard->plan.begin(s.shard->index), s.shard->plan.end(s.shard->index));
+}
+
+// The process groups of the 2-D layout, once every rank has set up: a shard group per replica (its
+// consecutive ranks) and a replica group per shard (the ranks `shards` apart). With one replica the
+// shard group is the job's group; with one shard there is no shard group and the replica group is
+// the job's.
+void connectShardGroups(Session& s) {
+    if (!s.shard || !s.comm) return;
+    auto& sh = *s.shard;
+    const int S = sh.layout.shards, Q = sh.layout.replicas;
+    if (S > 1 && Q > 1) {
+        std::vector<int> group, replicas;
+        for (int k = 0; k < S; ++k)
+            group.push_back(sh.replica * S + k);
+        for (int q = 0; q < Q; ++q)
+            replicas.push_back(q * S + sh.index);
+        sh.ownShardGroup = s.comm->subgroup(group, "shard group of replica " + std::to_string(sh.replica));
+        sh.ownReplicaGroup = s.comm->subgroup(replicas, "replica group of shard " + std::to_string(sh.index));
+    }
+    sh.shardGroup = S == 1 ? nullptr : Q == 1 ? s.comm : sh.ownShardGroup.get();
+    sh.replicaGroup = Q == 1 ? nullptr : S == 1 ? s.comm : sh.ownReplicaGroup.get();
 }
 
 // The session's device and precision from the config; the model moves there (before the
@@ -749,6 +835,14 @@ void checkConfig(const TrainConfig& c, const Communicator* comm) {
         throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
                          std::to_string(comm->worldSize()) +
                          " ranks: each rank trains every R-th sequence of the global batch");
+    if (c.shards > 0 && !c.shardEdges) throw InputError("--shards needs --shard-edges");
+    if (comm && c.shardEdges) {
+        const auto layout = ShardLayout::of(comm->worldSize(), c.shards);
+        if (c.batchSize < layout.replicas)
+            throw InputError("the batch of " + std::to_string(c.batchSize) + " sequences is smaller than the " +
+                             std::to_string(layout.replicas) +
+                             " replicas: each replica trains every Q-th sequence of the global batch");
+    }
 }
 
 nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
@@ -847,6 +941,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             placeOnDevice(s, config);
             s.optimizer.emplace(s.model, settingsOf(config, comm));
         });
+        connectShardGroups(s);
         if (cb.onLog)
             cb.onLog("data: " + std::to_string(s.data.tokens) + " tokens, " + std::to_string(s.data.train.size()) +
                      " training and " + std::to_string(s.data.heldOut.size()) +
@@ -862,7 +957,9 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
 
 TrainResult resume(const std::filesystem::path& runDir, std::optional<int64_t> steps, const TrainCallbacks& cb,
                    Communicator* comm) {
-    return resume(runDir, ResumeOverrides{steps, std::nullopt, std::nullopt, std::nullopt}, cb, comm);
+    ResumeOverrides o;
+    o.steps = steps;
+    return resume(runDir, o, cb, comm);
 }
 
 TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides, const TrainCallbacks& cb,
@@ -880,6 +977,11 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         config.maxMinutes = overrides.maxMinutes.value_or(0); // a budget is for the session that was given it
         if (overrides.device) config.device = *overrides.device;
         if (overrides.precision) config.precision = *overrides.precision;
+        if (overrides.shards) {
+            if (!config.shardEdges)
+                throw InputError("--shards needs a run trained with --shard-edges; " + runDir.string() + " is not");
+            config.shards = *overrides.shards;
+        }
         checkConfig(config, comm);
         const auto found = run.latestCheckpoint();
         if (!found) throw InputError("'" + runDir.string() + "' has no checkpoint to resume from yet");
@@ -907,8 +1009,8 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         s.data.tokenizerKind = ck.model.metadata.tokenizerKind;
         s.metadata = ck.model.metadata;
         if (shards) {
-            s.shard = Session::Shard{ShardPlan::balanced(shards->edges(), s.worldSize()), shards->edges()};
-            const int64_t b = s.shard->plan.begin(s.rank()), e = s.shard->plan.end(s.rank());
+            planShards(s, shards->edges());
+            const int64_t b = s.shard->plan.begin(s.shard->index), e = s.shard->plan.end(s.shard->index);
             s.model = shards->rows(b, e);
             ck.optimizer = optimizerRows(*shards, b, e);
         } else {
@@ -919,6 +1021,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         s.optimizer->loadState(ck.optimizer, ck.state.optimizerSteps);
         if (s.writer()) s.run.emplace(std::move(run));
     });
+    connectShardGroups(s);
     if (cb.onLog) {
         std::string msg = "resuming " + runDir.string() + " from " + latest.string();
         if (previousWorldSize != s.worldSize())

@@ -108,6 +108,16 @@ public:
     // Payload bytes this rank has put into collectives so far (inputs, not wire traffic).
     uint64_t bytesSent() const;
 
+    // A process group of some of this group's ranks (gloo only): `members` (ranks of this group,
+    // ascending, this rank among them) rendezvous through a PrefixStore on the same store, with
+    // the same timeout. Collective: every rank of this group calls it, in the same order, each
+    // with the members of its own sub-group and a `name` that its members share (it names the
+    // group in errors). The sub-group's rank()/worldSize() are within it; env() stays the launch
+    // environment. Failures name the ranks of the whole job (the heartbeat is shared), and the
+    // sub-group may outlive this object. Throws InputError for bad members or a backend other than
+    // gloo, TrainingError when the rendezvous fails.
+    std::unique_ptr<Communicator> subgroup(const std::vector<int>& members, const std::string& name);
+
 private:
     struct Impl;
     explicit Communicator(std::unique_ptr<Impl> impl);
@@ -145,6 +155,33 @@ public:
 private:
     Communicator& m_comm;
     at::Tensor m_buffer;
+    SparseGradients m_global;
+    ExchangeStats m_stats;
+};
+
+// The 2-D layout of --shard-edges (shard groups x replicas, docs/distributed.md): the replicas of
+// one shard average its gradients. Every replica trains its part of the global batch; the ranks
+// holding shard s of every replica form this exchange's group and call it with the gradients of
+// their replica's mean loss (the shard's own rows in local slot numbering, the shared slot and the
+// replicated node_bias and positions, as shardedLoss gives them). It makes them the gradients of
+// the global batch's mean loss, bit-identical on every rank of the group:
+//   1. all-gather of [own slots touched, samples, loss sum] (3 doubles per rank);
+//   2. all-gather of the own slot ids (padded with -1 to the longest list), their sorted union U;
+//   3. all-reduce of the union's rows [U*d*d | U*d], each rank's scaled by its share of the batch;
+//   4. all-reduce of the replicated parts [d*d + d (shared slot) | 1 (touched) | V*d | P], scaled
+//      alike. This buffer has the same size on every shard, so every shard's replica group sums
+//      it in the same order: the replicated parts stay bit-identical across the shard group.
+// Payload per rank: 24 + 8 * max_q(own_q) + 4 U (d*d + d) + 4 (d*d + d + 1 + V*d + P) bytes.
+class ReplicaExchange {
+public:
+    explicit ReplicaExchange(Communicator& replicas);
+    const SparseGradients& exchange(const Model& shard, const SparseGradients& local, int64_t localSamples,
+                                    double localLossSum);
+    // unionSlots: the own slots any replica touched (the shared slot not counted)
+    const ExchangeStats& stats() const { return m_stats; }
+
+private:
+    Communicator& m_comm;
     SparseGradients m_global;
     ExchangeStats m_stats;
 };

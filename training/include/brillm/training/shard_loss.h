@@ -30,6 +30,21 @@
 namespace brillm::training {
 
 class Communicator;
+class ReplicaExchange;
+
+// The 2-D layout of --shard-edges (docs/distributed.md): `shards` shard groups x `replicas`
+// replicas. Rank = replica * shards + shard: the ranks of one replica (a shard group, which runs
+// the sharded step on that replica's part of the global batch) are consecutive; the ranks holding
+// the same shard (a replica group, which averages that shard's gradients) are `shards` apart.
+struct ShardLayout {
+    int shards = 1;
+    int replicas = 1;
+    int shardOf(int rank) const { return rank % shards; }
+    int replicaOf(int rank) const { return rank / shards; }
+    // `shards` shard groups over `worldSize` ranks (0: every rank one shard of one replica; a world
+    // of one rank is always 1 x 1). Throws InputError unless it divides the world size.
+    static ShardLayout of(int worldSize, int shards);
+};
 
 struct ShardedLossResult {
     double loss = 0;                  // the global batch's mean loss (as sampledLoss), equal on every rank
@@ -40,7 +55,11 @@ struct ShardedLossResult {
     SparseGradients grad;             // this shard's slots (local numbering; slot 0 summed over ranks), replicated
                                       // node_bias and positions; empty without gradients
     double gradNorm = 0;              // the global L2 norm of all gradients (equal on every rank)
-    uint64_t bytesSent = 0;           // payload this rank put into the step's collectives
+    uint64_t bytesSent = 0;           // payload this rank put into the shard group's collectives
+    // the 2-D layout (shardedReplicaLoss with replicas): what the replica exchange added
+    int64_t globalSamples = 0;     // samples of the global batch (all replicas)
+    uint64_t replicaBytesSent = 0; // payload this rank put into the replica group's collectives
+    int64_t touchedSlots = 0;      // own slots of this shard any replica touched
 };
 
 // `shard`: this rank's shard (float32, CPU) of the model whose sources `plan` splits; `rank`: its
@@ -48,5 +67,17 @@ struct ShardedLossResult {
 // Throws InputError for malformed samples (as sampledLoss), TrainingError from the collectives.
 ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int rank, std::span<const LossSample> batch,
                               bool withGradients, int threads, Communicator* comm);
+
+// One training step of the 2-D layout on rank `shardRank` of its shard group: shardedLoss over the
+// shard group (`shardGroup`, null for a single shard) on this replica's part of the global batch,
+// then the replicas of this shard average the gradients (`replicas`, null for a single replica:
+// then this is shardedLoss). The result's loss is the global batch's mean loss, its gradients and
+// norm those of that loss, the same on every rank; sampleLosses, edges and localEdges are this
+// replica's. Payload: the shard group's as shardedLoss (2 Lq Bq d 4 + Bq Lq 8 + (d*d + d + 1) 4 + 8
+// for this replica's Bq samples of at most Lq edges, when there are several shards) in bytesSent,
+// the replica group's (ReplicaExchange) in replicaBytesSent.
+ShardedLossResult shardedReplicaLoss(const Model& shard, const ShardPlan& plan, int shardRank,
+                                     std::span<const LossSample> replicaBatch, int threads, Communicator* shardGroup,
+                                     ReplicaExchange* replicas);
 
 } // namespace brillm::training

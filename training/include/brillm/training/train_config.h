@@ -81,6 +81,7 @@ struct TrainConfig {
     int64_t maxNonFinite = 10; // consecutive skipped steps before the run stops
     double maxMinutes = 0;     // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
     bool shardEdges = false;   // the edge table sharded by source over the ranks (docs/distributed.md)
+    int shards = 0;            // with shardEdges: shard groups of this many ranks x replicas; 0: every rank one shard
 
     std::string toJson() const;
     static TrainConfig fromJson(const std::string& json, const std::string& source);
