@@ -6,6 +6,8 @@
 #include "brillm/error.h"
 #include "brillm/io/checkpoint_export.h"
 #include "brillm/io/model_file.h"
+#include "brillm/io/sharded_model.h"
+#include "model_session.h"
 
 #include <cstdio>
 
@@ -22,7 +24,7 @@ int runExport(const Args& args) {
         "model.load_state_dict(torch.load(FILE)), or as a model file in another dtype (--format brillm). The\n"
         "reference rebuilds the slot map from its node dictionary and word_frequency.json: use the ones the\n"
         "model was imported or trained with.");
-    p.option("model", &modelPath, "FILE", "BriLLM model file to export");
+    p.option("model", &modelPath, "FILE", "BriLLM model file (or a sharded model's directory) to export");
     p.option("format", &format, "torch|brillm", "output format");
     p.option("out", &out, "FILE", "file to write (atomically)");
     p.option("dtype", &dtypeText, "f32|f16|bf16|f64", "dtype of the written tensors (default: as stored)");
@@ -44,15 +46,12 @@ int runExport(const Args& args) {
     if (format == "brillm" && (!prefix.empty() || !vocabOut.empty() || !frequencyOut.empty()))
         throw UsageError("--prefix, --vocab-out and --frequency-out apply to --format torch only");
 
-    const ModelFile file = ModelFile::open(modelPath);
-    // The tensors as stored: no float32 detour for an F16/BF16 file.
-    Model model;
-    model.config = file.config();
-    model.edges = file.edges();
-    model.weights = file.tensor(ModelFileHeader::kWeights);
-    model.biases = file.tensor(ModelFileHeader::kBiases);
-    model.nodeBias = file.tensor(ModelFileHeader::kNodeBias);
-    model.positions = file.tensor(ModelFileHeader::kPositions);
+    // The tensors as stored: no float32 detour for an F16/BF16 file; a sharded model's rows mapped.
+    const LoadedModel loaded = openModel(modelPath);
+    noteMergedShards(loaded);
+    if (!dtype) dtype = loaded.storedDtype;
+    const Model& model = loaded.model;
+    const std::vector<std::string>& tokens = loaded.metadata.vocabulary;
     const FileProgress progress = quiet ? FileProgress{} : terminalProgress("writing");
     if (format == "torch") {
         TorchExportOptions o;
@@ -60,19 +59,17 @@ int runExport(const Args& args) {
         o.keyPrefix = prefix;
         o.progress = progress;
         exportTorchStateDict(out, model, o);
-        const std::vector<std::string>& tokens = file.header().vocabulary;
         if ((!vocabOut.empty() || !frequencyOut.empty()) && tokens.empty())
             throw CheckpointError("'" + modelPath + "' names no vocabulary: --vocab-out and --frequency-out need one");
         if (!vocabOut.empty()) writeReferenceVocabulary(vocabOut, tokens);
-        if (!frequencyOut.empty()) writeReferenceFrequencyTable(frequencyOut, file.edges(), tokens);
+        if (!frequencyOut.empty()) writeReferenceFrequencyTable(frequencyOut, model.edges, tokens);
     } else {
         ModelSaveOptions o;
         o.dtype = dtype;
         o.progress = progress;
-        ModelFile::save(out, model, file.metadata(), o);
+        ModelFile::save(out, model, loaded.metadata, o);
     }
-    if (!quiet)
-        std::printf("wrote %s (%s, %s)\n", out.c_str(), format.c_str(), shortName(dtype.value_or(file.header().dtype)));
+    if (!quiet) std::printf("wrote %s (%s, %s)\n", out.c_str(), format.c_str(), shortName(*dtype));
     return 0;
 }
 

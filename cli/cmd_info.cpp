@@ -5,11 +5,13 @@
 
 #include "brillm/io/input_limits.h"
 #include "brillm/io/model_file.h"
+#include "brillm/io/sharded_model.h"
 #include "brillm/io/torch_checkpoint.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -19,6 +21,7 @@ namespace brillm::cli {
 namespace {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 std::string grouped(int64_t n) {
     std::string s = std::to_string(n < 0 ? -n : n), out;
@@ -72,6 +75,79 @@ int torchInfo(const std::string& path, bool asJson) {
     return 0;
 }
 
+// A sharded model (a directory with shards.json): the global model from the shards' headers, how
+// it opens (mapped, or merged in memory and why), and each shard. Reads no parameter data.
+int shardedInfo(const std::string& path, bool asJson) {
+    const ShardSet set = ShardSet::open(path);
+    const ModelFileHeader& h = set.file(0).header();
+    const int64_t v = set.config().vocabSize, d = set.dim(), slots = set.edges().numSlots(), own = set.edges().numOwn();
+    const int64_t perEdge = d * d + d, nodes = v * d, positions = set.config().maxPositions;
+    const int64_t sparse = slots * perEdge + nodes + positions, dense = v * v * perEdge + nodes + positions;
+    const std::string problem = set.mappingProblem();
+    const std::string opens = problem.empty() ? "mapped" : "merged in memory (" + problem + ")";
+    const ModelMetadata meta = set.metadata();
+    uint64_t bytes = 0;
+    json shards = json::array();
+    for (int q = 0; q < set.shards(); ++q) {
+        const ModelFile& f = set.file(q);
+        bytes += f.mapping()->size();
+        shards.push_back({{"file", f.path()},
+                          {"file_bytes", f.mapping()->size()},
+                          {"source_begin", set.plan().begin(q)},
+                          {"source_end", set.plan().end(q)},
+                          {"own_slots", f.edges().numOwn()},
+                          {"checksum", f.header().checksum}});
+    }
+    json provenance = json::parse(meta.provenanceJson, nullptr, false);
+    json j = {
+        {"file", set.directory().string()},
+        {"file_bytes", bytes},
+        {"format", "brillm-shards"},
+        {"sharded", {{"shards", set.shards()}, {"opens", problem.empty() ? "mapped" : "merged"}, {"reason", problem}}},
+        {"shards", shards},
+        {"writer", h.writer},
+        {"config", {{"vocab_size", v}, {"dim", d}, {"max_positions", positions}}},
+        {"dtype", safetensorsName(h.dtype)},
+        {"edges", {{"own", own}, {"slots", slots}, {"pairs", v * v}}},
+        {"parameters",
+         {{"sparse", sparse},
+          {"dense", dense},
+          {"edge_slots", slots * perEdge},
+          {"node_bias", nodes},
+          {"positions", positions}}},
+        {"tokenizer", {{"kind", meta.tokenizerKind}, {"embedded_json_bytes", meta.tokenizerJson.size()}}},
+        {"vocabulary_size", meta.vocabulary.size()},
+        {"provenance", provenance.is_discarded() ? json(meta.provenanceJson) : provenance},
+    };
+    if (asJson) {
+        std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+        return 0;
+    }
+    const double pct = 100.0 * static_cast<double>(sparse) / static_cast<double>(dense);
+    std::printf("file         %s (%.3f GB in %d shard files)\n", set.directory().c_str(),
+                static_cast<double>(bytes) / 1e9, set.shards());
+    std::printf("format       brillm-shards (model files v%d%s)\n", h.formatVersion,
+                h.writer.empty() ? "" : (", written by " + h.writer).c_str());
+    std::printf("sharded      %d shards, %s\n", set.shards(), opens.c_str());
+    for (int q = 0; q < set.shards(); ++q)
+        std::printf("  shard %-4d sources [%lld, %lld), %s own slots: %s\n", q,
+                    static_cast<long long>(set.plan().begin(q)), static_cast<long long>(set.plan().end(q)),
+                    grouped(set.file(q).edges().numOwn()).c_str(), fs::path(set.file(q).path()).filename().c_str());
+    std::printf("config       V = %lld, d = %lld, P = %lld\n", static_cast<long long>(v), static_cast<long long>(d),
+                static_cast<long long>(positions));
+    std::printf("dtype        %s\n", safetensorsName(h.dtype));
+    std::printf("edges        %s own of %s pairs (%.2f%%), %s slots with the shared one\n", grouped(own).c_str(),
+                grouped(v * v).c_str(), 100.0 * static_cast<double>(own) / static_cast<double>(v * v),
+                grouped(slots).c_str());
+    std::printf("parameters   %s sparse vs %s dense (%.2f%%): edges %s, node biases %s, positions %s\n",
+                grouped(sparse).c_str(), grouped(dense).c_str(), pct, grouped(slots * perEdge).c_str(),
+                grouped(nodes).c_str(), grouped(positions).c_str());
+    std::printf("tokenizer    %s\n", meta.tokenizerKind.empty() ? "(unknown)" : meta.tokenizerKind.c_str());
+    std::printf("vocabulary   %zu tokens\n", meta.vocabulary.size());
+    std::printf("provenance   %s\n", meta.provenanceJson.c_str());
+    return 0;
+}
+
 } // namespace
 
 int runInfo(const Args& args) {
@@ -82,9 +158,10 @@ int runInfo(const Args& args) {
         "Shows what a BriLLM model file holds - config, dtype, edges, parameter counts (sparse against the dense\n"
         "graph), tokenizer, vocabulary, provenance, checksum - reading only its header. A torch.save checkpoint\n"
         "is listed too (keys, dtypes, shapes).");
-    p.positional("MODEL", &path, "model file or torch.save checkpoint");
+    p.positional("MODEL", &path, "model file, sharded model directory (shards.json) or torch.save checkpoint");
     p.flag("json", &asJson, "print JSON instead of text");
     if (!p.parse(args)) return 0;
+    if (isShardedModel(path)) return shardedInfo(path, asJson);
     if (isZip(path)) return torchInfo(path, asJson);
 
     const ModelFile f = ModelFile::open(path);

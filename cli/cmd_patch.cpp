@@ -4,6 +4,7 @@
 #include "model_session.h"
 
 #include "brillm/error.h"
+#include "brillm/io/sharded_model.h"
 #include "brillm/model/model_edit.h"
 
 #include <iostream>
@@ -35,7 +36,7 @@ int runPatchNew(const Args& args) {
     ArgParser p("brillm patch new",
                 "Writes a patch file of edits for MODEL, in the order given by kind: knock-outs of nodes, then of\n"
                 "edges, swaps, zeros, scales. Edges are SOURCE>TARGET tokens (node ids with --ids).");
-    p.option("model", &modelPath, "FILE", "the model the patch is for");
+    p.option("model", &modelPath, "FILE", "the model the patch is for (a model file or a sharded model's directory)");
     p.option("out", &out, "FILE", "the patch file to write");
     p.list("knockout-edge", &knockEdges, "A>B", "the edge carries no signal (energy 0)");
     p.list("knockout-node", &knockNodes, "TOKEN", "every edge into and out of the node carries no signal");
@@ -49,7 +50,7 @@ int runPatchNew(const Args& args) {
     const auto session = ModelSession::open(modelPath);
     ModelPatch patch;
     patch.vocabSize = session.model().vocabSize();
-    patch.modelSha256 = ModelFile::open(modelPath).header().checksum;
+    patch.modelSha256 = modelChecksum(modelPath);
     for (const auto& n : knockNodes) {
         const auto nodes = session.encodePrompt(n, ids);
         if (nodes.size() != 1) throw UsageError("--knockout-node: '" + n + "' is not one token");
@@ -115,7 +116,8 @@ int runPatchApply(const Args& args) {
                 "Applies a patch file to a model and writes the edited model (atomically). The patch must be\n"
                 "for a model of the same vocabulary; node names recorded in the patch are checked against the\n"
                 "model's vocabulary (--force applies anyway).");
-    p.option("model", &modelPath, "FILE", "the model to edit");
+    p.option("model", &modelPath, "FILE",
+             "the model to edit (a model file or a sharded model's directory; the output is one file)");
     p.option("patch", &patchPath, "FILE", "the patch file");
     p.option("out", &out, "FILE", "the edited model file to write");
     p.flag("force", &force, "apply even when the recorded node names or checksum differ");
@@ -124,7 +126,8 @@ int runPatchApply(const Args& args) {
     p.required("out");
     if (!p.parse(args)) return 0;
     const auto patch = loadPatch(patchPath);
-    auto loaded = ModelFile::load(modelPath);
+    auto loaded = openModel(modelPath);
+    noteMergedShards(loaded);
     if (patch.vocabSize != loaded.model.vocabSize())
         throw InputError(patchPath + " is for a model of " + std::to_string(patch.vocabSize) + " nodes; " + modelPath +
                          " has " + std::to_string(loaded.model.vocabSize()));
@@ -135,7 +138,7 @@ int runPatchApply(const Args& args) {
             msg += "\n  " + mismatches[k];
         throw InputError(msg + "\n(--force applies it anyway)");
     }
-    const auto checksum = ModelFile::open(modelPath).header().checksum;
+    const auto checksum = modelChecksum(modelPath);
     if (!patch.modelSha256.empty() && !checksum.empty() && patch.modelSha256 != checksum)
         std::cerr << "note: " << patchPath << " was made on a model with checksum " << patch.modelSha256 << ", "
                   << modelPath << " has " << checksum << '\n';

@@ -2,26 +2,27 @@
 #include "model_session.h"
 
 #include "brillm/error.h"
-#ifdef BRILLM_WITH_TRAINING
-#include "brillm/training/shard.h"
-#endif
+#include "brillm/io/sharded_model.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace brillm::cli {
 
 ModelSession ModelSession::open(const std::string& path) {
     ModelSession s;
-#ifdef BRILLM_WITH_TRAINING
-    // a --shard-edges model (a directory with shards.json): its shards merged in memory
-    if (training::isShardedModel(path))
-        s.loaded = training::mergeShards(path);
-    else
-#endif
-        s.loaded = ModelFile::load(path);
+    // a model file, or a --shard-edges model (a directory with shards.json): its shards mapped
+    s.loaded = openModel(path);
+    noteMergedShards(s.loaded);
     if (!s.loaded.metadata.vocabulary.empty())
         s.codec.emplace(TextCodec::fromMetadata(s.loaded.metadata, s.loaded.model.vocabSize()));
     return s;
+}
+
+void noteMergedShards(const LoadedModel& loaded) {
+    if (loaded.shards > 0 && !loaded.mergedBecause.empty())
+        std::fprintf(stderr, "note: %s: %d shards merged in memory, not mapped (%s)\n", loaded.path.c_str(),
+                     loaded.shards, loaded.mergedBecause.c_str());
 }
 
 std::vector<int32_t> ModelSession::encodePrompt(const std::string& text, bool idsGiven) const {

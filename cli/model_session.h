@@ -20,6 +20,7 @@ struct ModelSession {
     LoadedModel loaded;
     std::optional<TextCodec> codec; // absent when the file carries no vocabulary
 
+    // A model file or a sharded model's directory (or its shards.json).
     static ModelSession open(const std::string& path);
     const Model& model() const { return loaded.model; }
     // Text or, with a vocabulary-less model, a comma-separated list of node ids.
@@ -28,6 +29,9 @@ struct ModelSession {
     std::string nodeToken(int32_t node) const; // raw vocabulary string (or the id)
     std::string decode(std::span<const int32_t> nodes) const;
 };
+
+// On stderr, once per open: a sharded model merged in memory instead of mapped, and why.
+void noteMergedShards(const LoadedModel& loaded);
 
 // --max-new-tokens, --greedy, --temperature, --top-k, --top-p, --seed, --reference-decode,
 // --keep-self-loops, --stop, --ban: registered on p, turned into DecodeOptions after parsing.

@@ -144,7 +144,7 @@ ModelFile ModelFile::fromMapping(std::shared_ptr<const MappedFile> mapping) {
 
 LoadedModel ModelFile::load(const std::string& path, std::optional<at::ScalarType> dtype) {
     const ModelFile f = open(path);
-    return {f.model(dtype), f.metadata(), f.header().dtype, path};
+    return {f.model(dtype), f.metadata(), f.header().dtype, path, /*shards=*/0, /*mergedBecause=*/{}};
 }
 
 ModelConfig ModelFile::config() const {
@@ -328,7 +328,10 @@ void ModelFile::save(const std::string& path, const Model& model, const ModelMet
         const uint64_t pad =
             (*options.weightsPageOffset % kModelFilePageSize + kModelFilePageSize - weightsAt % kModelFilePageSize) %
             kModelFilePageSize;
-        if (pad % 8 == 0 && pad > 0) {
+        // A multiple of 4 keeps every tensor aligned to its element size except, when the
+        // padding is 4 modulo 8 (a half-precision shard with an odd number of own slots: its
+        // weights follow the I32 targets), edges.row_ptr, which is then read by copy.
+        if (pad % 4 == 0 && pad > 0) {
             // the same header, padded with spaces: the 8-byte length grows by the padding
             const uint64_t len = prefix.size() - 8 + pad;
             prefix.append(static_cast<size_t>(pad), ' ');

@@ -3,12 +3,20 @@
 
 #include "brillm/error.h"
 #include "brillm/io/input_limits.h"
+#include "io/detail/sha256.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -169,12 +177,171 @@ Model ShardSet::rows(int64_t begin, int64_t end) const {
     return m;
 }
 
+namespace {
+
+uint64_t pageSize() {
+    const long p = ::sysconf(_SC_PAGESIZE);
+    return p > 0 ? static_cast<uint64_t>(p) : kModelFilePageSize;
+}
+
+// One anonymous address range (private, lazily zero-filled, never reserved in swap) over which
+// the shards' rows are mapped; unmapped, with everything mapped into it, when the last tensor
+// holding it goes.
+class AddressRange {
+public:
+    explicit AddressRange(size_t bytes) : m_size(bytes) {
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            throw CheckpointError("cannot reserve " + std::to_string(bytes) +
+                                  " bytes of address space for a sharded model: " + std::strerror(errno));
+        m_base = static_cast<std::byte*>(p);
+    }
+    ~AddressRange() { ::munmap(m_base, m_size); }
+    AddressRange(const AddressRange&) = delete;
+    AddressRange& operator=(const AddressRange&) = delete;
+    std::byte* base() const { return m_base; }
+
+private:
+    std::byte* m_base = nullptr;
+    size_t m_size = 0;
+};
+
+// The file offset of local slot 1 of a shard's weights.
+uint64_t firstRowOffset(const ModelFile& f, uint64_t matrixBytes) {
+    const SafetensorsEntry* e = f.header().layout.find(ModelFileHeader::kWeights);
+    return f.header().layout.dataStart + e->begin + matrixBytes;
+}
+
+} // namespace
+
+std::string ShardSet::mappingProblem() const {
+    const StorageDtype dtype = m_files.front()->header().dtype;
+    for (const auto& f : m_files) {
+        if (f->header().dtype != dtype)
+            return f->path() + " is stored as " + safetensorsName(f->header().dtype) + ", shard 0 as " +
+                   safetensorsName(dtype);
+        if (!f->mapping()->isMapped()) return f->path() + " is not a mapped file";
+    }
+    const uint64_t page = pageSize();
+    if (kModelFilePageSize % page != 0)
+        return "the system's page size (" + std::to_string(page) + " bytes) does not divide the " +
+               std::to_string(kModelFilePageSize) + " the shard files are aligned to";
+    const uint64_t matrix = static_cast<uint64_t>(dim() * dim()) * elementSize(dtype);
+    for (int q = 0; q < shards(); ++q) {
+        const int64_t own = m_plan.slotBegin[static_cast<size_t>(q) + 1] - m_plan.slotBegin[static_cast<size_t>(q)];
+        if (own == 0) continue;
+        const uint64_t fileAt = firstRowOffset(file(q), matrix);
+        const uint64_t globalAt = static_cast<uint64_t>(m_plan.slotBegin[static_cast<size_t>(q)] + 1) * matrix;
+        if ((fileAt % page) != (globalAt % page))
+            return file(q).path() + " places its weight rows at file offset " + std::to_string(fileAt) +
+                   ", not at the page offset of their global slots (" + std::to_string(globalAt % page) + " modulo " +
+                   std::to_string(page) + "): written before shard files were aligned for mapping";
+    }
+    return {};
+}
+
+Model ShardSet::mapped() const {
+    if (const auto problem = mappingProblem(); !problem.empty())
+        throw CheckpointError("cannot map the shards of " + m_dir.string() + ": " + problem);
+    const StorageDtype dtype = m_files.front()->header().dtype;
+    const auto type = toScalarType(dtype);
+    const int64_t N = m_edges.numSlots(), d = dim();
+    const uint64_t page = pageSize();
+    const uint64_t matrix = static_cast<uint64_t>(d * d) * elementSize(dtype);
+    const uint64_t total = static_cast<uint64_t>(N) * matrix;
+    auto range = std::make_shared<AddressRange>(static_cast<size_t>(total));
+    std::byte* base = range->base();
+    const auto copy = [&](int q, uint64_t globalFrom, uint64_t globalTo, uint64_t fileAtGlobalFrom) {
+        if (globalTo <= globalFrom) return;
+        const auto bytes = file(q).mapping()->bytes();
+        std::memcpy(base + globalFrom, bytes.data() + fileAtGlobalFrom, static_cast<size_t>(globalTo - globalFrom));
+    };
+    // the shared slot, from shard 0
+    copy(0, 0, matrix, firstRowOffset(file(0), matrix) - matrix);
+    for (int q = 0; q < shards(); ++q) {
+        const int64_t own = m_plan.slotBegin[static_cast<size_t>(q) + 1] - m_plan.slotBegin[static_cast<size_t>(q)];
+        if (own == 0) continue;
+        const ModelFile& f = file(q);
+        const uint64_t from = static_cast<uint64_t>(m_plan.slotBegin[static_cast<size_t>(q)] + 1) * matrix;
+        const uint64_t to = from + static_cast<uint64_t>(own) * matrix;
+        const uint64_t fileFrom = firstRowOffset(f, matrix);
+        const uint64_t pageFrom = (from + page - 1) / page * page, pageTo = to / page * page;
+        if (pageFrom >= pageTo) { // the rows lie within pages shared with the neighbours: copied
+            copy(q, from, to, fileFrom);
+            continue;
+        }
+        std::string error;
+        const int fd = openRegularFile(f.path(), error);
+        if (fd < 0) throw CheckpointError(error);
+        struct stat st {};
+        const bool same = ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) == f.mapping()->size();
+        void* p =
+            same ? ::mmap(base + pageFrom, static_cast<size_t>(pageTo - pageFrom), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, static_cast<off_t>(fileFrom + (pageFrom - from)))
+                 : MAP_FAILED;
+        const int mapErrno = errno;
+        ::close(fd);
+        if (!same) throw CheckpointError(f.path() + " changed on disk while the sharded model was being opened");
+        if (p == MAP_FAILED)
+            throw CheckpointError("cannot map the weight rows of " + f.path() + ": " + std::strerror(mapErrno));
+        copy(q, from, pageFrom, fileFrom);
+        copy(q, pageTo, to, fileFrom + (pageTo - from));
+    }
+    Model m;
+    m.config = m_config;
+    m.edges = m_edges;
+    m.weights = at::from_blob(
+        base, {N, d, d}, [range](void*) mutable { range.reset(); }, at::TensorOptions().dtype(type));
+    // biases in the stored dtype: row 0 from shard 0, then each shard's own rows
+    std::vector<at::Tensor> biases{file(0).tensor(ModelFileHeader::kBiases).narrow(0, 0, 1)};
+    for (int q = 0; q < shards(); ++q) {
+        const at::Tensor b = file(q).tensor(ModelFileHeader::kBiases);
+        if (b.size(0) > 1) biases.push_back(b.narrow(0, 1, b.size(0) - 1));
+    }
+    m.biases = at::cat(biases, 0);
+    m.nodeBias = file(0).tensor(ModelFileHeader::kNodeBias).clone();
+    m.positions = file(0).tensor(ModelFileHeader::kPositions).clone();
+    m.validate();
+    return m;
+}
+
+LoadedModel openShardedModel(const fs::path& dirOrManifest) {
+    const auto set = ShardSet::open(dirOrManifest);
+    LoadedModel out;
+    out.metadata = set.metadata();
+    out.path = set.directory().string();
+    out.storedDtype = set.file(0).header().dtype;
+    out.shards = set.shards();
+    out.mergedBecause = set.mappingProblem();
+    out.model = out.mergedBecause.empty() ? set.mapped() : set.merged();
+    return out;
+}
+
+LoadedModel openModel(const std::string& path) {
+    if (isShardedModel(path)) return openShardedModel(path);
+    return ModelFile::load(path);
+}
+
+std::string modelChecksum(const std::string& path) {
+    if (!isShardedModel(path)) return ModelFile::open(path).header().checksum;
+    const auto set = ShardSet::open(path);
+    Sha256 sha;
+    for (int q = 0; q < set.shards(); ++q) {
+        const std::string& c = set.file(q).header().checksum;
+        sha.update(c.data(), c.size());
+        sha.update("\n", 1);
+    }
+    return "sha256:" + Sha256::hex(sha.finish());
+}
+
 LoadedModel mergeShards(const fs::path& dirOrManifest) {
     const auto set = ShardSet::open(dirOrManifest);
     LoadedModel out;
     out.model = set.merged();
     out.metadata = set.metadata();
     out.path = set.directory().string();
+    out.shards = set.shards();
+    out.mergedBecause = "merged on request";
     return out;
 }
 

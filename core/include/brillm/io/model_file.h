@@ -56,8 +56,8 @@ struct ModelSaveOptions {
     // When set, the header is padded with spaces (safetensors allows it; every reader skips them)
     // so that the weights tensor starts at a file offset congruent to this value modulo
     // kModelFilePageSize - where the shard writer needs a shard's rows to map them at their global
-    // slots (sharded_model.h). Ignored when that would misalign the data section (the value must
-    // keep the data section at a multiple of 8).
+    // slots (sharded_model.h). Ignored when the padding would not be a multiple of 4 (it then
+    // keeps every tensor but possibly edges.row_ptr aligned to its element size).
     std::optional<uint64_t> weightsPageOffset;
 };
 
@@ -81,6 +81,10 @@ struct LoadedModel {
     ModelMetadata metadata;
     StorageDtype storedDtype = StorageDtype::F32;
     std::string path;
+    // A sharded model (sharded_model.h): its shard count (0: one model file) and, when its shards
+    // were merged in memory instead of mapped, why (empty when mapped).
+    int shards = 0;
+    std::string mergedBecause;
 };
 
 class ModelFile {

@@ -78,6 +78,20 @@ public:
     // tensors get(q) of the shards q (one row per local slot), as float32; reads only those rows.
     at::Tensor gatherRows(const std::function<at::Tensor(int)>& get, int64_t begin, int64_t end) const;
 
+    // Why the shards cannot be mapped into one weights tensor (mapped()), or empty when they can:
+    // the shards' dtypes differ, or a shard file does not place its weight rows at the offset of
+    // their global slots modulo the page size (files written before the shard writer aligned
+    // them, or by another writer), or the system's page size is not a divisor of the one the
+    // files were aligned to.
+    std::string mappingProblem() const;
+    // The whole model without copying the shards' weight rows: one address range of N * d * d
+    // elements is reserved, and each shard file's own rows are mapped (private, copy-on-write, read
+    // only when touched) at the address of their global slots; the few bytes of a page two shards
+    // share, and the shared slot, are copied. Biases, node_bias and positions are copied (about
+    // 1/d of the bytes). Tensors in the stored dtype; the mapping lives as long as the weights
+    // tensor. Throws CheckpointError with mappingProblem() when it is not empty.
+    Model mapped() const;
+
 private:
     std::filesystem::path m_dir;
     ShardPlan m_plan;
@@ -88,5 +102,14 @@ private:
 
 // The one-file model of a sharded model, merged in memory (brillm merge-shards).
 LoadedModel mergeShards(const std::filesystem::path& dirOrManifest);
+// A sharded model opened for the core's kernels: mapped (ShardSet::mapped) when the shard files
+// allow it, else merged in memory with the reason in LoadedModel::mergedBecause.
+LoadedModel openShardedModel(const std::filesystem::path& dirOrManifest);
+// Any model: a sharded one (a directory holding shards.json, or that file) through
+// openShardedModel, a model file through ModelFile::load.
+LoadedModel openModel(const std::string& path);
+// The checksum a patch records for its model: a model file's header checksum, or for a sharded
+// model "sha256:" of its shards' checksums joined in order (reads only headers).
+std::string modelChecksum(const std::string& path);
 
 } // namespace brillm
