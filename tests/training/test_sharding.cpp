@@ -7,7 +7,9 @@
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
 #include "brillm/model/loss.h"
+#include "brillm/text/bigram_table.h"
 #include "brillm/training/distributed.h"
+#include "brillm/training/model_init.h"
 #include "brillm/training/optimizer.h"
 #include "brillm/training/shard.h"
 #include "brillm/training/shard_loss.h"
@@ -21,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -532,6 +535,62 @@ TEST_F(ShardingTest, ARankThatDiesInTheTwoByTwoLayoutIsNamed) {
         ASSERT_NE(silent, std::string::npos) << m;
         const auto from = m.rfind("rank", silent);
         EXPECT_NE(m.substr(from, silent - from).find('3'), std::string::npos) << m;
+    }
+}
+
+// The sharded initialisation: each shard's random and bigram init (with and without the trigram
+// correction) is the rows of the whole model's init, bit for bit. The table (V = 60, d = 32) holds
+// more than one 4 MB chunk of random draws, so the chunked draws are checked across chunk borders.
+TEST(ShardInitTest, EachShardIsTheRowsOfTheWholeInitBitForBit) {
+    const int64_t V = 60, d = 32;
+    std::mt19937 rng(21);
+    std::vector<std::vector<int32_t>> windows(300);
+    std::map<std::pair<int32_t, int32_t>, uint64_t> pairs;
+    for (auto& w : windows) {
+        w.resize(16);
+        for (auto& t : w)
+            t = static_cast<int32_t>(rng() % (rng() % 2 ? 12 : V)); // frequent small ids: uneven rows
+        for (size_t i = 1; i < w.size(); ++i)
+            ++pairs[{w[i - 1], w[i]}];
+    }
+    std::vector<BigramCount> counted;
+    for (const auto& [p, c] : pairs)
+        counted.push_back({p.first, p.second, c});
+    const auto counts = BigramTable::fromCounts(V, counted);
+    const auto edges = counts.toEdgeTable(1);
+    ASSERT_GT(edges.numSlots() * d * d, int64_t{1} << 20);
+    const auto trigrams = countTrigrams(windows, V);
+    const ModelConfig config{V, d, 64};
+    const auto same = [](const Model& shard, const Model& slice, const std::string& what) {
+        EXPECT_EQ(shard.edges, slice.edges) << what;
+        EXPECT_TRUE(at::equal(shard.weights, slice.weights)) << what << ": weights";
+        EXPECT_TRUE(at::equal(shard.biases, slice.biases)) << what << ": biases";
+        EXPECT_TRUE(at::equal(shard.nodeBias, slice.nodeBias)) << what << ": node_bias";
+        EXPECT_TRUE(at::equal(shard.positions, slice.positions)) << what << ": positions";
+    };
+    const auto random = Model::randomInit(config, edges, 5);
+    BigramInitOptions plain;
+    plain.seed = 7;
+    plain.positionSlope = 0.1;
+    auto context = plain;
+    context.contextCode = 4.0;
+    const auto bigram = bigramInitModel(counts, edges, config, plain);
+    const auto withContext = bigramInitModel(counts, edges, config, context, &trigrams);
+    for (int parts : {1, 3}) {
+        const auto plan = ShardPlan::balanced(edges, parts);
+        for (int r = 0; r < parts; ++r) {
+            const int64_t b = plan.begin(r), e = plan.end(r);
+            const auto where = std::to_string(parts) + " shards, shard " + std::to_string(r);
+            const auto rs = randomInitShard(config, edges, 5, b, e);
+            EXPECT_EQ(rs.weights.size(0),
+                      1 + edges.rowPtr()[static_cast<size_t>(e)] - edges.rowPtr()[static_cast<size_t>(b)])
+                << "only the shard's rows are allocated";
+            same(rs, shardModel(random, b, e), "random init, " + where);
+            same(bigramInitShard(counts, edges, config, plain, nullptr, b, e), shardModel(bigram, b, e),
+                 "bigram init, " + where);
+            same(bigramInitShard(counts, edges, config, context, &trigrams, b, e), shardModel(withContext, b, e),
+                 "bigram init with the trigram correction, " + where);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 #include "brillm/error.h"
 #include "brillm/model/corpus_eval.h"
 #include "brillm/model/signal.h"
+#include "brillm/training/shard.h"
 
 #include <ATen/ATen.h>
 
@@ -204,10 +205,14 @@ void choleskySolve(const std::vector<double>& L, double* b, int64_t d) {
 // its mean over positions stands for it. Each own edge's matrix gets W += w u^T / (dE/dc), with w
 // the ridge regression of delta on x over the predecessors of s weighted by their counts (window
 // starts, whose input is the start signal, count with delta = 0).
-void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& tri, const std::vector<double>& codes,
-                 const std::vector<double>& length, const EnergyCalibration& calibration,
-                 const BigramInitOptions& options, int64_t rows) {
+// `m` holds the rows of sources [begin, end) of the table `global` (the whole model for [0, V)):
+// its slot k >= 1 is the global slot k + global.rowPtr[begin]; `length` is indexed by global slot.
+void contextInit(Model& m, const EdgeTable& global, int64_t begin, int64_t end, const BigramDistribution& dist,
+                 const TrigramCounts& tri, const std::vector<double>& codes, const std::vector<double>& length,
+                 const EnergyCalibration& calibration, const BigramInitOptions& options, int64_t rows) {
     const int64_t V = m.vocabSize(), d = m.dim();
+    const int64_t base = global.rowPtr()[static_cast<size_t>(begin)]; // own slots before the range
+    const int64_t ownHere = global.rowPtr()[static_cast<size_t>(end)] - base;
     const auto Vu = static_cast<uint64_t>(V);
     const auto D_ = static_cast<size_t>(d);
     const double u = 1.0 / std::sqrt(static_cast<double>(d));
@@ -220,8 +225,10 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
     }
     const double D3 = n1 > 0 ? n1 / (n1 + 2 * n2) : 0.5;
 
-    std::vector<double> G(static_cast<size_t>(V) * D_ * D_, 0.0), rhs(static_cast<size_t>(m.edges.numOwn()) * D_, 0.0);
-    std::vector<double> weight(static_cast<size_t>(V), 0.0), sq(static_cast<size_t>(V), 0.0), x(D_);
+    // per source of the range: its Gram matrix, weight and squared norms; per own slot of the range: its rhs
+    const auto sources = static_cast<size_t>(end - begin);
+    std::vector<double> G(sources * D_ * D_, 0.0), rhs(static_cast<size_t>(ownHere) * D_, 0.0);
+    std::vector<double> weight(sources, 0.0), sq(sources, 0.0), x(D_);
     // w is kept orthogonal to u: reading the input's length (the previous edge's energy, itself
     // shifted by its own correction) would chain the corrections along the path
     const auto project = [&] {
@@ -233,6 +240,7 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
     };
     const auto addPoint = [&](int64_t s, double w) {
         project();
+        s -= begin;
         double* g = G.data() + static_cast<size_t>(s) * D_ * D_;
         double n = 0;
         for (size_t i = 0; i < D_; ++i) {
@@ -250,7 +258,11 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
         while (j < tri.keys.size() && tri.keys[j] / Vu == context)
             total += tri.counts[j++];
         const auto a = static_cast<int64_t>(context / Vu), s = static_cast<int64_t>(context % Vu);
-        const int64_t slot = m.edges.slot(a, s);
+        if (s < begin || s >= end) {
+            i = j;
+            continue;
+        }
+        const int64_t slot = global.slot(a, s);
         std::fill(x.begin(), x.end(), 0.0);
         for (int64_t p = 1; p <= nPos; ++p)
             for (int64_t k = 0; k < d; ++k)
@@ -262,18 +274,18 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
         addPoint(s, total);
         const auto distinct = static_cast<double>(j - i);
         for (size_t k = i; k < j; ++k) {
-            const int64_t sv = m.edges.slot(s, static_cast<int64_t>(tri.keys[k] % Vu));
+            const int64_t sv = global.slot(s, static_cast<int64_t>(tri.keys[k] % Vu));
             if (sv == EdgeTable::kSharedSlot) continue;
             const double p2 = dist.ownProbability[static_cast<size_t>(sv - 1)];
             const double delta = std::log1p((tri.counts[k] - D3) / (D3 * distinct * p2));
-            double* r = rhs.data() + static_cast<size_t>(sv - 1) * D_;
+            double* r = rhs.data() + static_cast<size_t>(sv - 1 - base) * D_;
             for (size_t q = 0; q < D_; ++q)
                 r[q] += total * delta * x[q];
         }
         i = j;
     }
     const float* NB = m.nodeBias.data_ptr<float>();
-    for (int64_t s = 0; s < V; ++s) {
+    for (int64_t s = begin; s < end; ++s) {
         const uint64_t starts = tri.windowStarts[static_cast<size_t>(s)];
         if (!starts) continue;
         for (int64_t k = 0; k < d; ++k)
@@ -282,20 +294,21 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
     }
 
     float* W = m.weights.data_ptr<float>();
-    const auto& rowPtr = m.edges.rowPtr();
-    for (int64_t s = 0; s < V; ++s) {
-        if (weight[static_cast<size_t>(s)] <= 0) continue;
-        std::vector<double> A(G.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(s) * D_ * D_),
-                              G.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(s + 1) * D_ * D_));
-        const double lambda = options.ridge * sq[static_cast<size_t>(s)] / static_cast<double>(d);
+    const auto& rowPtr = global.rowPtr();
+    for (int64_t s = begin; s < end; ++s) {
+        const auto si = static_cast<size_t>(s - begin);
+        if (weight[si] <= 0) continue;
+        std::vector<double> A(G.begin() + static_cast<std::ptrdiff_t>(si * D_ * D_),
+                              G.begin() + static_cast<std::ptrdiff_t>((si + 1) * D_ * D_));
+        const double lambda = options.ridge * sq[si] / static_cast<double>(d);
         for (size_t i = 0; i < D_; ++i)
             A[i * D_ + i] += lambda;
         choleskyFactor(A, d);
         for (int64_t k = rowPtr[static_cast<size_t>(s)]; k < rowPtr[static_cast<size_t>(s) + 1]; ++k) {
-            double* w = rhs.data() + static_cast<size_t>(k) * D_;
+            double* w = rhs.data() + static_cast<size_t>(k - base) * D_;
             choleskySolve(A, w, d);
             const double scale = options.contextScale * u / calibration.slopeAt(length[static_cast<size_t>(k + 1)]);
-            float* Wk = W + (k + 1) * d * d; // W[row i][col j] += w_i * u_j / slope
+            float* Wk = W + (k - base + 1) * d * d; // W[row i][col j] += w_i * u_j / slope
             for (int64_t i = 0; i < d; ++i)
                 for (int64_t j2 = 0; j2 < d; ++j2)
                     Wk[i * d + j2] += static_cast<float>(w[i] * scale);
@@ -303,16 +316,14 @@ void contextInit(Model& m, const BigramDistribution& dist, const TrigramCounts& 
     }
 }
 
-} // namespace
-
-Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config,
-                      const BigramInitOptions& options, const TrigramCounts* trigrams) {
-    const auto dist = smoothedBigrams(counts, edges);
-    const int64_t V = config.vocabSize, d = config.dim, P = config.maxPositions;
+// The bigram init of `m`, which holds uniform noise (Model::randomInit's, or its rows for a shard)
+// for the rows of sources [begin, end) of `global` (the whole model for [0, V)).
+void applyBigramInit(Model& m, const EdgeTable& global, int64_t begin, int64_t end, const BigramTable& counts,
+                     const BigramInitOptions& options, const TrigramCounts* trigrams) {
+    const auto dist = smoothedBigrams(counts, global);
+    const int64_t V = m.config.vocabSize, d = m.config.dim, P = m.config.maxPositions;
     const bool context = options.contextCode > 0;
     if (context && !trigrams) throw InputError("the context init needs the trigram counts of the training windows");
-    // uniform noise everywhere first (the reference's init, narrowed), then the biases
-    Model m = Model::randomInit(config, std::move(edges), options.seed);
     const double noise = options.noise;
     m.weights.mul_(2 * noise);
     m.nodeBias.mul_(2 * noise);
@@ -320,12 +331,13 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
     const EnergyCalibration calibration(d, rows, options.contextCode, options.seed);
 
     // energies relative to the shared slot's: log(p / share); the shared energy is placed so that
-    // the smallest own energy stays where GELU still has a gradient
-    const auto& rowPtr = m.edges.rowPtr();
+    // the smallest own energy stays where GELU still has a gradient (over the whole table)
+    const auto& rowPtr = global.rowPtr();
+    const int64_t base = rowPtr[static_cast<size_t>(begin)];
     std::vector<double> logRatio(dist.ownProbability.size());
     double lowest = 0;
     for (int64_t s = 0; s < V; ++s) {
-        const auto ownN = m.edges.ownCount(s);
+        const auto ownN = global.ownCount(s);
         const double share =
             dist.sharedMass[static_cast<size_t>(s)] / static_cast<double>(std::max<int64_t>(1, V - ownN));
         for (int64_t k = rowPtr[static_cast<size_t>(s)]; k < rowPtr[static_cast<size_t>(s) + 1]; ++k) {
@@ -343,13 +355,17 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
             const auto r = EnergyCalibration::randomCode(d, options.contextCode, rng);
             std::copy(r.begin(), r.end(), codes.begin() + a * d);
         }
-    std::vector<double> length(static_cast<size_t>(m.edges.numSlots()));
+    // the bias lengths of every global slot (the context init reads its predecessors' anywhere);
+    // the biases of the slots held here
+    std::vector<double> length(static_cast<size_t>(global.numSlots()));
     float* B = m.biases.data_ptr<float>();
     const auto setBias = [&](int64_t slot, int64_t source, double energy) {
         const double c = calibration.lengthFor(std::max(energy, floorEnergy));
         length[static_cast<size_t>(slot)] = c;
+        const int64_t local = slot == EdgeTable::kSharedSlot ? 0 : slot - base;
+        if (slot != EdgeTable::kSharedSlot && (source < begin || source >= end)) return;
         for (int64_t j = 0; j < d; ++j)
-            B[slot * d + j] =
+            B[local * d + j] =
                 static_cast<float>(c * u + (source >= 0 ? codes[static_cast<size_t>(source * d + j)] : 0.0));
     };
     setBias(EdgeTable::kSharedSlot, -1, sharedEnergy);
@@ -359,7 +375,63 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
     float* pos = m.positions.data_ptr<float>();
     for (int64_t j = 0; j < P; ++j)
         pos[j] = static_cast<float>(1.0 + options.positionSlope * static_cast<double>(j));
-    if (context) contextInit(m, dist, *trigrams, codes, length, calibration, options, rows);
+    if (context) contextInit(m, global, begin, end, dist, *trigrams, codes, length, calibration, options, rows);
+}
+
+// `count` rows of `rowLength` values starting at `first`, and row 0, of a tensor of `rows` rows that
+// uniform_(-0.5, 0.5, gen) fills in one call: the same draws, made in chunks, the others dropped.
+at::Tensor uniformRows(at::Generator& gen, int64_t rows, int64_t rowLength, int64_t first, int64_t count) {
+    at::Tensor out = at::empty({1 + count, rowLength}, at::kFloat);
+    float* o = out.data_ptr<float>();
+    const int64_t total = rows * rowLength, from = first * rowLength, to = (first + count) * rowLength;
+    constexpr int64_t kChunk = int64_t{1} << 20;
+    at::Tensor chunk = at::empty({std::min(kChunk, total)}, at::kFloat);
+    for (int64_t c0 = 0; c0 < total; c0 += kChunk) {
+        const int64_t n = std::min(kChunk, total - c0);
+        at::Tensor part = chunk.narrow(0, 0, n);
+        part.uniform_(-0.5, 0.5, gen);
+        const float* p = part.data_ptr<float>();
+        for (int64_t k = c0; k < std::min(c0 + n, rowLength); ++k) // row 0
+            o[k] = p[k - c0];
+        for (int64_t k = std::max(c0, from); k < std::min(c0 + n, to); ++k)
+            o[rowLength + k - from] = p[k - c0];
+    }
+    return out;
+}
+
+} // namespace
+
+Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config,
+                      const BigramInitOptions& options, const TrigramCounts* trigrams) {
+    // uniform noise everywhere first (the reference's init, narrowed), then the biases
+    Model m = Model::randomInit(config, std::move(edges), options.seed);
+    applyBigramInit(m, m.edges, 0, config.vocabSize, counts, options, trigrams);
+    return m;
+}
+
+Model randomInitShard(const ModelConfig& config, const EdgeTable& global, uint64_t seed, int64_t begin, int64_t end) {
+    if (config.vocabSize != global.vocabSize() || begin < 0 || begin > end || end > config.vocabSize)
+        throw InputError("a shard's init needs sources [begin, end) of the table's " +
+                         std::to_string(global.vocabSize()) + " nodes");
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    const int64_t n = global.numSlots(), d = config.dim;
+    const int64_t first = global.rowPtr()[static_cast<size_t>(begin)] + 1;
+    const int64_t count = global.rowPtr()[static_cast<size_t>(end)] + 1 - first;
+    Model m;
+    m.config = config;
+    m.edges = shardEdgeTable(global, begin, end);
+    m.weights = uniformRows(gen, n, d * d, first, count).view({1 + count, d, d});
+    m.biases = uniformRows(gen, n, d, first, count).view({1 + count, 1, d});
+    m.nodeBias = at::empty({config.vocabSize, 1, d}, at::kFloat).uniform_(-0.5, 0.5, gen);
+    m.positions = at::ones({1, config.maxPositions, 1}, at::kFloat);
+    m.validate();
+    return m;
+}
+
+Model bigramInitShard(const BigramTable& counts, const EdgeTable& global, const ModelConfig& config,
+                      const BigramInitOptions& options, const TrigramCounts* trigrams, int64_t begin, int64_t end) {
+    Model m = randomInitShard(config, global, options.seed, begin, end);
+    applyBigramInit(m, global, begin, end, counts, options, trigrams);
     return m;
 }
 

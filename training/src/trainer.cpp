@@ -43,6 +43,15 @@ double residentMegabytes() {
     return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e6;
 }
 
+// The peak resident set of this process so far (VmHWM), in MB; 0 where /proc does not say.
+double peakResidentMegabytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) * 1024.0 / 1e6; // kB
+    return 0;
+}
+
 double wallTime() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -569,7 +578,7 @@ void RunLoop::update(StepReport& r, const SparseGradients& grad) {
 nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, double dt, double memoryMb) {
     nlohmann::json ranks = nlohmann::json::array();
     if (!comm) return ranks;
-    constexpr int kFields = 7;
+    constexpr int kFields = 8;
     at::Tensor mine = at::empty({kFields}, at::kDouble);
     double* p = mine.data_ptr<double>();
     // sharded: every rank drives the whole batch; its share is the edges whose candidates it evaluated
@@ -580,12 +589,14 @@ nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, doub
     p[4] = static_cast<double>(edgeTableBytes(s.model));
     p[5] = static_cast<double>(r.exchangeBytes);
     p[6] = static_cast<double>(s.shard ? shardLoss.replicaBytesSent : 0);
+    p[7] = peakResidentMegabytes();
     const at::Tensor all = comm->allGather(mine, "step statistics");
     const double* a = all.data_ptr<double>();
     double globalTokens = 0;
     for (int q = 0; q < R; ++q) {
         const double* e = a + q * kFields;
-        nlohmann::json one = {{"rank", q}, {"samples_per_s", e[0] / e[2]}, {"memory_mb", e[3]}};
+        nlohmann::json one = {
+            {"rank", q}, {"samples_per_s", e[0] / e[2]}, {"memory_mb", e[3]}, {"peak_memory_mb", e[7]}};
         if (s.shard) {
             one["edges_per_s"] = e[1] / e[2];
             one["edge_table_bytes"] = static_cast<uint64_t>(e[4]);
@@ -898,13 +909,41 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             } else {
                 const int64_t V = s.data.vocabSize();
                 auto edges = s.data.bigrams.toEdgeTable(config.minCount);
-                if (config.init == InitKind::Bigram) {
-                    BigramInitOptions o;
-                    o.noise = config.initScale;
-                    o.positionSlope = config.positionSlope;
-                    o.positionsUsed = config.maxSeqLength;
-                    o.seed = config.seed;
-                    o.contextCode = config.contextCode;
+                BigramInitOptions o;
+                o.noise = config.initScale;
+                o.positionSlope = config.positionSlope;
+                o.positionsUsed = config.maxSeqLength;
+                o.seed = config.seed;
+                o.contextCode = config.contextCode;
+                // sharded: each rank builds only the rows of its sources - unless the trigram correction's
+                // scale is to be chosen by the whole model's loss on the validation windows
+                const bool context = config.init == InitKind::Bigram && config.contextCode > 0;
+                if (config.shardEdges && !(context && !s.data.validation.empty())) {
+                    const auto t0 = Clock::now();
+                    planShards(s, edges);
+                    const int64_t b = s.shard->plan.begin(s.shard->index), e = s.shard->plan.end(s.shard->index);
+                    if (config.init == InitKind::Bigram) {
+                        std::optional<TrigramCounts> trigrams;
+                        if (context) {
+                            trigrams = countTrigrams(pathsOf(s.data.train), V);
+                            o.contextScale = 1; // as validatedInit without validation windows
+                        }
+                        s.model = bigramInitShard(s.data.bigrams, edges, {V, config.dim, 512}, o,
+                                                  trigrams ? &*trigrams : nullptr, b, e);
+                    } else {
+                        s.model = randomInitShard({V, config.dim, 512}, edges, config.seed, b, e);
+                    }
+                    if (cb.onLog)
+                        cb.onLog(std::string(config.init == InitKind::Bigram ? "bigram" : "random") +
+                                 " init of this rank's shard (sources " + std::to_string(b) + " to " +
+                                 std::to_string(e) + ", " + std::to_string(s.model.edges.numOwn()) + " own slots) in " +
+                                 std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()).substr(0, 5) +
+                                 " s");
+                } else if (config.init == InitKind::Bigram) {
+                    if (config.shardEdges && cb.onLog)
+                        cb.onLog("the initialisation builds the whole table on each rank (the trigram correction's "
+                                 "scale is chosen on the validation windows); --validation-windows 0 or "
+                                 "--context-code 0 shard it");
                     const auto t0 = Clock::now();
                     auto init = validatedInit(s.data.bigrams, pathsOf(s.data.train), pathsOf(s.data.validation), edges,
                                               {V, config.dim, 512}, o, threadCount(config, comm));
@@ -937,7 +976,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                 s.metadata.tokenizerJson = s.data.tokenizerJson;
             }
             s.metadata.provenanceJson = provenance(config, s.data).dump();
-            if (config.shardEdges) shardSession(s, s.model.edges);
+            if (config.shardEdges && !s.shard) shardSession(s, s.model.edges);
             placeOnDevice(s, config);
             s.optimizer.emplace(s.model, settingsOf(config, comm));
         });

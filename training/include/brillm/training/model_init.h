@@ -60,6 +60,17 @@ BigramDistribution smoothedBigrams(const BigramTable& counts, const EdgeTable& e
 Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelConfig& config,
                       const BigramInitOptions& options, const TrigramCounts* trigrams = nullptr);
 
+// The sharded initialisation (--shard-edges): the rows of sources [begin, end) of the model that
+// Model::randomInit(config, global, seed) / bigramInitModel(counts, global, config, options,
+// trigrams) would build, bit for bit, as a shard (shard.h: row 0 the shared slot, then the own
+// slots of the range), without allocating the other rows. The random draws of the whole table are
+// made (in chunks of 4 MB) and those of other rows dropped: time O(whole table), memory O(shard).
+// What the bigram init needs of the whole table is small: the smoothed probabilities and a bias
+// length per slot (8 bytes each, against 4 (d*d + d) for a row), V source codes.
+Model randomInitShard(const ModelConfig& config, const EdgeTable& global, uint64_t seed, int64_t begin, int64_t end);
+Model bigramInitShard(const BigramTable& counts, const EdgeTable& global, const ModelConfig& config,
+                      const BigramInitOptions& options, const TrigramCounts* trigrams, int64_t begin, int64_t end);
+
 // The bigram init with the context correction's scale chosen on validation windows (held back from
 // the counts): the bigram init alone (scale 0, no source codes) and the context init with its
 // correction at 1/4, 1/2, 3/4 and 1 are scored by their exact loss on the validation windows, and
