@@ -4,7 +4,8 @@
 #include "brillm/error.h"
 #include "brillm/training/distributed.h"
 #include "brillm/util/parallel.h"
-#include "model/kernels.h" // the loss's own GELU and edge kernels (brillm_core_internal): the same floats
+#include "model/kernels.h"     // the core loss's GELU, candidate grouping and edge sets (brillm_core_internal)
+#include "simd/edge_kernels.h" // the core loss's vector edge kernels (Highway, dispatched at run time)
 
 #include <ATen/ATen.h>
 
@@ -16,7 +17,6 @@ namespace brillm::training {
 
 namespace {
 
-using detail::edgeAffine;
 using detail::geluGrad;
 using detail::geluT;
 using T = float;
@@ -77,29 +77,15 @@ struct Rows {
 
 struct Scratch {
     std::vector<T> z, y, e, negWeight, dy;
+    std::vector<T> dxAcc; // [d, kAccStride]: W dz summed lane-wise (simd::linearBackward)
     std::vector<int64_t> slot;
 };
 
-// dLoss/dy = dy of one candidate into its slot's rows and dLoss/dx into dx (as loss.cpp).
-template <int D>
-inline void edgeBackward(const T* __restrict x, const T* __restrict w, const T* __restrict z, T* __restrict dy,
-                         T* __restrict gw, T* __restrict gb, T* __restrict dx, int64_t dRuntime) {
-    const int64_t d = D > 0 ? D : dRuntime;
-    for (int64_t j = 0; j < d; ++j)
-        dy[j] *= geluGrad(z[j]);
-    for (int64_t a = 0; a < d; ++a) {
-        const T xa = x[a];
-        T* __restrict gwRow = gw + a * d;
-        const T* __restrict wRow = w + a * d;
-        T acc = 0;
-        for (int64_t j = 0; j < d; ++j) {
-            gwRow[j] += xa * dy[j];
-            acc += wRow[j] * dy[j];
-        }
-        dx[a] += acc;
-    }
-    for (int64_t j = 0; j < d; ++j)
-        gb[j] += dy[j];
+// dLoss/dy = dy of one candidate (dy becomes dLoss/dz) into its slot's rows, W dz into the
+// accumulator wk.dxAcc (reduced into dLoss/dx with simd::reduceRows): the core loss's kernels.
+inline void edgeBackward(const T* x, const T* w, const T* z, T* dy, T* gw, T* gb, Scratch& wk, int64_t d) {
+    simd::geluBackward(z, dy, d);
+    simd::linearBackward(x, w, dy, gw, gb, wk.dxAcc.data(), d);
 }
 
 // The whole batch's per-edge state; [B, L, ...] with L the longest sample's edge count.
@@ -117,7 +103,6 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
                   Sweep& sw, Scratch& wk, Rows* acc) {
     const int64_t d = D > 0 ? D : sw.d;
     const T* W = m.weights.data_ptr<T>();
-    const T* Bs = m.biases.data_ptr<T>();
     const T* xi = sw.x.data() + sw.at(b, i) * static_cast<size_t>(d);
     const int32_t src = s.tokens[static_cast<size_t>(i)];
     const T* pei = pe + (i + 1) * d;
@@ -133,20 +118,11 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
     int64_t posRow = 0;
     const int64_t rows = detail::groupCandidates<T>(m.edges, src, s.candidates.data() + cb, weights, C, wk.slot.data(),
                                                     wk.negWeight.data(), posRow, posWeight);
+    // every distinct candidate edge in one kernel call, as the core loss
+    simd::edgeForward(xi, pei, d, detail::edgeSet(m, 0, rows, wk.slot.data()), wk.e.data(), wk.z.data(), wk.y.data());
     T emax = -std::numeric_limits<T>::infinity();
-    for (int64_t u = 0; u < rows; ++u) {
-        const int64_t slot = wk.slot[static_cast<size_t>(u)];
-        T* zu = wk.z.data() + u * d;
-        T* yu = wk.y.data() + u * d;
-        edgeAffine<T, D>(xi, W + slot * d * d, Bs + slot * d, pei, zu, d);
-        T sq = 0;
-        for (int64_t j = 0; j < d; ++j)
-            yu[j] = geluT(zu[j]);
-        for (int64_t j = 0; j < d; ++j)
-            sq += yu[j] * yu[j];
-        wk.e[static_cast<size_t>(u)] = std::sqrt(sq);
+    for (int64_t u = 0; u < rows; ++u)
         emax = std::max(emax, wk.e[static_cast<size_t>(u)]);
-    }
     double sumExp =
         static_cast<double>(posWeight) * std::exp(static_cast<double>(wk.e[static_cast<size_t>(posRow)] - emax));
     for (int64_t u = 0; u < rows; ++u)
@@ -164,6 +140,7 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
     const T sumExpT = static_cast<T>(sumExp);
     sw.posGe[sw.at(b, i)] = (posWeight * std::exp(ePos - emax) / sumExpT - T(1)) * edgeScale;
     T* dxi = sw.dxNeg.data() + row;
+    wk.dxAcc.assign(static_cast<size_t>(d * simd::kAccStride), T(0));
     for (int64_t u = 0; u < rows; ++u) {
         const T count = wk.negWeight[static_cast<size_t>(u)];
         if (count <= 0) continue;
@@ -175,9 +152,10 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
             wk.dy[static_cast<size_t>(j)] = coef * yu[j];
         const int64_t slot = wk.slot[static_cast<size_t>(u)];
         const int64_t r = acc->row(slot);
-        edgeBackward<D>(xi, W + slot * d * d, wk.z.data() + u * d, wk.dy.data(), acc->w.data() + r * d * d,
-                        acc->b.data() + r * d, dxi, d);
+        edgeBackward(xi, W + slot * d * d, wk.z.data() + u * d, wk.dy.data(), acc->w.data() + r * d * d,
+                     acc->b.data() + r * d, wk, d);
     }
+    simd::reduceRows(wk.dxAcc.data(), dxi, d);
 }
 
 template <int D>
@@ -193,8 +171,10 @@ void backwardPositive(const Model& m, int64_t b, int64_t i, Sweep& sw, const std
     std::copy_n(sw.dxNeg.data() + row, d, dxOut);
     const int64_t slot = sw.posSlot[sw.at(b, i)];
     const int64_t r = acc.row(slot);
-    edgeBackward<D>(sw.x.data() + row, m.weights.data_ptr<T>() + slot * d * d, sw.posZ.data() + row, wk.dy.data(),
-                    acc.w.data() + r * d * d, acc.b.data() + r * d, dxOut, d);
+    wk.dxAcc.assign(static_cast<size_t>(d * simd::kAccStride), T(0));
+    edgeBackward(sw.x.data() + row, m.weights.data_ptr<T>() + slot * d * d, sw.posZ.data() + row, wk.dy.data(),
+                 acc.w.data() + r * d * d, acc.b.data() + r * d, wk, d);
+    simd::reduceRows(wk.dxAcc.data(), dxOut, d);
 }
 
 void allReduce(Communicator* comm, at::Tensor& t, const char* what, uint64_t& bytes) {
