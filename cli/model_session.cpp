@@ -3,6 +3,7 @@
 
 #include "brillm/error.h"
 #include "brillm/io/sharded_model.h"
+#include "brillm/model/device_edges.h"
 
 #include <cmath>
 #include <cstdio>
@@ -72,6 +73,9 @@ void DecodeArgs::registerOn(ArgParser& p) {
     p.flag("keep-self-loops", &keepSelfLoops, "let a node follow itself (the released decoder excludes it)");
     p.list("stop", &stop, "TOKEN", "stop after generating this token (vocabulary string or #id); repeatable");
     p.list("ban", &ban, "TOKEN", "never generate this token (vocabulary string or #id); repeatable");
+    p.option("device", &device, "DEV",
+             "where each step's candidates are scored (default {default}): cpu, cuda, cuda:N, or auto (a GPU when\n"
+             "one is usable); on a GPU the model's edges are copied there first (needs a CUDA LibTorch)");
 }
 
 DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& session) const {
@@ -115,6 +119,13 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
         o.stopTokens.push_back(tokenId(s, "stop"));
     for (const auto& s : ban)
         o.bannedTokens.push_back(tokenId(s, "ban"));
+    c10::Device dev(c10::kCPU);
+    try {
+        dev = parseComputeDevice(device);
+    } catch (const InputError& e) {
+        throw UsageError(std::string("--device: ") + e.what());
+    }
+    if (!dev.is_cpu()) o.device = std::make_shared<const DeviceEdges>(session.model(), dev);
     return o;
 }
 

@@ -34,7 +34,7 @@ struct ModelSession {
 void noteMergedShards(const LoadedModel& loaded);
 
 // --max-new-tokens, --greedy, --temperature, --top-k, --top-p, --seed, --reference-decode,
-// --keep-self-loops, --stop, --ban: registered on p, turned into DecodeOptions after parsing.
+// --keep-self-loops, --stop, --ban, --device: registered on p, turned into DecodeOptions after parsing.
 struct DecodeArgs {
     int64_t maxNewTokens = 32;
     bool greedy = false;
@@ -46,6 +46,7 @@ struct DecodeArgs {
     bool keepSelfLoops = false;
     std::vector<std::string> stop;
     std::vector<std::string> ban;
+    std::string device = "cpu";
 
     void registerOn(ArgParser& p);
     DecodeOptions options(const ArgParser& p, const ModelSession& session) const;

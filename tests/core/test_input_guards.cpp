@@ -11,6 +11,7 @@
 #include "brillm/io/input_limits.h"
 #include "brillm/io/mapped_file.h"
 #include "brillm/io/model_file.h"
+#include "brillm/model/device_edges.h"
 #include "brillm/model/model_edit.h"
 #include "brillm/text/tokenizer.h"
 #include "brillm/text/vocabulary.h"
@@ -281,10 +282,33 @@ TEST(OptionRangesCli, DecodingOptionsOutOfRangeAreRefused) {
              {"vocab build --corpus " + path + " --kind char --size 1 --out " + dir.file("v.json"),
               "--size must be in [2,"},
              {"edges info " + path + " --dim 0", "--dim must be in [1, 65536]"},
+             {"generate --model " + path + " --prompt ab --device gpu",
+              "--device: unknown device 'gpu' (expected cpu, cuda, cuda:N or auto)"},
          }) {
         const CliResult r = brillmCli(c.args);
         EXPECT_EQ(r.code, 2) << c.args << ": " << r.out;
         EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << ": " << r.out;
+    }
+}
+
+TEST(OptionRangesCli, DeviceScoringTakesTheSameTokensOrSaysWhyNot) {
+    ScratchDir dir;
+    const auto path = saveModel(dir, "m.brillm", evenModel());
+    const CliResult cpu = brillmCli("generate --model " + path + " --prompt-ids 1,2 --max-new-tokens 8 --json");
+    ASSERT_EQ(cpu.code, 0) << cpu.out;
+    const CliResult onDevice =
+        brillmCli("generate --model " + path + " --prompt-ids 1,2 --max-new-tokens 8 --json --device auto");
+    ASSERT_EQ(onDevice.code, 0) << onDevice.out;
+    // the nodes chosen are the same (energies agree within float rounding, the path's signals exactly)
+    const auto nodes = [](const std::string& out) {
+        const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+        return j.at("generated_nodes").dump();
+    };
+    EXPECT_EQ(nodes(onDevice.out), nodes(cpu.out));
+    if (!cudaAvailable()) {
+        const CliResult r = brillmCli("trace --model " + path + " --prompt-ids 1,2 --device cuda");
+        EXPECT_EQ(r.code, 2) << r.out;
+        EXPECT_NE(r.out.find("no CUDA"), std::string::npos) << r.out;
     }
 }
 
