@@ -46,7 +46,7 @@ int runBlame(const Args& args) {
                 "winner) and B (the expected token) is attributed to every edge of the path, the candidate\n"
                 "edges, every earlier position and the start node, by exact leave-one-out (the edge replaced\n"
                 "by the shared matrix, or zeroed with --mode zero) and by the margin's gradient.");
-    p.option("model", &modelPath, "FILE", "the model file");
+    p.option("model", &modelPath, "FILE", "the model file (or a sharded model's directory, its shards mapped)");
     p.option("prompt", &prompt, "TEXT", "the prompt");
     p.option("expect", &expect, "TEXT", "the continuation you expected");
     p.flag("ids", &ids, "prompt, expect, --a and --b are comma-separated node ids");

@@ -86,7 +86,7 @@ int runEval(const Args& args) {
                 "KN bigram with every successor a source never had in training given an equal share (the best an\n"
                 "edge table whose unseen pairs share one slot can represent). Without --model, --tokenizer gives\n"
                 "the codec and only the baselines are computed.");
-    p.option("model", &modelPath, "FILE", "the model file");
+    p.option("model", &modelPath, "FILE", "the model file (or a sharded model's directory, its shards mapped)");
     p.list("corpus", &corpus, "FILE", "held-out text (repeat for several files)");
     p.option("window", &window, "L", "tokens per window (default: the model's max_seq_length, else 32)");
     p.option("threads", &threads, "N", "worker threads (default: all cores)");

@@ -14,7 +14,7 @@ int runGenerate(const Args& args) {
     DecodeArgs d;
     ArgParser p("brillm generate", "Complete a prompt with a model file. Greedy by default; sampling when a\n"
                                    "temperature, top-k or top-p is given. Tokens stream to standard output.");
-    p.option("model", &modelPath, "FILE", "the model file");
+    p.option("model", &modelPath, "FILE", "the model file (or a sharded model's directory, its shards mapped)");
     p.option("prompt", &prompt, "TEXT", "the prompt text");
     p.option("prompt-ids", &promptIds, "IDS", "the prompt as comma-separated node ids instead");
     d.registerOn(p);

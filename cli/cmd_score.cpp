@@ -22,7 +22,7 @@ int runScore(const Args& args) {
                 "The exact loss and perplexity of a text over all candidates (every node, as in training:\n"
                 "self-loops included), per edge and in total; and the sampled-negative loss as training\n"
                 "computes it, with K random negatives per edge drawn with --seed.");
-    p.option("model", &modelPath, "FILE", "the model file");
+    p.option("model", &modelPath, "FILE", "the model file (or a sharded model's directory, its shards mapped)");
     p.option("text", &text, "TEXT", "the text to score");
     p.option("ids", &ids, "IDS", "the text as comma-separated node ids instead");
     p.option("negatives", &negatives, "K", "negatives per edge for the sampled loss (default {default}, at most V-1)");

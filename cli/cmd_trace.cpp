@@ -19,7 +19,7 @@ int runTrace(const Args& args) {
                 "ones) the energy of every candidate, the mixing weights over earlier positions, the slot,\n"
                 "rank and probability of the edge taken. --path forces a given continuation instead of\n"
                 "decoding (error tracing). Schema: docs/trace-format.md.");
-    p.option("model", &modelPath, "FILE", "the model file");
+    p.option("model", &modelPath, "FILE", "the model file (or a sharded model's directory, its shards mapped)");
     p.option("prompt", &prompt, "TEXT", "the prompt text");
     p.option("prompt-ids", &promptIds, "IDS", "the prompt as comma-separated node ids instead");
     p.option("path", &path, "TEXT", "follow this whole text as the path; nothing is generated");

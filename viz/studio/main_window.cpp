@@ -76,6 +76,7 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     createTraceActions();
 
     m_modelLabel = new QLabel(tr("no model"));
+    m_modelLabel->setObjectName(QStringLiteral("status.model"));
     m_timingLabel = new QLabel;
     m_progress = new QProgressBar;
     m_progress->setMaximumWidth(180);
@@ -342,6 +343,9 @@ void MainWindow::createActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open model…"), this, &MainWindow::openDialog);
     open->setShortcut(QKeySequence::Open);
+    QAction* openSharded = file->addAction(tr("Open s&harded model…"), this, &MainWindow::openShardedDialog);
+    openSharded->setObjectName(QStringLiteral("action.openShardedModel"));
+    openSharded->setStatusTip(tr("Open the directory of a model trained with --shard-edges (holding shards.json)"));
     m_recentMenu = file->addMenu(tr("Open &recent"));
     file->addAction(tr("Open the &demo model"), this, &MainWindow::startDemo);
     file->addSeparator();
@@ -584,8 +588,17 @@ void MainWindow::openModel(const QString& path) {
 
 void MainWindow::openDialog() {
     const QString dir = QSettings().value(QStringLiteral("lastDir")).toString();
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open a BriLLM model"), dir,
-                                                      tr("BriLLM models (*.brillm *.safetensors);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open a BriLLM model"), dir, tr("BriLLM models (*.brillm *.safetensors shards.json);;All files (*)"));
+    if (path.isEmpty()) return;
+    QSettings().setValue(QStringLiteral("lastDir"), QFileInfo(path).absolutePath());
+    openModel(path);
+}
+
+void MainWindow::openShardedDialog() {
+    const QString dir = QSettings().value(QStringLiteral("lastDir")).toString();
+    const QString path = QFileDialog::getExistingDirectory(
+        this, tr("Open a sharded BriLLM model (the directory holding shards.json)"), dir);
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("lastDir"), QFileInfo(path).absolutePath());
     openModel(path);
@@ -622,7 +635,7 @@ void MainWindow::onModelChanged() {
     addRecent(m.path);
     setWindowTitle(tr("%1 - BriLLM Studio").arg(QFileInfo(m.path).fileName()));
     m_modelLabel->setText(m.summary());
-    m_modelLabel->setToolTip(m.path);
+    m_modelLabel->setToolTip(m.shardNote().isEmpty() ? m.path : m.path + QLatin1Char('\n') + m.shardNote());
     statusBar()->showMessage(tr("Loaded %1 in %2 ms%3")
                                  .arg(QFileInfo(m.path).fileName())
                                  .arg(m.loadSeconds * 1e3, 0, 'f', 0)

@@ -68,6 +68,7 @@ public:
     StudioAutomation* automation() const { return m_automation; }
 
     void openModel(const QString& path);
+    void openShardedDialog();
     // Sessions (session.h). Both return an error message, empty on success; openSession
     // restores asynchronously (model, edits, branches) and emits sessionRestored when done.
     QString saveSession(const QString& path);

@@ -5,6 +5,7 @@
 
 #include <brillm/error.h>
 #include <brillm/io/model_file.h>
+#include <brillm/io/sharded_model.h>
 
 #include <QDir>
 #include <QFileDialog>
@@ -94,7 +95,7 @@ void ModelEdits::onModelChanged() {
     m_checksum.clear();
     if (m_original) {
         try { // the header only: milliseconds whatever the model's size
-            m_checksum = ModelFile::open(m_original->path.toStdString()).header().checksum;
+            m_checksum = brillm::modelChecksum(m_original->path.toStdString());
         } catch (const std::exception&) {
             // not a BriLLM model file (a converted checkpoint): no checksum to record
         }

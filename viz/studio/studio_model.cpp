@@ -2,8 +2,10 @@
 #include "studio/studio_model.h"
 
 #include <brillm/error.h>
+#include <brillm/io/sharded_model.h>
 
 #include <QCryptographicHash>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QLocale>
@@ -110,14 +112,29 @@ std::optional<int32_t> StudioModel::findNode(const QString& s) const {
 QString StudioModel::summary() const {
     const auto& m = loaded.model;
     const QLocale loc = QLocale::c();
-    return QStringLiteral("V = %1 · %2 own edges · d = %3 · %4")
-        .arg(m.vocabSize())
-        .arg(loc.toString(static_cast<qlonglong>(m.edges.numOwn())))
-        .arg(m.dim())
-        .arg(m.dtype() == at::kDouble     ? QStringLiteral("f64")
-             : m.dtype() == at::kBFloat16 ? QStringLiteral("bf16")
-             : m.dtype() == at::kHalf     ? QStringLiteral("f16")
-                                          : QStringLiteral("f32"));
+    QString line = QStringLiteral("V = %1 · %2 own edges · d = %3 · %4")
+                       .arg(m.vocabSize())
+                       .arg(loc.toString(static_cast<qlonglong>(m.edges.numOwn())))
+                       .arg(m.dim())
+                       .arg(m.dtype() == at::kDouble     ? QStringLiteral("f64")
+                            : m.dtype() == at::kBFloat16 ? QStringLiteral("bf16")
+                            : m.dtype() == at::kHalf     ? QStringLiteral("f16")
+                                                         : QStringLiteral("f32"));
+    // a sharded model: mapped, or merged in memory (the reason in the tooltip, shardNote())
+    if (loaded.shards > 0)
+        line += loaded.mergedBecause.empty()
+                    ? QStringLiteral(" · sharded: %1 shards, mapped").arg(loaded.shards)
+                    : QStringLiteral(" · sharded: %1 shards, merged in memory").arg(loaded.shards);
+    return line;
+}
+
+QString StudioModel::shardNote() const {
+    if (loaded.shards == 0) return {};
+    return loaded.mergedBecause.empty()
+               ? QStringLiteral("%1 shards, each shard's rows mapped (read only when touched)").arg(loaded.shards)
+               : QStringLiteral("%1 shards merged in memory, not mapped: %2")
+                     .arg(loaded.shards)
+                     .arg(QString::fromStdString(loaded.mergedBecause));
 }
 
 std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, const QString& path) {
@@ -148,7 +165,8 @@ std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, c
         sm->texts.push_back(t);
         sm->labels.push_back(visibleToken(t, kMaxLabelChars));
     }
-    const QFileInfo fi(path);
+    // a sharded model (a directory): keyed by its manifest
+    const QFileInfo fi(QFileInfo(path).isDir() ? QDir(path).filePath(QStringLiteral("shards.json")) : path);
     const QByteArray key = (fi.absoluteFilePath() + QLatin1Char('|') + QString::number(fi.size()) + QLatin1Char('|') +
                             QString::number(fi.lastModified().toMSecsSinceEpoch()))
                                .toUtf8();
@@ -160,8 +178,16 @@ std::shared_ptr<const StudioModel> StudioModel::load(const QString& path) {
     QElapsedTimer timer;
     timer.start();
     if (!QFileInfo::exists(path)) throw CheckpointError(path.toStdString() + ": no such file");
-    auto loaded = ModelFile::load(path.toStdString());
-    auto sm = fromLoaded(std::move(loaded), path);
+    // a model file, or a sharded model's directory (or its shards.json): the shards mapped; the
+    // directory is the model's path (recent files, sessions)
+    const QFileInfo info(path);
+    if (info.isDir() && !isShardedModel(path.toStdString()))
+        throw CheckpointError(path.toStdString() +
+                              " is a directory without shards.json: not a sharded model (open a .brillm file, or the "
+                              "model-shards directory of a run trained with --shard-edges)");
+    const QString modelPath = info.fileName() == QLatin1String("shards.json") ? info.absolutePath() : path;
+    auto loaded = openModel(modelPath.toStdString());
+    auto sm = fromLoaded(std::move(loaded), modelPath);
     const_cast<StudioModel&>(*sm).loadSeconds = static_cast<double>(timer.nsecsElapsed()) * 1e-9;
     return sm;
 }

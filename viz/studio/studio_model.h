@@ -42,6 +42,8 @@ struct StudioModel {
     std::optional<int32_t> findNode(const QString& s) const;
     // One line: "V = 4000 · 96 512 own edges · d = 32 · f32".
     QString summary() const;
+    // For a sharded model: how it was opened (mapped, or merged in memory and why); empty otherwise.
+    QString shardNote() const;
 
     // Loads and prepares a model file (call from a worker). Throws brillm::Error.
     static std::shared_ptr<const StudioModel> load(const QString& path);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The studio on a sharded model (a directory written by `brillm train --shard-edges`): the
+// window opens the directory, its model line says it is sharded and mapped, a typed prompt
+// completes as over the one-file model, and a session keeps the directory as its model.
+#include "studio/main_window.h"
+#include "studio/session.h"
+#include "studio/studio_document.h"
+#include "studio/studio_model.h"
+#include "test_models.h"
+#include "views/completion_panel.h"
+
+#include <brillm/error.h>
+#include <brillm/io/model_file.h>
+#include <brillm/io/sharded_model.h>
+#include <brillm/model/decode.h>
+#include <brillm/training/shard.h>
+
+#include <QAction>
+#include <QDir>
+#include <QFileInfo>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+using namespace brillm;
+using namespace brillm::viz;
+
+namespace {
+
+StudioOptions windowOptions() {
+    StudioOptions o;
+    o.noDemo = true;
+    o.size = QSize(1280, 800);
+    o.theme = QStringLiteral("light");
+    return o;
+}
+
+// A character model as one file, and the same model as `parts` shards in dir/shards.
+std::pair<QString, QString> makeModels(const QTemporaryDir& dir, int parts) {
+    const QString one = dir.filePath(QStringLiteral("char.brillm"));
+    testmodels::makeCharModel(one.toStdString(), "the cat sat on the mat. the dog sat on the log. a cat and a dog met.",
+                              4);
+    const LoadedModel loaded = ModelFile::load(one.toStdString());
+    const QString shards = dir.filePath(QStringLiteral("shards"));
+    QDir().mkpath(shards);
+    const ShardPlan plan = ShardPlan::balanced(loaded.model.edges, parts);
+    for (int r = 0; r < parts; ++r)
+        training::saveShard(shards.toStdString(), r, plan,
+                            training::shardModel(loaded.model, plan.begin(r), plan.end(r)), loaded.metadata, nullptr);
+    training::writeShardManifest(shards.toStdString(), plan, loaded.model.edges, loaded.model.dim());
+    return {one, shards};
+}
+
+bool openAndWait(MainWindow& w, const QString& path) {
+    QSignalSpy loaded(w.document(), &StudioDocument::modelChanged);
+    w.openModel(path);
+    return loaded.wait(20000);
+}
+
+bool completeByTyping(MainWindow& w, const QString& prompt) {
+    QSignalSpy settled(w.document(), &StudioDocument::viewsSettled);
+    QLineEdit* edit = w.completionPanel()->promptEdit();
+    edit->clear();
+    QTest::keyClicks(edit, prompt);
+    QTest::keyClick(edit, Qt::Key_Return);
+    return settled.wait(20000);
+}
+
+} // namespace
+
+TEST(StudioSharded, OpensAShardDirectoryCompletesAPromptAndKeepsItInASession) {
+    QTemporaryDir dir;
+    const auto [one, shards] = makeModels(dir, 3);
+    MainWindow w(windowOptions());
+    w.show();
+    ASSERT_NE(w.findChild<QAction*>(QStringLiteral("action.openShardedModel")), nullptr);
+    ASSERT_TRUE(openAndWait(w, shards));
+    const auto model = w.document()->originalModel();
+    ASSERT_TRUE(model);
+    EXPECT_EQ(model->path, shards);
+    EXPECT_EQ(model->loaded.shards, 3);
+    EXPECT_EQ(model->loaded.mergedBecause, "");
+    auto* line = w.findChild<QLabel*>(QStringLiteral("status.model"));
+    ASSERT_NE(line, nullptr);
+    EXPECT_TRUE(line->text().contains(QStringLiteral("sharded: 3 shards, mapped"))) << line->text().toStdString();
+
+    // a prompt typed into the Completion panel: the tokens and energies of the one-file model
+    ASSERT_TRUE(completeByTyping(w, QStringLiteral("the c")));
+    const Trace& got = w.document()->trace();
+    const auto single = StudioModel::load(one);
+    const std::vector<int32_t> prompt = single->encode(QStringLiteral("the c"));
+    const Trace want = decode(single->model(), prompt, w.completionPanel()->options());
+    ASSERT_GT(got.tokens.size(), prompt.size());
+    EXPECT_EQ(got.tokens, want.tokens);
+    ASSERT_EQ(got.steps.size(), want.steps.size());
+    for (size_t k = 0; k < got.steps.size(); ++k)
+        EXPECT_EQ(got.steps[k].energy, want.steps[k].energy) << "step " << k;
+
+    // a session records the directory and reopens it
+    const QString sessionPath = dir.filePath(QStringLiteral("s.brillm-session"));
+    ASSERT_EQ(w.saveSession(sessionPath), QString());
+    MainWindow b(windowOptions());
+    b.show();
+    QSignalSpy restored(&b, &MainWindow::sessionRestored);
+    ASSERT_EQ(b.openSession(sessionPath), QString());
+    ASSERT_TRUE(restored.wait(30000));
+    ASSERT_TRUE(b.document()->hasModel());
+    EXPECT_EQ(b.document()->originalModel()->path, shards);
+    EXPECT_EQ(b.document()->originalModel()->loaded.shards, 3);
+}
+
+TEST(StudioSharded, ShardsJsonOpensItsDirectoryAndAPlainDirectoryIsRefused) {
+    QTemporaryDir dir;
+    const auto [one, shards] = makeModels(dir, 2);
+    const auto viaManifest = StudioModel::load(QDir(shards).filePath(QStringLiteral("shards.json")));
+    EXPECT_EQ(viaManifest->path, QFileInfo(shards).absoluteFilePath());
+    EXPECT_TRUE(viaManifest->summary().contains(QStringLiteral("sharded: 2 shards, mapped")));
+    EXPECT_TRUE(viaManifest->shardNote().contains(QStringLiteral("mapped")));
+    try {
+        (void)StudioModel::load(dir.path());
+        ADD_FAILURE() << "a directory without shards.json opened";
+    } catch (const CheckpointError& e) {
+        EXPECT_NE(std::string(e.what()).find("shards.json"), std::string::npos) << e.what();
+    }
+}
