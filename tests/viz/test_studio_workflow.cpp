@@ -20,10 +20,12 @@
 #include "views/signal_path_view.h"
 #include "views/token_graph_view.h"
 
+#include <brillm/error.h>
 #include <brillm/io/model_file.h>
 #include <brillm/model/blame.h>
 #include <brillm/model/continuation.h>
 #include <brillm/model/decode.h>
+#include <brillm/model/device_edges.h>
 #include <brillm/model/model_edit.h>
 
 #include <QApplication>
@@ -45,6 +47,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QStandardItemModel>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -735,4 +738,85 @@ TEST(StudioModelLoad, AFiveMegabyteTokenGetsABoundedLabel) {
     ASSERT_TRUE(settled.wait(60000));
     EXPECT_EQ(w.document()->trace().tokens[2], huge);
     saveShot(w, "huge-token");
+}
+
+// ---------------------------------------------------------------- where candidates are scored
+
+TEST(StudioScoringDevice, AutoTakesTheGpuForLargeModelsOnlyAndCudaSaysWhyNot) {
+    const auto m32 = Model::randomInit({12, 8, 16}, EdgeTable::dense(12), 1);
+    const auto m64 = m32.toDtype(at::kDouble);
+    const auto edgeBytes = static_cast<uint64_t>(m32.weights.nbytes() + m32.biases.nbytes());
+    // the CPU whenever asked, and for auto below the threshold or without a GPU
+    EXPECT_FALSE(scoringDevice(QStringLiteral("cpu"), m32, true));
+    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m32, true, edgeBytes + 1));
+    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m32, false, 1));
+    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m64, true, 1)); // float64: the checking mode
+    // the GPU for auto from the threshold up, and when asked
+    const auto big = scoringDevice(QStringLiteral("auto"), m32, true, edgeBytes);
+    ASSERT_TRUE(big);
+    EXPECT_TRUE(big->is_cuda());
+    EXPECT_TRUE(scoringDevice(QStringLiteral("cuda"), m32.toDtype(at::kBFloat16), true)->is_cuda());
+    // and why not
+    try {
+        scoringDevice(QStringLiteral("cuda"), m32, false);
+        FAIL() << "the GPU taken without CUDA";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("no CUDA"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(scoringDevice(QStringLiteral("cuda"), m64, true), InputError);
+    EXPECT_THROW(scoringDevice(QStringLiteral("tpu"), m32, true), InputError);
+}
+
+TEST(StudioScoringDevice, TheChooserIsKeptAndAGpuRequestWithoutOneFailsWithAMessage) {
+    QSettings().remove(QStringLiteral("completion/device"));
+    QTemporaryDir dir;
+    const QString path = charModel(dir);
+    {
+        MainWindow w(windowOptions());
+        w.show();
+        ASSERT_TRUE(openAndWait(w, path));
+        auto* device = child<QComboBox>(*w.completionPanel(), "completion.device");
+        ASSERT_EQ(device->count(), 3);
+        EXPECT_EQ(device->currentData().toString(), QStringLiteral("auto"));
+        EXPECT_EQ(w.document()->scoringDevice(), QStringLiteral("auto"));
+        const auto* items = qobject_cast<QStandardItemModel*>(device->model());
+        ASSERT_TRUE(items);
+        EXPECT_EQ(items->item(2)->isEnabled(), cudaAvailable());
+
+        // the user picks CPU with the keyboard: the document takes it, and it is kept
+        device->setFocus();
+        QTest::keyClick(device, Qt::Key_Down);
+        EXPECT_EQ(w.document()->scoringDevice(), QStringLiteral("cpu"));
+        EXPECT_EQ(QSettings().value(QStringLiteral("completion/device")).toString(), QStringLiteral("cpu"));
+        ASSERT_TRUE(completeByTyping(w, QStringLiteral("the c")));
+        const auto& m = *w.document()->model();
+        DecodeOptions o = w.completionPanel()->options();
+        EXPECT_EQ(w.document()->trace().tokens, decode(m.model(), m.encode(QStringLiteral("the c")), o).tokens);
+
+        if (!cudaAvailable()) {
+            // a GPU asked for where there is none (a settings file from another machine): the
+            // completion fails with a message, in a dialog, and the studio goes on
+            w.document()->setScoringDevice(QStringLiteral("cuda"));
+            QSignalSpy failed(w.document(), &StudioDocument::completionFailed);
+            answerNextMessageBox(QMessageBox::Ok);
+            w.completionPanel()->run();
+            ASSERT_TRUE(failed.wait(20000));
+            EXPECT_TRUE(failed.first().first().toString().contains(QStringLiteral("no CUDA")))
+                << failed.first().first().toString().toStdString();
+            w.document()->setScoringDevice(QStringLiteral("cpu"));
+            ASSERT_TRUE(completeByTyping(w, QStringLiteral("the d")));
+        }
+    }
+    // the next start shows the kept choice; a kept GPU choice without a GPU falls back to auto
+    {
+        MainWindow w(windowOptions());
+        EXPECT_EQ(child<QComboBox>(*w.completionPanel(), "completion.device")->currentData().toString(),
+                  QStringLiteral("cpu"));
+    }
+    QSettings().setValue(QStringLiteral("completion/device"), QStringLiteral("cuda"));
+    {
+        MainWindow w(windowOptions());
+        EXPECT_EQ(w.document()->scoringDevice(), cudaAvailable() ? QStringLiteral("cuda") : QStringLiteral("auto"));
+    }
+    QSettings().remove(QStringLiteral("completion/device"));
 }

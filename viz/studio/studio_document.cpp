@@ -127,7 +127,7 @@ void StudioDocument::completeTokens(std::vector<int32_t> tokens, const DecodeOpt
     m_requestTimer.start();
     Q_EMIT traceReset();
     Q_EMIT busyChanged();
-    CompletionRequest request{std::move(tokens), options, userPromptTokens};
+    CompletionRequest request{std::move(tokens), options, userPromptTokens, m_scoringDevice};
     QMetaObject::invokeMethod(
         m_worker, [w = m_worker, job, m = m_model, request] { w->complete(job, m, request); }, Qt::QueuedConnection);
 }

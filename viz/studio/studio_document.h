@@ -69,6 +69,10 @@ public:
     // The step views show: the selected one, else the newest.
     int shownStep() const;
     const DecodeOptions& lastOptions() const { return m_lastOptions; }
+    // Where completions score their candidates: "auto" (the GPU for large models when one is
+    // usable, see scoringDevice), "cpu" or "cuda". Taken by the next completion.
+    const QString& scoringDevice() const { return m_scoringDevice; }
+    void setScoringDevice(const QString& device) { m_scoringDevice = device; }
 
     // ---- branch history ----
     int historySize() const { return static_cast<int>(m_history.size()); }
@@ -162,6 +166,7 @@ private:
     int64_t m_forcedAt = -1;
     int m_selected = -1;
     DecodeOptions m_lastOptions;
+    QString m_scoringDevice = QStringLiteral("auto");
     QString m_pendingDescription;
 
     std::vector<Branch> m_history;

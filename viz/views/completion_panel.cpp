@@ -5,6 +5,8 @@
 #include "studio/studio_document.h"
 #include "tracing/trace_models.h"
 
+#include <brillm/model/device_edges.h>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -18,8 +20,10 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QTableView>
 #include <QTextCursor>
 #include <QToolButton>
@@ -226,6 +230,30 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     m_reference = new QCheckBox(tr("reference decode"));
     m_reference->setToolTip(tr("Reproduce the released decoder: PE offset by one, temperature/top-k/top-p ignored"));
 
+    m_device = new QComboBox;
+    m_device->setObjectName(QStringLiteral("completion.device"));
+    m_device->addItem(tr("auto"), QStringLiteral("auto"));
+    m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
+    m_device->addItem(tr("GPU"), QStringLiteral("cuda"));
+    const bool cuda = cudaAvailable();
+    if (auto* items = qobject_cast<QStandardItemModel*>(m_device->model())) {
+        QStandardItem* gpu = items->item(2);
+        gpu->setEnabled(cuda);
+        gpu->setToolTip(cuda ? tr("Score every step's candidates on the GPU (cuda:0)")
+                             : tr("Not available: this build's LibTorch has no CUDA, or no GPU is usable"));
+    }
+    m_device->setToolTip(
+        tr("Where each step's candidates are scored. auto: on the GPU for models with %1 MB of edge parameters or "
+           "more, when a GPU is usable%2; the path taken is always computed on the CPU")
+            .arg(kAutoGpuEdgeBytes >> 20)
+            .arg(cuda ? QString() : tr(" (none here: this build's LibTorch has no CUDA)")));
+    {
+        const QString saved = QSettings().value(QStringLiteral("completion/device"), QStringLiteral("auto")).toString();
+        const int at = m_device->findData(saved);
+        m_device->setCurrentIndex(at >= 0 && (at != 2 || cuda) ? at : 0);
+        doc->setScoringDevice(m_device->currentData().toString());
+    }
+
     auto* top = new QHBoxLayout;
     top->addWidget(m_back);
     top->addWidget(m_forward);
@@ -245,6 +273,7 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     addLabeled(tr("top-&k"), m_topK);
     addLabeled(tr("top-&p"), m_topP);
     addLabeled(tr("see&d"), m_seed);
+    addLabeled(tr("sc&oring"), m_device);
     opts->addStretch(1);
     auto* opts2 = new QHBoxLayout;
     {
@@ -343,6 +372,11 @@ CompletionPanel::CompletionPanel(StudioDocument* doc, QWidget* parent) : QWidget
     connect(m_maxTokens, &QSpinBox::valueChanged, this, &CompletionPanel::optionsChanged);
     connect(m_excludeSelf, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
     connect(m_reference, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
+    connect(m_device, &QComboBox::currentIndexChanged, this, [this] {
+        const QString device = m_device->currentData().toString();
+        m_doc->setScoringDevice(device);
+        QSettings().setValue(QStringLiteral("completion/device"), device);
+    });
     connect(m_skipSpecial, &QCheckBox::toggled, this, &CompletionPanel::optionsChanged);
 
     connect(doc, &StudioDocument::selectionChanged, this, &CompletionPanel::updateCandidates);

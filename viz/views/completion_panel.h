@@ -78,6 +78,9 @@ public:
     // The prompt and its completion as plain text one can select and copy (the generated part in bold).
     QPlainTextEdit* textView() const { return m_text; }
     QString completionText() const;
+    // The scoring device chooser ("auto", "cpu", "cuda" as item data); the GPU item is disabled
+    // where this build or machine has no CUDA.
+    QComboBox* deviceChooser() const { return m_device; }
     CandidateTableModel* candidateModel() const { return m_candidates; }
     int candidateCount() const;
     // The selected step's line (energy, p, rank; with banned tokens, their probability mass and
@@ -114,6 +117,7 @@ private:
     QSpinBox* m_maxTokens;
     QCheckBox* m_excludeSelf;
     QCheckBox* m_reference;
+    QComboBox* m_device; // where candidates are scored: auto / CPU / GPU (kept in QSettings)
     QCheckBox* m_skipSpecial;
     QSpinBox* m_candidateCount;
     TokenFlowWidget* m_flow;
