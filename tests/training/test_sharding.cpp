@@ -541,23 +541,38 @@ TEST_F(ShardingTest, ARankThatDiesInTheTwoByTwoLayoutIsNamed) {
 // The sharded initialisation: each shard's random and bigram init (with and without the trigram
 // correction) is the rows of the whole model's init, bit for bit. The table (V = 60, d = 32) holds
 // more than one 4 MB chunk of random draws, so the chunked draws are checked across chunk borders.
-TEST(ShardInitTest, EachShardIsTheRowsOfTheWholeInitBitForBit) {
-    const int64_t V = 60, d = 32;
-    std::mt19937 rng(21);
-    std::vector<std::vector<int32_t>> windows(300);
+// Random windows over V nodes (small ids frequent: uneven rows) and their bigram counts.
+struct InitData {
+    std::vector<std::vector<int32_t>> windows;
+    BigramTable counts;
+    EdgeTable edges;
+};
+InitData initData(int64_t V, int count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    InitData out;
+    out.windows.resize(static_cast<size_t>(count));
     std::map<std::pair<int32_t, int32_t>, uint64_t> pairs;
-    for (auto& w : windows) {
+    for (auto& w : out.windows) {
         w.resize(16);
         for (auto& t : w)
-            t = static_cast<int32_t>(rng() % (rng() % 2 ? 12 : V)); // frequent small ids: uneven rows
+            t = static_cast<int32_t>(rng() % (rng() % 2 ? 12 : V));
         for (size_t i = 1; i < w.size(); ++i)
             ++pairs[{w[i - 1], w[i]}];
     }
     std::vector<BigramCount> counted;
     for (const auto& [p, c] : pairs)
         counted.push_back({p.first, p.second, c});
-    const auto counts = BigramTable::fromCounts(V, counted);
-    const auto edges = counts.toEdgeTable(1);
+    out.counts = BigramTable::fromCounts(V, counted);
+    out.edges = out.counts.toEdgeTable(1);
+    return out;
+}
+
+TEST(ShardInitTest, EachShardIsTheRowsOfTheWholeInitBitForBit) {
+    const int64_t V = 60, d = 32;
+    const auto data = initData(V, 300, 21);
+    const auto& windows = data.windows;
+    const auto& counts = data.counts;
+    const auto& edges = data.edges;
     ASSERT_GT(edges.numSlots() * d * d, int64_t{1} << 20);
     const auto trigrams = countTrigrams(windows, V);
     const ModelConfig config{V, d, 64};
@@ -591,6 +606,40 @@ TEST(ShardInitTest, EachShardIsTheRowsOfTheWholeInitBitForBit) {
             same(bigramInitShard(counts, edges, config, context, &trigrams, b, e), shardModel(withContext, b, e),
                  "bigram init with the trigram correction, " + where);
         }
+    }
+}
+
+// The trigram correction's scale chosen on validation windows with the shards (the sharded exact
+// loss, 2 ranks) picks validatedInit's scale, with the same losses, and its rows bit for bit.
+TEST(ShardInitTest, TheShardsChooseTheTrigramScaleOfTheWholeInit) {
+    const int64_t V = 40, d = 8;
+    const auto data = initData(V, 200, 22);
+    const std::vector<std::vector<int32_t>> train(data.windows.begin(), data.windows.begin() + 170),
+        validation(data.windows.begin() + 170, data.windows.end());
+    const ModelConfig config{V, d, 64};
+    BigramInitOptions o;
+    o.seed = 3;
+    o.contextCode = 4.0;
+    const auto whole = validatedInit(data.counts, train, validation, data.edges, config, o, 1);
+    ASSERT_EQ(whole.validationLoss.size(), 5u);
+    const auto plan = ShardPlan::balanced(data.edges, 2);
+    std::vector<ValidatedInit> shards(2);
+    onRanks(2, [&](int r, Communicator& comm) {
+        shards[static_cast<size_t>(r)] =
+            validatedInitShard(data.counts, train, validation, data.edges, config, o, 1, plan, r, &comm);
+    });
+    for (int r = 0; r < 2; ++r) {
+        const auto& sh = shards[static_cast<size_t>(r)];
+        EXPECT_EQ(sh.contextScale, whole.contextScale) << "shard " << r;
+        ASSERT_EQ(sh.validationLoss.size(), whole.validationLoss.size());
+        for (size_t k = 0; k < sh.validationLoss.size(); ++k) {
+            EXPECT_EQ(sh.validationLoss[k].first, whole.validationLoss[k].first);
+            EXPECT_NEAR(sh.validationLoss[k].second, whole.validationLoss[k].second, 1e-6);
+        }
+        const auto slice = shardModel(whole.model, plan.begin(r), plan.end(r));
+        EXPECT_TRUE(at::equal(sh.model.weights, slice.weights)) << "shard " << r;
+        EXPECT_TRUE(at::equal(sh.model.biases, slice.biases)) << "shard " << r;
+        EXPECT_TRUE(at::equal(sh.model.nodeBias, slice.nodeBias)) << "shard " << r;
     }
 }
 

@@ -5,6 +5,7 @@
 #include "brillm/model/corpus_eval.h"
 #include "brillm/model/signal.h"
 #include "brillm/training/shard.h"
+#include "brillm/training/shard_loss.h"
 
 #include <ATen/ATen.h>
 
@@ -477,6 +478,65 @@ ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::ve
     }
     if (out.contextScale == 0)
         out.model = bigramInitModel(counts, edges, config, plain);
+    else
+        out.model.weights.copy_(m0.weights + delta * out.contextScale);
+    return out;
+}
+
+namespace {
+
+// The exact loss per predicted token of the windows on a sharded model (every rank of the shard
+// group takes part): windowsLoss's number up to float rounding.
+double shardedWindowsLoss(const Model& shard, const EdgeTable& global, const ShardPlan& plan, int rank,
+                          const std::vector<std::vector<int32_t>>& windows, int threads, Communicator* comm) {
+    std::vector<LossSample> samples;
+    for (const auto& w : windows)
+        if (w.size() >= 2) samples.push_back(LossSample::exactCandidates(w, global));
+    if (samples.empty()) return 0.0;
+    const auto e = shardedLoss(shard, plan, rank, samples, /*withGradients=*/false, threads, comm);
+    double nll = 0;
+    for (double v : e.sampleNll)
+        nll += v;
+    return nll / static_cast<double>(e.edges);
+}
+
+} // namespace
+
+ValidatedInit validatedInitShard(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
+                                 const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& global,
+                                 const ModelConfig& config, BigramInitOptions options, int threads,
+                                 const ShardPlan& plan, int shard, Communicator* shardGroup) {
+    // the steps of validatedInit, on this shard's rows
+    const int64_t b = plan.begin(shard), e = plan.end(shard);
+    ValidatedInit out;
+    if (options.contextCode <= 0) {
+        out.model = bigramInitShard(counts, global, config, options, nullptr, b, e);
+        return out;
+    }
+    const auto trigrams = countTrigrams(trainWindows, config.vocabSize);
+    options.contextScale = 1;
+    out.model = bigramInitShard(counts, global, config, options, &trigrams, b, e);
+    out.contextScale = 1;
+    if (validationWindows.empty()) return out;
+    const auto loss = [&](const Model& m) {
+        return shardedWindowsLoss(m, global, plan, shard, validationWindows, threads, shardGroup);
+    };
+    auto plain = options;
+    plain.contextCode = 0;
+    double best = loss(bigramInitShard(counts, global, config, plain, nullptr, b, e));
+    out.validationLoss.emplace_back(0.0, best);
+    out.contextScale = 0;
+    options.contextScale = 0;
+    const Model m0 = bigramInitShard(counts, global, config, options, &trigrams, b, e);
+    const at::Tensor delta = out.model.weights - m0.weights;
+    for (const double scale : {0.25, 0.5, 0.75, 1.0}) {
+        out.model.weights.copy_(m0.weights + delta * scale);
+        const double l = loss(out.model);
+        out.validationLoss.emplace_back(scale, l);
+        if (l < best - 1e-9) best = l, out.contextScale = scale;
+    }
+    if (out.contextScale == 0)
+        out.model = bigramInitShard(counts, global, config, plain, nullptr, b, e);
     else
         out.model.weights.copy_(m0.weights + delta * out.contextScale);
     return out;

@@ -801,7 +801,7 @@ void connectShardGroups(Session& s) {
 
 // The session's device and precision from the config; the model moves there (before the
 // optimizer's moments are made, so that they live beside it).
-void placeOnDevice(Session& s, const TrainConfig& c) {
+void placeOnDevice(Session& s, const TrainConfig& c, bool moveModel = true) {
     s.device = parseTrainingDevice(c.device);
     s.precision = precisionFromString(c.precision);
     if (c.shardEdges && !s.device.is_cpu())
@@ -826,7 +826,7 @@ void placeOnDevice(Session& s, const TrainConfig& c) {
                               : ", which this build of the trainer lacks (build against a CUDA LibTorch with NCCL)") +
                          "; the gloo backend trains on the CPU (--device cpu)");
     }
-    s.model = s.model.toDevice(s.device);
+    if (moveModel) s.model = s.model.toDevice(s.device);
 }
 
 AdamWSettings settingsOf(const TrainConfig& c, const Communicator* comm) {
@@ -875,6 +875,42 @@ nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
             {"seed", c.seed}};
 }
 
+BigramInitOptions bigramOptions(const TrainConfig& config) {
+    BigramInitOptions o;
+    o.noise = config.initScale;
+    o.positionSlope = config.positionSlope;
+    o.positionsUsed = config.maxSeqLength;
+    o.seed = config.seed;
+    o.contextCode = config.contextCode;
+    return o;
+}
+
+// "bigram init with the trigram correction at scale ... in N s" (`init`: null for the random init;
+// `shard`: a sharded init)
+void logInit(const TrainCallbacks& cb, const TrainConfig& config, const ValidatedInit* init,
+             const Session::Shard* shard, Clock::time_point t0) {
+    if (!cb.onLog) return;
+    std::string msg = init ? "bigram init" : "random init";
+    if (init && config.contextCode > 0) {
+        char buf[64];
+        msg += " with the trigram correction at scale " + std::to_string(init->contextScale).substr(0, 4) +
+               " (exact loss on the validation windows by scale, 0 without source codes:";
+        for (const auto& [scale, loss] : init->validationLoss) {
+            if (scale < 0)
+                std::snprintf(buf, sizeof buf, "; without codes %.4f", loss);
+            else
+                std::snprintf(buf, sizeof buf, " %.2f: %.4f", scale, loss);
+            msg += buf;
+        }
+        msg += ")";
+    }
+    if (shard)
+        msg += " of this rank's shard (sources " + std::to_string(shard->plan.begin(shard->index)) + " to " +
+               std::to_string(shard->plan.end(shard->index)) + ")";
+    cb.onLog(msg + " in " + std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()).substr(0, 5) +
+             " s");
+}
+
 } // namespace
 
 TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir, const TrainCallbacks& cb,
@@ -883,6 +919,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
     s.runPath = runDir;
     s.config = config;
     s.comm = comm;
+    bool shardedBigramInit = false;
     // a run that fails before its first step leaves no directory behind (a rerun can use --out again)
     try {
         setupStage(comm, "setting up the run", [&] {
@@ -909,65 +946,22 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             } else {
                 const int64_t V = s.data.vocabSize();
                 auto edges = s.data.bigrams.toEdgeTable(config.minCount);
-                BigramInitOptions o;
-                o.noise = config.initScale;
-                o.positionSlope = config.positionSlope;
-                o.positionsUsed = config.maxSeqLength;
-                o.seed = config.seed;
-                o.contextCode = config.contextCode;
-                // sharded: each rank builds only the rows of its sources - unless the trigram correction's
-                // scale is to be chosen by the whole model's loss on the validation windows
-                const bool context = config.init == InitKind::Bigram && config.contextCode > 0;
-                if (config.shardEdges && !(context && !s.data.validation.empty())) {
-                    const auto t0 = Clock::now();
+                if (config.shardEdges) { // each rank builds only the rows of its sources
                     planShards(s, edges);
-                    const int64_t b = s.shard->plan.begin(s.shard->index), e = s.shard->plan.end(s.shard->index);
                     if (config.init == InitKind::Bigram) {
-                        std::optional<TrigramCounts> trigrams;
-                        if (context) {
-                            trigrams = countTrigrams(pathsOf(s.data.train), V);
-                            o.contextScale = 1; // as validatedInit without validation windows
-                        }
-                        s.model = bigramInitShard(s.data.bigrams, edges, {V, config.dim, 512}, o,
-                                                  trigrams ? &*trigrams : nullptr, b, e);
+                        shardedBigramInit = true; // once the shard groups exist (it may score candidates with them)
                     } else {
+                        const auto t0 = Clock::now();
+                        const int64_t b = s.shard->plan.begin(s.shard->index), e = s.shard->plan.end(s.shard->index);
                         s.model = randomInitShard({V, config.dim, 512}, edges, config.seed, b, e);
+                        logInit(cb, config, nullptr, &*s.shard, t0);
                     }
-                    if (cb.onLog)
-                        cb.onLog(std::string(config.init == InitKind::Bigram ? "bigram" : "random") +
-                                 " init of this rank's shard (sources " + std::to_string(b) + " to " +
-                                 std::to_string(e) + ", " + std::to_string(s.model.edges.numOwn()) + " own slots) in " +
-                                 std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()).substr(0, 5) +
-                                 " s");
                 } else if (config.init == InitKind::Bigram) {
-                    if (config.shardEdges && cb.onLog)
-                        cb.onLog("the initialisation builds the whole table on each rank (the trigram correction's "
-                                 "scale is chosen on the validation windows); --validation-windows 0 or "
-                                 "--context-code 0 shard it");
                     const auto t0 = Clock::now();
                     auto init = validatedInit(s.data.bigrams, pathsOf(s.data.train), pathsOf(s.data.validation), edges,
-                                              {V, config.dim, 512}, o, threadCount(config, comm));
+                                              {V, config.dim, 512}, bigramOptions(config), threadCount(config, comm));
                     s.model = std::move(init.model);
-                    if (cb.onLog) {
-                        std::string msg = "bigram init";
-                        if (config.contextCode > 0) {
-                            char buf[64];
-                            msg += " with the trigram correction at scale " +
-                                   std::to_string(init.contextScale).substr(0, 4) +
-                                   " (exact loss on the validation windows by scale, 0 without source codes:";
-                            for (const auto& [scale, loss] : init.validationLoss) {
-                                if (scale < 0)
-                                    std::snprintf(buf, sizeof buf, "; without codes %.4f", loss);
-                                else
-                                    std::snprintf(buf, sizeof buf, " %.2f: %.4f", scale, loss);
-                                msg += buf;
-                            }
-                            msg += ")";
-                        }
-                        cb.onLog(msg + " in " +
-                                 std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()).substr(0, 5) +
-                                 " s");
-                    }
+                    logInit(cb, config, &init, nullptr, t0);
                 } else {
                     s.model = Model::randomInit({V, config.dim, 512}, std::move(edges), config.seed);
                 }
@@ -977,10 +971,22 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             }
             s.metadata.provenanceJson = provenance(config, s.data).dump();
             if (config.shardEdges && !s.shard) shardSession(s, s.model.edges);
-            placeOnDevice(s, config);
-            s.optimizer.emplace(s.model, settingsOf(config, comm));
+            placeOnDevice(s, config, /*moveModel=*/!shardedBigramInit);
+            if (!shardedBigramInit) s.optimizer.emplace(s.model, settingsOf(config, comm));
         });
         connectShardGroups(s);
+        if (shardedBigramInit) {
+            // the bigram init of this rank's shard; the trigram correction's scale chosen by the sharded exact
+            // loss on the validation windows, every rank of the shard group scoring the candidates together
+            const auto t0 = Clock::now();
+            const auto& sh = *s.shard;
+            auto init = validatedInitShard(s.data.bigrams, pathsOf(s.data.train), pathsOf(s.data.validation),
+                                           sh.globalEdges, {s.data.vocabSize(), config.dim, 512}, bigramOptions(config),
+                                           threadCount(config, comm), sh.plan, sh.index, sh.shardGroup);
+            s.model = std::move(init.model);
+            logInit(cb, config, &init, &*s.shard, t0);
+            s.optimizer.emplace(s.model, settingsOf(config, comm));
+        }
         if (cb.onLog)
             cb.onLog("data: " + std::to_string(s.data.tokens) + " tokens, " + std::to_string(s.data.train.size()) +
                      " training and " + std::to_string(s.data.heldOut.size()) +

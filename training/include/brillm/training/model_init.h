@@ -13,6 +13,7 @@
 // sees the same PE row, and the biases are parallel, the softmax over a step's candidates is
 // close to the bigram distribution at every position.
 
+#include "brillm/io/sharded_model.h"
 #include "brillm/model/model.h"
 #include "brillm/text/bigram_table.h"
 
@@ -20,6 +21,8 @@
 #include <vector>
 
 namespace brillm::training {
+
+class Communicator;
 
 struct BigramInitOptions {
     double noise = 0.02;        // half-width of the uniform noise on weights and node biases
@@ -85,6 +88,17 @@ struct ValidatedInit {
 ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
                             const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& edges,
                             const ModelConfig& config, BigramInitOptions options, int threads);
+
+// validatedInit for one shard of `plan` (--shard-edges): the candidates are built as shards
+// (bigramInitShard) and scored by the sharded exact loss on the validation windows, every rank of
+// the shard group (`shardGroup`, null for a single shard) taking part; every shard keeps the same
+// scale. The result is validatedInit's rows bit for bit when the two losses pick the same scale
+// (they agree within float rounding: the choice differs only for scales within ~1e-9 of a tie).
+// Collective over `shardGroup`.
+ValidatedInit validatedInitShard(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
+                                 const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& global,
+                                 const ModelConfig& config, BigramInitOptions options, int threads,
+                                 const ShardPlan& plan, int shard, Communicator* shardGroup);
 
 // Exact loss per predicted token over the windows (every token after each window's first), on
 // `threads` threads; summed in window order.
