@@ -69,7 +69,8 @@ Model bigramInitModel(const BigramTable& counts, EdgeTable edges, const ModelCon
 // slots of the range), without allocating the other rows. The random draws of the whole table are
 // made (in chunks of 4 MB) and those of other rows dropped: time O(whole table), memory O(shard).
 // What the bigram init needs of the whole table is small: the smoothed probabilities and a bias
-// length per slot (8 bytes each, against 4 (d*d + d) for a row), V source codes.
+// length per slot (24 bytes a slot with the log-ratios, against 4 (d*d + d) for a row), V source
+// codes.
 Model randomInitShard(const ModelConfig& config, const EdgeTable& global, uint64_t seed, int64_t begin, int64_t end);
 Model bigramInitShard(const BigramTable& counts, const EdgeTable& global, const ModelConfig& config,
                       const BigramInitOptions& options, const TrigramCounts* trigrams, int64_t begin, int64_t end);
