@@ -260,6 +260,9 @@ void EdgeInspector::rebuild(bool force) {
     m_plot->clearPlottables();
     m_plot->plotLayout()->clear();
     m_hoverRects.clear();
+    for (QCPMarginGroup* g : m_marginGroups)
+        delete g; // after the layout: its elements leave their groups as they are destroyed
+    m_marginGroups.clear();
     m_plot->setBackground(c.background);
     if (!m_valid || !m_doc->hasModel()) {
         m_header->setText(m_doc->hasModel() ? tr("<i>Select a step, or type an edge and press Enter.</i>")
@@ -387,6 +390,14 @@ void EdgeInspector::rebuild(bool force) {
         scale->axis()->setLabel(tr("bias row: ±%1").arg(pn.diverging ? dbrange : brange, 0, 'g', 2));
         m_plot->plotLayout()->addElement(3, k, scale);
         scale->setMaximumSize(QWIDGETSIZE_MAX, 50);
+        // one margin group per column: the matrix, its bias row and its colour bar share their
+        // left and right edges, so the bias cells line up with the matrix columns and the colour
+        // bars of neighbouring columns (and their end labels) never touch
+        auto* group = new QCPMarginGroup(m_plot);
+        m_marginGroups.push_back(group);
+        rect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+        brect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+        scale->setMarginGroup(QCP::msLeft | QCP::msRight, group);
     }
     m_plot->plotLayout()->setRowStretchFactor(1, 5);
     m_plot->plotLayout()->setRowStretchFactor(2, 1);

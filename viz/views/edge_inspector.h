@@ -15,6 +15,7 @@
 
 class QCustomPlot;
 class QCPAxisRect;
+class QCPMarginGroup;
 class QBoxLayout;
 class QCheckBox;
 class QLabel;
@@ -85,6 +86,7 @@ private:
         bool bias;
     };
     std::vector<HoverRect> m_hoverRects;
+    std::vector<QCPMarginGroup*> m_marginGroups; // one per column of the plot, rebuilt with it
     EdgeParameters m_params;
     bool m_valid = false;
     bool m_dirty = false;
