@@ -280,6 +280,11 @@ TEST_F(ShardedOpenTest, EveryCommandOpensAShardDirectory) {
     EXPECT_NE(traced.find("\"steps\""), std::string::npos) << traced;
     EXPECT_EQ(withoutPath(traced, dir),
               withoutPath(ok("trace --model " + O + " --prompt-ids 3,9 --max-new-tokens 2"), one));
+    // blame: the same explanation (but the model's path)
+    const std::string blame = " --ids --prompt 3,9 --expect 4,1,7";
+    const auto blamed = ok("blame --model " + D + blame);
+    EXPECT_FALSE(blamed.empty());
+    EXPECT_EQ(withoutPath(blamed, dir), withoutPath(ok("blame --model " + O + blame), one));
     // export: one file equal to the model
     ok("export --quiet --model " + D + " --format brillm --out " + shellQuote((m_dir / "exported.brillm").string()));
     expectSameModel(ModelFile::load((m_dir / "exported.brillm").string()).model, full);
