@@ -875,6 +875,14 @@ nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
             {"seed", c.seed}};
 }
 
+// " (2 shards x 2 replicas)" for the 2-D layout, else ""
+std::string layoutText(const Session& s) {
+    if (!s.shard || s.shard->layout.replicas == 1) return "";
+    const int S = s.shard->layout.shards;
+    return " (" + std::to_string(S) + (S == 1 ? " shard x " : " shards x ") + std::to_string(s.shard->layout.replicas) +
+           " replicas)";
+}
+
 BigramInitOptions bigramOptions(const TrainConfig& config) {
     BigramInitOptions o;
     o.noise = config.initScale;
@@ -992,7 +1000,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                      " training and " + std::to_string(s.data.heldOut.size()) +
                      " held-out sequences; model: V=" + std::to_string(s.model.vocabSize()) + ", " +
                      std::to_string(s.model.edges.numOwn()) + " own edges, d=" + std::to_string(s.model.dim()) +
-                     (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" : ""));
+                     (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" + layoutText(s) : ""));
         return runLoop(s, cb);
     } catch (...) {
         if (s.run) s.run->abandonIfNew();
@@ -1071,7 +1079,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         std::string msg = "resuming " + runDir.string() + " from " + latest.string();
         if (previousWorldSize != s.worldSize())
             msg += " (written by " + std::to_string(previousWorldSize) + " rank" + (previousWorldSize == 1 ? "" : "s") +
-                   ", continued by " + std::to_string(s.worldSize()) + ")";
+                   ", continued by " + std::to_string(s.worldSize()) + layoutText(s) + ")";
         cb.onLog(msg);
     }
     return runLoop(s, cb);
