@@ -4,7 +4,7 @@
 #include "commands.h"
 
 #include "brillm/io/model_file.h"
-#include "brillm/training/shard.h"
+#include "brillm/io/sharded_model.h"
 
 #include <cstdio>
 
@@ -23,11 +23,16 @@ int runMergeShards(const Args& args) {
     p.required("shards");
     p.required("out");
     if (!p.parse(args)) return 0;
-    const auto set = training::ShardSet::open(shards);
-    const Model model = set.merged();
-    ModelFile::save(out, model, set.metadata());
+    // the shards mapped (or merged in memory when they cannot be), written in chunks in their dtype:
+    // no second copy of the weights in memory
+    const LoadedModel loaded = openShardedModel(shards);
+    const Model& model = loaded.model;
+    ModelSaveOptions options;
+    options.dtype = loaded.storedDtype;
+    ModelFile::save(out, model, loaded.metadata, options);
     if (!quiet)
-        std::printf("wrote %s: %d shards merged, V=%lld, %lld own edges, d=%lld\n", out.c_str(), set.shards(),
+        std::printf("wrote %s: %d shards merged (%s), V=%lld, %lld own edges, d=%lld\n", out.c_str(), loaded.shards,
+                    loaded.mergedBecause.empty() ? "mapped" : "read into memory",
                     static_cast<long long>(model.vocabSize()), static_cast<long long>(model.edges.numOwn()),
                     static_cast<long long>(model.dim()));
     return 0;

@@ -288,6 +288,11 @@ TEST_F(ShardedOpenTest, EveryCommandOpensAShardDirectory) {
     // export: one file equal to the model
     ok("export --quiet --model " + D + " --format brillm --out " + shellQuote((m_dir / "exported.brillm").string()));
     expectSameModel(ModelFile::load((m_dir / "exported.brillm").string()).model, full);
+    // merge-shards: one file equal to the model, from the mapped shards
+    EXPECT_NE(ok("merge-shards --shards " + D + " --out " + shellQuote((m_dir / "merged.brillm").string()))
+                  .find("3 shards merged (mapped)"),
+              std::string::npos);
+    expectSameModel(ModelFile::load((m_dir / "merged.brillm").string()).model, full);
     // patch: new and apply on the directory, the output one file (an own edge of source 0 zeroed)
     const auto p = shellQuote((m_dir / "p.json").string());
     ASSERT_GT(full.edges.rowPtr()[1], 0);
