@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // --shard-edges through the brillm executable: two ranks as processes (--nproc-per-node 2),
-// merge-shards, and a command opening the shard directory directly.
+// merge-shards, and a command opening the shard directory directly; the 2-D layout (--shards).
 #include "brillm/io/model_file.h"
 #include "brillm/training/shard.h"
 #include "training_test_util.h"
@@ -70,4 +70,23 @@ TEST_F(ShardingCliTest, TrainsShardedOnTwoProcessesMergesAndOpensTheShards) {
     ASSERT_EQ(rc, 0) << err;
     EXPECT_FALSE(fromShards.empty());
     EXPECT_EQ(fromShards, out);
+}
+
+// --shards 2 on 4 processes: 2 shards x 2 replicas, one set of 2 shard files, the layout in the
+// metrics; a shard count that does not divide the ranks is refused, naming both.
+TEST_F(ShardingCliTest, TrainsTwoShardsTimesTwoReplicasAndRefusesALayoutThatDoesNotDivide) {
+    const auto run = m_dir / "grid";
+    const std::string common = " --corpus " + (m_dir / "corpus.txt").string() +
+                               " --vocab-size 64 --dim 8 --max-seq-length 12 --steps 2 --batch 4 --threads 1 --quiet";
+    auto [rc, out, err] = sh("train --nproc-per-node 4 --shards 2 --out " + run.string() + common);
+    ASSERT_EQ(rc, 0) << err;
+    EXPECT_EQ(ShardSet::open(run / "model-shards").shards(), 2);
+    EXPECT_FALSE(fs::exists(run / "model-shards" / shardFileName(2, 4)));
+    const auto steps = test_util::stepRecords(run / "metrics.jsonl");
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_EQ(steps.back().at("replicas"), 2);
+    EXPECT_EQ(steps.back().at("ranks").size(), 4u);
+    std::tie(rc, out, err) = sh("train --nproc-per-node 2 --shards 3 --out " + (m_dir / "bad").string() + common);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("--shards 3 does not divide the 2 ranks"), std::string::npos) << err;
 }
