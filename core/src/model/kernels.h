@@ -2,8 +2,9 @@
 #pragma once
 // Internal: what propagation, decoding, blame and the loss share. The edge kernels themselves
 // are the vector kernels of simd/edge_kernels.h (runtime dispatch over the CPU's vector units);
-// the scalar versions below are the same maths one value at a time, for the few places that
-// need a single value (the initial signal) and for the sharded loss of the trainer.
+// the scalar GELU below is the same maths one value at a time, for the few places that need a
+// single value (the initial signal, the chain rule through it in the loss, blame and the
+// trainer's sharded loss).
 
 #include "brillm/error.h"
 #include "brillm/model/edge_table.h"
@@ -87,38 +88,6 @@ template <class T> std::shared_ptr<const std::vector<T>> peTable(int64_t rows, i
         slot = std::make_shared<const std::vector<T>>(d.begin(), d.end());
     }
     return slot;
-}
-
-// z = x @ W + b + pe (row vector times [d, d] matrix), written to z. D > 0 fixes d at compile
-// time (d = 32, the released models' size) so the loops unroll and vectorise fully.
-template <class T, int D = 0>
-inline void edgeAffine(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
-                       T* __restrict z, int64_t dRuntime) {
-    const int64_t d = D > 0 ? D : dRuntime;
-    for (int64_t j = 0; j < d; ++j)
-        z[j] = 0;
-    for (int64_t k = 0; k < d; ++k) {
-        const T xk = x[k];
-        const T* __restrict row = w + k * d;
-        for (int64_t j = 0; j < d; ++j)
-            z[j] += xk * row[j];
-    }
-    for (int64_t j = 0; j < d; ++j)
-        z[j] = z[j] + b[j] + pe[j];
-}
-
-// y = GELU(x @ W + b + pe); returns ||y||_2 (accumulated in T, as torch does).
-template <class T, int D = 0>
-inline T edgeKernel(const T* __restrict x, const T* __restrict w, const T* __restrict b, const T* __restrict pe,
-                    T* __restrict y, int64_t dRuntime) {
-    const int64_t d = D > 0 ? D : dRuntime;
-    edgeAffine<T, D>(x, w, b, pe, y, d);
-    for (int64_t j = 0; j < d; ++j)
-        y[j] = geluT(y[j]);
-    T sq = 0;
-    for (int64_t j = 0; j < d; ++j)
-        sq += y[j] * y[j];
-    return std::sqrt(sq);
 }
 
 // The storage of a model tensor as the vector kernels name it.
