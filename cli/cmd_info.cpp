@@ -3,6 +3,7 @@
 #include "args.h"
 #include "commands.h"
 
+#include "brillm/io/checkpoint_dtype.h"
 #include "brillm/io/input_limits.h"
 #include "brillm/io/model_file.h"
 #include "brillm/io/sharded_model.h"
@@ -21,6 +22,27 @@ namespace brillm::cli {
 namespace {
 
 using nlohmann::json;
+
+// What a model file and a sharded model report alike: config, dtype, edges, parameter counts.
+struct ModelSummary {
+    int64_t v, d, positions, slots, own;
+    int64_t perEdge() const { return d * d + d; }
+    int64_t nodes() const { return v * d; }
+    int64_t sparse() const { return slots * perEdge() + nodes() + positions; }
+    int64_t dense() const { return v * v * perEdge() + nodes() + positions; }
+
+    void addTo(json& j, StorageDtype dtype) const {
+        j["config"] = {{"vocab_size", v}, {"dim", d}, {"max_positions", positions}};
+        j["dtype"] = safetensorsName(dtype);
+        j["edges"] = {{"own", own}, {"slots", slots}, {"pairs", v * v}};
+        j["parameters"] = {{"sparse", sparse()},
+                           {"dense", dense()},
+                           {"edge_slots", slots * perEdge()},
+                           {"node_bias", nodes()},
+                           {"positions", positions}};
+    }
+    void print(StorageDtype dtype) const;
+};
 namespace fs = std::filesystem;
 
 std::string grouped(int64_t n) {
@@ -30,6 +52,19 @@ std::string grouped(int64_t n) {
         out += s[i];
     }
     return n < 0 ? "-" + out : out;
+}
+
+void ModelSummary::print(StorageDtype dtype) const {
+    std::printf("config       V = %lld, d = %lld, P = %lld\n", static_cast<long long>(v), static_cast<long long>(d),
+                static_cast<long long>(positions));
+    std::printf("dtype        %s\n", safetensorsName(dtype));
+    std::printf("edges        %s own of %s pairs (%.2f%%), %s slots with the shared one\n", grouped(own).c_str(),
+                grouped(v * v).c_str(), 100.0 * static_cast<double>(own) / static_cast<double>(v * v),
+                grouped(slots).c_str());
+    std::printf("parameters   %s sparse vs %s dense (%.2f%%): edges %s, node biases %s, positions %s\n",
+                grouped(sparse()).c_str(), grouped(dense()).c_str(),
+                100.0 * static_cast<double>(sparse()) / static_cast<double>(dense()),
+                grouped(slots * perEdge()).c_str(), grouped(nodes()).c_str(), grouped(positions).c_str());
 }
 
 // A zip's local header ("PK\3\4", then a version and flags) versus a model file's 8-byte header
@@ -80,9 +115,8 @@ int torchInfo(const std::string& path, bool asJson) {
 int shardedInfo(const std::string& path, bool asJson) {
     const ShardSet set = ShardSet::open(path);
     const ModelFileHeader& h = set.file(0).header();
-    const int64_t v = set.config().vocabSize, d = set.dim(), slots = set.edges().numSlots(), own = set.edges().numOwn();
-    const int64_t perEdge = d * d + d, nodes = v * d, positions = set.config().maxPositions;
-    const int64_t sparse = slots * perEdge + nodes + positions, dense = v * v * perEdge + nodes + positions;
+    const ModelSummary sum{set.config().vocabSize, set.dim(), set.config().maxPositions, set.edges().numSlots(),
+                           set.edges().numOwn()};
     const std::string problem = set.mappingProblem();
     const std::string opens = problem.empty() ? "mapped" : "merged in memory (" + problem + ")";
     const ModelMetadata meta = set.metadata();
@@ -106,24 +140,15 @@ int shardedInfo(const std::string& path, bool asJson) {
         {"sharded", {{"shards", set.shards()}, {"opens", problem.empty() ? "mapped" : "merged"}, {"reason", problem}}},
         {"shards", shards},
         {"writer", h.writer},
-        {"config", {{"vocab_size", v}, {"dim", d}, {"max_positions", positions}}},
-        {"dtype", safetensorsName(h.dtype)},
-        {"edges", {{"own", own}, {"slots", slots}, {"pairs", v * v}}},
-        {"parameters",
-         {{"sparse", sparse},
-          {"dense", dense},
-          {"edge_slots", slots * perEdge},
-          {"node_bias", nodes},
-          {"positions", positions}}},
         {"tokenizer", {{"kind", meta.tokenizerKind}, {"embedded_json_bytes", meta.tokenizerJson.size()}}},
         {"vocabulary_size", meta.vocabulary.size()},
         {"provenance", provenance.is_discarded() ? json(meta.provenanceJson) : provenance},
     };
+    sum.addTo(j, h.dtype);
     if (asJson) {
         std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
         return 0;
     }
-    const double pct = 100.0 * static_cast<double>(sparse) / static_cast<double>(dense);
     std::printf("file         %s (%.3f GB in %d shard files)\n", set.directory().c_str(),
                 static_cast<double>(bytes) / 1e9, set.shards());
     std::printf("format       brillm-shards (model files v%d%s)\n", h.formatVersion,
@@ -133,15 +158,7 @@ int shardedInfo(const std::string& path, bool asJson) {
         std::printf("  shard %-4d sources [%lld, %lld), %s own slots: %s\n", q,
                     static_cast<long long>(set.plan().begin(q)), static_cast<long long>(set.plan().end(q)),
                     grouped(set.file(q).edges().numOwn()).c_str(), fs::path(set.file(q).path()).filename().c_str());
-    std::printf("config       V = %lld, d = %lld, P = %lld\n", static_cast<long long>(v), static_cast<long long>(d),
-                static_cast<long long>(positions));
-    std::printf("dtype        %s\n", safetensorsName(h.dtype));
-    std::printf("edges        %s own of %s pairs (%.2f%%), %s slots with the shared one\n", grouped(own).c_str(),
-                grouped(v * v).c_str(), 100.0 * static_cast<double>(own) / static_cast<double>(v * v),
-                grouped(slots).c_str());
-    std::printf("parameters   %s sparse vs %s dense (%.2f%%): edges %s, node biases %s, positions %s\n",
-                grouped(sparse).c_str(), grouped(dense).c_str(), pct, grouped(slots * perEdge).c_str(),
-                grouped(nodes).c_str(), grouped(positions).c_str());
+    sum.print(h.dtype);
     std::printf("tokenizer    %s\n", meta.tokenizerKind.empty() ? "(unknown)" : meta.tokenizerKind.c_str());
     std::printf("vocabulary   %zu tokens\n", meta.vocabulary.size());
     std::printf("provenance   %s\n", meta.provenanceJson.c_str());
@@ -166,11 +183,7 @@ int runInfo(const Args& args) {
 
     const ModelFile f = ModelFile::open(path);
     const ModelFileHeader& h = f.header();
-    const int64_t v = h.vocabSize, d = h.dim, slots = h.edges.numSlots(), own = h.edges.numOwn();
-    const int64_t perEdge = d * d + d;
-    const int64_t nodes = v * d, positions = h.maxPositions;
-    const int64_t sparse = slots * perEdge + nodes + positions;
-    const int64_t dense = v * v * perEdge + nodes + positions;
+    const ModelSummary sum{h.vocabSize, h.dim, h.maxPositions, h.edges.numSlots(), h.edges.numOwn()};
     json provenance = json::parse(h.provenanceJson, nullptr, false);
     json j = {
         {"file", path},
@@ -178,38 +191,21 @@ int runInfo(const Args& args) {
         {"format", kModelFileFormat},
         {"format_version", h.formatVersion},
         {"writer", h.writer},
-        {"config", {{"vocab_size", v}, {"dim", d}, {"max_positions", h.maxPositions}}},
-        {"dtype", safetensorsName(h.dtype)},
-        {"edges", {{"own", own}, {"slots", slots}, {"pairs", v * v}}},
-        {"parameters",
-         {{"sparse", sparse},
-          {"dense", dense},
-          {"edge_slots", slots * perEdge},
-          {"node_bias", nodes},
-          {"positions", positions}}},
         {"tokenizer", {{"kind", h.tokenizerKind}, {"embedded_json_bytes", h.tokenizerJson.size()}}},
         {"vocabulary_size", h.vocabulary.size()},
         {"provenance", provenance.is_discarded() ? json(h.provenanceJson) : provenance},
         {"checksum", h.checksum},
         {"notes", h.notes},
     };
+    sum.addTo(j, h.dtype);
     if (asJson) {
         std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
         return 0;
     }
-    const double pct = 100.0 * static_cast<double>(sparse) / static_cast<double>(dense);
     std::printf("file         %s (%.3f GB)\n", path.c_str(), static_cast<double>(f.mapping()->size()) / 1e9);
     std::printf("format       %s v%d%s\n", kModelFileFormat, h.formatVersion,
                 h.writer.empty() ? "" : (", written by " + h.writer).c_str());
-    std::printf("config       V = %lld, d = %lld, P = %lld\n", static_cast<long long>(v), static_cast<long long>(d),
-                static_cast<long long>(h.maxPositions));
-    std::printf("dtype        %s\n", safetensorsName(h.dtype));
-    std::printf("edges        %s own of %s pairs (%.2f%%), %s slots with the shared one\n", grouped(own).c_str(),
-                grouped(v * v).c_str(), 100.0 * static_cast<double>(own) / static_cast<double>(v * v),
-                grouped(slots).c_str());
-    std::printf("parameters   %s sparse vs %s dense (%.2f%%): edges %s, node biases %s, positions %s\n",
-                grouped(sparse).c_str(), grouped(dense).c_str(), pct, grouped(slots * perEdge).c_str(),
-                grouped(nodes).c_str(), grouped(positions).c_str());
+    sum.print(h.dtype);
     std::printf("tokenizer    %s%s\n", h.tokenizerKind.empty() ? "(unknown)" : h.tokenizerKind.c_str(),
                 h.tokenizerJson.empty() ? ""
                                         : (" (tokenizer.json embedded, " +

@@ -580,6 +580,31 @@ std::unique_ptr<Communicator> Communicator::subgroup(const std::vector<int>& mem
 // ---------------------------------------------------------------------------------------------
 // The sparse gradient exchange
 
+namespace {
+
+// The first collective of a gradient exchange: every rank's slot count, samples and loss sum
+// gathered; the global samples and loss sum (summed in rank order: the same on every rank) into
+// stats; returns the largest slot count (the padded length of the slot lists).
+int64_t gatherCounts(Communicator& comm, int64_t slots, int64_t samples, double lossSum, const char* what,
+                     ExchangeStats& stats) {
+    at::Tensor info = at::empty({3}, at::kDouble);
+    info.data_ptr<double>()[0] = static_cast<double>(slots);
+    info.data_ptr<double>()[1] = static_cast<double>(samples);
+    info.data_ptr<double>()[2] = lossSum;
+    const at::Tensor all = comm.allGather(info, what);
+    const double* a = all.data_ptr<double>();
+    int64_t maxSlots = 0;
+    for (int64_t r = 0; r < comm.worldSize(); ++r) {
+        maxSlots = std::max(maxSlots, static_cast<int64_t>(a[r * 3]));
+        stats.globalSamples += static_cast<int64_t>(a[r * 3 + 1]);
+        stats.globalLossSum += a[r * 3 + 2];
+    }
+    if (stats.globalSamples == 0) throw TrainingError("the global batch has no sample with a trained edge");
+    return maxSlots;
+}
+
+} // namespace
+
 GradientExchange::GradientExchange(Communicator& comm) : m_comm(comm) {}
 
 const SparseGradients& GradientExchange::exchange(const Model& model, const SparseGradients& local,
@@ -591,19 +616,8 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
     m_stats.localSlots = static_cast<int64_t>(local.slots.size());
 
     // 1. counts: slots, samples, loss sum of every rank
-    at::Tensor info = at::empty({3}, at::kDouble);
-    info.data_ptr<double>()[0] = static_cast<double>(local.slots.size());
-    info.data_ptr<double>()[1] = static_cast<double>(localSamples);
-    info.data_ptr<double>()[2] = localLossSum;
-    const at::Tensor all = m_comm.allGather(info, "gradient counts");
-    const double* a = all.data_ptr<double>();
-    int64_t maxSlots = 0;
-    for (int64_t r = 0; r < R; ++r) {
-        maxSlots = std::max(maxSlots, static_cast<int64_t>(a[r * 3]));
-        m_stats.globalSamples += static_cast<int64_t>(a[r * 3 + 1]);
-        m_stats.globalLossSum += a[r * 3 + 2]; // in rank order: the same sum on every rank
-    }
-    if (m_stats.globalSamples == 0) throw TrainingError("the global batch has no sample with a trained edge");
+    const int64_t maxSlots = gatherCounts(m_comm, static_cast<int64_t>(local.slots.size()), localSamples, localLossSum,
+                                          "gradient counts", m_stats);
 
     // 2. slot ids, padded with -1 to the longest list; their sorted union
     std::vector<int64_t> unionSlots;
@@ -690,19 +704,8 @@ const SparseGradients& ReplicaExchange::exchange(const Model& shard, const Spars
     m_stats.localSlots = ownCount;
 
     // 1. counts: own slots, samples, loss sum of every replica
-    at::Tensor info = at::empty({3}, at::kDouble);
-    info.data_ptr<double>()[0] = static_cast<double>(ownCount);
-    info.data_ptr<double>()[1] = static_cast<double>(localSamples);
-    info.data_ptr<double>()[2] = localLossSum;
-    const at::Tensor all = m_comm.allGather(info, "replica gradient counts");
-    const double* a = all.data_ptr<double>();
-    int64_t maxSlots = 0;
-    for (int64_t r = 0; r < R; ++r) {
-        maxSlots = std::max(maxSlots, static_cast<int64_t>(a[r * 3]));
-        m_stats.globalSamples += static_cast<int64_t>(a[r * 3 + 1]);
-        m_stats.globalLossSum += a[r * 3 + 2]; // in replica order: the same sum on every rank
-    }
-    if (m_stats.globalSamples == 0) throw TrainingError("the global batch has no sample with a trained edge");
+    const int64_t maxSlots =
+        gatherCounts(m_comm, ownCount, localSamples, localLossSum, "replica gradient counts", m_stats);
     const double share = static_cast<double>(localSamples) / static_cast<double>(m_stats.globalSamples);
 
     // 2. own slot ids, padded with -1 to the longest list; their sorted union
