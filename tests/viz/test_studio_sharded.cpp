@@ -6,6 +6,7 @@
 #include "studio/session.h"
 #include "studio/studio_document.h"
 #include "studio/studio_model.h"
+#include "studio_window_util.h"
 #include "test_models.h"
 #include "views/completion_panel.h"
 
@@ -30,16 +31,9 @@
 
 using namespace brillm;
 using namespace brillm::viz;
+using namespace brillm::viz::testwindow;
 
 namespace {
-
-StudioOptions windowOptions() {
-    StudioOptions o;
-    o.noDemo = true;
-    o.size = QSize(1280, 800);
-    o.theme = QStringLiteral("light");
-    return o;
-}
 
 // A character model as one file, and the same model as `parts` shards in dir/shards.
 std::pair<QString, QString> makeModels(const QTemporaryDir& dir, int parts) {
@@ -57,27 +51,12 @@ std::pair<QString, QString> makeModels(const QTemporaryDir& dir, int parts) {
     return {one, shards};
 }
 
-bool openAndWait(MainWindow& w, const QString& path) {
-    QSignalSpy loaded(w.document(), &StudioDocument::modelChanged);
-    w.openModel(path);
-    return loaded.wait(20000);
-}
-
-bool completeByTyping(MainWindow& w, const QString& prompt) {
-    QSignalSpy settled(w.document(), &StudioDocument::viewsSettled);
-    QLineEdit* edit = w.completionPanel()->promptEdit();
-    edit->clear();
-    QTest::keyClicks(edit, prompt);
-    QTest::keyClick(edit, Qt::Key_Return);
-    return settled.wait(20000);
-}
-
 } // namespace
 
 TEST(StudioSharded, OpensAShardDirectoryCompletesAPromptAndKeepsItInASession) {
     QTemporaryDir dir;
     const auto [one, shards] = makeModels(dir, 3);
-    MainWindow w(windowOptions());
+    MainWindow w(windowOptions(QSize(1280, 800)));
     w.show();
     ASSERT_NE(w.findChild<QAction*>(QStringLiteral("action.openShardedModel")), nullptr);
     ASSERT_TRUE(openAndWait(w, shards));
@@ -105,7 +84,7 @@ TEST(StudioSharded, OpensAShardDirectoryCompletesAPromptAndKeepsItInASession) {
     // a session records the directory and reopens it
     const QString sessionPath = dir.filePath(QStringLiteral("s.brillm-session"));
     ASSERT_EQ(w.saveSession(sessionPath), QString());
-    MainWindow b(windowOptions());
+    MainWindow b(windowOptions(QSize(1280, 800)));
     b.show();
     QSignalSpy restored(&b, &MainWindow::sessionRestored);
     ASSERT_EQ(b.openSession(sessionPath), QString());

@@ -9,6 +9,7 @@
 #include "studio/model_edits.h"
 #include "studio/session.h"
 #include "studio/studio_document.h"
+#include "studio_window_util.h"
 #include "test_models.h"
 #include "tracing/error_trace_panel.h"
 #include "tracing/trace_export.h"
@@ -62,6 +63,7 @@
 
 using namespace brillm;
 using namespace brillm::viz;
+using namespace brillm::viz::testwindow;
 
 namespace {
 
@@ -219,30 +221,6 @@ QString charModel(const QTemporaryDir& dir, unsigned seed = 1) {
     const QString path = dir.filePath(QStringLiteral("char-%1.brillm").arg(seed));
     testmodels::makeCharModel(path.toStdString(), kCharText, seed);
     return path;
-}
-
-StudioOptions windowOptions() {
-    StudioOptions o;
-    o.noDemo = true;
-    o.size = QSize(1440, 900);
-    o.theme = QStringLiteral("light");
-    return o;
-}
-
-bool openAndWait(MainWindow& w, const QString& path) {
-    QSignalSpy loaded(w.document(), &StudioDocument::modelChanged);
-    w.openModel(path);
-    return loaded.wait(20000);
-}
-
-// Types a prompt into the Completion panel and presses Enter, as a user does.
-bool completeByTyping(MainWindow& w, const QString& prompt) {
-    QSignalSpy settled(w.document(), &StudioDocument::viewsSettled);
-    QLineEdit* edit = w.completionPanel()->promptEdit();
-    edit->clear();
-    QTest::keyClicks(edit, prompt);
-    QTest::keyClick(edit, Qt::Key_Return);
-    return settled.wait(20000);
 }
 
 // Clicks the button of the next modal message box (opened by what runs next) that has `role`.
