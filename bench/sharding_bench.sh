@@ -5,12 +5,12 @@
 # into the step's collectives (shard group and replica group), its peak resident set (the sharded
 # initialisation included) and the step time, from the run's metrics.jsonl. Results:
 # bench/results/sharding.md.
-#   BRILLM=build/cli/brillm bench/sharding_bench.sh
+#   BRILLM=build/bin/brillm bench/sharding_bench.sh
 # Settings (environment): CORPUS, VOCAB (BPE size), DIM, BATCH, SEQ, STEPS, OPTIMIZER, RANKS (1-D runs),
 # LAYOUTS (SHARDSxREPLICAS, e.g. "1x4 2x2 4x1"; "" to skip), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BRILLM=${BRILLM:-build/cli/brillm}
+BRILLM=${BRILLM:-build/bin/brillm}
 CORPUS=${CORPUS:-resources/corpora/en_austen.txt}
 VOCAB=${VOCAB:-1000}
 DIM=${DIM:-32}
