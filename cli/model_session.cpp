@@ -74,8 +74,9 @@ void DecodeArgs::registerOn(ArgParser& p) {
     p.list("stop", &stop, "TOKEN", "stop after generating this token (vocabulary string or #id); repeatable");
     p.list("ban", &ban, "TOKEN", "never generate this token (vocabulary string or #id); repeatable");
     p.option("device", &device, "DEV",
-             "where each step's candidates are scored (default {default}): cpu, cuda, cuda:N, or auto (a GPU when\n"
-             "one is usable); on a GPU the model's edges are copied there first (needs a CUDA LibTorch)");
+             "where each step's candidates are scored (default {default}): cpu, cuda, cuda:N, or auto (the GPU for\n"
+             "models with 256 MB of edge parameters or more, when one is usable); on a GPU the model's edges are\n"
+             "copied there first (needs a CUDA LibTorch)");
 }
 
 DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& session) const {
@@ -119,13 +120,13 @@ DecodeOptions DecodeArgs::options(const ArgParser& p, const ModelSession& sessio
         o.stopTokens.push_back(tokenId(s, "stop"));
     for (const auto& s : ban)
         o.bannedTokens.push_back(tokenId(s, "ban"));
-    c10::Device dev(c10::kCPU);
+    std::optional<c10::Device> dev;
     try {
-        dev = parseComputeDevice(device);
+        dev = scoringDevice(device, session.model());
     } catch (const InputError& e) {
         throw UsageError(std::string("--device: ") + e.what());
     }
-    if (!dev.is_cpu()) o.device = std::make_shared<const DeviceEdges>(session.model(), dev);
+    if (dev) o.device = std::make_shared<const DeviceEdges>(session.model(), *dev);
     return o;
 }
 

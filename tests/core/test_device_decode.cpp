@@ -191,3 +191,30 @@ TEST(ComputeDevice, ParsesTheAcceptedNamesAndSaysWhenCudaIsMissing) {
         EXPECT_TRUE(parseComputeDevice("cuda:0").is_cuda());
     }
 }
+
+TEST(ScoringDevice, AutoTakesTheGpuForLargeModelsOnlyAndCudaSaysWhyNot) {
+    const auto m32 = Model::randomInit({12, 8, 16}, EdgeTable::dense(12), 1);
+    const auto m64 = m32.toDtype(at::kDouble);
+    const auto edgeBytes = static_cast<uint64_t>(m32.weights.nbytes() + m32.biases.nbytes());
+    // the CPU whenever asked, and for auto below the threshold, without a GPU or for float64
+    EXPECT_FALSE(scoringDevice("cpu", m32, true));
+    EXPECT_FALSE(scoringDevice("", m32, true));
+    EXPECT_FALSE(scoringDevice("auto", m32, true, edgeBytes + 1));
+    EXPECT_FALSE(scoringDevice("auto", m32, false, 1));
+    EXPECT_FALSE(scoringDevice("auto", m64, true, 1)); // the checking mode stays on the CPU
+    // the GPU for auto from the threshold up, and when asked
+    const auto big = scoringDevice("auto", m32, true, edgeBytes);
+    ASSERT_TRUE(big);
+    EXPECT_EQ(*big, c10::Device(c10::kCUDA, 0));
+    EXPECT_EQ(*scoringDevice("cuda:1", m32.toDtype(at::kBFloat16), true), c10::Device(c10::kCUDA, 1));
+    // and why not
+    try {
+        scoringDevice("cuda", m32, false);
+        FAIL() << "the GPU taken without CUDA";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("no CUDA"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(scoringDevice("cuda", m64, true), InputError);
+    EXPECT_THROW(scoringDevice("tpu", m32, true), InputError);
+    EXPECT_THROW(scoringDevice("cuda:x", m32, true), InputError);
+}

@@ -720,31 +720,6 @@ TEST(StudioModelLoad, AFiveMegabyteTokenGetsABoundedLabel) {
 
 // ---------------------------------------------------------------- where candidates are scored
 
-TEST(StudioScoringDevice, AutoTakesTheGpuForLargeModelsOnlyAndCudaSaysWhyNot) {
-    const auto m32 = Model::randomInit({12, 8, 16}, EdgeTable::dense(12), 1);
-    const auto m64 = m32.toDtype(at::kDouble);
-    const auto edgeBytes = static_cast<uint64_t>(m32.weights.nbytes() + m32.biases.nbytes());
-    // the CPU whenever asked, and for auto below the threshold or without a GPU
-    EXPECT_FALSE(scoringDevice(QStringLiteral("cpu"), m32, true));
-    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m32, true, edgeBytes + 1));
-    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m32, false, 1));
-    EXPECT_FALSE(scoringDevice(QStringLiteral("auto"), m64, true, 1)); // float64: the checking mode
-    // the GPU for auto from the threshold up, and when asked
-    const auto big = scoringDevice(QStringLiteral("auto"), m32, true, edgeBytes);
-    ASSERT_TRUE(big);
-    EXPECT_TRUE(big->is_cuda());
-    EXPECT_TRUE(scoringDevice(QStringLiteral("cuda"), m32.toDtype(at::kBFloat16), true)->is_cuda());
-    // and why not
-    try {
-        scoringDevice(QStringLiteral("cuda"), m32, false);
-        FAIL() << "the GPU taken without CUDA";
-    } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("no CUDA"), std::string::npos) << e.what();
-    }
-    EXPECT_THROW(scoringDevice(QStringLiteral("cuda"), m64, true), InputError);
-    EXPECT_THROW(scoringDevice(QStringLiteral("tpu"), m32, true), InputError);
-}
-
 TEST(StudioScoringDevice, TheChooserIsKeptAndAGpuRequestWithoutOneFailsWithAMessage) {
     QSettings().remove(QStringLiteral("completion/device"));
     QTemporaryDir dir;

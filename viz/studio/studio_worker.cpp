@@ -37,7 +37,7 @@ void StudioWorker::complete(quint64 job, StudioModelPtr model, const CompletionR
             return m_cancelUpTo.load() < job;
         };
         DecodeOptions options = request.options;
-        if (const auto device = scoringDevice(request.device, model->model(), cudaAvailable())) {
+        if (const auto device = scoringDevice(request.device.toStdString(), model->model())) {
             if (m_deviceModel.lock() != model || !m_deviceEdges || m_deviceEdges->device() != *device) {
                 m_deviceEdges.reset(); // the previous model's copy leaves the GPU first
                 Q_EMIT progress(job, -1,
@@ -52,25 +52,6 @@ void StudioWorker::complete(quint64 job, StudioModelPtr model, const CompletionR
     } catch (const std::exception& e) {
         Q_EMIT completionFailed(job, QString::fromStdString(e.what()));
     }
-}
-
-std::optional<c10::Device> scoringDevice(const QString& setting, const Model& model, bool cudaUsable,
-                                         uint64_t autoGpuEdgeBytes) {
-    if (setting == QLatin1String("cpu")) return std::nullopt;
-    const bool scorable = model.dtype() == at::kFloat || model.dtype() == at::kBFloat16 || model.dtype() == at::kHalf;
-    if (setting == QLatin1String("cuda")) {
-        if (!cudaUsable)
-            throw InputError("scoring on the GPU was asked for, but this build's LibTorch has no CUDA or no GPU is "
-                             "usable: choose CPU or auto");
-        if (!scorable)
-            throw InputError("a float64 model is scored on the CPU only (the checking mode): choose CPU or auto");
-        return c10::Device(c10::kCUDA, 0);
-    }
-    if (setting != QLatin1String("auto"))
-        throw InputError("unknown scoring device '" + setting.toStdString() + "' (expected cpu, cuda or auto)");
-    const auto edgeBytes = static_cast<uint64_t>(model.weights.nbytes() + model.biases.nbytes());
-    if (cudaUsable && scorable && edgeBytes >= autoGpuEdgeBytes) return c10::Device(c10::kCUDA, 0);
-    return std::nullopt;
 }
 
 void registerStudioMetaTypes() {

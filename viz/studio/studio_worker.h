@@ -27,19 +27,8 @@ struct CompletionRequest {
     std::vector<int32_t> tokens; // the path to start from: the prompt, or a branch's prefix
     DecodeOptions options;
     int64_t userPromptTokens = 0;            // how many of tokens the user typed (the rest: a branch's forced prefix)
-    QString device = QStringLiteral("auto"); // where the candidates are scored: cpu, cuda or auto
+    QString device = QStringLiteral("auto"); // where the candidates are scored: cpu, cuda or auto (scoringDevice)
 };
-
-// Edge parameters from which "auto" scores a model's candidates on the GPU (when one is usable):
-// below it, a step's candidates are read faster by the CPU than they are sent to a GPU.
-inline constexpr uint64_t kAutoGpuEdgeBytes = uint64_t{256} << 20;
-
-// Where a completion's candidates are scored for the setting "cpu", "cuda" or "auto": nullopt for
-// the CPU kernels. "auto" takes the GPU for a float32/bf16/f16 model whose edge parameters reach
-// autoGpuEdgeBytes when `cudaUsable`; "cuda" without a usable GPU, or on a float64 model, throws
-// InputError saying why.
-std::optional<c10::Device> scoringDevice(const QString& setting, const Model& model, bool cudaUsable,
-                                         uint64_t autoGpuEdgeBytes = kAutoGpuEdgeBytes);
 
 class StudioWorker : public QObject {
     Q_OBJECT

@@ -31,6 +31,29 @@ c10::Device parseComputeDevice(const std::string& text) {
     }
 }
 
+std::optional<c10::Device> scoringDevice(const std::string& setting, const Model& model, bool cudaUsable,
+                                         uint64_t autoGpuEdgeBytes) {
+    if (setting.empty() || setting == "cpu") return std::nullopt;
+    const bool scorable = model.dtype() == at::kFloat || model.dtype() == at::kBFloat16 || model.dtype() == at::kHalf;
+    if (setting == "auto") {
+        const auto edgeBytes = static_cast<uint64_t>(model.weights.nbytes() + model.biases.nbytes());
+        if (cudaUsable && scorable && edgeBytes >= autoGpuEdgeBytes) return c10::Device(c10::kCUDA, 0);
+        return std::nullopt;
+    }
+    if (setting.rfind("cuda", 0) != 0)
+        throw InputError("unknown device '" + setting + "' (expected cpu, cuda, cuda:N or auto)");
+    if (!cudaUsable)
+        throw InputError("device " + setting +
+                         ": this build has no CUDA (Debian's LibTorch is CPU-only; build against a CUDA LibTorch) "
+                         "or this machine has no usable GPU");
+    if (!scorable) throw InputError("a float64 model is scored on the CPU only (the checking mode)");
+    try {
+        return c10::Device(setting);
+    } catch (const std::exception&) {
+        throw InputError("unknown device '" + setting + "' (expected cpu, cuda, cuda:N or auto)");
+    }
+}
+
 DeviceEdges::DeviceEdges(const Model& model, c10::Device device)
     : m_device(device), m_dtype(model.dtype()), m_numSlots(model.weights.size(0)), m_dim(model.dim()) {
     if (m_dtype == at::kDouble)

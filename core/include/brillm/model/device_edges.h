@@ -27,6 +27,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace brillm {
@@ -67,5 +68,18 @@ bool cudaAvailable();
 // "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else the CPU) into a device. Throws
 // InputError naming the accepted values, or saying that this build or machine has no CUDA.
 c10::Device parseComputeDevice(const std::string& text);
+
+// Edge parameters from which "auto" scores a model's candidates on the GPU (when one is usable):
+// below it, a step's candidates are read faster by the CPU than they are sent to a GPU.
+inline constexpr uint64_t kAutoGpuEdgeBytes = uint64_t{256} << 20;
+
+// Where decoding `model` scores its candidates for the setting "cpu", "cuda", "cuda:N" or "auto"
+// (brillm generate/trace --device, the studio's scoring chooser): nullopt for the CPU kernels.
+// "auto" takes cuda:0 for a float32/bf16/f16 model whose edge parameters reach autoGpuEdgeBytes
+// when `cudaUsable`, else the CPU; "cuda" without a usable GPU, or for a float64 model, throws
+// InputError saying why, as does an unknown setting.
+std::optional<c10::Device> scoringDevice(const std::string& setting, const Model& model,
+                                         bool cudaUsable = cudaAvailable(),
+                                         uint64_t autoGpuEdgeBytes = kAutoGpuEdgeBytes);
 
 } // namespace brillm
