@@ -13,6 +13,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -244,6 +245,42 @@ TEST_F(ShardedOpenTest, AMissingOrTruncatedShardIsNamed) {
     const auto r = runCommand(std::string(BRILLM_CLI) + " info " + shellQuote(dir.string()));
     EXPECT_NE(r.code, 0);
     EXPECT_NE(r.out.find(shardFileName(1, 3)), std::string::npos) << r.out;
+}
+
+TEST_F(ShardedOpenTest, AManifestThatLiesIsRefusedNamingIt) {
+    // shards.json is read before the shards: every field it gives is checked against them, and a
+    // huge vocabulary is refused before anything of its size is allocated
+    const Model full = randomModel(40, 8, at::kFloat, 10);
+    const fs::path dir = m_dir / "shards";
+    writeShards(dir, full, ShardPlan::balanced(full.edges, 2));
+    const fs::path manifest = dir / "shards.json";
+    std::string original;
+    {
+        std::ifstream in(manifest);
+        original.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto withField = [&](const std::string& key, const std::string& value) {
+        auto j = nlohmann::json::parse(original);
+        j[key] = nlohmann::json::parse(value);
+        if (key == "vocab_size") j["files"].back()["source_end"] = j[key]; // the last shard claims to reach it
+        std::ofstream(manifest, std::ios::trunc) << j.dump();
+    };
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"vocab_size", "1000000000000000"},
+                                                                                     {"vocab_size", "41"},
+                                                                                     {"num_slots", "3"},
+                                                                                     {"format", "\"something-else\""},
+                                                                                     {"shards", "5"},
+                                                                                     {"files", "[]"}}) {
+        withField(key, value);
+        try {
+            (void)openShardedModel(dir);
+            ADD_FAILURE() << key << " = " << value << " opened";
+        } catch (const CheckpointError& e) {
+            EXPECT_NE(std::string(e.what()).find("shards.json"), std::string::npos) << key << ": " << e.what();
+        }
+    }
+    std::ofstream(manifest, std::ios::trunc) << original;
+    EXPECT_NO_THROW((void)openShardedModel(dir));
 }
 
 TEST_F(ShardedOpenTest, EveryCommandOpensAShardDirectory) {

@@ -109,16 +109,18 @@ ShardSet ShardSet::open(const fs::path& dirOrManifest) {
     }
     // The global table: each shard's rowPtr is 0 before its range and flat after it, so the sum
     // over shards is the global rowPtr; targets follow in shard order.
+    s.m_config = s.m_files.front()->config();
+    for (const auto& f : s.m_files) // before anything of the manifest's V is allocated
+        if (f->config().vocabSize != V || f->config().dim != s.m_config.dim ||
+            f->config().maxPositions != s.m_config.maxPositions)
+            throw CheckpointError(f->path() + ": V, d or the position table differ from the other shards' or from " +
+                                  manifest.string() + " (V = " + std::to_string(V) + ")");
     std::vector<int64_t> rowPtr(static_cast<size_t>(V) + 1, 0);
     std::vector<int32_t> targets;
-    s.m_config = s.m_files.front()->config();
     for (size_t q = 0; q < s.m_files.size(); ++q) {
         const auto& f = *s.m_files[q];
         const auto& e = f.edges();
         const auto where = f.path();
-        if (f.config().vocabSize != V || f.config().dim != s.m_config.dim ||
-            f.config().maxPositions != s.m_config.maxPositions)
-            throw CheckpointError(where + ": V, d or the position table differ from the other shards'");
         const int64_t b = s.m_plan.begin(static_cast<int>(q)), en = s.m_plan.end(static_cast<int>(q));
         if (e.rowPtr()[static_cast<size_t>(b)] != 0 || e.rowPtr()[static_cast<size_t>(en)] != e.numOwn())
             throw CheckpointError(where + ": holds rows outside its sources [" + std::to_string(b) + ", " +
