@@ -745,6 +745,11 @@ TEST(StudioScoringDevice, TheChooserIsKeptAndAGpuRequestWithoutOneFailsWithAMess
         const auto& m = *w.document()->model();
         DecodeOptions o = w.completionPanel()->options();
         EXPECT_EQ(w.document()->trace().tokens, decode(m.model(), m.encode(QStringLiteral("the c")), o).tokens);
+        // the status line says where the candidates were scored
+        EXPECT_EQ(w.document()->lastScoredOn(), QStringLiteral("CPU"));
+        const auto* timing = w.findChild<QLabel*>(QStringLiteral("status.timing"));
+        ASSERT_TRUE(timing);
+        EXPECT_TRUE(timing->text().contains(QStringLiteral("scored on CPU"))) << timing->text().toStdString();
 
         if (!cudaAvailable()) {
             // a GPU asked for where there is none (a settings file from another machine): the

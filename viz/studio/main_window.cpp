@@ -78,6 +78,7 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     m_modelLabel = new QLabel(tr("no model"));
     m_modelLabel->setObjectName(QStringLiteral("status.model"));
     m_timingLabel = new QLabel;
+    m_timingLabel->setObjectName(QStringLiteral("status.timing"));
     m_progress = new QProgressBar;
     m_progress->setMaximumWidth(180);
     m_progress->setRange(0, 100);
@@ -686,12 +687,14 @@ void MainWindow::updateStatus() {
 void MainWindow::onSettled(double ms) {
     const double decodeMs = m_doc->lastDecodeMs();
     const auto n = m_doc->lastNewTokens();
-    m_timingLabel->setText(tr("%1 tokens: decode %2 ms (%3 tok/s) · all views %4 ms · UI thread max busy %5 ms")
-                               .arg(n)
-                               .arg(decodeMs, 0, 'f', 0)
-                               .arg(decodeMs > 0 ? n / (decodeMs * 1e-3) : 0.0, 0, 'f', 0)
-                               .arg(ms, 0, 'f', 0)
-                               .arg(m_automation->stalls()->windowBusyMs(), 0, 'f', 0));
+    m_timingLabel->setText(
+        tr("%1 tokens: decode %2 ms (%3 tok/s, scored on %4) · all views %5 ms · UI thread max busy %6 ms")
+            .arg(n)
+            .arg(decodeMs, 0, 'f', 0)
+            .arg(decodeMs > 0 ? n / (decodeMs * 1e-3) : 0.0, 0, 'f', 0)
+            .arg(m_doc->lastScoredOn())
+            .arg(ms, 0, 'f', 0)
+            .arg(m_automation->stalls()->windowBusyMs(), 0, 'f', 0));
 }
 
 double MainWindow::maxUiStallMs() const {

@@ -190,12 +190,13 @@ void StudioDocument::announceSteps() {
     Q_EMIT stepAppended(newest);
 }
 
-void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds) {
+void StudioDocument::onCompletion(quint64 job, TracePtr trace, double seconds, const QString& scoredOn) {
     if (!m_completions.accept(job)) return;
     m_completions.invalidate();
     m_stepBatch->stop();
     m_trace = std::make_shared<Trace>(*trace);
     m_lastDecodeMs = seconds * 1e3;
+    m_lastScoredOn = scoredOn;
     m_lastNewTokens = static_cast<int64_t>(trace->tokens.size()) - trace->promptTokens;
     // Select the first step the model chose: why that token won is the first question.
     const int first = static_cast<int>(std::max<int64_t>(0, (m_forcedAt >= 0 ? m_forcedAt : trace->promptTokens) - 1));

@@ -83,6 +83,8 @@ public:
 
     // ---- timings (ms) ----
     double lastDecodeMs() const { return m_lastDecodeMs; }
+    // Where the last completion's candidates were scored: "CPU" or a GPU device ("cuda:0").
+    const QString& lastScoredOn() const { return m_lastScoredOn; }
     double lastViewsMs() const { return m_lastViewsMs; }
     int64_t lastNewTokens() const { return m_lastNewTokens; }
     const JobTracker& completionTracker() const { return m_completions; }
@@ -144,7 +146,7 @@ private:
     void onModelAvailable(quint64 job, StudioModelPtr model);
     void onModelFailed(quint64 job, const QString& message);
     void onStep(quint64 job, StepPtr step);
-    void onCompletion(quint64 job, TracePtr trace, double seconds);
+    void onCompletion(quint64 job, TracePtr trace, double seconds, const QString& scoredOn);
     void onCompletionFailed(quint64 job, const QString& message);
     void showBranch(int index);
     void checkSettled();
@@ -178,6 +180,7 @@ private:
 
     QElapsedTimer m_requestTimer;
     double m_lastDecodeMs = 0;
+    QString m_lastScoredOn;
     double m_lastViewsMs = 0;
     int64_t m_lastNewTokens = 0;
     bool m_waitingForViews = false;

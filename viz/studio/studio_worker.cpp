@@ -37,6 +37,7 @@ void StudioWorker::complete(quint64 job, StudioModelPtr model, const CompletionR
             return m_cancelUpTo.load() < job;
         };
         DecodeOptions options = request.options;
+        QString scoredOn = QStringLiteral("CPU");
         if (const auto device = scoringDevice(request.device.toStdString(), model->model())) {
             if (m_deviceModel.lock() != model || !m_deviceEdges || m_deviceEdges->device() != *device) {
                 m_deviceEdges.reset(); // the previous model's copy leaves the GPU first
@@ -46,9 +47,10 @@ void StudioWorker::complete(quint64 job, StudioModelPtr model, const CompletionR
                 m_deviceModel = model;
             }
             options.device = m_deviceEdges;
+            scoredOn = QString::fromStdString(device->str());
         }
         auto trace = std::make_shared<Trace>(decode(model->model(), request.tokens, options, onStep));
-        Q_EMIT completionAvailable(job, std::move(trace), static_cast<double>(timer.nsecsElapsed()) * 1e-9);
+        Q_EMIT completionAvailable(job, std::move(trace), static_cast<double>(timer.nsecsElapsed()) * 1e-9, scoredOn);
     } catch (const std::exception& e) {
         Q_EMIT completionFailed(job, QString::fromStdString(e.what()));
     }

@@ -47,7 +47,8 @@ Q_SIGNALS:
     void modelFailed(quint64 job, const QString& message);
     // One step at a time, as decode() produces them (prompt steps first).
     void stepAvailable(quint64 job, brillm::viz::StepPtr step);
-    void completionAvailable(quint64 job, brillm::viz::TracePtr trace, double seconds);
+    // scoredOn: where the candidates were scored ("CPU", or the GPU's device, e.g. "cuda:0")
+    void completionAvailable(quint64 job, brillm::viz::TracePtr trace, double seconds, const QString& scoredOn);
     void completionFailed(quint64 job, const QString& message);
     void progress(quint64 job, double fraction, const QString& message);
 
