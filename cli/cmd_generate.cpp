@@ -3,6 +3,8 @@
 #include "commands.h"
 #include "model_session.h"
 
+#include "brillm/model/device_edges.h"
+
 #include <chrono>
 #include <iostream>
 
@@ -52,6 +54,7 @@ int runGenerate(const Args& args) {
     const auto trace = decode(session.model(), nodes, opts, stream);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto generated = trace.generated();
+    const std::string scoredOn = options.device ? options.device->device().str() : "cpu";
 
     if (!json) {
         const std::string text = session.decode(generated);
@@ -59,7 +62,7 @@ int runGenerate(const Args& args) {
             std::cout << text.substr(shown.size());
         std::cout << '\n';
         std::cerr << "[" << generated.size() << " tokens in " << seconds * 1e3 << " ms, stop: " << trace.stopReason
-                  << "]\n";
+                  << ", scored on " << scoredOn << "]\n";
         return 0;
     }
     nlohmann::json steps = nlohmann::json::array();
@@ -80,6 +83,7 @@ int runGenerate(const Args& args) {
                           {"text", session.decode(trace.tokens)},
                           {"stop_reason", trace.stopReason},
                           {"steps", steps},
+                          {"scored_on", scoredOn},
                           {"seconds", seconds}};
     std::cout << out.dump() << '\n';
     return 0;

@@ -305,6 +305,12 @@ TEST(OptionRangesCli, DeviceScoringTakesTheSameTokensOrSaysWhyNot) {
         return j.at("generated_nodes").dump();
     };
     EXPECT_EQ(nodes(onDevice.out), nodes(cpu.out));
+    // and it says where: a model this small stays on the CPU under auto
+    const auto scoredOn = [](const std::string& out) {
+        return nlohmann::json::parse(out.substr(out.find('{'))).at("scored_on").get<std::string>();
+    };
+    EXPECT_EQ(scoredOn(cpu.out), "cpu");
+    EXPECT_EQ(scoredOn(onDevice.out), "cpu");
     if (!cudaAvailable()) {
         const CliResult r = brillmCli("trace --model " + path + " --prompt-ids 1,2 --device cuda");
         EXPECT_EQ(r.code, 2) << r.out;
