@@ -34,6 +34,7 @@
 #include <cstring>
 #include <mutex>
 #include <netinet/in.h>
+#include <span>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -603,13 +604,31 @@ int64_t gatherCounts(Communicator& comm, int64_t slots, int64_t samples, double 
     return maxSlots;
 }
 
+// The second: every rank's slot ids, padded with -1 to maxSlots, gathered; their sorted union.
+std::vector<int64_t> gatherSlotUnion(Communicator& comm, std::span<const int64_t> slots, int64_t maxSlots,
+                                     const char* what) {
+    std::vector<int64_t> unionSlots;
+    if (maxSlots == 0) return unionSlots;
+    at::Tensor ids = at::full({maxSlots}, -1, at::kLong);
+    std::copy(slots.begin(), slots.end(), ids.data_ptr<int64_t>());
+    const at::Tensor allIds = comm.allGather(ids, what);
+    const int64_t* p = allIds.data_ptr<int64_t>();
+    const int64_t n = comm.worldSize() * maxSlots;
+    unionSlots.reserve(static_cast<size_t>(maxSlots * 2));
+    for (int64_t i = 0; i < n; ++i)
+        if (p[i] >= 0) unionSlots.push_back(p[i]);
+    std::sort(unionSlots.begin(), unionSlots.end());
+    unionSlots.erase(std::unique(unionSlots.begin(), unionSlots.end()), unionSlots.end());
+    return unionSlots;
+}
+
 } // namespace
 
 GradientExchange::GradientExchange(Communicator& comm) : m_comm(comm) {}
 
 const SparseGradients& GradientExchange::exchange(const Model& model, const SparseGradients& local,
                                                   int64_t localSamples, double localLossSum) {
-    const int64_t d = model.dim(), dd = d * d, R = m_comm.worldSize();
+    const int64_t d = model.dim(), dd = d * d;
     const int64_t nodeBiasN = model.nodeBias.numel(), positionsN = model.positions.numel();
     const uint64_t before = m_comm.bytesSent();
     m_stats = {};
@@ -620,18 +639,7 @@ const SparseGradients& GradientExchange::exchange(const Model& model, const Spar
                                           "gradient counts", m_stats);
 
     // 2. slot ids, padded with -1 to the longest list; their sorted union
-    std::vector<int64_t> unionSlots;
-    if (maxSlots > 0) {
-        at::Tensor ids = at::full({maxSlots}, -1, at::kLong);
-        std::copy(local.slots.begin(), local.slots.end(), ids.data_ptr<int64_t>());
-        const at::Tensor allIds = m_comm.allGather(ids, "gradient slot ids");
-        const int64_t* p = allIds.data_ptr<int64_t>();
-        unionSlots.reserve(static_cast<size_t>(maxSlots * 2));
-        for (int64_t i = 0; i < R * maxSlots; ++i)
-            if (p[i] >= 0) unionSlots.push_back(p[i]);
-        std::sort(unionSlots.begin(), unionSlots.end());
-        unionSlots.erase(std::unique(unionSlots.begin(), unionSlots.end()), unionSlots.end());
-    }
+    const std::vector<int64_t> unionSlots = gatherSlotUnion(m_comm, local.slots, maxSlots, "gradient slot ids");
     const auto U = static_cast<int64_t>(unionSlots.size());
     m_stats.unionSlots = U;
 
@@ -691,7 +699,7 @@ ReplicaExchange::ReplicaExchange(Communicator& replicas) : m_comm(replicas) {}
 
 const SparseGradients& ReplicaExchange::exchange(const Model& shard, const SparseGradients& local, int64_t localSamples,
                                                  double localLossSum) {
-    const int64_t d = shard.dim(), dd = d * d, R = m_comm.worldSize();
+    const int64_t d = shard.dim(), dd = d * d;
     const int64_t nodeBiasN = shard.nodeBias.numel(), positionsN = shard.positions.numel();
     if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
         throw InputError("the replica exchange runs on float32 CPU tensors");
@@ -709,18 +717,8 @@ const SparseGradients& ReplicaExchange::exchange(const Model& shard, const Spars
     const double share = static_cast<double>(localSamples) / static_cast<double>(m_stats.globalSamples);
 
     // 2. own slot ids, padded with -1 to the longest list; their sorted union
-    std::vector<int64_t> unionSlots;
-    if (maxSlots > 0) {
-        at::Tensor ids = at::full({maxSlots}, -1, at::kLong);
-        std::copy(local.slots.begin() + static_cast<std::ptrdiff_t>(ownFrom), local.slots.end(),
-                  ids.data_ptr<int64_t>());
-        const at::Tensor allIds = m_comm.allGather(ids, "replica gradient slot ids");
-        const int64_t* p = allIds.data_ptr<int64_t>();
-        for (int64_t i = 0; i < R * maxSlots; ++i)
-            if (p[i] >= 0) unionSlots.push_back(p[i]);
-        std::sort(unionSlots.begin(), unionSlots.end());
-        unionSlots.erase(std::unique(unionSlots.begin(), unionSlots.end()), unionSlots.end());
-    }
+    const std::vector<int64_t> unionSlots = gatherSlotUnion(
+        m_comm, std::span<const int64_t>(local.slots).subspan(ownFrom), maxSlots, "replica gradient slot ids");
     const auto U = static_cast<int64_t>(unionSlots.size());
     m_stats.unionSlots = U;
 

@@ -448,39 +448,57 @@ double windowsLoss(const Model& model, const std::vector<std::vector<int32_t>>& 
     return evaluateCorpus(model, windows, o).loss;
 }
 
-ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
-                            const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& edges,
-                            const ModelConfig& config, BigramInitOptions options, int threads) {
+namespace {
+
+// validatedInit's steps, whatever holds the model: build(options, trigrams) makes the bigram init
+// (the whole table or a shard's rows), loss(model) scores it on the validation windows.
+template <class Build, class Loss>
+ValidatedInit chooseContextScale(const std::vector<std::vector<int32_t>>& trainWindows,
+                                 const std::vector<std::vector<int32_t>>& validationWindows, int64_t vocabSize,
+                                 BigramInitOptions options, const Build& build, const Loss& loss) {
     ValidatedInit out;
     if (options.contextCode <= 0) {
-        out.model = bigramInitModel(counts, edges, config, options);
+        out.model = build(options, nullptr);
         return out;
     }
-    const auto trigrams = countTrigrams(trainWindows, config.vocabSize);
+    const auto trigrams = countTrigrams(trainWindows, vocabSize);
     options.contextScale = 1;
-    out.model = bigramInitModel(counts, edges, config, options, &trigrams);
+    out.model = build(options, &trigrams);
     out.contextScale = 1;
     if (validationWindows.empty()) return out;
     // the bigram init alone (no codes: they cost a little where the correction does not pay)
     auto plain = options;
     plain.contextCode = 0;
-    double best = windowsLoss(bigramInitModel(counts, edges, config, plain), validationWindows, threads);
+    double best = loss(build(plain, nullptr));
     out.validationLoss.emplace_back(0.0, best);
     out.contextScale = 0;
     options.contextScale = 0;
-    const Model m0 = bigramInitModel(counts, edges, config, options, &trigrams);
+    const Model m0 = build(options, &trigrams);
     const at::Tensor delta = out.model.weights - m0.weights;
     for (const double scale : {0.25, 0.5, 0.75, 1.0}) {
         out.model.weights.copy_(m0.weights + delta * scale);
-        const double loss = windowsLoss(out.model, validationWindows, threads);
-        out.validationLoss.emplace_back(scale, loss);
-        if (loss < best - 1e-9) best = loss, out.contextScale = scale;
+        const double l = loss(out.model);
+        out.validationLoss.emplace_back(scale, l);
+        if (l < best - 1e-9) best = l, out.contextScale = scale;
     }
     if (out.contextScale == 0)
-        out.model = bigramInitModel(counts, edges, config, plain);
+        out.model = build(plain, nullptr);
     else
         out.model.weights.copy_(m0.weights + delta * out.contextScale);
     return out;
+}
+
+} // namespace
+
+ValidatedInit validatedInit(const BigramTable& counts, const std::vector<std::vector<int32_t>>& trainWindows,
+                            const std::vector<std::vector<int32_t>>& validationWindows, const EdgeTable& edges,
+                            const ModelConfig& config, BigramInitOptions options, int threads) {
+    return chooseContextScale(
+        trainWindows, validationWindows, config.vocabSize, options,
+        [&](const BigramInitOptions& o, const TrigramCounts* trigrams) {
+            return bigramInitModel(counts, edges, config, o, trigrams);
+        },
+        [&](const Model& m) { return windowsLoss(m, validationWindows, threads); });
 }
 
 namespace {
@@ -508,38 +526,14 @@ ValidatedInit validatedInitShard(const BigramTable& counts, const std::vector<st
                                  const ShardPlan& plan, int shard, Communicator* shardGroup) {
     // the steps of validatedInit, on this shard's rows
     const int64_t b = plan.begin(shard), e = plan.end(shard);
-    ValidatedInit out;
-    if (options.contextCode <= 0) {
-        out.model = bigramInitShard(counts, global, config, options, nullptr, b, e);
-        return out;
-    }
-    const auto trigrams = countTrigrams(trainWindows, config.vocabSize);
-    options.contextScale = 1;
-    out.model = bigramInitShard(counts, global, config, options, &trigrams, b, e);
-    out.contextScale = 1;
-    if (validationWindows.empty()) return out;
-    const auto loss = [&](const Model& m) {
-        return shardedWindowsLoss(m, global, plan, shard, validationWindows, threads, shardGroup);
-    };
-    auto plain = options;
-    plain.contextCode = 0;
-    double best = loss(bigramInitShard(counts, global, config, plain, nullptr, b, e));
-    out.validationLoss.emplace_back(0.0, best);
-    out.contextScale = 0;
-    options.contextScale = 0;
-    const Model m0 = bigramInitShard(counts, global, config, options, &trigrams, b, e);
-    const at::Tensor delta = out.model.weights - m0.weights;
-    for (const double scale : {0.25, 0.5, 0.75, 1.0}) {
-        out.model.weights.copy_(m0.weights + delta * scale);
-        const double l = loss(out.model);
-        out.validationLoss.emplace_back(scale, l);
-        if (l < best - 1e-9) best = l, out.contextScale = scale;
-    }
-    if (out.contextScale == 0)
-        out.model = bigramInitShard(counts, global, config, plain, nullptr, b, e);
-    else
-        out.model.weights.copy_(m0.weights + delta * out.contextScale);
-    return out;
+    return chooseContextScale(
+        trainWindows, validationWindows, config.vocabSize, options,
+        [&](const BigramInitOptions& o, const TrigramCounts* trigrams) {
+            return bigramInitShard(counts, global, config, o, trigrams, b, e);
+        },
+        [&](const Model& m) {
+            return shardedWindowsLoss(m, global, plan, shard, validationWindows, threads, shardGroup);
+        });
 }
 
 } // namespace brillm::training
