@@ -10,6 +10,7 @@
 #include "brillm/model/decode.h"
 #include "brillm/training/shard.h"
 #include "run_command.h"
+#include "training_test_util.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -32,22 +33,12 @@ using brillm::test::shellQuote;
 
 namespace {
 
-EdgeTable randomTable(int64_t V, double density, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(0, 1);
-    std::vector<std::pair<int32_t, int32_t>> pairs;
-    for (int32_t s = 0; s < V; ++s)
-        for (int32_t t = 0; t < V; ++t)
-            if (u(rng) < density * (s % 5 == 0 ? 3 : 1)) pairs.emplace_back(s, t); // uneven rows
-    return EdgeTable::fromPairs(V, pairs);
-}
-
 Model randomModel(int64_t V, int64_t d, at::ScalarType dtype, uint32_t seed) {
     ModelConfig c;
     c.vocabSize = V;
     c.dim = d;
     c.maxPositions = 16;
-    Model m = Model::randomInit(c, randomTable(V, 0.2, seed), seed, dtype);
+    Model m = Model::randomInit(c, training::test_util::unevenRandomTable(V, 0.2, seed), seed, dtype);
     m.positions = at::rand({1, c.maxPositions, 1}).to(dtype); // not all ones: the mix is exercised
     return m;
 }

@@ -61,16 +61,6 @@ template <class F> void onRanks(int world, F&& f) {
         if (e) std::rethrow_exception(e);
 }
 
-EdgeTable randomTable(int64_t V, double density, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(0, 1);
-    std::vector<std::pair<int32_t, int32_t>> pairs;
-    for (int32_t s = 0; s < V; ++s)
-        for (int32_t t = 0; t < V; ++t)
-            if (u(rng) < density * (s % 5 == 0 ? 3 : 1)) pairs.emplace_back(s, t); // uneven rows
-    return EdgeTable::fromPairs(V, pairs);
-}
-
 // Samples with sampled negatives and with the exact (weighted) candidates.
 std::vector<LossSample> randomBatch(const EdgeTable& edges, int count, int length, uint32_t seed) {
     std::mt19937 rng(seed);
@@ -114,6 +104,29 @@ protected:
         c.threads = 1;
         return c;
     }
+    // Trains `c` on `ranks` ranks (threads over Gloo) where rank `victim`'s callback throws at
+    // step 3 (its process group goes away with it); every other rank must stop with a
+    // TrainingError, whose message is returned (empty for the victim).
+    std::vector<std::string> runWithADyingRank(const TrainConfig& c, int ranks, int victim) {
+        std::vector<std::string> messages(static_cast<size_t>(ranks));
+        onRanks(ranks, [&](int r, Communicator& comm) {
+            TrainCallbacks cb;
+            if (r == victim)
+                cb.onStep = [victim](const StepReport& rep) -> bool {
+                    if (rep.step == 3) throw std::runtime_error("rank " + std::to_string(victim) + " dies");
+                    return true;
+                };
+            try {
+                train(c, m_dir / "run", cb, &comm);
+                ADD_FAILURE() << "rank " << r << " finished a run whose peer died";
+            } catch (const TrainingError& e) {
+                messages[static_cast<size_t>(r)] = e.what();
+            } catch (const std::runtime_error& e) {
+                EXPECT_EQ(r, victim) << e.what();
+            }
+        });
+        return messages;
+    }
 };
 
 void expectClose(const at::Tensor& a, const at::Tensor& b, double tol, const std::string& what) {
@@ -133,7 +146,7 @@ void expectSameModel(const Model& a, const Model& b, double tol) {
 } // namespace
 
 TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
-    const auto edges = randomTable(60, 0.15, 3);
+    const auto edges = test_util::unevenRandomTable(60, 0.15, 3);
     int64_t longestRow = 0;
     for (int64_t s = 0; s < 60; ++s)
         longestRow = std::max(longestRow, edges.ownCount(s));
@@ -158,7 +171,7 @@ TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
 }
 
 TEST(ShardPlanTest, AShardKeepsItsRowsUnderLocalSlots) {
-    const auto edges = randomTable(40, 0.2, 4);
+    const auto edges = test_util::unevenRandomTable(40, 0.2, 4);
     const auto full = Model::randomInit({40, 4, 16}, edges, 11);
     const auto plan = ShardPlan::balanced(edges, 3);
     int64_t rows = 0;
@@ -179,7 +192,7 @@ TEST(ShardPlanTest, AShardKeepsItsRowsUnderLocalSlots) {
 // The sharded loss on 1 and 3 ranks against sampledLoss with the whole model: the same losses, and
 // gradients (assembled from the shards) equal up to float summation order.
 TEST(ShardedLossTest, EqualsTheSingleProcessLossAndGradients) {
-    const auto edges = randomTable(30, 0.2, 5);
+    const auto edges = test_util::unevenRandomTable(30, 0.2, 5);
     const auto full = Model::randomInit({30, 8, 32}, edges, 12);
     const auto batch = randomBatch(edges, 7, 10, 9);
     const auto ref = sampledLoss(full, batch, LossOptions{true, 1});
@@ -337,7 +350,7 @@ TEST(ShardLayoutTest, SplitsTheRanksIntoShardGroupsAndReplicas) {
 // formulas of docs/distributed.md, with the touched slots counted from the single-process
 // gradients of each replica's samples.
 TEST(ShardedLossTest, TwoShardsTimesTwoReplicasEqualOneProcessAndTheTrafficFormula) {
-    const auto edges = randomTable(30, 0.2, 6);
+    const auto edges = test_util::unevenRandomTable(30, 0.2, 6);
     const int64_t V = 30, d = 8, P = 32, dd = d * d;
     const auto full = Model::randomInit({V, d, P}, edges, 13);
     const auto batch = randomBatch(edges, 7, 10, 10);
@@ -509,23 +522,7 @@ TEST_F(ShardingTest, ARankThatDiesInTheTwoByTwoLayoutIsNamed) {
     auto c = config(20);
     c.shardEdges = true;
     c.shards = 2;
-    std::vector<std::string> messages(4);
-    onRanks(4, [&](int r, Communicator& comm) {
-        TrainCallbacks cb;
-        if (r == 3)
-            cb.onStep = [](const StepReport& rep) -> bool {
-                if (rep.step == 3) throw std::runtime_error("rank 3 dies");
-                return true;
-            };
-        try {
-            train(c, m_dir / "run", cb, &comm);
-            ADD_FAILURE() << "rank " << r << " finished a run whose peer died";
-        } catch (const TrainingError& e) {
-            messages[static_cast<size_t>(r)] = e.what();
-        } catch (const std::runtime_error& e) {
-            EXPECT_EQ(r, 3) << e.what();
-        }
-    });
+    const auto messages = runWithADyingRank(c, 4, 3);
     for (int r = 0; r < 3; ++r) {
         const auto& m = messages[static_cast<size_t>(r)];
         EXPECT_NE(m.find("rank " + std::to_string(r) + " of 4"), std::string::npos) << m;
@@ -667,23 +664,7 @@ TEST_F(ShardingTest, RefusesAGpuDeviceAndAManifestThatDoesNotCoverTheSources) {
 TEST_F(ShardingTest, ARankThatDiesStopsTheOthers) {
     auto c = config(20);
     c.shardEdges = true;
-    std::string survivor;
-    onRanks(2, [&](int r, Communicator& comm) {
-        TrainCallbacks cb;
-        if (r == 1)
-            cb.onStep = [](const StepReport& rep) -> bool {
-                if (rep.step == 3) throw std::runtime_error("rank 1 dies");
-                return true;
-            };
-        try {
-            train(c, m_dir / "run", cb, &comm);
-            ADD_FAILURE() << "rank " << r << " finished a run whose peer died";
-        } catch (const TrainingError& e) {
-            if (r == 0) survivor = e.what();
-        } catch (const std::runtime_error& e) {
-            EXPECT_EQ(r, 1) << e.what();
-        }
-    });
+    const std::string survivor = runWithADyingRank(c, 2, 1)[0];
     EXPECT_NE(survivor.find("rank 0 of 2"), std::string::npos) << survivor;
     EXPECT_NE(survivor.find("step"), std::string::npos) << survivor;
 }

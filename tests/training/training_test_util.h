@@ -2,6 +2,7 @@
 #pragma once
 // Test-only helpers shared by the trainer's tests: small corpora and the metrics stream.
 
+#include "brillm/model/edge_table.h"
 #include "brillm/training/train_config.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +27,18 @@ inline void writeToyCorpus(const std::filesystem::path& file) {
     std::ofstream out(file);
     for (int i = 0; i < 300; ++i)
         out << subjects[rng() % 5] << ' ' << verbs[rng() % 5] << ' ' << objects[rng() % 5] << '\n';
+}
+
+// A random edge table: each pair owns a slot with probability `density`, three times that for
+// every fifth source (uneven rows, as a balanced shard plan must handle).
+inline EdgeTable unevenRandomTable(int64_t V, double density, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    for (int32_t s = 0; s < V; ++s)
+        for (int32_t t = 0; t < V; ++t)
+            if (u(rng) < density * (s % 5 == 0 ? 3 : 1)) pairs.emplace_back(s, t);
+    return EdgeTable::fromPairs(V, pairs);
 }
 
 // The first `lines` lines of the bundled English corpus.

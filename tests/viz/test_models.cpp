@@ -40,6 +40,24 @@ std::string utf8(char32_t cp) {
               static_cast<char>(0x80 | (cp & 0x3F))};
     return s;
 }
+
+// A character model of `vocab` (d = 32, P = 512) with own slots for `pairs`, random parameters
+// (seeded), saved to path. Returns path.
+std::string saveCharModel(const std::string& path, const std::vector<std::string>& vocab,
+                          const std::set<std::pair<int32_t, int32_t>>& pairs, unsigned seed, const char* provenance) {
+    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
+    ModelConfig config;
+    config.vocabSize = static_cast<int64_t>(vocab.size());
+    config.dim = 32;
+    config.maxPositions = 512;
+    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
+    ModelMetadata meta;
+    meta.vocabulary = vocab;
+    meta.tokenizerKind = "char";
+    meta.provenanceJson = provenance;
+    ModelFile::save(path, model, meta);
+    return path;
+}
 } // namespace
 
 std::string makeCharModel(const std::string& path, const std::string& text, unsigned seed) {
@@ -53,18 +71,7 @@ std::string makeCharModel(const std::string& path, const std::string& text, unsi
     std::set<std::pair<int32_t, int32_t>> pairs;
     for (size_t i = 0; i + 1 < cps.size(); ++i)
         pairs.insert({id(cps[i]), id(cps[i + 1])});
-    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
-    ModelConfig config;
-    config.vocabSize = static_cast<int64_t>(vocab.size());
-    config.dim = 32;
-    config.maxPositions = 512;
-    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
-    ModelMetadata meta;
-    meta.vocabulary = vocab;
-    meta.tokenizerKind = "char";
-    meta.provenanceJson = R"({"source": "studio test model"})";
-    ModelFile::save(path, model, meta);
-    return path;
+    return saveCharModel(path, vocab, pairs, seed, R"({"source": "studio test model"})");
 }
 
 std::string makeHugeTokenModel(const std::string& path, const std::string& text, size_t tokenBytes, unsigned seed) {
@@ -87,17 +94,7 @@ std::string makeHugeTokenModel(const std::string& path, const std::string& text,
     const auto hugeId = static_cast<int32_t>(vocab.size() - 1);
     pairs.insert({id(cps[0]), hugeId});
     pairs.insert({hugeId, id(cps[0])});
-    const std::vector<std::pair<int32_t, int32_t>> pv(pairs.begin(), pairs.end());
-    ModelConfig config;
-    config.vocabSize = static_cast<int64_t>(vocab.size());
-    config.dim = 32;
-    config.maxPositions = 512;
-    const Model model = Model::randomInit(config, EdgeTable::fromPairs(config.vocabSize, pv), seed);
-    ModelMetadata meta;
-    meta.vocabulary = vocab;
-    meta.tokenizerKind = "char";
-    ModelFile::save(path, model, meta);
-    return path;
+    return saveCharModel(path, vocab, pairs, seed, "{}");
 }
 
 std::string makeBpeModel(const std::string& path, const std::string& tokenizerPath, const std::string& text,
