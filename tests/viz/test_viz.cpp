@@ -26,6 +26,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QGraphicsScene>
@@ -253,6 +254,16 @@ TEST(DemoLauncher, ParsesProgressLinesAndReportsMissingCli) {
 
 // ---------------------------------------------------------------- worker and document
 
+// The worker emits from its own thread, so a signal can arrive before the test starts waiting for
+// it; QSignalSpy::wait() only counts emissions after it is called. Wait for a total instead.
+static bool waitForCount(QSignalSpy& spy, qsizetype count, int ms) {
+    QElapsedTimer timer;
+    timer.start();
+    while (spy.size() < count && timer.elapsed() < ms)
+        spy.wait(20);
+    return spy.size() >= count;
+}
+
 TEST(StudioWorker, StreamsStepsAndCancels) {
     QTemporaryDir dir;
     const auto m = StudioModel::load(tempModel(dir));
@@ -266,14 +277,14 @@ TEST(StudioWorker, StreamsStepsAndCancels) {
     req.options.maxNewTokens = 20;
     QMetaObject::invokeMethod(
         &worker, [&] { worker.complete(1, m, req); }, Qt::QueuedConnection);
-    ASSERT_TRUE(done.wait(10000));
+    ASSERT_TRUE(waitForCount(done, 1, 10000));
     EXPECT_EQ(steps.size(), 2 + 20);
     EXPECT_EQ(done[0][1].value<TracePtr>()->stopReason, "max_tokens");
     // Cancelled before it starts: stops after the first step.
     worker.cancel(2);
     QMetaObject::invokeMethod(
         &worker, [&] { worker.complete(2, m, req); }, Qt::QueuedConnection);
-    ASSERT_TRUE(done.wait(10000));
+    ASSERT_TRUE(waitForCount(done, 2, 10000));
     EXPECT_EQ(done[1][1].value<TracePtr>()->stopReason, "cancelled");
     thread.quit();
     thread.wait();
