@@ -130,7 +130,8 @@ int runTrain(const Args& args) {
              "a rank that does not answer within this stops the run (default {default})");
     p.flag("shard-edges", &c.shardEdges,
            "shard the edge table by source over the ranks (each holds 1/R of the rows and their optimizer "
-           "state; CPU ranks over gloo; the final model is RUN_DIR/model-shards, merge it with brillm merge-shards)");
+           "state; CPU ranks over gloo or GPU ranks over nccl, float32; the final model is RUN_DIR/model-shards, merge "
+           "it with brillm merge-shards)");
     int64_t shards = 0;
     p.option("shards", &shards, "S",
              "with --shard-edges (implied): shard groups of S ranks, the ranks' count / S replicas of them (2-D "

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // GPU training (label gpu): skipped where LibTorch has no CUDA or the machine no GPU. The CUDA
 // step is checked against the CPU kernels (float32 and autocast float16/bfloat16), the AdamW
-// update on the GPU against the CPU loops, and a run trained on the GPU resumes on the CPU.
+// update on the GPU against the CPU loops, and a run trained on the GPU resumes on the CPU. The
+// sharded step on the GPU (atenShardedLoss) against the CPU kernels', and a sharded run on one
+// NCCL rank against the same run on the CPU.
 #include "brillm/error.h"
 #include "brillm/io/model_file.h"
 #include "brillm/model/loss.h"
 #include "brillm/training/device_loss.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/optimizer.h"
+#include "brillm/training/shard.h"
+#include "brillm/training/shard_loss.h"
 #include "brillm/training/trainer.h"
 #include "training_test_util.h"
 
@@ -86,6 +90,36 @@ TEST_F(Gpu, CudaStepMatchesTheCpuKernels) {
         const double cosine = (a * b).sum().item<double>() / (a.norm().item<double>() * b.norm().item<double>());
         EXPECT_GT(cosine, 0.99) << toString(p);
     }
+}
+
+// The sharded step on the GPU against the CPU kernels' sharded step, for every shard of 1 and 2
+// (without collectives each shard computes the same partial sweep on both).
+TEST_F(Gpu, ShardedStepOnTheGpuMatchesTheCpuKernels) {
+    const auto cpu = sparseModel(300, 20000, 1);
+    const auto batch = batchOf(cpu, 8, 16, 50, 2);
+    DeviceLossWorkspace ws;
+    for (int R : {1, 2})
+        for (int r = 0; r < R; ++r) {
+            const auto plan = ShardPlan::balanced(cpu.edges, R);
+            const auto shard = shardModel(cpu, plan.begin(r), plan.end(r));
+            const auto ref = shardedLoss(shard, plan, r, batch, true, 0, nullptr);
+            const auto gpuShard = shard.toDevice(at::kCUDA);
+            const auto gpu = atenShardedLoss(gpuShard, plan, r, batch, true, nullptr, R == 1 ? &ws : nullptr);
+            const std::string where = "shard " + std::to_string(r) + " of " + std::to_string(R);
+            EXPECT_TRUE(gpu.grad.weights.is_cuda()) << where;
+            EXPECT_NEAR(gpu.loss, ref.loss, 1e-4 * std::abs(ref.loss)) << where;
+            EXPECT_NEAR(gpu.gradNorm, ref.gradNorm, 1e-3 * ref.gradNorm) << where;
+            EXPECT_EQ(gpu.localEdges, ref.localEdges) << where;
+            ASSERT_EQ(gpu.grad.slots, ref.grad.slots) << where;
+            EXPECT_TRUE(at::allclose(gpu.grad.weights.cpu(), ref.grad.weights, 1e-3, 1e-5)) << where;
+            EXPECT_TRUE(at::allclose(gpu.grad.biases.cpu(), ref.grad.biases, 1e-3, 1e-5)) << where;
+            EXPECT_TRUE(at::allclose(gpu.grad.nodeBias.cpu(), ref.grad.nodeBias, 1e-3, 1e-5)) << where;
+            EXPECT_TRUE(at::allclose(gpu.grad.positions.cpu(), ref.grad.positions, 1e-3, 1e-5)) << where;
+            // the replicated gradients are made without atomics: the same bits on every call
+            const auto again = atenShardedLoss(gpuShard, plan, r, batch, true, nullptr);
+            EXPECT_TRUE(at::equal(again.grad.nodeBias, gpu.grad.nodeBias)) << where;
+            EXPECT_TRUE(at::equal(again.grad.positions, gpu.grad.positions)) << where;
+        }
 }
 
 TEST_F(Gpu, AdamWOnTheGpuMatchesTheCpuLoops) {
@@ -219,6 +253,57 @@ TEST_F(GpuNccl, OneRankOverNcclTrainsLikeOneProcessOnTheGpu) {
         EXPECT_GT(j.at("exchange_bytes").get<uint64_t>(), 0u);
     }
     EXPECT_EQ(steps, 40);
+}
+
+// --shard-edges on a GPU rank over NCCL (the GPU check): the same run as one CPU process
+// on the kernels, the ATen step's collectives on GPU tensors, the CLI, and a resume on the CPU.
+TEST_F(GpuNccl, OneRankOverNcclTrainsShardedLikeTheCpuKernels) {
+    auto c = config();
+    c.steps = 20;
+    c.checkpointEvery = 10;
+    c.evalEvery = 10;
+    c.shardEdges = true;
+    auto onCpu = c;
+    onCpu.device = "cpu";
+    const auto cpu = train(onCpu, m_dir / "cpu");
+    DistributedEnv env;
+    env.masterPort = findFreePort();
+    auto comm = Communicator::connect(env, DistributedOptions{"nccl", 120});
+    const auto gpu = train(c, m_dir / "gpu", {}, comm.get());
+    ASSERT_EQ(gpu.losses.size(), cpu.losses.size());
+    for (size_t i = 0; i < cpu.losses.size(); ++i)
+        EXPECT_NEAR(gpu.losses[i], cpu.losses[i], 1e-3 * std::max(1.0, std::abs(cpu.losses[i]))) << "step " << i + 1;
+    ASSERT_TRUE(gpu.lastEvalLoss && cpu.lastEvalLoss);
+    EXPECT_NEAR(*gpu.lastEvalLoss, *cpu.lastEvalLoss, 1e-3 * *cpu.lastEvalLoss);
+    EXPECT_EQ(gpu.modelPath, m_dir / "gpu" / "model-shards");
+    for (const auto& j : test_util::stepRecords(m_dir / "gpu" / "metrics.jsonl")) {
+        EXPECT_EQ(j.at("device"), comm->device().str());
+        EXPECT_EQ(j.at("shards"), 1);
+    }
+    // the step's collectives on GPU tensors over the NCCL group
+    const auto model = mergeShards(m_dir / "gpu" / "model-shards").model;
+    const auto plan = ShardPlan::balanced(model.edges, 1);
+    const auto batch = batchOf(model, 4, 8, 10, 5);
+    const auto ref = shardedLoss(model, plan, 0, batch, true, 0, nullptr);
+    const auto viaNccl = atenShardedLoss(model.toDevice(comm->device()), plan, 0, batch, true, comm.get());
+    EXPECT_NEAR(viaNccl.loss, ref.loss, 1e-4 * std::abs(ref.loss));
+    EXPECT_GT(viaNccl.bytesSent, 0u);
+    // resumed on the CPU (the kernels), with the model's rows from the GPU's checkpoint
+    const auto resumed =
+        resume(m_dir / "gpu", ResumeOverrides{24, std::string("cpu"), std::nullopt, std::nullopt, std::nullopt});
+    EXPECT_EQ(resumed.steps, 24);
+    // the CLI
+    const auto run = m_dir / "cli";
+    const std::string cmd = std::string(BRILLM_CLI) + " train --corpus " + (m_dir / "corpus.txt").string() + " --out " +
+                            run.string() +
+                            " --vocab-kind char --steps 6 --batch 8 --negatives 16 --eval-every 0 --quiet --shard-edges"
+                            " --nproc-per-node 1 --dist-backend nccl --device cuda --dist-timeout 120 2> " +
+                            (m_dir / "cli-err.txt").string();
+    const int status = std::system(cmd.c_str());
+    std::ifstream err(m_dir / "cli-err.txt");
+    const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
+    EXPECT_TRUE(std::filesystem::exists(run / "model-shards" / "shards.json"));
 }
 
 TEST_F(GpuNccl, GpuTrainingWithGlooIsRefused) {

@@ -251,6 +251,113 @@ TEST(ShardedLossTest, EqualsTheSingleProcessLossAndGradients) {
     }
 }
 
+// The ATen step (the GPU's, here on CPU tensors over Gloo) in float64 against the core's float64
+// loss, and in float32 against the CPU kernels' sharded step: losses, every gradient, the norm and
+// the traffic; the replicated gradients bit-identical on every rank.
+TEST(AtenShardedLossTest, EqualsTheCoresFloat64LossAndTheKernelsStep) {
+    const auto edges = test_util::unevenRandomTable(30, 0.2, 5);
+    const auto full32 = Model::randomInit({30, 8, 32}, edges, 12);
+    const auto batch = randomBatch(edges, 7, 10, 9);
+    int64_t lmax = 0;
+    for (const auto& s : batch)
+        lmax = std::max(lmax, s.numEdges());
+    for (const auto dtype : {at::kDouble, at::kFloat}) {
+        const Model full = full32.toDtype(dtype);
+        const bool f64 = dtype == at::kDouble;
+        const double tol = f64 ? 1e-11 : 1e-5;
+        for (int R : {1, 3}) {
+            const auto plan = ShardPlan::balanced(edges, R);
+            std::vector<ShardedLossResult> aten(static_cast<size_t>(R)), kernels(static_cast<size_t>(R));
+            const auto body = [&](int r, Communicator* comm) {
+                const auto shard = shardModel(full, plan.begin(r), plan.end(r));
+                aten[static_cast<size_t>(r)] = atenShardedLoss(shard, plan, r, batch, true, comm);
+                if (!f64) kernels[static_cast<size_t>(r)] = shardedLoss(shard, plan, r, batch, true, 1, comm);
+            };
+            if (R == 1)
+                body(0, nullptr);
+            else
+                onRanks(R, [&](int r, Communicator& comm) { body(r, &comm); });
+            // the reference: the core's loss of the whole model (float64), or the kernels' step (float32)
+            const auto ref = sampledLoss(full, batch, LossOptions{true, 1});
+            const double refNorm = gradientNorm(ref.grad);
+            at::Tensor gw = at::zeros_like(full.weights), gb = at::zeros_like(full.biases);
+            int64_t localEdges = 0;
+            for (int r = 0; r < R; ++r) {
+                const auto& res = aten[static_cast<size_t>(r)];
+                const std::string where = std::string(f64 ? "float64" : "float32") + ", " + std::to_string(R) +
+                                          " ranks, rank " + std::to_string(r);
+                EXPECT_EQ(res.loss, aten[0].loss) << where; // the same on every rank
+                EXPECT_NEAR(res.loss, ref.loss, tol * std::abs(ref.loss)) << where;
+                EXPECT_NEAR(res.gradNorm, refNorm, tol * refNorm) << where;
+                for (size_t b = 0; b < batch.size(); ++b)
+                    EXPECT_NEAR(res.sampleLosses[b], ref.sampleLosses[b], tol * std::abs(ref.sampleLosses[b])) << where;
+                expectClose(res.grad.nodeBias, ref.grad.nodeBias, tol, "node_bias gradient, " + where);
+                expectClose(res.grad.positions, ref.grad.positions, tol, "positions gradient, " + where);
+                EXPECT_TRUE(at::equal(res.grad.nodeBias, aten[0].grad.nodeBias)) << where;
+                EXPECT_TRUE(at::equal(res.grad.positions, aten[0].grad.positions)) << where;
+                if (!f64) {
+                    const auto& k = kernels[static_cast<size_t>(r)];
+                    EXPECT_NEAR(res.loss, k.loss, 1e-6 * std::abs(k.loss)) << where;
+                    EXPECT_EQ(res.grad.slots, k.grad.slots) << where;
+                    EXPECT_EQ(res.bytesSent, k.bytesSent) << where;
+                    expectClose(res.grad.weights, k.grad.weights, 1e-5, "edge weight gradients, " + where);
+                    expectClose(res.grad.biases, k.grad.biases, 1e-5, "edge bias gradients, " + where);
+                }
+                localEdges += res.localEdges;
+                for (size_t k = 0; k < res.grad.slots.size(); ++k) {
+                    const int64_t g = globalSlot(edges, plan.begin(r), res.grad.slots[k]);
+                    if (g == 0 && r > 0) {
+                        EXPECT_TRUE(at::equal(res.grad.weights[static_cast<int64_t>(k)], gw[0])) << where;
+                        continue;
+                    }
+                    gw[g].copy_(res.grad.weights[static_cast<int64_t>(k)]);
+                    gb[g].copy_(res.grad.biases[static_cast<int64_t>(k)]);
+                }
+                const uint64_t B = batch.size(), L = static_cast<uint64_t>(lmax), d = 8, w = f64 ? 8 : 4;
+                EXPECT_EQ(res.bytesSent, R == 1 ? 0 : 2 * L * B * d * w + B * L * 8 + (d * d + d + 1) * w + 8) << where;
+            }
+            EXPECT_EQ(localEdges, ref.edges);
+            at::Tensor rw = at::zeros_like(full.weights), rb = at::zeros_like(full.biases);
+            for (size_t k = 0; k < ref.grad.slots.size(); ++k) {
+                rw[ref.grad.slots[k]].copy_(ref.grad.weights[static_cast<int64_t>(k)]);
+                rb[ref.grad.slots[k]].copy_(ref.grad.biases[static_cast<int64_t>(k)]);
+            }
+            expectClose(gw, rw, tol, "edge weight gradients");
+            expectClose(gb, rb, tol, "edge bias gradients");
+            EXPECT_GT(rw.abs().sum().item<double>(), 0);
+        }
+    }
+}
+
+// The trainer on the ATen step (BRILLM_SHARD_STEP=aten: the step a GPU rank runs, on the CPU):
+// 2 shards and the 2 x 2 layout train like one process, and the run resumes on the kernels.
+TEST_F(ShardingTest, TheAtenStepTrainsLikeOneProcess) {
+    auto c = config(6);
+    c.optimizer = OptimizerKind::AdamW;
+    const auto single = train(c, m_dir / "single");
+    const auto reference = ModelFile::load((m_dir / "single" / "model.brillm").string()).model;
+    c.shardEdges = true;
+    ::setenv("BRILLM_SHARD_STEP", "aten", 1);
+    for (int shards : {2, 1}) { // 2 shards x 1 replica, then 2 x 2 (shards = 1 per group of 2 ranks: 1 x 2)
+        c.shards = shards;
+        const auto dir = m_dir / ("aten" + std::to_string(shards));
+        std::vector<TrainResult> results(2);
+        onRanks(2, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+        for (int r = 0; r < 2; ++r) {
+            ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
+            for (size_t i = 0; i < 6; ++i) {
+                EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
+                EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i]))
+                    << shards << " shards, step " << i + 1;
+            }
+        }
+        expectSameModel(mergeShards(dir / "model-shards").model, reference, 1e-4);
+    }
+    ::unsetenv("BRILLM_SHARD_STEP");
+    const auto more = resume(m_dir / "aten2", int64_t{8}); // one process on the kernels
+    EXPECT_EQ(more.losses.size(), 2u);
+}
+
 // 2 and 3 shards train like one unsharded process: losses step for step, then the parameters.
 TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
     auto c = config(6);
@@ -640,12 +747,18 @@ TEST(ShardInitTest, TheShardsChooseTheTrigramScaleOfTheWholeInit) {
     }
 }
 
-TEST_F(ShardingTest, RefusesAGpuDeviceAndAManifestThatDoesNotCoverTheSources) {
+TEST_F(ShardingTest, RefusesHalfPrecisionAndAManifestThatDoesNotCoverTheSources) {
     auto c = config(2);
     c.shardEdges = true;
-    c.device = "cuda";
-    EXPECT_THROW(train(c, m_dir / "gpu"), InputError);
-    c.device = "cpu";
+    c.precision = "bf16";
+    try {
+        train(c, m_dir / "bf16");
+        FAIL() << "a sharded run in bf16 was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("--shard-edges trains in float32"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(m_dir / "bf16"));
+    c.precision = "fp32";
     train(c, m_dir / "ok");
     const auto manifest = m_dir / "ok" / "model-shards" / "shards.json";
     auto j = nlohmann::json::parse(std::ifstream(manifest));

@@ -91,6 +91,9 @@ void validateTrainConfig(const TrainConfig& c) {
     if (!fp32 && c.precision != "fp16" && c.precision != "float16" && c.precision != "bf16" &&
         c.precision != "bfloat16")
         outOfRange("precision", "fp32, fp16 or bf16", "'" + c.precision + "'");
+    if (!fp32 && c.shardEdges)
+        throw InputError("--shard-edges trains in float32 (the sharded step has no " + c.precision +
+                         " path); give --precision fp32");
     if (!fp32 && c.device.rfind("cuda", 0) != 0)
         throw InputError("--precision " + c.precision + " needs --device cuda; on the CPU training runs in fp32");
 

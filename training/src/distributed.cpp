@@ -701,8 +701,8 @@ const SparseGradients& ReplicaExchange::exchange(const Model& shard, const Spars
                                                  double localLossSum) {
     const int64_t d = shard.dim(), dd = d * d;
     const int64_t nodeBiasN = shard.nodeBias.numel(), positionsN = shard.positions.numel();
-    if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
-        throw InputError("the replica exchange runs on float32 CPU tensors");
+    if (shard.dtype() != at::kFloat || (local.weights.defined() && !local.weights.is_cpu()))
+        throw InputError("the replica exchange takes float32 gradients in host memory");
     const uint64_t before = m_comm.bytesSent();
     m_stats = {};
     // this rank's own rows (local slots >= 1) and the shared slot's row, if touched

@@ -4,24 +4,23 @@
 #include "brillm/error.h"
 #include "brillm/training/distributed.h"
 #include "brillm/util/parallel.h"
-#include "model/kernels.h"     // the core loss's GELU, candidate grouping and edge sets (brillm_core_internal)
+#include "model/kernels.h" // the core loss's GELU, candidate grouping and edge sets (brillm_core_internal)
+#include "shard_step.h"
 #include "simd/edge_kernels.h" // the core loss's vector edge kernels (Highway, dispatched at run time)
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace brillm::training {
 
-namespace {
+namespace shard_step {
 
-using detail::geluGrad;
-using detail::geluT;
-using T = float;
-
-void checkSamples(const Model& shard, std::span<const LossSample> batch) {
+void checkShardSamples(const Model& shard, std::span<const LossSample> batch) {
     if (batch.empty()) throw InputError("empty training batch");
     const int64_t V = shard.vocabSize();
     for (size_t k = 0; k < batch.size(); ++k) {
@@ -49,6 +48,48 @@ void checkSamples(const Model& shard, std::span<const LossSample> batch) {
         }
     }
 }
+
+void allReduceCounted(Communicator* comm, at::Tensor& t, const char* what, uint64_t& bytes) {
+    if (!comm) return;
+    bytes += static_cast<uint64_t>(t.numel() * t.element_size());
+    comm->allReduceSum(t, what);
+}
+
+double shardedGradientNorm(const SparseGradients& g, Communicator* comm, uint64_t& bytes) {
+    const auto squares = [](const at::Tensor& t) {
+        return t.defined() && t.numel() > 0 ? t.to(at::kDouble).square().sum().item<double>() : 0.0;
+    };
+    const auto U = static_cast<int64_t>(g.slots.size());
+    const int64_t own = U > 0 && g.slots.front() == EdgeTable::kSharedSlot ? 1 : 0; // the first own row
+    at::Tensor sq = at::full(
+        {1}, squares(g.weights.narrow(0, own, U - own)) + squares(g.biases.narrow(0, own, U - own)), at::kDouble);
+    allReduceCounted(comm, sq, "sharded gradient norm", bytes);
+    double total = sq.item<double>() + squares(g.nodeBias) + squares(g.positions);
+    if (own == 1) total += squares(g.weights[0]) + squares(g.biases[0]);
+    return std::sqrt(total);
+}
+
+SparseGradients gradientsOn(const SparseGradients& g, const at::Device& device) {
+    SparseGradients out;
+    out.slots = g.slots;
+    for (auto [to, from] : {std::pair{&out.weights, &g.weights},
+                            {&out.biases, &g.biases},
+                            {&out.nodeBias, &g.nodeBias},
+                            {&out.positions, &g.positions}})
+        *to = from->defined() && from->device() != device ? from->to(device) : *from;
+    return out;
+}
+
+} // namespace shard_step
+
+namespace {
+
+using shard_step::allReduceCounted;
+using shard_step::shardedGradientNorm;
+
+using detail::geluGrad;
+using detail::geluT;
+using T = float;
 
 // A worker's gradient rows for the shard's slots (local numbering), kept in first-touch order.
 struct Rows {
@@ -177,39 +218,6 @@ void backwardPositive(const Model& m, int64_t b, int64_t i, Sweep& sw, const std
     simd::reduceRows(wk.dxAcc.data(), dxOut, d);
 }
 
-void allReduce(Communicator* comm, at::Tensor& t, const char* what, uint64_t& bytes) {
-    if (!comm) return;
-    bytes += static_cast<uint64_t>(t.numel() * t.element_size());
-    comm->allReduceSum(t, what);
-}
-
-// The global L2 norm of a shard's gradients: its own rows' squares summed over the shard group,
-// the replicated parts (the shared slot, node_bias, positions: the same on every rank) counted once.
-double shardedGradientNorm(const SparseGradients& g, Communicator* comm, uint64_t& bytes) {
-    const int64_t U = static_cast<int64_t>(g.slots.size());
-    const int64_t dd = g.weights.numel() / std::max<int64_t>(1, U), d = g.biases.numel() / std::max<int64_t>(1, U);
-    const T* gw = g.weights.data_ptr<T>();
-    const T* gb = g.biases.data_ptr<T>();
-    double ownSq = 0, replicated = 0;
-    for (int64_t r = 0; r < U; ++r) {
-        double& into = g.slots[static_cast<size_t>(r)] == EdgeTable::kSharedSlot ? replicated : ownSq;
-        for (int64_t j = 0; j < dd; ++j)
-            into += static_cast<double>(gw[r * dd + j]) * static_cast<double>(gw[r * dd + j]);
-        for (int64_t j = 0; j < d; ++j)
-            into += static_cast<double>(gb[r * d + j]) * static_cast<double>(gb[r * d + j]);
-    }
-    at::Tensor sq = at::full({1}, ownSq, at::kDouble);
-    allReduce(comm, sq, "sharded gradient norm", bytes);
-    double total = sq.item<double>() + replicated;
-    for (const at::Tensor* t : {&g.nodeBias, &g.positions}) {
-        const at::Tensor c = t->contiguous();
-        const T* p = c.data_ptr<T>();
-        for (int64_t j = 0; j < c.numel(); ++j)
-            total += static_cast<double>(p[j]) * static_cast<double>(p[j]);
-    }
-    return std::sqrt(total);
-}
-
 template <int D>
 ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch, bool withGrad,
                       bool norm, int threads, Communicator* comm) {
@@ -314,14 +322,14 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
         T* yb = ybuf.data_ptr<T>();
         for (int64_t b : mine)
             std::copy_n(sw.posY.data() + sw.at(b, i) * static_cast<size_t>(d), d, yb + b * d);
-        allReduce(comm, ybuf, "sharded forward (edge outputs)", out.bytesSent);
+        allReduceCounted(comm, ybuf, "sharded forward (edge outputs)", out.bytesSent);
         for (int64_t b = 0; b < sw.B; ++b)
             if (i < sw.n[static_cast<size_t>(b)])
                 std::copy_n(yb + b * d, d, sw.posY.data() + sw.at(b, i) * static_cast<size_t>(d));
     }
     // the edge losses, each from its owner (a sum with zeros: exact); summed per sample in edge order as loss.cpp
     at::Tensor losses = at::from_blob(sw.edgeLoss.data(), {static_cast<int64_t>(BL)}, at::kDouble);
-    allReduce(comm, losses, "sharded edge losses", out.bytesSent);
+    allReduceCounted(comm, losses, "sharded edge losses", out.bytesSent);
     double total = 0;
     for (int64_t b = 0; b < sw.B; ++b) {
         double l = 0;
@@ -347,7 +355,7 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
             backwardPositive<D>(m, b, i, sw, dyPos, scratch[static_cast<size_t>(t)], accs[static_cast<size_t>(t)],
                                 dxb + b * d);
         });
-        allReduce(comm, dxbuf, "sharded backward (input gradients)", out.bytesSent);
+        allReduceCounted(comm, dxbuf, "sharded backward (input gradients)", out.bytesSent);
         for (int64_t b = 0; b < sw.B; ++b) {
             if (i >= sw.n[static_cast<size_t>(b)]) continue;
             const T* dx = dxb + b * d;
@@ -394,7 +402,7 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
                 p[dd + j] += a.b[static_cast<size_t>(r * d + j)];
         }
     }
-    allReduce(comm, shared, "sharded shared-slot gradient", out.bytesSent);
+    allReduceCounted(comm, shared, "sharded shared-slot gradient", out.bytesSent);
     const T* sh = shared.data_ptr<T>();
     if (sh[dd + d] > 0 && (slots.empty() || slots.front() != EdgeTable::kSharedSlot))
         slots.insert(slots.begin(), EdgeTable::kSharedSlot);
@@ -437,7 +445,7 @@ ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int ran
     if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
         throw InputError("the sharded loss runs on float32 CPU tensors");
     if (rank < 0 || rank >= plan.parts()) throw InputError("shard rank outside the plan");
-    checkSamples(shard, batch);
+    shard_step::checkShardSamples(shard, batch);
     return shard.dim() == 32 ? run<32>(shard, plan, rank, batch, withGradients, true, threads, comm)
                              : run<0>(shard, plan, rank, batch, withGradients, true, threads, comm);
 }
@@ -455,22 +463,36 @@ ShardLayout ShardLayout::of(int worldSize, int shards) {
     return l;
 }
 
+bool atenShardStep(const Model& shard) {
+    if (!shard.weights.is_cpu()) return true;
+    const char* env = std::getenv("BRILLM_SHARD_STEP");
+    return env != nullptr && std::strcmp(env, "aten") == 0;
+}
+
 ShardedLossResult shardedReplicaLoss(const Model& shard, const ShardPlan& plan, int shardRank,
                                      std::span<const LossSample> replicaBatch, int threads, Communicator* shardGroup,
-                                     ReplicaExchange* replicas) {
-    if (!replicas) return shardedLoss(shard, plan, shardRank, replicaBatch, true, threads, shardGroup);
+                                     ReplicaExchange* replicas, DeviceLossWorkspace* workspace) {
+    const bool aten = atenShardStep(shard);
+    if (!replicas)
+        return aten ? atenShardedLoss(shard, plan, shardRank, replicaBatch, true, shardGroup, workspace)
+                    : shardedLoss(shard, plan, shardRank, replicaBatch, true, threads, shardGroup);
     shard.validate();
-    if (shard.dtype() != at::kFloat || !shard.weights.is_cpu())
-        throw InputError("the sharded loss runs on float32 CPU tensors");
+    if (shard.dtype() != at::kFloat || (!aten && !shard.weights.is_cpu()))
+        throw InputError("the sharded loss runs on float32 tensors");
     if (shardRank < 0 || shardRank >= plan.parts()) throw InputError("shard rank outside the plan");
-    checkSamples(shard, replicaBatch);
-    ShardedLossResult out = shard.dim() == 32
-                                ? run<32>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup)
-                                : run<0>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup);
+    shard_step::checkShardSamples(shard, replicaBatch);
+    ShardedLossResult out =
+        aten ? shard_step::atenShardStep(shard, plan, shardRank, replicaBatch, true, false, shardGroup, workspace)
+        : shard.dim() == 32 ? run<32>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup)
+                            : run<0>(shard, plan, shardRank, replicaBatch, true, false, threads, shardGroup);
     double lossSum = 0;
     for (double l : out.sampleLosses)
         lossSum += l;
-    out.grad = replicas->exchange(shard, out.grad, static_cast<int64_t>(replicaBatch.size()), lossSum);
+    // the replica exchange works on host memory (with NCCL its collectives take the host buffers to the GPU)
+    const at::Device device = shard.weights.device();
+    out.grad = shard_step::gradientsOn(replicas->exchange(shard, shard_step::gradientsOn(out.grad, at::kCPU),
+                                                          static_cast<int64_t>(replicaBatch.size()), lossSum),
+                                       device);
     const auto& st = replicas->stats();
     out.loss = st.globalLossSum / static_cast<double>(st.globalSamples);
     out.globalSamples = st.globalSamples;

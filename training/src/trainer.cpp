@@ -319,8 +319,9 @@ double RunLoop::shardedExactLoss(const std::vector<std::vector<int32_t>>& paths,
     double nll = 0;
     int64_t edges = 0;
     if (!samples.empty()) {
-        const auto e =
-            shardedLoss(s.model, sh.plan, sh.index, samples, /*withGradients=*/false, threads, sh.shardGroup);
+        // the exact loss runs on the host, as unsharded (on a GPU: a copy of the shard)
+        const auto e = shardedLoss(s.model.toDevice(at::Device(at::kCPU)), sh.plan, sh.index, samples,
+                                   /*withGradients=*/false, threads, sh.shardGroup);
         for (double v : e.sampleNll)
             nll += v;
         edges = e.edges;
@@ -506,7 +507,7 @@ RunLoop::StepOutcome RunLoop::computeStep(const std::vector<LossSample>& batch, 
     if (s.shard) {
         const auto& sh = *s.shard;
         shardLoss = shardedReplicaLoss(s.model, sh.plan, sh.index, batch, threads, sh.shardGroup,
-                                       replicaExchange ? &*replicaExchange : nullptr);
+                                       replicaExchange ? &*replicaExchange : nullptr, &deviceWorkspace);
         if (replicaExchange) o.samples = shardLoss.globalSamples;
         o.grad = &shardLoss.grad;
         o.localEdges = shardLoss.localEdges;
@@ -804,9 +805,6 @@ void connectShardGroups(Session& s) {
 void placeOnDevice(Session& s, const TrainConfig& c, bool moveModel = true) {
     s.device = parseTrainingDevice(c.device);
     s.precision = precisionFromString(c.precision);
-    if (c.shardEdges && !s.device.is_cpu())
-        throw InputError("--shard-edges trains on the CPU over gloo in this version (the sharded step has no GPU "
-                         "kernel yet); give --device cpu");
     if (s.precision != Precision::Float32 && !s.device.is_cuda())
         throw InputError(std::string("--precision ") + toString(s.precision) + " needs --device cuda (CUDA autocast)");
     if (s.comm && s.comm->options().backend == "nccl") {
@@ -991,7 +989,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
             auto init = validatedInitShard(s.data.bigrams, pathsOf(s.data.train), pathsOf(s.data.validation),
                                            sh.globalEdges, {s.data.vocabSize(), config.dim, 512}, bigramOptions(config),
                                            threadCount(config, comm), sh.plan, sh.index, sh.shardGroup);
-            s.model = std::move(init.model);
+            s.model = init.model.toDevice(s.device);
             logInit(cb, config, &init, &*s.shard, t0);
             s.optimizer.emplace(s.model, settingsOf(config, comm));
         }

@@ -21,6 +21,7 @@
 
 #include "brillm/model/loss.h"
 #include "brillm/model/model.h"
+#include "brillm/training/device_loss.h"
 #include "brillm/training/shard.h"
 
 #include <cstdint>
@@ -62,11 +63,27 @@ struct ShardedLossResult {
     int64_t touchedSlots = 0;      // own slots of this shard any replica touched
 };
 
-// `shard`: this rank's shard (float32, CPU) of the model whose sources `plan` splits; `rank`: its
-// part. `batch`: the whole global batch (the same on every rank). `comm` may be null for one part.
+// `shard`: this rank's shard (float32, CPU; see atenShardedLoss for other devices) of the model whose sources `plan`
+// splits; `rank`: its part. `batch`: the whole global batch (the same on every rank). `comm` may be null for one part.
 // Throws InputError for malformed samples (as sampledLoss), TrainingError from the collectives.
 ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int rank, std::span<const LossSample> batch,
                               bool withGradients, int threads, Communicator* comm);
+
+// The same step with ATen operations on whatever device the shard's tensors live: a GPU (the
+// collectives then take device tensors: NCCL), or the CPU, where it is checked against the
+// kernels of shardedLoss (float32, or float64 against the core's float64 loss). Per edge index
+// the owner gathers its candidates' matrices for one batched product; the backward sweep runs
+// autograd one edge index at a time, between the same all-reduces as shardedLoss (the same
+// payload). The replicated gradients (node_bias, positions) are made without atomics, so they are
+// bit-identical on the ranks of a shard group. The result's gradients live on the shard's device.
+// `workspace`: optional, reused between calls (the PE table on the device).
+ShardedLossResult atenShardedLoss(const Model& shard, const ShardPlan& plan, int rank,
+                                  std::span<const LossSample> batch, bool withGradients, Communicator* comm,
+                                  DeviceLossWorkspace* workspace = nullptr);
+
+// Whether shardedReplicaLoss runs the ATen step for this shard: always on a GPU; on the CPU when
+// the environment variable BRILLM_SHARD_STEP is "aten" (for comparisons), else the CPU kernels.
+bool atenShardStep(const Model& shard);
 
 // One training step of the 2-D layout on rank `shardRank` of its shard group: shardedLoss over the
 // shard group (`shardGroup`, null for a single shard) on this replica's part of the global batch,
@@ -78,6 +95,6 @@ ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int ran
 // the replica group's (ReplicaExchange) in replicaBytesSent.
 ShardedLossResult shardedReplicaLoss(const Model& shard, const ShardPlan& plan, int shardRank,
                                      std::span<const LossSample> replicaBatch, int threads, Communicator* shardGroup,
-                                     ReplicaExchange* replicas);
+                                     ReplicaExchange* replicas, DeviceLossWorkspace* workspace = nullptr);
 
 } // namespace brillm::training
