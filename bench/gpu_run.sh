@@ -10,7 +10,8 @@
 # googletest source tree, and lib/libbrillm_fused_cuda.so, the fused kernels prebuilt with
 #   nvcc -std=c++17 -O3 -shared -Xcompiler -fPIC -cudart static -gencode arch=compute_90,code=sm_90 \
 #     -gencode arch=compute_90,code=compute_90 training/src/cuda/fused_kernels.cu -o DEPS_DIR/lib/libbrillm_fused_cuda.so
-# (without it, CMake compiles the kernels where it finds nvcc). The GUI is not built.
+# (without it, CMake compiles the kernels where it finds nvcc). The GUI is not built. Also the
+# sharded step on the GPU (issue 17): its tests and a sharded run next to a plain one.
 # FULL=1 also runs test_training, test_distributed, test_core, every GPU test and the bf16 run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,10 +89,25 @@ for case in "1000 100000 8 32 400" "1000 100000 256 32 400"; do
   BRILLM_GPU_FUSED=1 BRILLM_FUSED_PROFILE=1 timeout 60 "$B/brillm" bench train --device cuda --vocab $1 --own-edges $2 \
     --batch $3 --seq-len $4 --negatives $5 --optimizer adamw --steps 5 --json 2>&1 >/dev/null | tail -3
 done | tee "$out/profile.log"
-filter='Gpu.CudaStepMatchesTheCpuKernels:Gpu.AdamWOnTheGpuMatchesTheCpuLoops'
+filter='Gpu.CudaStepMatchesTheCpuKernels:Gpu.AdamWOnTheGpuMatchesTheCpuLoops:Gpu.ShardedStepOnTheGpuMatchesTheCpuKernels:GpuNccl.OneRankOverNcclTrainsShardedLikeTheCpuKernels'
 [ -z "${FULL:-}" ] || filter='*'
 stdbuf -oL "$B/test_gpu_training" --gtest_filter="$filter" > "$out/test_gpu_training.log" 2>&1
 echo "test_gpu_training ($filter): exit $? ($((SECONDS - t0)) s)"; tail -3 "$out/test_gpu_training.log"
+# --shard-edges on one GPU rank over NCCL (issue 17) next to the same run unsharded: samples/s from the metrics
+for mode in plain sharded; do
+  flags=""; [ $mode = sharded ] && flags="--shard-edges --nproc-per-node 1 --dist-backend nccl"
+  timeout 120 "$B/brillm" train --corpus resources/corpora/en_austen.txt --vocab-kind char --out /tmp/gpu-$mode \
+    --device cuda --steps 60 --batch 64 --negatives 64 --eval-every 0 --quiet $flags > "$out/train_$mode.log" 2>&1
+  echo "train $mode: exit $? ($((SECONDS - t0)) s)"
+  cp /tmp/gpu-$mode/metrics.jsonl "$out/train_${mode}_metrics.jsonl" 2>/dev/null
+done
+python3 - "$out" <<'PY' || true
+import json, sys, statistics
+for mode in ("plain", "sharded"):
+    steps = [json.loads(l) for l in open(f"{sys.argv[1]}/train_{mode}_metrics.jsonl") if '"type": "step"' in l or '"type":"step"' in l]
+    sps = [s["samples_per_s"] for s in steps[5:] if "samples_per_s" in s]
+    print(f"{mode:>8}: {len(steps)} steps, median {statistics.median(sps):.0f} samples/s, last loss {steps[-1]['loss']:.4f}")
+PY
 [ -n "${FULL:-}" ] || exit 0
 for t in test_training test_distributed test_core; do
   stdbuf -oL "$B/$t" > "$out/$t.log" 2>&1; echo "$t: exit $?"; tail -3 "$out/$t.log"
