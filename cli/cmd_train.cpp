@@ -137,6 +137,11 @@ int runTrain(const Args& args) {
              "with --shard-edges (implied): shard groups of S ranks, the ranks' count / S replicas of them (2-D "
              "layout: each replica trains its part of the batch, the replicas of a shard average its gradients); "
              "default: every rank one shard (may change on --resume)");
+    std::string shardBalance = "memory";
+    p.option("shard-balance", &shardBalance, "memory|work",
+             "with --shard-edges: split the sources so that the shards hold equal numbers of rows (memory, the "
+             "default) or evaluate equal numbers of candidates per epoch, from the training text (work; each "
+             "shard's rows at most 25% above an equal share)");
     p.flag("quiet", &quiet, "no progress line");
     p.flag("json", &json, "progress as JSON lines on standard output");
     if (!p.parse(args)) return 0;
@@ -225,6 +230,7 @@ int runTrain(const Args& args) {
                                 "keep",
                                 "max-non-finite",
                                 "shard-edges",
+                                "shard-balance",
                                 "threads"})
             if (p.given(opt))
                 throw UsageError(std::string("--") + opt +
@@ -238,6 +244,10 @@ int runTrain(const Args& args) {
         c.optimizer = optimizerFromString(optimizer);
         c.schedule = scheduleFromString(schedule);
         c.edges = edgeSelectionFromString(edges);
+        if (p.given("shard-balance")) {
+            c.shardBalance = shardBalanceFromString(shardBalance);
+            c.shardEdges = true;
+        }
         c.loss = lossKindFromString(loss);
         c.init = initKindFromString(init);
         if (!c.heldOutCorpus.empty()) c.heldOutFraction = 0;

@@ -23,6 +23,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -168,6 +170,95 @@ TEST(ShardPlanTest, SplitsSourcesIntoRangesOfNearlyEqualOwnSlots) {
         }
         EXPECT_EQ(total, edges.numOwn());
     }
+}
+
+// --shard-balance work: against every contiguous split into `parts` non-empty ranges (brute force),
+// the plan's largest work is the smallest any split within the memory cap has, and it keeps the cap.
+TEST(ShardPlanTest, AWorkBalancedPlanIsTheBestContiguousSplitWithinTheMemoryCap) {
+    std::mt19937 rng(21);
+    int checked = 0;
+    for (int trial = 0; trial < 60; ++trial) {
+        const int64_t V = 6 + trial % 7;
+        const auto edges = test_util::unevenRandomTable(V, 0.3 + 0.05 * (trial % 5), 100 + trial);
+        std::vector<double> work(static_cast<size_t>(V));
+        for (auto& w : work) // Zipf-like: a few sources carry most of the work, some none
+            w = rng() % 4 == 0 ? 0.0 : std::floor(1000.0 / (1 + rng() % 20));
+        const double slack = trial % 3 == 0 ? 0.0 : 0.25;
+        const auto& rowPtr = edges.rowPtr();
+        const auto own = [&](int64_t b, int64_t e) {
+            return static_cast<double>(rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)]);
+        };
+        const auto workOf = [&](int64_t b, int64_t e) {
+            double w = 0;
+            for (int64_t k = b; k < e; ++k)
+                w += work[static_cast<size_t>(k)];
+            return w;
+        };
+        double longestRow = 0;
+        for (int64_t k = 0; k < V; ++k)
+            longestRow = std::max(longestRow, own(k, k + 1));
+        for (int parts : {2, 3, 4}) {
+            const double cap =
+                std::max((1 + slack) * static_cast<double>(edges.numOwn()) / parts, longestRow) * (1 + 1e-12);
+            // brute force: every choice of parts - 1 cut points in 1..V-1
+            double best = std::numeric_limits<double>::infinity();
+            std::vector<int64_t> cuts(static_cast<size_t>(parts - 1));
+            std::function<void(int, int64_t)> search = [&](int k, int64_t from) {
+                if (k == parts - 1) {
+                    double worst = 0;
+                    int64_t b = 0;
+                    for (int r = 0; r < parts; ++r) {
+                        const int64_t e = r + 1 < parts ? cuts[static_cast<size_t>(r)] : V;
+                        if (own(b, e) > cap) return;
+                        worst = std::max(worst, workOf(b, e));
+                        b = e;
+                    }
+                    best = std::min(best, worst);
+                    return;
+                }
+                for (int64_t c = from; c <= V - (parts - 1 - k); ++c) {
+                    cuts[static_cast<size_t>(k)] = c;
+                    search(k + 1, c + 1);
+                }
+            };
+            search(0, 1);
+            const auto plan = ShardPlan::balancedByWork(edges, parts, work, slack);
+            ASSERT_EQ(plan.parts(), parts);
+            EXPECT_EQ(plan.end(parts - 1), V);
+            if (!std::isfinite(best)) { // no split meets the cap: the memory-balanced plan
+                EXPECT_EQ(plan.sourceBegin, ShardPlan::balanced(edges, parts).sourceBegin);
+                continue;
+            }
+            double worst = 0;
+            for (int r = 0; r < parts; ++r) {
+                ASSERT_LT(plan.begin(r), plan.end(r)) << "part " << r << " is empty";
+                EXPECT_LE(own(plan.begin(r), plan.end(r)), cap) << "trial " << trial << ", part " << r;
+                EXPECT_EQ(plan.slotBegin[static_cast<size_t>(r)], rowPtr[static_cast<size_t>(plan.begin(r))]);
+                worst = std::max(worst, workOf(plan.begin(r), plan.end(r)));
+            }
+            EXPECT_NEAR(worst, best, 1e-9 * std::max(1.0, best)) << "trial " << trial << ", " << parts << " parts";
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 100);
+    // a hand case: the first source is most of the work, the rows are even
+    const auto even = EdgeTable::fromPairs(
+        4, std::vector<std::pair<int32_t, int32_t>>{{0, 1}, {0, 2}, {1, 0}, {1, 2}, {2, 0}, {2, 1}, {3, 0}, {3, 1}});
+    const std::vector<double> skewed{10, 1, 1, 1};
+    EXPECT_EQ(ShardPlan::balancedByWork(even, 2, skewed, 1.0).sourceBegin, (std::vector<int64_t>{0, 1, 4}));
+    EXPECT_EQ(ShardPlan::balancedByWork(even, 2, skewed, 0.0).sourceBegin, (std::vector<int64_t>{0, 2, 4}));
+    EXPECT_EQ(ShardPlan::balanced(even, 2).sourceBegin, (std::vector<int64_t>{0, 2, 4}));
+    EXPECT_THROW(ShardPlan::balancedByWork(even, 2, std::vector<double>{1, 2}, 0.25), InputError);
+    EXPECT_THROW(ShardPlan::balancedByWork(even, 2, std::vector<double>{1, -1, 1, 1}, 0.25), InputError);
+}
+
+// What a source costs the loss: its uses as a source times the candidate rows per use.
+TEST(ShardPlanTest, ASourcesWorkIsItsUsesTimesItsCandidateRows) {
+    const auto counts = BigramTable::fromCounts(3, {{0, 1, 2}, {0, 2, 1}, {1, 0, 4}});
+    const auto edges = counts.toEdgeTable(1); // own: 0 -> {1, 2}, 1 -> {0}
+    EXPECT_EQ(shardWork(counts, edges, LossKind::Exact, 0), (std::vector<double>{3 * 3, 4 * 2, 0}));
+    EXPECT_EQ(shardWork(counts, edges, LossKind::Sampled, 1), (std::vector<double>{3 * 3, 4 * 3, 0}));
+    EXPECT_EQ(shardWork(counts, edges, LossKind::SampledOwn, 8), (std::vector<double>{3 * 3, 4 * 2, 0}));
 }
 
 TEST(ShardPlanTest, AShardKeepsItsRowsUnderLocalSlots) {
@@ -410,6 +501,38 @@ TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
             EXPECT_LT(static_cast<double>(fs::file_size(opt)), 2 * (whole / R + (longestRow + 1) * rowBytes) + 2e5);
         }
     }
+}
+
+// --shard-balance work: the same training as one process, said in the log and the config, each
+// rank's candidate rows in the metrics; the run resumes on one process.
+TEST_F(ShardingTest, WorkBalancedShardsTrainLikeOneProcess) {
+    auto c = config(8);
+    c.optimizer = OptimizerKind::AdamW;
+    const auto single = train(c, m_dir / "single");
+    c.shardEdges = true;
+    c.shardBalance = ShardBalance::Work;
+    c.steps = 6;
+    const auto dir = m_dir / "work";
+    std::vector<TrainResult> results(2);
+    std::vector<std::string> logs(2);
+    onRanks(2, [&](int r, Communicator& comm) {
+        TrainCallbacks cb;
+        cb.onLog = [&logs, r](const std::string& line) { logs[static_cast<size_t>(r)] += line + "\n"; };
+        results[static_cast<size_t>(r)] = train(c, dir, cb, &comm);
+    });
+    ASSERT_EQ(results[0].losses.size(), 6u);
+    for (size_t i = 0; i < 6; ++i)
+        EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
+    EXPECT_NE(logs[0].find("shards by work: own slots "), std::string::npos) << logs[0];
+    EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "config.json")).at("shard_balance"), "work");
+    const auto steps = test_util::stepRecords(dir / "metrics.jsonl");
+    ASSERT_EQ(steps.size(), 6u);
+    for (const auto& rk : steps.back().at("ranks"))
+        EXPECT_GT(rk.at("candidate_rows").get<int64_t>(), 0);
+    const auto more = resume(dir, int64_t{8});
+    ASSERT_EQ(more.losses.size(), 2u);
+    for (size_t i = 0; i < 2; ++i)
+        EXPECT_NEAR(more.losses[i], single.losses[6 + i], 1e-5 * std::abs(single.losses[6 + i])) << "step " << 7 + i;
 }
 
 // A sharded run resumed with 3, then 2, then 1 rank continues the uninterrupted trajectory.

@@ -90,3 +90,22 @@ TEST_F(ShardingCliTest, TrainsTwoShardsTimesTwoReplicasAndRefusesALayoutThatDoes
     EXPECT_NE(rc, 0);
     EXPECT_NE(err.find("--shards 3 does not divide the 2 ranks"), std::string::npos) << err;
 }
+
+// --shard-balance work implies --shard-edges and is kept in the run's config; a value it does not
+// know is refused, naming the accepted ones.
+TEST_F(ShardingCliTest, ShardBalanceWorkTrainsAndAnUnknownBalanceIsRefused) {
+    const auto run = m_dir / "work";
+    const std::string common = " --corpus " + (m_dir / "corpus.txt").string() +
+                               " --vocab-size 64 --dim 8 --max-seq-length 12 --steps 2 --batch 4 --threads 1";
+    auto [rc, out, err] = sh("train --nproc-per-node 2 --shard-balance work --out " + run.string() + common);
+    ASSERT_EQ(rc, 0) << err;
+    EXPECT_NE((out + err).find("shards by work: own slots "), std::string::npos) << out << err;
+    EXPECT_EQ(ShardSet::open(run / "model-shards").shards(), 2);
+    std::ifstream config(run / "config.json");
+    const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("\"shard_balance\": \"work\""), std::string::npos) << text;
+    std::tie(rc, out, err) = sh("train --shard-balance speed --out " + (m_dir / "bad").string() + common);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("memory"), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(m_dir / "bad"));
+}

@@ -35,6 +35,7 @@ struct OwnedEdges {
     std::vector<double> scale;      // [E]: the edge's weight in the batch's mean loss, 1 / (B n_b)
     std::vector<int64_t> touched;   // the local slots any row reads, ascending
     std::vector<int64_t> rowOfSlot; // [E, C]: each row's index into `touched`
+    int64_t rows = 0;               // real rows (not padding) of all owned edges
     int64_t size() const { return static_cast<int64_t>(sample.size()); }
 };
 
@@ -66,6 +67,7 @@ OwnedEdges ownedEdges(const Model& m, const ShardPlan& plan, int rank, std::span
                 lw[static_cast<size_t>(u)] = w > 0 ? std::log(w) : -std::numeric_limits<double>::infinity();
             }
             o.C = std::max(o.C, rows);
+            o.rows += rows;
             slots.emplace_back(slotBuf.begin(), slotBuf.begin() + rows);
             weights.push_back(std::move(lw));
             o.sample.push_back(b);
@@ -139,6 +141,7 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
 
     ShardedLossResult out;
     out.localEdges = own.size();
+    out.localRows = own.rows;
     // per edge index: the mix x_i as every rank computes it (graph), its copy the owner's edges
     // start from (leaf), the all-reduced positive outputs (leaf), the owner's positives and losses
     std::vector<at::Tensor> xMix(static_cast<size_t>(L)), xLeaf(static_cast<size_t>(L)), Y(static_cast<size_t>(L)),

@@ -42,6 +42,27 @@ uint64_t edgeTableBytes(const Model& model) {
                                  model.biases.numel() * model.biases.element_size());
 }
 
+std::vector<double> shardWork(const BigramTable& counts, const EdgeTable& edges, LossKind loss, int64_t negatives) {
+    const int64_t V = edges.vocabSize();
+    if (counts.vocabSize() != V)
+        throw InputError("shard work: the bigram counts have " + std::to_string(counts.vocabSize()) +
+                         " nodes, the edge table " + std::to_string(V));
+    std::vector<double> work(static_cast<size_t>(V), 0.0);
+    for (int64_t s = 0; s < V; ++s) {
+        double uses = 0;
+        for (const uint64_t c : counts.counts(static_cast<int32_t>(s)))
+            uses += static_cast<double>(c);
+        const auto own = static_cast<double>(edges.ownCount(s));
+        // the positive, the other own candidates, one row for all on the shared slot
+        const auto k = static_cast<double>(negatives);
+        const double rows = loss == LossKind::Exact     ? own + 1
+                            : loss == LossKind::Sampled ? 2 + std::min(own, k)
+                                                        : 2 + std::min(k, std::max(own - 1, 0.0));
+        work[static_cast<size_t>(s)] = uses * rows;
+    }
+    return work;
+}
+
 void saveShard(const fs::path& dir, int rank, const ShardPlan& plan, const Model& shard, const ModelMetadata& metadata,
                const std::vector<std::pair<std::string, at::Tensor>>* optimizer) {
     ModelMetadata meta = metadata;

@@ -120,6 +120,7 @@ struct Scratch {
     std::vector<T> z, y, e, negWeight, dy;
     std::vector<T> dxAcc; // [d, kAccStride]: W dz summed lane-wise (simd::linearBackward)
     std::vector<int64_t> slot;
+    int64_t rows = 0; // candidate rows evaluated (summed into ShardedLossResult::localRows)
 };
 
 // dLoss/dy = dy of one candidate (dy becomes dLoss/dz) into its slot's rows, W dz into the
@@ -159,6 +160,7 @@ void evaluateEdge(const Model& m, const LossSample& s, int64_t b, int64_t i, con
     int64_t posRow = 0;
     const int64_t rows = detail::groupCandidates<T>(m.edges, src, s.candidates.data() + cb, weights, C, wk.slot.data(),
                                                     wk.negWeight.data(), posRow, posWeight);
+    wk.rows += rows;
     // every distinct candidate edge in one kernel call, as the core loss
     simd::edgeForward(xi, pei, d, detail::edgeSet(m, 0, rows, wk.slot.data()), wk.e.data(), wk.z.data(), wk.y.data());
     T emax = -std::numeric_limits<T>::infinity();
@@ -327,6 +329,8 @@ ShardedLossResult run(const Model& m, const ShardPlan& plan, int rank, std::span
             if (i < sw.n[static_cast<size_t>(b)])
                 std::copy_n(yb + b * d, d, sw.posY.data() + sw.at(b, i) * static_cast<size_t>(d));
     }
+    for (const auto& wk : scratch)
+        out.localRows += wk.rows;
     // the edge losses, each from its owner (a sum with zeros: exact); summed per sample in edge order as loss.cpp
     at::Tensor losses = at::from_blob(sw.edgeLoss.data(), {static_cast<int64_t>(BL)}, at::kDouble);
     allReduceCounted(comm, losses, "sharded edge losses", out.bytesSent);

@@ -76,6 +76,10 @@ const char* toString(EdgeSelection e) {
     return e == EdgeSelection::Real ? "real" : "reference";
 }
 
+const char* toString(ShardBalance b) {
+    return b == ShardBalance::Work ? "work" : "memory";
+}
+
 NegativeMode negativeModeFromString(const std::string& s) {
     return fromName<NegativeMode>(s, {{"frequency", NegativeMode::Frequency}, {"random", NegativeMode::Random}},
                                   "negative mode");
@@ -95,6 +99,10 @@ LrSchedule scheduleFromString(const std::string& s) {
 EdgeSelection edgeSelectionFromString(const std::string& s) {
     return fromName<EdgeSelection>(s, {{"real", EdgeSelection::Real}, {"reference", EdgeSelection::Reference}},
                                    "edge selection");
+}
+
+ShardBalance shardBalanceFromString(const std::string& s) {
+    return fromName<ShardBalance>(s, {{"memory", ShardBalance::Memory}, {"work", ShardBalance::Work}}, "shard balance");
 }
 
 std::string TrainConfig::toJson() const {
@@ -145,6 +153,7 @@ std::string TrainConfig::toJson() const {
         {"max_minutes", maxMinutes},
         {"shard_edges", shardEdges},
         {"shards", shards},
+        {"shard_balance", toString(shardBalance)},
     };
     return j.dump(2);
 }
@@ -210,6 +219,8 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& so
         get("max_minutes", c.maxMinutes);
         get("shard_edges", c.shardEdges);
         get("shards", c.shards);
+        if (j.contains("shard_balance"))
+            c.shardBalance = shardBalanceFromString(j.at("shard_balance").get<std::string>());
     } catch (const nlohmann::json::exception& e) {
         throw InputError(source + ": a training setting has the wrong type: " + e.what());
     }

@@ -27,6 +27,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -151,6 +152,7 @@ struct Session {
         std::unique_ptr<Communicator> ownShardGroup, ownReplicaGroup;
         Communicator* shardGroup = nullptr;
         Communicator* replicaGroup = nullptr;
+        std::vector<double> work; // each source's work (shardWork): what --shard-balance work balances
     };
     std::optional<Shard> shard;
     at::Device device{at::kCPU};
@@ -262,6 +264,7 @@ private:
         int64_t samples = 0;
         int64_t tokens = 0;
         int64_t localEdges = 0;
+        int64_t localRows = 0;
     };
     void log(const std::string& msg) const {
         if (cb.onLog) cb.onLog(msg);
@@ -511,6 +514,7 @@ RunLoop::StepOutcome RunLoop::computeStep(const std::vector<LossSample>& batch, 
         if (replicaExchange) o.samples = shardLoss.globalSamples;
         o.grad = &shardLoss.grad;
         o.localEdges = shardLoss.localEdges;
+        o.localRows = shardLoss.localRows;
         r.loss = shardLoss.loss;
         r.gradNorm = shardLoss.gradNorm;
         r.exchangeBytes = shardLoss.bytesSent + shardLoss.replicaBytesSent;
@@ -579,7 +583,7 @@ void RunLoop::update(StepReport& r, const SparseGradients& grad) {
 nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, double dt, double memoryMb) {
     nlohmann::json ranks = nlohmann::json::array();
     if (!comm) return ranks;
-    constexpr int kFields = 8;
+    constexpr int kFields = 9;
     at::Tensor mine = at::empty({kFields}, at::kDouble);
     double* p = mine.data_ptr<double>();
     // sharded: every rank drives the whole batch; its share is the edges whose candidates it evaluated
@@ -591,6 +595,7 @@ nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, doub
     p[5] = static_cast<double>(r.exchangeBytes);
     p[6] = static_cast<double>(s.shard ? shardLoss.replicaBytesSent : 0);
     p[7] = peakResidentMegabytes();
+    p[8] = static_cast<double>(o.localRows);
     const at::Tensor all = comm->allGather(mine, "step statistics");
     const double* a = all.data_ptr<double>();
     double globalTokens = 0;
@@ -600,6 +605,7 @@ nlohmann::json RunLoop::rankStatistics(StepReport& r, const StepOutcome& o, doub
             {"rank", q}, {"samples_per_s", e[0] / e[2]}, {"memory_mb", e[3]}, {"peak_memory_mb", e[7]}};
         if (s.shard) {
             one["edges_per_s"] = e[1] / e[2];
+            one["candidate_rows"] = static_cast<int64_t>(e[8]); // the step's candidates it evaluated: its work
             one["edge_table_bytes"] = static_cast<uint64_t>(e[4]);
             one["exchange_bytes"] = static_cast<uint64_t>(e[5]);
             if (s.shard->layout.replicas > 1) {
@@ -761,12 +767,18 @@ TrainResult runLoop(Session& s, const TrainCallbacks& cb) {
     return loop.run();
 }
 
+// --shard-balance work: how far above an equal share of the own slots a shard may grow
+constexpr double kShardMemorySlack = 0.25;
+
 // --shard-edges: the layout of this session's ranks, the plan for its shard count and this rank's
 // place in them (the model is sharded by the caller).
 void planShards(Session& s, const EdgeTable& global) {
     Session::Shard sh;
     sh.layout = ShardLayout::of(s.worldSize(), s.config.shards);
-    sh.plan = ShardPlan::balanced(global, sh.layout.shards);
+    sh.work = shardWork(s.data.bigrams, global, s.config.loss, s.config.negatives);
+    sh.plan = s.config.shardBalance == ShardBalance::Work
+                  ? ShardPlan::balancedByWork(global, sh.layout.shards, sh.work, kShardMemorySlack)
+                  : ShardPlan::balanced(global, sh.layout.shards);
     sh.globalEdges = global;
     sh.index = sh.layout.shardOf(s.rank());
     sh.replica = sh.layout.replicaOf(s.rank());
@@ -871,6 +883,31 @@ nlohmann::json provenance(const TrainConfig& c, const TrainingData& d) {
             {"optimizer", toString(c.optimizer)},
             {"min_count", c.minCount},
             {"seed", c.seed}};
+}
+
+// "shards by memory: own slots 25/25/25/25%, work 44/22/18/16%" for the log: each shard's share of
+// the table's rows and of the candidates the loss evaluates (from the training text)
+std::string planText(const Session& s) {
+    const auto& sh = *s.shard;
+    const auto& rowPtr = sh.globalEdges.rowPtr();
+    double totalWork = 0;
+    for (const double w : sh.work)
+        totalWork += w;
+    std::ostringstream slots, work;
+    for (int r = 0; r < sh.plan.parts(); ++r) {
+        const int64_t b = sh.plan.begin(r), e = sh.plan.end(r);
+        double w = 0;
+        for (int64_t k = b; k < e; ++k)
+            w += sh.work[static_cast<size_t>(k)];
+        const auto own = static_cast<double>(rowPtr[static_cast<size_t>(e)] - rowPtr[static_cast<size_t>(b)]);
+        const auto numOwn = static_cast<double>(std::max<int64_t>(1, sh.globalEdges.numOwn()));
+        slots << (r > 0 ? "/" : "") << std::lround(100 * own / numOwn);
+        work << (r > 0 ? "/" : "") << std::lround(totalWork > 0 ? 100 * w / totalWork : 0);
+    }
+    std::ostringstream out;
+    out << "shards by " << toString(s.config.shardBalance) << ": own slots " << slots.str() << "%, work " << work.str()
+        << "% (--shard-balance memory|work)";
+    return out.str();
 }
 
 // " (2 shards x 2 replicas)" for the 2-D layout, else ""
@@ -999,6 +1036,7 @@ TrainResult train(const TrainConfig& config, const std::filesystem::path& runDir
                      " held-out sequences; model: V=" + std::to_string(s.model.vocabSize()) + ", " +
                      std::to_string(s.model.edges.numOwn()) + " own edges, d=" + std::to_string(s.model.dim()) +
                      (comm ? "; " + std::to_string(comm->worldSize()) + " ranks" + layoutText(s) : ""));
+        if (cb.onLog && s.shard && s.shard->plan.parts() > 1) cb.onLog(planText(s));
         return runLoop(s, cb);
     } catch (...) {
         if (s.run) s.run->abandonIfNew();
@@ -1079,6 +1117,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
             msg += " (written by " + std::to_string(previousWorldSize) + " rank" + (previousWorldSize == 1 ? "" : "s") +
                    ", continued by " + std::to_string(s.worldSize()) + layoutText(s) + ")";
         cb.onLog(msg);
+        if (s.shard && s.shard->plan.parts() > 1) cb.onLog(planText(s));
     }
     return runLoop(s, cb);
 }

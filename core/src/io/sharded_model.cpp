@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -35,6 +36,104 @@ ShardPlan ShardPlan::balanced(const EdgeTable& edges, int parts) {
         p.sourceBegin.push_back(std::max(p.sourceBegin.back(), static_cast<int64_t>(it - rowPtr.begin())));
     }
     p.sourceBegin.push_back(V);
+    for (const int64_t b : p.sourceBegin)
+        p.slotBegin.push_back(rowPtr[static_cast<size_t>(b)]);
+    return p;
+}
+
+namespace {
+
+// Ends of contiguous ranges from the greedy rule: a range grows while its work stays within
+// maxWork and its own slots within maxSlots (a single source always fits). Stops early (returns
+// more than `limit` ends) once the limit is passed.
+std::vector<int64_t> greedyEnds(const std::vector<int64_t>& rowPtr, std::span<const double> work, double maxWork,
+                                double maxSlots, size_t limit) {
+    std::vector<int64_t> ends;
+    const auto V = static_cast<int64_t>(work.size());
+    double w = 0, m = 0;
+    int64_t count = 0;
+    for (int64_t s = 0; s < V; ++s) {
+        const double ws = work[static_cast<size_t>(s)];
+        const auto ms = static_cast<double>(rowPtr[static_cast<size_t>(s) + 1] - rowPtr[static_cast<size_t>(s)]);
+        if (count > 0 && (w + ws > maxWork || m + ms > maxSlots)) {
+            ends.push_back(s);
+            if (ends.size() > limit) return ends;
+            w = m = 0;
+            count = 0;
+        }
+        w += ws;
+        m += ms;
+        ++count;
+    }
+    ends.push_back(V);
+    return ends;
+}
+
+} // namespace
+
+ShardPlan ShardPlan::balancedByWork(const EdgeTable& edges, int parts, std::span<const double> work,
+                                    double memorySlack) {
+    if (parts < 1) throw InputError("a shard plan needs at least one part");
+    const int64_t V = edges.vocabSize();
+    if (static_cast<int64_t>(work.size()) != V)
+        throw InputError("a work-balanced shard plan needs one work entry per source (" + std::to_string(V) +
+                         "), got " + std::to_string(work.size()));
+    double total = 0, largest = 0;
+    for (const double w : work) {
+        if (!(w >= 0) || !std::isfinite(w)) throw InputError("a shard plan's work entries must be finite and >= 0");
+        total += w;
+        largest = std::max(largest, w);
+    }
+    const auto& rowPtr = edges.rowPtr();
+    int64_t longestRow = 0;
+    for (int64_t s = 0; s < V; ++s)
+        longestRow = std::max(longestRow, rowPtr[static_cast<size_t>(s) + 1] - rowPtr[static_cast<size_t>(s)]);
+    const double maxSlots = std::max((1.0 + std::max(0.0, memorySlack)) * static_cast<double>(edges.numOwn()) / parts,
+                                     static_cast<double>(longestRow));
+    const auto limit = static_cast<size_t>(parts);
+    const auto fits = [&](double maxWork) {
+        return greedyEnds(rowPtr, work, maxWork, maxSlots, limit).size() <= limit;
+    };
+    if (parts == 1 || !fits(total)) return balanced(edges, parts);
+    // the smallest bound on the largest part's work that `parts` greedy ranges meet (the greedy
+    // rule uses the fewest ranges for a bound, so the bound is the optimum for contiguous ranges)
+    double lo = largest, hi = total;
+    if (fits(lo)) hi = lo;
+    for (int it = 0; it < 100 && hi - lo > 1e-12 * std::max(1.0, total); ++it) {
+        const double mid = lo + (hi - lo) / 2;
+        (fits(mid) ? hi : lo) = mid;
+    }
+    std::vector<int64_t> ends = greedyEnds(rowPtr, work, hi, maxSlots, limit);
+    // fewer ranges than parts: split the range of most work (then most sources) in two at its
+    // work midpoint, which lowers no bound and raises none
+    std::vector<int64_t> begins{0};
+    begins.insert(begins.end(), ends.begin(), ends.end()); // begins[k], begins[k + 1]: range k
+    while (static_cast<int>(begins.size()) - 1 < parts) {
+        int best = -1;
+        double bestWork = -1;
+        for (size_t k = 0; k + 1 < begins.size(); ++k) {
+            if (begins[k + 1] - begins[k] < 2) continue;
+            double w = 0;
+            for (int64_t s = begins[k]; s < begins[k + 1]; ++s)
+                w += work[static_cast<size_t>(s)];
+            if (w > bestWork) bestWork = w, best = static_cast<int>(k);
+        }
+        if (best < 0) { // fewer sources than parts: empty ranges at the end
+            begins.push_back(V);
+            continue;
+        }
+        const int64_t b = begins[static_cast<size_t>(best)], e = begins[static_cast<size_t>(best) + 1];
+        double acc = 0;
+        int64_t cut = b + 1;
+        for (int64_t s = b; s < e - 1; ++s) {
+            acc += work[static_cast<size_t>(s)];
+            cut = s + 1;
+            if (acc >= bestWork / 2) break;
+        }
+        begins.insert(begins.begin() + best + 1, cut);
+    }
+    ShardPlan p;
+    p.sourceBegin = begins;
     for (const int64_t b : p.sourceBegin)
         p.slotBegin.push_back(rowPtr[static_cast<size_t>(b)]);
     return p;

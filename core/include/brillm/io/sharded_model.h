@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,14 @@ struct ShardPlan {
     std::vector<int64_t> slotBegin;
 
     static ShardPlan balanced(const EdgeTable& edges, int parts);
+    // Contiguous ranges that balance work instead: the largest part's summed `work` (one entry
+    // per source, >= 0) is as small as contiguous ranges allow while no part holds more than
+    // (1 + memorySlack) * numOwn / parts own slots (or the longest row, if more). Where those caps
+    // cannot be met by `parts` ranges, balanced()'s plan. Every part is non-empty when there are at
+    // least `parts` sources. Throws InputError for a work vector of the wrong size or a negative
+    // or non-finite entry.
+    static ShardPlan balancedByWork(const EdgeTable& edges, int parts, std::span<const double> work,
+                                    double memorySlack);
     int parts() const { return static_cast<int>(sourceBegin.size()) - 1; }
     int64_t begin(int part) const { return sourceBegin[static_cast<size_t>(part)]; }
     int64_t end(int part) const { return sourceBegin[static_cast<size_t>(part) + 1]; }

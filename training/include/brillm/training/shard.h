@@ -21,6 +21,8 @@
 #include "brillm/io/model_file.h"
 #include "brillm/io/sharded_model.h"
 #include "brillm/model/model.h"
+#include "brillm/text/bigram_table.h"
+#include "brillm/training/train_config.h"
 
 #include <ATen/core/Tensor.h>
 
@@ -49,6 +51,13 @@ Model shardModel(const Model& full, int64_t begin, int64_t end);
 // Optimizer state tensors with one row per edge slot ("weights.*", "biases.*", "slots.*"); the rest
 // (node_bias, positions) are replicated on every shard.
 bool isPerSlotState(const std::string& name);
+
+// The work of each source for ShardPlan::balancedByWork: how often the training text uses it as
+// an edge's source (its bigram counts summed) times the candidate rows the loss evaluates for such
+// an edge (grouped as the loss groups them: the positive, the own candidates, one shared row):
+// own + 1 for the exact loss, 2 + min(own, negatives) for the sampled one (at most), 2 + min(negatives,
+// own - 1) for sampled-own.
+std::vector<double> shardWork(const BigramTable& counts, const EdgeTable& edges, LossKind loss, int64_t negatives);
 
 // Bytes of a shard's edge rows (weights and biases) and of a whole model's, at the model's dtype.
 uint64_t edgeTableBytes(const Model& model);

@@ -53,6 +53,7 @@ struct ShardedLossResult {
     std::vector<double> sampleNll;    // per sample: the sum over its edges (for exact evaluation)
     int64_t edges = 0;                // edges of the batch
     int64_t localEdges = 0;           // edges whose candidates this rank evaluated
+    int64_t localRows = 0;            // the candidate rows it evaluated for them (grouped as the loss groups them)
     SparseGradients grad;             // this shard's slots (local numbering; slot 0 summed over ranks), replicated
                                       // node_bias and positions; empty without gradients
     double gradNorm = 0;              // the global L2 norm of all gradients (equal on every rank)

@@ -27,6 +27,10 @@ enum class InitKind { Bigram, Random };
 // (row-wise, as embedding tables use) and per entry for node biases and positions.
 enum class OptimizerKind { AdamW, SparseAdamW, Sgd, Adagrad };
 enum class LrSchedule { Constant, WarmupCosine };
+// --shard-balance: the sources' split over the shards (ShardPlan): memory (equal own-slot counts)
+// or work (the candidates each shard evaluates per epoch, from the training text's bigram counts,
+// as equal as contiguous ranges allow with each shard's rows at most 25% above an equal share).
+enum class ShardBalance { Memory, Work };
 enum class EdgeSelection {
     Real,      // every edge whose source is a real token (the last real token -> [PAD] included)
     Reference, // the reference's first max_seq_length - 2 edges of the padded sample, padding included
@@ -82,6 +86,7 @@ struct TrainConfig {
     double maxMinutes = 0;     // stop cleanly (checkpoint, held-out evaluation, model) after M minutes; 0: off
     bool shardEdges = false;   // the edge table sharded by source over the ranks (docs/distributed.md)
     int shards = 0;            // with shardEdges: shard groups of this many ranks x replicas; 0: every rank one shard
+    ShardBalance shardBalance = ShardBalance::Memory; // with shardEdges: how the sources are split
 
     std::string toJson() const;
     static TrainConfig fromJson(const std::string& json, const std::string& source);
@@ -99,11 +104,13 @@ const char* toString(InitKind k);
 const char* toString(OptimizerKind k);
 const char* toString(LrSchedule s);
 const char* toString(EdgeSelection e);
+const char* toString(ShardBalance b);
 NegativeMode negativeModeFromString(const std::string& s);
 LossKind lossKindFromString(const std::string& s);
 InitKind initKindFromString(const std::string& s);
 OptimizerKind optimizerFromString(const std::string& s);
 LrSchedule scheduleFromString(const std::string& s);
 EdgeSelection edgeSelectionFromString(const std::string& s);
+ShardBalance shardBalanceFromString(const std::string& s);
 
 } // namespace brillm::training
