@@ -7,7 +7,7 @@
 # bench/results/sharding.md.
 #   BRILLM=build/bin/brillm bench/sharding_bench.sh
 # Settings (environment): CORPUS, VOCAB (BPE size), DIM, BATCH, SEQ, STEPS, OPTIMIZER, RANKS (1-D runs),
-# LAYOUTS (SHARDSxREPLICAS, e.g. "1x4 2x2 4x1"; "" to skip), OUT.
+# LAYOUTS (SHARDSxREPLICAS, e.g. "1x4 2x2 4x1"; "" to skip), BALANCE (--shard-balance: memory or work), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRILLM=${BRILLM:-build/bin/brillm}
@@ -18,6 +18,7 @@ BATCH=${BATCH:-8}
 SEQ=${SEQ:-32}
 STEPS=${STEPS:-4}
 OPTIMIZER=${OPTIMIZER:-adamw}
+BALANCE=${BALANCE:-memory}
 RANKS=${RANKS-"1 2 4"}
 LAYOUTS=${LAYOUTS-"1x4 2x2 4x1"}
 OUT=${OUT:-$(mktemp -d /tmp/brillm-sharding-XXXXXX)}
@@ -29,7 +30,7 @@ for run in "${runs[@]}"; do
     S=${run#*:}
     name=r$R${S:+-s$S}
     rm -rf "$OUT/$name"
-    cmd=("$BRILLM" train --nproc-per-node "$R" --shard-edges ${S:+--shards "$S"} --corpus "$CORPUS" --out "$OUT/$name"
+    cmd=("$BRILLM" train --nproc-per-node "$R" --shard-edges --shard-balance "$BALANCE" ${S:+--shards "$S"} --corpus "$CORPUS" --out "$OUT/$name"
          --vocab-kind bpe --vocab-size "$VOCAB" --dim "$DIM" --batch "$BATCH" --max-seq-length "$SEQ"
          --steps "$STEPS" --optimizer "$OPTIMIZER" --eval-every 0 --validation-windows 0 --checkpoint-every 0
          --threads 1 --quiet)
@@ -44,7 +45,7 @@ times = [b["elapsed"] - a["elapsed"] for a, b in zip(steps, steps[1:])] or [last
 out = {"ranks": int(sys.argv[2]), "shards": last.get("shards"), "replicas": last.get("replicas", 1),
        "step_seconds_median": sorted(times)[len(times) // 2], "loss": last.get("loss"),
        "touched_slots": last.get("touched_slots"), "dense_bytes": last.get("dense_bytes"), "per_rank": []}
-keys = ("rank", "shard", "replica", "edge_table_bytes", "exchange_bytes", "replica_exchange_bytes", "memory_mb",
+keys = ("rank", "shard", "replica", "edge_table_bytes", "candidate_rows", "exchange_bytes", "replica_exchange_bytes", "memory_mb",
         "peak_memory_mb")
 for r in last.get("ranks", []):
     out["per_rank"].append({k: r[k] for k in keys if k in r})
