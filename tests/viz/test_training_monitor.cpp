@@ -570,6 +570,52 @@ TEST(TrainingMonitor, ShowsAFixtureRun) {
     EXPECT_GT(runB, 200);
 }
 
+// A --shard-edges run: its ranks report edges evaluated per second (their tokens/s), the candidate
+// rows of the step (their work) and their edge rows; the panel plots the first and sums up the rest.
+TEST(TrainingMonitor, ShowsTheRanksOfAShardedRun) {
+    QTemporaryDir dir;
+    const QString run = dir.filePath(QStringLiteral("sharded"));
+    QDir().mkpath(run);
+    writeFile(QDir(run).filePath(QStringLiteral("config.json")), "{\"steps\": 20}\n");
+    std::string text;
+    const double rows[4] = {400, 200, 100, 100}, bytes[4] = {55.1e6, 55.0e6, 68.6e6, 54.8e6};
+    for (int s = 1; s <= 20; ++s) {
+        std::string extra = R"(,"world_size":4,"shards":4,"replicas":1,"exchange_bytes":2.6e5,"ranks":[)";
+        for (int r = 0; r < 4; ++r) {
+            char buf[256];
+            std::snprintf(buf, sizeof buf,
+                          R"(%s{"rank":%d,"samples_per_s":8,"memory_mb":300,"edges_per_s":%d,"candidate_rows":%.0f,)"
+                          R"("edge_table_bytes":%.0f,"exchange_bytes":266124})",
+                          r ? "," : "", r, 1000 + 100 * r + s, rows[r], bytes[r]);
+            extra += buf;
+        }
+        extra += "]";
+        text += stepLine(s, fixtureLoss(s), 1.7e9 + s, extra.c_str()) + "\n";
+    }
+    writeFile(QDir(run).filePath(QStringLiteral("metrics.jsonl")), text);
+
+    TrainingMonitor m;
+    m.resize(1200, 800);
+    m.show();
+    EXPECT_EQ(m.addRun(run), 0);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return !m.isLoading(); }, 10000));
+    m.replotNow();
+    const auto& series = m.series(0);
+    EXPECT_EQ(series.shards, 4);
+    EXPECT_EQ(series.replicas, 1);
+    ASSERT_EQ(series.ranks.size(), 4u);
+    EXPECT_DOUBLE_EQ(series.ranks[2].tokensPerS.back(), 1000 + 200 + 20); // edges_per_s
+    EXPECT_DOUBLE_EQ(series.ranks[0].candidateRows.back(), 400);
+    ASSERT_EQ(m.rankPlot()->graphCount(), 4);
+    EXPECT_EQ(m.rankPlot()->graph(1)->data()->size(), 20);
+    EXPECT_DOUBLE_EQ(m.rankPlot()->graph(1)->data()->at(19)->value, 1120);
+    EXPECT_NE(m.rankPlot()->yAxis->label().indexOf(QStringLiteral("edges evaluated/s")), -1);
+    // the largest rank's work over the mean: 400 / 200
+    const QString summary = m.rankSummaryText();
+    EXPECT_NE(summary.indexOf(QStringLiteral("4 shards: work largest/mean 2.00")), -1) << summary.toStdString();
+    EXPECT_NE(summary.indexOf(QStringLiteral("edge rows up to 68.6 MB a rank")), -1) << summary.toStdString();
+}
+
 // The studio's window has the Training dock and menu, and the monitor exports as a view.
 TEST(TrainingMonitor, InTheMainWindow) {
     StudioOptions o;

@@ -89,6 +89,8 @@ bool parseMetricsLine(const QByteArray& line, MetricsRecord* out, QString* error
     r.worldSize = o.value(QLatin1String("world_size")).toInt(1);
     r.exchangeBytes = number(o, QLatin1String("exchange_bytes"));
     r.denseBytes = number(o, QLatin1String("dense_bytes"));
+    r.shards = std::max(0, o.value(QLatin1String("shards")).toInt(0));
+    r.replicas = std::max(0, o.value(QLatin1String("replicas")).toInt(0));
     const QJsonArray ranks = o.value(QLatin1String("ranks")).toArray();
     r.ranks.reserve(static_cast<std::size_t>(ranks.size()));
     for (const QJsonValue& v : ranks) {
@@ -99,6 +101,9 @@ bool parseMetricsLine(const QByteArray& line, MetricsRecord* out, QString* error
         f.samplesPerS = number(ro, QLatin1String("samples_per_s"));
         f.tokensPerS = number(ro, QLatin1String("tokens_per_s"));
         f.memoryMb = number(ro, QLatin1String("memory_mb"));
+        f.edgesPerS = number(ro, QLatin1String("edges_per_s"));
+        f.candidateRows = number(ro, QLatin1String("candidate_rows"));
+        f.edgeTableBytes = number(ro, QLatin1String("edge_table_bytes"));
         r.ranks.push_back(f);
     }
     *out = std::move(r);
@@ -209,7 +214,8 @@ void RunSeries::append(const MetricsRecord& r) {
             truncateAll(ne, evals.step, evals.time, evals.elapsed, evals.loss, evals.ppl);
             for (auto& rk : ranks) {
                 const std::size_t nr = firstAtOrAfter(rk.step, s);
-                truncateAll(nr, rk.step, rk.time, rk.elapsed, rk.samplesPerS, rk.tokensPerS, rk.memoryMb);
+                truncateAll(nr, rk.step, rk.time, rk.elapsed, rk.samplesPerS, rk.tokensPerS, rk.memoryMb,
+                            rk.candidateRows, rk.edgeTableBytes);
             }
             while (!checkpointSteps.empty() && checkpointSteps.back() >= r.step)
                 checkpointSteps.pop_back();
@@ -240,8 +246,14 @@ void RunSeries::append(const MetricsRecord& r) {
             rk.time.push_back(r.time);
             rk.elapsed.push_back(r.elapsed);
             rk.samplesPerS.push_back(f.samplesPerS);
-            rk.tokensPerS.push_back(f.tokensPerS);
+            rk.tokensPerS.push_back(std::isfinite(f.tokensPerS) ? f.tokensPerS : f.edgesPerS);
             rk.memoryMb.push_back(f.memoryMb);
+            rk.candidateRows.push_back(f.candidateRows);
+            rk.edgeTableBytes.push_back(f.edgeTableBytes);
+        }
+        if (r.shards > 0) {
+            shards = r.shards;
+            replicas = std::max(1, r.replicas);
         }
         break;
     }

@@ -31,6 +31,9 @@ enum class NonFinite : std::uint8_t { None, NaN, Inf };
 struct RankFigures {
     int rank = 0;
     double samplesPerS = kNaN, tokensPerS = kNaN, memoryMb = kNaN;
+    // --shard-edges runs: the edges whose candidates the rank evaluated per second (its tokens/s),
+    // the candidate rows it evaluated in the step (its work) and the bytes of its edge rows
+    double edgesPerS = kNaN, candidateRows = kNaN, edgeTableBytes = kNaN;
 };
 
 // One line of metrics.jsonl. Missing numbers are NaN; a `null` loss is NaN or +Inf as
@@ -49,6 +52,7 @@ struct MetricsRecord {
     // Distributed runs (optional).
     int worldSize = 1;
     double exchangeBytes = kNaN, denseBytes = kNaN;
+    int shards = 0, replicas = 0; // --shard-edges runs (0: not sharded)
     std::vector<RankFigures> ranks;
 };
 
@@ -107,10 +111,12 @@ struct RunSeries {
     std::vector<std::int64_t> checkpointSteps;
     // Per rank (distributed runs): rank r's figures at steps[rank][i].
     struct Rank {
-        std::vector<double> step, time, elapsed, samplesPerS, tokensPerS, memoryMb;
+        // tokensPerS: a sharded run's edges evaluated per second
+        std::vector<double> step, time, elapsed, samplesPerS, tokensPerS, memoryMb, candidateRows, edgeTableBytes;
     };
     std::vector<Rank> ranks;
     int worldSize = 1;
+    int shards = 0, replicas = 0; // of the last step record (0: not sharded)
     double lastExchangeBytes = kNaN, lastDenseBytes = kNaN;
     std::int64_t nonFiniteCount = 0;
     double firstTime = kNaN;

@@ -256,7 +256,7 @@ QWidget* TrainingMonitor::createCurvesPane() {
     controls->addLayout(row1);
     controls->addLayout(row2);
 
-    m_lossPlot = makePlot(tr("Training loss (sampled negatives) and held-out loss (exact)"));
+    m_lossPlot = makePlot(tr("Training loss (the run's --loss) and held-out loss (exact, over all V)"));
     m_lossPlot->legend->setVisible(true);
     m_lossPlot->legend->setFont(QFont(font().family(), std::max(7, font().pointSize() - 1)));
     m_throughputPlot = makePlot(tr("Throughput (samples/s)"));

@@ -80,6 +80,7 @@ public:
     QCustomPlot* throughputPlot() const { return m_throughputPlot; }
     QCustomPlot* memoryPlot() const { return m_memoryPlot; }
     QCustomPlot* rankPlot() const { return m_rankPlot; }
+    QString rankSummaryText() const; // the line under the per-rank plot
     const std::vector<TrainingAlert>& alerts() const { return m_alerts; }
     TrainingProcess* process() const { return m_process; }
     // Rebuilds every plot now (otherwise throttled to ~10 Hz).
