@@ -105,7 +105,7 @@ ShardPlan ShardPlan::balancedByWork(const EdgeTable& edges, int parts, std::span
     }
     std::vector<int64_t> ends = greedyEnds(rowPtr, work, hi, maxSlots, limit);
     // fewer ranges than parts: split the range of most work (then most sources) in two at its
-    // work midpoint, which lowers no bound and raises none
+    // work midpoint (splitting raises neither a range's work nor its rows)
     std::vector<int64_t> begins{0};
     begins.insert(begins.end(), ends.begin(), ends.end()); // begins[k], begins[k + 1]: range k
     while (static_cast<int>(begins.size()) - 1 < parts) {
