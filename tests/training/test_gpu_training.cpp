@@ -211,6 +211,18 @@ protected:
         c.device = "cuda";
         return c;
     }
+    // `brillm train` on the char corpus into `run` as one NCCL rank (--nproc-per-node 1) with
+    // `options`; a non-zero exit fails the test, with the command and its standard error.
+    void cliTrain(const std::filesystem::path& run, const std::string& options) const {
+        const std::string cmd = std::string(BRILLM_CLI) + " train --corpus " + (m_dir / "corpus.txt").string() +
+                                " --out " + run.string() + " --vocab-kind char --eval-every 0 --quiet " + options +
+                                " --nproc-per-node 1 --dist-backend nccl --device cuda --dist-timeout 120 2> " +
+                                (m_dir / "cli-err.txt").string();
+        const int status = std::system(cmd.c_str());
+        std::ifstream err(m_dir / "cli-err.txt");
+        const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
+    }
     std::filesystem::path m_dir;
 };
 
@@ -294,15 +306,7 @@ TEST_F(GpuNccl, OneRankOverNcclTrainsShardedLikeTheCpuKernels) {
     EXPECT_EQ(resumed.steps, 24);
     // the CLI
     const auto run = m_dir / "cli";
-    const std::string cmd = std::string(BRILLM_CLI) + " train --corpus " + (m_dir / "corpus.txt").string() + " --out " +
-                            run.string() +
-                            " --vocab-kind char --steps 6 --batch 8 --negatives 16 --eval-every 0 --quiet --shard-edges"
-                            " --nproc-per-node 1 --dist-backend nccl --device cuda --dist-timeout 120 2> " +
-                            (m_dir / "cli-err.txt").string();
-    const int status = std::system(cmd.c_str());
-    std::ifstream err(m_dir / "cli-err.txt");
-    const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
+    ASSERT_NO_FATAL_FAILURE(cliTrain(run, "--steps 6 --batch 8 --negatives 16 --shard-edges"));
     EXPECT_TRUE(std::filesystem::exists(run / "model-shards" / "shards.json"));
 }
 
@@ -320,15 +324,7 @@ TEST_F(GpuNccl, GpuTrainingWithGlooIsRefused) {
 
 TEST_F(GpuNccl, CliNprocPerNodeOneTrainsOverNccl) {
     const auto run = m_dir / "cli";
-    const std::string cmd = std::string(BRILLM_CLI) + " train --corpus " + (m_dir / "corpus.txt").string() + " --out " +
-                            run.string() +
-                            " --vocab-kind char --steps 12 --batch 8 --negatives 16 --eval-every 0 --quiet"
-                            " --nproc-per-node 1 --dist-backend nccl --device cuda --dist-timeout 120 2> " +
-                            (m_dir / "cli-err.txt").string();
-    const int status = std::system(cmd.c_str());
-    std::ifstream err(m_dir / "cli-err.txt");
-    const std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << errText;
+    ASSERT_NO_FATAL_FAILURE(cliTrain(run, "--steps 12 --batch 8 --negatives 16"));
     const auto records = test_util::stepRecords(run / "metrics.jsonl");
     for (const auto& j : records) {
         EXPECT_EQ(j.at("world_size"), 1);

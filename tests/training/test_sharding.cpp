@@ -106,6 +106,18 @@ protected:
         c.threads = 1;
         return c;
     }
+    // Every rank's losses are rank 0's, and those the single process's up to float rounding.
+    static void expectLikeOneProcess(const std::vector<TrainResult>& results, const TrainResult& single, size_t steps,
+                                     const std::string& what) {
+        for (size_t r = 0; r < results.size(); ++r) {
+            ASSERT_EQ(results[r].losses.size(), steps) << what;
+            for (size_t i = 0; i < steps; ++i) {
+                EXPECT_EQ(results[r].losses[i], results[0].losses[i]) << what << ", rank " << r;
+                EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i]))
+                    << what << ", step " << i + 1;
+            }
+        }
+    }
     // Trains `c` on `ranks` ranks (threads over Gloo) where rank `victim`'s callback throws at
     // step 3 (its process group goes away with it); every other rank must stop with a
     // TrainingError, whose message is returned (empty for the victim).
@@ -434,14 +446,7 @@ TEST_F(ShardingTest, TheAtenStepTrainsLikeOneProcess) {
         const auto dir = m_dir / ("aten" + std::to_string(shards));
         std::vector<TrainResult> results(2);
         onRanks(2, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
-        for (int r = 0; r < 2; ++r) {
-            ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
-            for (size_t i = 0; i < 6; ++i) {
-                EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
-                EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i]))
-                    << shards << " shards, step " << i + 1;
-            }
-        }
+        expectLikeOneProcess(results, single, 6, std::to_string(shards) + " shards");
         expectSameModel(mergeShards(dir / "model-shards").model, reference, 1e-4);
     }
     ::unsetenv("BRILLM_SHARD_STEP");
@@ -461,13 +466,8 @@ TEST_F(ShardingTest, TwoAndThreeShardsTrainLikeOneProcess) {
         const auto dir = m_dir / ("shards" + std::to_string(R));
         std::vector<TrainResult> results(static_cast<size_t>(R));
         onRanks(R, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+        expectLikeOneProcess(results, single, 6, std::to_string(R) + " shards");
         for (int r = 0; r < R; ++r) {
-            ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
-            for (size_t i = 0; i < 6; ++i) {
-                EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
-                EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i]))
-                    << R << " shards, step " << i + 1;
-            }
             ASSERT_TRUE(results[static_cast<size_t>(r)].lastEvalLoss.has_value());
             EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss,
                         1e-5 * *single.lastEvalLoss);
@@ -520,9 +520,7 @@ TEST_F(ShardingTest, WorkBalancedShardsTrainLikeOneProcess) {
         cb.onLog = [&logs, r](const std::string& line) { logs[static_cast<size_t>(r)] += line + "\n"; };
         results[static_cast<size_t>(r)] = train(c, dir, cb, &comm);
     });
-    ASSERT_EQ(results[0].losses.size(), 6u);
-    for (size_t i = 0; i < 6; ++i)
-        EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
+    expectLikeOneProcess(results, single, 6, "by work");
     EXPECT_NE(logs[0].find("shards by work: own slots "), std::string::npos) << logs[0];
     EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "config.json")).at("shard_balance"), "work");
     const auto steps = test_util::stepRecords(dir / "metrics.jsonl");
@@ -691,12 +689,8 @@ TEST_F(ShardingTest, TwoShardsTimesTwoReplicasTrainLikeOneProcess) {
     const auto dir = m_dir / "grid";
     std::vector<TrainResult> results(4);
     onRanks(4, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
+    expectLikeOneProcess(results, single, 6, "2 x 2");
     for (int r = 0; r < 4; ++r) {
-        ASSERT_EQ(results[static_cast<size_t>(r)].losses.size(), 6u);
-        for (size_t i = 0; i < 6; ++i) {
-            EXPECT_EQ(results[static_cast<size_t>(r)].losses[i], results[0].losses[i]);
-            EXPECT_NEAR(results[0].losses[i], single.losses[i], 1e-5 * std::abs(single.losses[i])) << "step " << i + 1;
-        }
         ASSERT_TRUE(results[static_cast<size_t>(r)].lastEvalLoss.has_value());
         EXPECT_NEAR(*results[static_cast<size_t>(r)].lastEvalLoss, *single.lastEvalLoss, 1e-5 * *single.lastEvalLoss);
     }
