@@ -103,7 +103,7 @@ int runTrain(const Args& args) {
     p.option("clip-norm", &c.clipNorm, "G", "clip the global gradient norm to G (default off)");
     p.option("seed", &c.seed, "S", "seed of initialisation, data order and negatives (default {default})");
     int64_t threads = 0;
-    p.option("threads", &threads, "N", "CPU threads (default: all cores)");
+    p.option("threads", &threads, "N", "CPU threads (default: all cores; may change on --resume)");
     std::string device = "cpu", precision = "fp32";
     p.option("device", &device, "DEV",
              "cpu (default), cuda or cuda:N: where the training step runs (may change on --resume)");
@@ -230,13 +230,12 @@ int runTrain(const Args& args) {
                                 "keep",
                                 "max-non-finite",
                                 "shard-edges",
-                                "shard-balance",
-                                "threads"})
+                                "shard-balance"})
             if (p.given(opt))
-                throw UsageError(std::string("--") + opt +
-                                 " cannot change on --resume: the run keeps the settings in " + resumeDir +
-                                 "/config.json (only --steps, --max-minutes, --device, --precision and --shards may be "
-                                 "given)");
+                throw UsageError(
+                    std::string("--") + opt + " cannot change on --resume: the run keeps the settings in " + resumeDir +
+                    "/config.json (only --steps, --max-minutes, --device, --precision, --shards and --threads "
+                    "may be given)");
     } else {
         if (corpus.empty()) throw UsageError("name the training text with --corpus FILE");
         c.corpus = corpus;
@@ -297,6 +296,7 @@ int runTrain(const Args& args) {
     if (p.given("device")) overrides.device = device;
     if (p.given("precision")) overrides.precision = precision;
     if (p.given("shards")) overrides.shards = static_cast<int>(shards);
+    if (p.given("threads")) overrides.threads = c.threads;
     const auto result = resuming ? resume(resumeDir, overrides, cb, comm.get()) : train(c, out, cb, comm.get());
     progress.finish();
     if (!leader) return result.stoppedEarly ? 130 : 0;

@@ -385,7 +385,7 @@ TEST_F(DistributedCliTest, AResumeRefusesSettingsItWouldNotApply) {
     auto status = waitFor(p.pid, 120);
     ASSERT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readAll(p.err);
     const auto metricsBefore = readAll(m_dir / "run" / "metrics.jsonl");
-    for (const auto& extra : {std::vector<std::string>{"--lr", "0.1"}, {"--eval-every", "3"}, {"--threads", "1"}}) {
+    for (const auto& extra : {std::vector<std::string>{"--lr", "0.1"}, {"--eval-every", "3"}, {"--batch", "8"}}) {
         std::vector<std::string> args{"train", "--resume", (m_dir / "run").string(), "--steps", "4", "--quiet"};
         args.insert(args.end(), extra.begin(), extra.end());
         auto r = start(args, {}, m_dir / "err2.txt");

@@ -104,6 +104,11 @@ TEST_F(ShardingCliTest, ShardBalanceWorkTrainsAndAnUnknownBalanceIsRefused) {
     std::ifstream config(run / "config.json");
     const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("\"shard_balance\": \"work\""), std::string::npos) << text;
+    // resumed on 3 ranks with another thread count: re-partitioned by work
+    std::tie(rc, out, err) = sh("train --nproc-per-node 3 --resume " + run.string() + " --steps 3 --threads 1");
+    ASSERT_EQ(rc, 0) << err;
+    EXPECT_NE((out + err).find("continued by 3"), std::string::npos) << out << err;
+    EXPECT_NE((out + err).find("shards by work: own slots "), std::string::npos) << out << err;
     std::tie(rc, out, err) = sh("train --shard-balance speed --out " + (m_dir / "bad").string() + common);
     EXPECT_NE(rc, 0);
     EXPECT_NE(err.find("memory"), std::string::npos) << err;

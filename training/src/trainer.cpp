@@ -1066,6 +1066,7 @@ TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& o
         config.maxMinutes = overrides.maxMinutes.value_or(0); // a budget is for the session that was given it
         if (overrides.device) config.device = *overrides.device;
         if (overrides.precision) config.precision = *overrides.precision;
+        if (overrides.threads) config.threads = *overrides.threads; // a property of the machine, not of the run
         if (overrides.shards) {
             if (!config.shardEdges)
                 throw InputError("--shards needs a run trained with --shard-edges; " + runDir.string() + " is not");

@@ -89,6 +89,7 @@ struct ResumeOverrides {
     std::optional<std::string> precision; // "fp32", "fp16", "bf16"
     std::optional<double> maxMinutes;     // the time budget of this session (none: no budget)
     std::optional<int> shards;            // --shard-edges: the shard groups of this session (0: every rank one shard)
+    std::optional<int> threads;           // CPU threads of this session (0: the machine's cores shared among its ranks)
 };
 TrainResult resume(const std::filesystem::path& runDir, const ResumeOverrides& overrides,
                    const TrainCallbacks& callbacks = {}, Communicator* comm = nullptr);
