@@ -432,6 +432,29 @@ TEST(AtenShardedLossTest, EqualsTheCoresFloat64LossAndTheKernelsStep) {
     }
 }
 
+// The ATen step's chunks: with a gather bound that fits one edge at a time, the same losses and
+// gradients as in one product per edge index (float64, so equal to rounding), on 2 ranks.
+TEST(AtenShardedLossTest, ChunksItsGatherWithinTheBoundWithTheSameResults) {
+    const auto edges = test_util::unevenRandomTable(30, 0.2, 5);
+    const auto full = Model::randomInit({30, 8, 32}, edges, 12).toDtype(at::kDouble);
+    const auto batch = randomBatch(edges, 7, 10, 9);
+    const auto plan = ShardPlan::balanced(edges, 2);
+    onRanks(2, [&](int r, Communicator& comm) {
+        const auto shard = shardModel(full, plan.begin(r), plan.end(r));
+        const auto whole = atenShardedLoss(shard, plan, r, batch, true, &comm);
+        const auto chunked = atenShardedLoss(shard, plan, r, batch, true, &comm, nullptr, /*maxGatherBytes=*/1);
+        EXPECT_NEAR(chunked.loss, whole.loss, 1e-12 * std::abs(whole.loss));
+        EXPECT_EQ(chunked.localRows, whole.localRows);
+        EXPECT_EQ(chunked.bytesSent, whole.bytesSent);
+        ASSERT_EQ(chunked.grad.slots, whole.grad.slots);
+        expectClose(chunked.grad.weights, whole.grad.weights, 1e-12, "edge weight gradients");
+        expectClose(chunked.grad.positions, whole.grad.positions, 1e-12, "positions gradient");
+        const auto exact = atenShardedLoss(shard, plan, r, batch, false, &comm, nullptr, 1);
+        for (size_t b = 0; b < batch.size(); ++b)
+            EXPECT_NEAR(exact.sampleNll[b], whole.sampleNll[b], 1e-12 * std::abs(whole.sampleNll[b]));
+    });
+}
+
 // The trainer on the ATen step (BRILLM_SHARD_STEP=aten: the step a GPU rank runs, on the CPU):
 // 2 shards and the 2 x 2 layout train like one process, and the run resumes on the kernels.
 TEST_F(ShardingTest, TheAtenStepTrainsLikeOneProcess) {
@@ -447,6 +470,8 @@ TEST_F(ShardingTest, TheAtenStepTrainsLikeOneProcess) {
         std::vector<TrainResult> results(2);
         onRanks(2, [&](int r, Communicator& comm) { results[static_cast<size_t>(r)] = train(c, dir, {}, &comm); });
         expectLikeOneProcess(results, single, 6, std::to_string(shards) + " shards");
+        ASSERT_TRUE(results[0].lastEvalLoss && single.lastEvalLoss); // the exact evaluation on the ATen step too
+        EXPECT_NEAR(*results[0].lastEvalLoss, *single.lastEvalLoss, 1e-5 * *single.lastEvalLoss);
         expectSameModel(mergeShards(dir / "model-shards").model, reference, 1e-4);
     }
     ::unsetenv("BRILLM_SHARD_STEP");

@@ -21,6 +21,9 @@ namespace {
 
 using at::indexing::Slice;
 
+// What one batched product may gather when the caller sets no bound: 512 MiB of matrices.
+constexpr int64_t kDefaultGatherBytes = int64_t{512} << 20;
+
 // This rank's edges of the batch on the host, ordered by edge index: for each owned edge (b, i)
 // its candidates grouped into rows as the core loss groups them (one row per own candidate, one
 // for all candidates on the shared slot), padded to the most rows of any owned edge, each row
@@ -32,6 +35,7 @@ struct OwnedEdges {
     std::vector<int64_t> rowSlot;   // [E, C]: each row's local slot
     std::vector<double> logWeight;  // [E, C]
     std::vector<int64_t> posRow;    // [E]: the positive's row
+    std::vector<int64_t> rowCount;  // [E]: its real rows (the rest of its C are padding)
     std::vector<double> scale;      // [E]: the edge's weight in the batch's mean loss, 1 / (B n_b)
     std::vector<int64_t> touched;   // the local slots any row reads, ascending
     std::vector<int64_t> rowOfSlot; // [E, C]: each row's index into `touched`
@@ -72,6 +76,7 @@ OwnedEdges ownedEdges(const Model& m, const ShardPlan& plan, int rank, std::span
             weights.push_back(std::move(lw));
             o.sample.push_back(b);
             o.posRow.push_back(posRow);
+            o.rowCount.push_back(rows);
             o.scale.push_back(1.0 / (static_cast<double>(B) * static_cast<double>(s.numEdges())));
         }
         o.begin.push_back(o.size());
@@ -107,7 +112,8 @@ at::Tensor realTensor(const std::vector<double>& v, const at::TensorOptions& opt
 namespace shard_step {
 
 ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch,
-                                bool withGrad, bool norm, Communicator* comm, DeviceLossWorkspace* workspace) {
+                                bool withGrad, bool norm, Communicator* comm, DeviceLossWorkspace* workspace,
+                                int64_t maxGatherBytes) {
     const at::Device device = m.weights.device();
     const auto opt = m.weights.options();
     const int64_t d = m.dim(), V = m.vocabSize(), dd = d * d;
@@ -117,6 +123,8 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
         L = std::max(L, s.numEdges());
     const OwnedEdges own = ownedEdges(m, plan, rank, batch, L);
     const int64_t C = own.C, U = static_cast<int64_t>(own.touched.size());
+    const int64_t matrixBytes = dd * static_cast<int64_t>(m.weights.element_size());
+    const int64_t gatherBytes = maxGatherBytes > 0 ? maxGatherBytes : kDefaultGatherBytes;
 
     DeviceLossWorkspace local;
     DeviceLossWorkspace& ws = workspace ? *workspace : local;
@@ -159,19 +167,34 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
         at::Tensor ySum = at::zeros({B, d}, opt);
         const int64_t e0 = own.begin[k], M = own.begin[k + 1] - e0;
         if (M > 0) {
-            const at::Tensor idx = sampleDev.narrow(0, e0, M);
-            const at::Tensor rows = rowsDev.narrow(0, e0, M).reshape({M * C});
-            const at::Tensor x = xLeaf[k].index_select(0, idx);
-            const at::Tensor W = Wt.index_select(0, rows).view({M, C, d, d});
-            const at::Tensor bias = Bt.index_select(0, rows).view({M, C, d});
-            const at::Tensor z = at::matmul(x.view({M, 1, 1, d}), W).view({M, C, d}) + bias + pe[i + 1];
-            const at::Tensor y = at::gelu(z);
-            const at::Tensor e = y.norm(2, {2}); // [M, C]
-            const at::Tensor pos = posDev.narrow(0, e0, M);
-            edgeLoss[k] =
-                at::logsumexp(e + logWeightDev.narrow(0, e0, M), {1}) - e.gather(1, pos.view({M, 1})).squeeze(1);
-            yPos[k] = y.gather(1, pos.view({M, 1, 1}).expand({M, 1, d})).squeeze(1); // [M, d]
-            ySum.index_copy_(0, idx, yPos[k].detach());
+            // in chunks of owned edges whose gathered matrices fit the bound (at least one edge), each
+            // padded only to its own most rows
+            std::vector<at::Tensor> losses, outputs;
+            for (int64_t a = e0; a < e0 + M;) {
+                int64_t b = a, Cc = 0;
+                while (b < e0 + M) {
+                    const int64_t wider = std::max(Cc, own.rowCount[static_cast<size_t>(b)]);
+                    if (b > a && (b + 1 - a) * wider * matrixBytes > gatherBytes) break;
+                    Cc = wider;
+                    ++b;
+                }
+                const int64_t m = b - a;
+                const at::Tensor rows = rowsDev.narrow(0, a, m).narrow(1, 0, Cc).reshape({m * Cc});
+                const at::Tensor x = xLeaf[k].index_select(0, sampleDev.narrow(0, a, m));
+                const at::Tensor W = Wt.index_select(0, rows).view({m, Cc, d, d});
+                const at::Tensor bias = Bt.index_select(0, rows).view({m, Cc, d});
+                const at::Tensor z = at::matmul(x.view({m, 1, 1, d}), W).view({m, Cc, d}) + bias + pe[i + 1];
+                const at::Tensor y = at::gelu(z);
+                const at::Tensor e = y.norm(2, {2}); // [m, Cc]
+                const at::Tensor pos = posDev.narrow(0, a, m);
+                losses.push_back(at::logsumexp(e + logWeightDev.narrow(0, a, m).narrow(1, 0, Cc), {1}) -
+                                 e.gather(1, pos.view({m, 1})).squeeze(1));
+                outputs.push_back(y.gather(1, pos.view({m, 1, 1}).expand({m, 1, d})).squeeze(1)); // [m, d]
+                a = b;
+            }
+            edgeLoss[k] = losses.size() == 1 ? losses[0] : at::cat(losses);
+            yPos[k] = outputs.size() == 1 ? outputs[0] : at::cat(outputs);
+            ySum.index_copy_(0, sampleDev.narrow(0, e0, M), yPos[k].detach());
         }
         allReduceCounted(comm, ySum, "sharded forward (edge outputs)", out.bytesSent);
         Y[k] = withGrad ? ySum.requires_grad_(true) : ySum;
@@ -265,13 +288,13 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
 
 ShardedLossResult atenShardedLoss(const Model& shard, const ShardPlan& plan, int rank,
                                   std::span<const LossSample> batch, bool withGradients, Communicator* comm,
-                                  DeviceLossWorkspace* workspace) {
+                                  DeviceLossWorkspace* workspace, int64_t maxGatherBytes) {
     shard.validate();
     if (shard.dtype() != at::kFloat && shard.dtype() != at::kDouble)
         throw InputError("the sharded loss needs float32 (or, on the CPU, float64) parameters");
     if (rank < 0 || rank >= plan.parts()) throw InputError("shard rank outside the plan");
     shard_step::checkShardSamples(shard, batch);
-    return shard_step::atenShardStep(shard, plan, rank, batch, withGradients, true, comm, workspace);
+    return shard_step::atenShardStep(shard, plan, rank, batch, withGradients, true, comm, workspace, maxGatherBytes);
 }
 
 } // namespace brillm::training

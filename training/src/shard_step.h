@@ -33,7 +33,8 @@ double shardedGradientNorm(const SparseGradients& g, Communicator* comm, uint64_
 // The ATen step (atenShardedLoss) with the norm optional (the 2-D layout takes it after the
 // replica exchange).
 ShardedLossResult atenShardStep(const Model& shard, const ShardPlan& plan, int rank, std::span<const LossSample> batch,
-                                bool withGradients, bool norm, Communicator* comm, DeviceLossWorkspace* workspace);
+                                bool withGradients, bool norm, Communicator* comm, DeviceLossWorkspace* workspace,
+                                int64_t maxGatherBytes = 0);
 
 // The gradients' tensors on `device` (themselves where they are there already).
 SparseGradients gradientsOn(const SparseGradients& g, const at::Device& device);

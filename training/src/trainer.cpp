@@ -322,9 +322,12 @@ double RunLoop::shardedExactLoss(const std::vector<std::vector<int32_t>>& paths,
     double nll = 0;
     int64_t edges = 0;
     if (!samples.empty()) {
-        // the exact loss runs on the host, as unsharded (on a GPU: a copy of the shard)
-        const auto e = shardedLoss(s.model.toDevice(at::Device(at::kCPU)), sh.plan, sh.index, samples,
-                                   /*withGradients=*/false, threads, sh.shardGroup);
+        // where the step is the ATen one (a GPU), so is the evaluation: the shard stays on its device
+        const auto e =
+            atenShardStep(s.model)
+                ? atenShardedLoss(s.model, sh.plan, sh.index, samples, /*withGradients=*/false, sh.shardGroup,
+                                  &deviceWorkspace)
+                : shardedLoss(s.model, sh.plan, sh.index, samples, /*withGradients=*/false, threads, sh.shardGroup);
         for (double v : e.sampleNll)
             nll += v;
         edges = e.edges;

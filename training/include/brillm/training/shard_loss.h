@@ -77,10 +77,14 @@ ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int ran
 // autograd one edge index at a time, between the same all-reduces as shardedLoss (the same
 // payload). The replicated gradients (node_bias, positions) are made without atomics, so they are
 // bit-identical on the ranks of a shard group. The result's gradients live on the shard's device.
-// `workspace`: optional, reused between calls (the PE table on the device).
+// `workspace`: optional, reused between calls (the PE table on the device). An edge index's owned
+// edges are evaluated in chunks whose gathered matrices stay within `maxGatherBytes` (0: 512 MiB;
+// at least one edge a chunk), each padded only to its own most candidate rows: the exact loss,
+// whose edges have own + 1 rows, fits whatever the sources' degrees. Without gradients nothing is
+// kept between chunks; with them every chunk's graph is kept for the backward sweep.
 ShardedLossResult atenShardedLoss(const Model& shard, const ShardPlan& plan, int rank,
                                   std::span<const LossSample> batch, bool withGradients, Communicator* comm,
-                                  DeviceLossWorkspace* workspace = nullptr);
+                                  DeviceLossWorkspace* workspace = nullptr, int64_t maxGatherBytes = 0);
 
 // Whether shardedReplicaLoss runs the ATen step for this shard: always on a GPU; on the CPU when
 // the environment variable BRILLM_SHARD_STEP is "aten" (for comparisons), else the CPU kernels.
