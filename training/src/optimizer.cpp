@@ -311,15 +311,12 @@ void AdamW::step(Model& model, const SparseGradients& grad, double lr, double gr
 }
 
 std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
-    const auto host = [](const at::Tensor& t) {
-        return t.is_cpu() ? t : t.cpu();
-    }; // checkpoints are written from host memory
+    // where they live (a GPU's moments too): the checkpoint writer streams them to the file in chunks
     if (m_settings.kind == OptimizerKind::Sgd) return {};
     if (m_settings.kind == OptimizerKind::Adagrad)
-        return {{"slots.sum_sq", host(m_wV)}, {"node_bias.sum_sq", host(m_nV)}, {"positions.sum_sq", host(m_pV)}};
-    return {{"weights.m", host(m_wM)},   {"weights.v", host(m_wV)},   {"biases.m", host(m_bM)},
-            {"biases.v", host(m_bV)},    {"node_bias.m", host(m_nM)}, {"node_bias.v", host(m_nV)},
-            {"positions.m", host(m_pM)}, {"positions.v", host(m_pV)}};
+        return {{"slots.sum_sq", m_wV}, {"node_bias.sum_sq", m_nV}, {"positions.sum_sq", m_pV}};
+    return {{"weights.m", m_wM},   {"weights.v", m_wV},   {"biases.m", m_bM},    {"biases.v", m_bV},
+            {"node_bias.m", m_nM}, {"node_bias.v", m_nV}, {"positions.m", m_pM}, {"positions.v", m_pV}};
 }
 
 void AdamW::loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps) {

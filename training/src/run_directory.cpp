@@ -6,6 +6,7 @@
 #include "brillm/io/input_limits.h"
 #include "brillm/io/mapped_file.h"
 #include "brillm/io/safetensors.h"
+#include "io/detail/checkpoint_chunks.h" // a tensor streamed to a file in chunks (brillm_core_internal)
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -47,24 +48,21 @@ std::string checkpointName(int64_t step) {
 void writeOptimizerFile(const fs::path& path, const std::vector<std::pair<std::string, at::Tensor>>& state,
                         const std::string& optimizerName) {
     std::vector<SafetensorsEntry> entries;
-    std::vector<at::Tensor> tensors;
     for (const auto& [name, t] : state) {
         SafetensorsEntry e;
         e.name = name;
         e.dtype = toStorageDtype(t.scalar_type());
         e.shape = t.sizes().vec();
         entries.push_back(e);
-        tensors.push_back(t.contiguous());
     }
     const std::string prefix =
         SafetensorsHeader::serialize(entries, {{"format", "brillm-optimizer"}, {"optimizer", optimizerName}});
     CheckpointWriter out(path.string());
     out.write(prefix.data(), prefix.size());
     // serialize() may reorder nothing: entries keep their order, laid out contiguously
-    for (size_t i = 0; i < entries.size(); ++i) {
-        const auto& t = tensors[i];
-        out.write(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
-    }
+    // each tensor in chunks of a few MB, copied to the host chunk by chunk where it lives on a GPU
+    for (const auto& [name, t] : state)
+        brillm::detail::forEachChunk(t, t.scalar_type(), [&](const void* p, size_t bytes) { out.write(p, bytes); });
     out.commit();
 }
 

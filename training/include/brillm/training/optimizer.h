@@ -51,7 +51,8 @@ public:
     void setSteps(int64_t s) { m_step = s; }
     const AdamWSettings& settings() const { return m_settings; }
 
-    // Moments by name: "weights.m", "weights.v", "biases.m", ... (for checkpoints).
+    // Moments by name: "weights.m", "weights.v", "biases.m", ... (for checkpoints), on the model's
+    // device: the tensors themselves, not copies.
     std::vector<std::pair<std::string, at::Tensor>> state() const;
     // Throws InputError when a tensor is missing or has the wrong shape.
     void loadState(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps);
