@@ -13,6 +13,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp> // to play torchrun's agent
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -129,6 +130,34 @@ TEST(DistributedEnvTest, ReadsTorchrunThenSlurmVariables) {
     EXPECT_THROW(distributedEnvFromEnvironment(get), InputError); // no WORLD_SIZE
     vars = {{"RANK", "zero"}, {"WORLD_SIZE", "2"}};
     EXPECT_THROW(distributedEnvFromEnvironment(get), InputError);
+}
+
+// The replica check's digest reads the parameters in chunks (from a GPU without a host copy of the
+// model): the same value as the whole tensors hashed at once, here across chunk borders.
+TEST(ParameterDigestTest, ChunkedEqualsTheWholeTensorsHashedAtOnce) {
+    const auto edges = test_util::unevenRandomTable(120, 0.5, 7); // > 4 M weights: several chunks
+    const Model m = Model::randomInit({120, 32, 16}, edges, 3);
+    ASSERT_GT(m.weights.numel(), int64_t{6} << 20); // chunks of 4 M elements
+    uint64_t h = 0xcbf29ce484222325ULL; // the digest's definition, on whole CPU tensors
+    for (const at::Tensor* t : {&m.weights, &m.biases, &m.nodeBias, &m.positions}) {
+        const at::Tensor c = t->contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+        const size_t n = static_cast<size_t>(c.numel()) * c.element_size();
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, bytes + i, 8);
+            h = (h ^ w) * 0x100000001b3ULL;
+            h ^= h >> 29;
+        }
+        for (; i < n; ++i)
+            h = (h ^ bytes[i]) * 0x100000001b3ULL;
+        h = (h ^ n) * 0x100000001b3ULL;
+    }
+    EXPECT_EQ(parameterDigest(m), h);
+    Model other = m.clone();
+    other.weights.view({-1})[(int64_t{5} << 20) + 3] += 1.0f; // one weight in the second chunk
+    EXPECT_NE(parameterDigest(other), h);
 }
 
 TEST(DistributedCommTest, JoinsTheStoreOfTorchrunsAgent) {

@@ -4,6 +4,7 @@
 #include "brillm/training/distributed.h"
 
 #include "brillm/error.h"
+#include "io/detail/checkpoint_chunks.h" // a tensor read in chunks (brillm_core_internal)
 
 #include <ATen/ATen.h>
 
@@ -807,18 +808,22 @@ const SparseGradients& ReplicaExchange::exchange(const Model& shard, const Spars
 uint64_t parameterDigest(const Model& model) {
     uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a over 64-bit words, then the tail bytes
     for (const at::Tensor* t : {&model.weights, &model.biases, &model.nodeBias, &model.positions}) {
-        const at::Tensor c = t->cpu().contiguous(); // a CPU tensor: itself
-        const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
-        const size_t n = static_cast<size_t>(c.numel()) * c.element_size();
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t w;
-            std::memcpy(&w, bytes + i, 8);
-            h = (h ^ w) * 0x100000001b3ULL;
-            h ^= h >> 29;
-        }
-        for (; i < n; ++i)
-            h = (h ^ bytes[i]) * 0x100000001b3ULL;
+        // in chunks of a few MB (copied to the host chunk by chunk from a GPU); every chunk but the
+        // last is a whole number of words, so the words and the tail are those of the whole tensor
+        size_t n = 0;
+        brillm::detail::forEachChunk(*t, t->scalar_type(), [&](const void* p, size_t size) {
+            const auto* bytes = static_cast<const unsigned char*>(p);
+            size_t i = 0;
+            for (; i + 8 <= size; i += 8) {
+                uint64_t w;
+                std::memcpy(&w, bytes + i, 8);
+                h = (h ^ w) * 0x100000001b3ULL;
+                h ^= h >> 29;
+            }
+            for (; i < size; ++i)
+                h = (h ^ bytes[i]) * 0x100000001b3ULL;
+            n += size;
+        });
         h = (h ^ n) * 0x100000001b3ULL;
     }
     return h;
