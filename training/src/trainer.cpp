@@ -364,7 +364,8 @@ void RunLoop::validate(const StepReport& r, bool final) {
     if (v < bestValidation) {
         bestValidation = v;
         bestStep = r.step;
-        if (!final) best = s.model.clone();
+        // kept in host memory: on a GPU a second copy of the parameters would take device memory
+        if (!final) best = s.model.weights.is_cpu() ? s.model.clone() : s.model.toDevice(at::Device(at::kCPU));
     } else if (final && best.weights.defined()) {
         restorePending = true;
         lastValidation = v;
