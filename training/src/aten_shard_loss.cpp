@@ -26,31 +26,34 @@ constexpr int64_t kDefaultGatherBytes = int64_t{512} << 20;
 
 // This rank's edges of the batch on the host, ordered by edge index: for each owned edge (b, i)
 // its candidates grouped into rows as the core loss groups them (one row per own candidate, one
-// for all candidates on the shared slot), padded to the most rows of any owned edge, each row
-// with the log of its total weight (padding: -inf, so that it adds nothing).
+// for all candidates on the shared slot), each row with the log of its total weight. Ragged: a
+// chunk of edges is padded to its own most rows when it is evaluated (padding weight -inf, so
+// that it adds nothing).
 struct OwnedEdges {
-    int64_t C = 1;                  // rows per edge, padded
     std::vector<int64_t> begin;     // [L + 1]: the edges of index i are [begin[i], begin[i + 1])
-    std::vector<int64_t> sample;    // per owned edge: its sample
-    std::vector<int64_t> rowSlot;   // [E, C]: each row's local slot
-    std::vector<double> logWeight;  // [E, C]
+    std::vector<int64_t> sample;    // [E]: the edge's sample
     std::vector<int64_t> posRow;    // [E]: the positive's row
-    std::vector<int64_t> rowCount;  // [E]: its real rows (the rest of its C are padding)
     std::vector<double> scale;      // [E]: the edge's weight in the batch's mean loss, 1 / (B n_b)
-    std::vector<int64_t> touched;   // the local slots any row reads, ascending
-    std::vector<int64_t> rowOfSlot; // [E, C]: each row's index into `touched`
-    int64_t rows = 0;               // real rows (not padding) of all owned edges
+    std::vector<int64_t> rowStart;  // [E + 1]: edge e's rows are [rowStart[e], rowStart[e + 1])
+    std::vector<int64_t> rowSlot;   // [rows]: each row's local slot
+    std::vector<double> logWeight;  // [rows]
+    std::vector<int64_t> touched;   // with gradients: the local slots any row reads, ascending
+    std::vector<int64_t> rowOfSlot; // with gradients, [rows]: each row's index into `touched`
     int64_t size() const { return static_cast<int64_t>(sample.size()); }
+    int64_t rows() const { return rowStart.back(); }
+    int64_t rowCount(int64_t e) const {
+        return rowStart[static_cast<size_t>(e) + 1] - rowStart[static_cast<size_t>(e)];
+    }
 };
 
-OwnedEdges ownedEdges(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch, int64_t L) {
+OwnedEdges ownedEdges(const Model& m, const ShardPlan& plan, int rank, std::span<const LossSample> batch, int64_t L,
+                      bool withGrad) {
     OwnedEdges o;
     const auto B = static_cast<int64_t>(batch.size());
-    std::vector<std::vector<int64_t>> slots;
-    std::vector<std::vector<double>> weights;
     std::vector<int64_t> slotBuf;
     std::vector<double> negBuf;
     o.begin.push_back(0);
+    o.rowStart.push_back(0);
     for (int64_t i = 0; i < L; ++i) {
         for (int64_t b = 0; b < B; ++b) {
             const auto& s = batch[static_cast<size_t>(b)];
@@ -65,38 +68,46 @@ OwnedEdges ownedEdges(const Model& m, const ShardPlan& plan, int rank, std::span
                 s.weights.empty() ? nullptr : s.weights.data() + cb, C, slotBuf.data(), negBuf.data(), posRow,
                 posWeight);
             negBuf[static_cast<size_t>(posRow)] += posWeight; // a row's weight: its negatives' and the positive's
-            std::vector<double> lw(static_cast<size_t>(rows));
             for (int64_t u = 0; u < rows; ++u) {
                 const double w = negBuf[static_cast<size_t>(u)];
-                lw[static_cast<size_t>(u)] = w > 0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+                o.rowSlot.push_back(slotBuf[static_cast<size_t>(u)]);
+                o.logWeight.push_back(w > 0 ? std::log(w) : -std::numeric_limits<double>::infinity());
             }
-            o.C = std::max(o.C, rows);
-            o.rows += rows;
-            slots.emplace_back(slotBuf.begin(), slotBuf.begin() + rows);
-            weights.push_back(std::move(lw));
+            o.rowStart.push_back(o.rowStart.back() + rows);
             o.sample.push_back(b);
             o.posRow.push_back(posRow);
-            o.rowCount.push_back(rows);
             o.scale.push_back(1.0 / (static_cast<double>(B) * static_cast<double>(s.numEdges())));
         }
         o.begin.push_back(o.size());
     }
-    for (const auto& row : slots)
-        o.touched.insert(o.touched.end(), row.begin(), row.end());
-    std::sort(o.touched.begin(), o.touched.end());
-    o.touched.erase(std::unique(o.touched.begin(), o.touched.end()), o.touched.end());
-    const auto E = static_cast<size_t>(o.size()), C = static_cast<size_t>(o.C);
-    o.rowSlot.assign(E * C, 0);
-    o.rowOfSlot.assign(E * C, 0);
-    o.logWeight.assign(E * C, -std::numeric_limits<double>::infinity());
-    for (size_t e = 0; e < E; ++e)
-        for (size_t u = 0; u < slots[e].size(); ++u) {
-            const int64_t slot = slots[e][u];
-            o.rowSlot[e * C + u] = slot;
-            o.rowOfSlot[e * C + u] = std::lower_bound(o.touched.begin(), o.touched.end(), slot) - o.touched.begin();
-            o.logWeight[e * C + u] = weights[e][u];
-        }
+    if (withGrad) {
+        o.touched = o.rowSlot;
+        std::sort(o.touched.begin(), o.touched.end());
+        o.touched.erase(std::unique(o.touched.begin(), o.touched.end()), o.touched.end());
+        o.rowOfSlot.reserve(o.rowSlot.size());
+        for (const int64_t slot : o.rowSlot)
+            o.rowOfSlot.push_back(std::lower_bound(o.touched.begin(), o.touched.end(), slot) - o.touched.begin());
+    }
     return o;
+}
+
+// Edges [a, b) padded to `width` rows: each row's index (into `touched` with gradients, else its
+// slot; padding: the edge's first row) and log weight (padding: -inf), on the device.
+std::pair<at::Tensor, at::Tensor> paddedRows(const OwnedEdges& o, int64_t a, int64_t b, int64_t width, bool withGrad,
+                                             const at::TensorOptions& options) {
+    const auto& index = withGrad ? o.rowOfSlot : o.rowSlot;
+    at::Tensor rows = at::empty({b - a, width}, at::kLong);
+    at::Tensor logW = at::full({b - a, width}, -std::numeric_limits<double>::infinity(), at::kDouble);
+    int64_t* r = rows.data_ptr<int64_t>();
+    double* w = logW.data_ptr<double>();
+    for (int64_t e = a; e < b; ++e) {
+        const int64_t from = o.rowStart[static_cast<size_t>(e)], n = o.rowCount(e);
+        for (int64_t u = 0; u < width; ++u)
+            r[(e - a) * width + u] = index[static_cast<size_t>(from + (u < n ? u : 0))];
+        for (int64_t u = 0; u < n; ++u)
+            w[(e - a) * width + u] = o.logWeight[static_cast<size_t>(from + u)];
+    }
+    return {rows.to(options.device()), logW.to(options.device(), options.dtype().toScalarType())};
 }
 
 at::Tensor longTensor(const std::vector<int64_t>& v, const at::Device& device) {
@@ -121,8 +132,8 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
     int64_t L = 0;
     for (const auto& s : batch)
         L = std::max(L, s.numEdges());
-    const OwnedEdges own = ownedEdges(m, plan, rank, batch, L);
-    const int64_t C = own.C, U = static_cast<int64_t>(own.touched.size());
+    const OwnedEdges own = ownedEdges(m, plan, rank, batch, L, withGrad);
+    const auto U = static_cast<int64_t>(own.touched.size());
     const int64_t matrixBytes = dd * static_cast<int64_t>(m.weights.element_size());
     const int64_t gatherBytes = maxGatherBytes > 0 ? maxGatherBytes : kDefaultGatherBytes;
 
@@ -135,21 +146,20 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
         starts.push_back(s.tokens[0]);
     const at::Tensor startsHost = at::tensor(at::ArrayRef<int64_t>(starts), at::kLong);
     const at::Tensor sampleDev = longTensor(own.sample, device);
-    const at::Tensor rowsDev = longTensor(own.rowOfSlot, device).view({own.size(), C});
     const at::Tensor posDev = longTensor(own.posRow, device);
-    const at::Tensor logWeightDev = realTensor(own.logWeight, opt).view({own.size(), C});
     const at::Tensor scaleDev = realTensor(own.scale, opt);
 
-    // Leaves: the rows this rank's candidates read, the start nodes' biases, the position logits.
+    // Leaves: the rows this rank's candidates read (without gradients, the model's own tensors are
+    // read directly), the start nodes' biases, the position logits.
     const at::Tensor touchedDev = longTensor(own.touched, device);
-    const at::Tensor Wt = m.weights.index_select(0, touchedDev).detach().requires_grad_(withGrad);
-    const at::Tensor Bt = m.biases.index_select(0, touchedDev).detach().requires_grad_(withGrad);
+    const at::Tensor Wt = withGrad ? m.weights.index_select(0, touchedDev).detach().requires_grad_(true) : m.weights;
+    const at::Tensor Bt = withGrad ? m.biases.index_select(0, touchedDev).detach().requires_grad_(true) : m.biases;
     const at::Tensor NBt = m.nodeBias.index_select(0, startsHost.to(device)).detach().requires_grad_(withGrad);
     const at::Tensor Pt = m.positions.detach().clone().requires_grad_(withGrad);
 
     ShardedLossResult out;
     out.localEdges = own.size();
-    out.localRows = own.rows;
+    out.localRows = own.rows();
     // per edge index: the mix x_i as every rank computes it (graph), its copy the owner's edges
     // start from (leaf), the all-reduced positive outputs (leaf), the owner's positives and losses
     std::vector<at::Tensor> xMix(static_cast<size_t>(L)), xLeaf(static_cast<size_t>(L)), Y(static_cast<size_t>(L)),
@@ -173,23 +183,23 @@ ShardedLossResult atenShardStep(const Model& m, const ShardPlan& plan, int rank,
             for (int64_t a = e0; a < e0 + M;) {
                 int64_t b = a, Cc = 0;
                 while (b < e0 + M) {
-                    const int64_t wider = std::max(Cc, own.rowCount[static_cast<size_t>(b)]);
+                    const int64_t wider = std::max(Cc, own.rowCount(b));
                     if (b > a && (b + 1 - a) * wider * matrixBytes > gatherBytes) break;
                     Cc = wider;
                     ++b;
                 }
-                const int64_t m = b - a;
-                const at::Tensor rows = rowsDev.narrow(0, a, m).narrow(1, 0, Cc).reshape({m * Cc});
-                const at::Tensor x = xLeaf[k].index_select(0, sampleDev.narrow(0, a, m));
-                const at::Tensor W = Wt.index_select(0, rows).view({m, Cc, d, d});
-                const at::Tensor bias = Bt.index_select(0, rows).view({m, Cc, d});
-                const at::Tensor z = at::matmul(x.view({m, 1, 1, d}), W).view({m, Cc, d}) + bias + pe[i + 1];
+                const int64_t n = b - a; // edges in this chunk
+                const auto [rowIndex, logWeight] = paddedRows(own, a, b, Cc, withGrad, opt);
+                const at::Tensor rows = rowIndex.reshape({n * Cc});
+                const at::Tensor x = xLeaf[k].index_select(0, sampleDev.narrow(0, a, n));
+                const at::Tensor W = Wt.index_select(0, rows).view({n, Cc, d, d});
+                const at::Tensor bias = Bt.index_select(0, rows).view({n, Cc, d});
+                const at::Tensor z = at::matmul(x.view({n, 1, 1, d}), W).view({n, Cc, d}) + bias + pe[i + 1];
                 const at::Tensor y = at::gelu(z);
-                const at::Tensor e = y.norm(2, {2}); // [m, Cc]
-                const at::Tensor pos = posDev.narrow(0, a, m);
-                losses.push_back(at::logsumexp(e + logWeightDev.narrow(0, a, m).narrow(1, 0, Cc), {1}) -
-                                 e.gather(1, pos.view({m, 1})).squeeze(1));
-                outputs.push_back(y.gather(1, pos.view({m, 1, 1}).expand({m, 1, d})).squeeze(1)); // [m, d]
+                const at::Tensor e = y.norm(2, {2}); // [n, Cc]
+                const at::Tensor pos = posDev.narrow(0, a, n);
+                losses.push_back(at::logsumexp(e + logWeight, {1}) - e.gather(1, pos.view({n, 1})).squeeze(1));
+                outputs.push_back(y.gather(1, pos.view({n, 1, 1}).expand({n, 1, d})).squeeze(1)); // [n, d]
                 a = b;
             }
             edgeLoss[k] = losses.size() == 1 ? losses[0] : at::cat(losses);
