@@ -138,7 +138,7 @@ TEST(ParameterDigestTest, ChunkedEqualsTheWholeTensorsHashedAtOnce) {
     const auto edges = test_util::unevenRandomTable(120, 0.5, 7); // > 4 M weights: several chunks
     const Model m = Model::randomInit({120, 32, 16}, edges, 3);
     ASSERT_GT(m.weights.numel(), int64_t{6} << 20); // chunks of 4 M elements
-    uint64_t h = 0xcbf29ce484222325ULL; // the digest's definition, on whole CPU tensors
+    uint64_t h = 0xcbf29ce484222325ULL;             // the digest's definition, on whole CPU tensors
     for (const at::Tensor* t : {&m.weights, &m.biases, &m.nodeBias, &m.positions}) {
         const at::Tensor c = t->contiguous();
         const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
