@@ -173,8 +173,11 @@ TEST_F(Gpu, TrainsOnTheGpuAndResumesOnTheCpu) {
         EXPECT_LT(last, first) << precision << ": the loss should fall";
         ASSERT_TRUE(r.lastEvalLoss.has_value());
         EXPECT_TRUE(std::isfinite(*r.lastEvalLoss));
-        const auto resumed =
-            resume(run, ResumeOverrides{80, std::string("cpu"), std::string("fp32"), std::nullopt, std::nullopt});
+        ResumeOverrides onCpu;
+        onCpu.steps = 80;
+        onCpu.device = "cpu";
+        onCpu.precision = "fp32";
+        const auto resumed = resume(run, onCpu);
         EXPECT_EQ(resumed.steps, 80);
         const auto model = ModelFile::load((run / "model.brillm").string());
         EXPECT_TRUE(model.model.weights.is_cpu());
@@ -301,8 +304,10 @@ TEST_F(GpuNccl, OneRankOverNcclTrainsShardedLikeTheCpuKernels) {
     EXPECT_NEAR(viaNccl.loss, ref.loss, 1e-4 * std::abs(ref.loss));
     EXPECT_GT(viaNccl.bytesSent, 0u);
     // resumed on the CPU (the kernels), with the model's rows from the GPU's checkpoint
-    const auto resumed =
-        resume(m_dir / "gpu", ResumeOverrides{24, std::string("cpu"), std::nullopt, std::nullopt, std::nullopt});
+    ResumeOverrides resumeOnCpu;
+    resumeOnCpu.steps = 24;
+    resumeOnCpu.device = "cpu";
+    const auto resumed = resume(m_dir / "gpu", resumeOnCpu);
     EXPECT_EQ(resumed.steps, 24);
     // the CLI
     const auto run = m_dir / "cli";
