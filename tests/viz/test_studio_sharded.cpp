@@ -9,6 +9,7 @@
 #include "studio_window_util.h"
 #include "test_models.h"
 #include "views/completion_panel.h"
+#include "views/edge_inspector.h"
 
 #include <brillm/error.h>
 #include <brillm/io/model_file.h>
@@ -80,6 +81,30 @@ TEST(StudioSharded, OpensAShardDirectoryCompletesAPromptAndKeepsItInASession) {
     ASSERT_EQ(got.steps.size(), want.steps.size());
     for (size_t k = 0; k < got.steps.size(); ++k)
         EXPECT_EQ(got.steps[k].energy, want.steps[k].energy) << "step " << k;
+
+    // the edge inspector says which shard holds an own edge, and that the shared slot is in all of them
+    auto* inspector = w.findChild<EdgeInspector*>();
+    ASSERT_NE(inspector, nullptr);
+    const auto& edges = model->model().edges;
+    const ShardPlan plan = ShardPlan::balanced(edges, 3);
+    int checked = 0;
+    for (int32_t source = 0; source < edges.vocabSize() && checked < 3; ++source) {
+        if (edges.ownCount(source) == 0 || plan.ownerOf(source) != checked) continue;
+        inspector->inspect(source, edges.ownTargets(source)[0]);
+        const QString want = QStringLiteral("in shard %1 of 3 (shard-%2-of-00003.brillm)")
+                                 .arg(checked)
+                                 .arg(checked, 5, 10, QLatin1Char('0'));
+        EXPECT_TRUE(inspector->headerText().contains(want)) << inspector->headerText().toStdString();
+        ++checked;
+    }
+    EXPECT_EQ(checked, 3);
+    for (int32_t target = 0; target < edges.vocabSize(); ++target)
+        if (edges.slot(0, target) == EdgeTable::kSharedSlot) {
+            inspector->inspect(0, target);
+            EXPECT_TRUE(inspector->headerText().contains(QStringLiteral("replicated in every shard")))
+                << inspector->headerText().toStdString();
+            break;
+        }
 
     // a session records the directory and reopens it
     const QString sessionPath = dir.filePath(QStringLiteral("s.brillm-session"));

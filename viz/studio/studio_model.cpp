@@ -4,6 +4,8 @@
 #include <brillm/error.h>
 #include <brillm/io/sharded_model.h>
 
+#include <algorithm>
+
 #include <QCryptographicHash>
 #include <QDir>
 #include <QElapsedTimer>
@@ -135,6 +137,17 @@ QString StudioModel::shardNote() const {
                : QStringLiteral("%1 shards merged in memory, not mapped: %2")
                      .arg(loaded.shards)
                      .arg(QString::fromStdString(loaded.mergedBecause));
+}
+
+QString StudioModel::shardOfSource(int32_t source) const {
+    const auto& begins = loaded.shardSourceBegin;
+    if (loaded.shards == 0 || static_cast<int>(begins.size()) != loaded.shards + 1) return {};
+    const auto it = std::upper_bound(begins.begin(), begins.end(), static_cast<int64_t>(source));
+    const int r = std::clamp(static_cast<int>(it - begins.begin()) - 1, 0, loaded.shards - 1);
+    return QStringLiteral("shard %1 of %2 (%3)")
+        .arg(r)
+        .arg(loaded.shards)
+        .arg(QString::fromStdString(shardFileName(r, loaded.shards)));
 }
 
 std::shared_ptr<const StudioModel> StudioModel::fromLoaded(LoadedModel loaded, const QString& path) {

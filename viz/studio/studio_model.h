@@ -44,6 +44,9 @@ struct StudioModel {
     QString summary() const;
     // For a sharded model: how it was opened (mapped, or merged in memory and why); empty otherwise.
     QString shardNote() const;
+    // For a sharded model: where a source's own edges live, "shard 2 of 4 (shard-00002-of-00004.brillm)";
+    // empty otherwise.
+    QString shardOfSource(int32_t source) const;
 
     // Loads and prepares a model file (call from a worker). Throws brillm::Error.
     static std::shared_ptr<const StudioModel> load(const QString& path);

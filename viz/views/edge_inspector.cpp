@@ -25,6 +25,18 @@
 
 namespace brillm::viz {
 
+namespace {
+
+// A sharded model: where the edge's matrix lives (its source's shard; the shared slot is in every
+// shard), else nothing.
+QString shardText(const StudioModel& model, int32_t source, bool shared) {
+    const QString where = model.shardOfSource(source);
+    if (where.isEmpty()) return {};
+    return shared ? EdgeInspector::tr(" (replicated in every shard)") : EdgeInspector::tr(", in %1").arg(where);
+}
+
+} // namespace
+
 MatrixStats matrixStats(const std::vector<double>& v) {
     MatrixStats s;
     if (v.empty()) return s;
@@ -207,6 +219,10 @@ void EdgeInspector::inspect(int32_t source, int32_t target) {
     rebuild();
 }
 
+QString EdgeInspector::headerText() const {
+    return m_header->text();
+}
+
 QString EdgeInspector::statisticsText() const {
     return m_valid ? statisticsHtml(m_params) : QString();
 }
@@ -278,11 +294,12 @@ void EdgeInspector::rebuild(bool force) {
             .arg(sm.label(m_params.source).toHtmlEscaped(), sm.label(m_params.target).toHtmlEscaped())
             .arg(m_params.source)
             .arg(m_params.target)
-            .arg(m_params.shared
-                     ? tr("<span style='color:%1'><b>shared slot 0</b></span> - this pair was never seen in "
-                          "training, so it uses the one matrix all unseen pairs share")
-                           .arg(c.shared.name())
-                     : tr("<b>own slot %1</b> of %2").arg(m_params.slot).arg(sm.model().edges.numSlots() - 1))
+            .arg((m_params.shared
+                      ? tr("<span style='color:%1'><b>shared slot 0</b></span> - this pair was never seen in "
+                           "training, so it uses the one matrix all unseen pairs share")
+                            .arg(c.shared.name())
+                      : tr("<b>own slot %1</b> of %2").arg(m_params.slot).arg(sm.model().edges.numSlots() - 1)) +
+                 shardText(sm, m_params.source, m_params.shared))
             .arg(m_params.shared ? tr("0 (unseen)") : tr("≥ 1 (the model file keeps no counts)")));
     m_stats->setText(statisticsText());
 

@@ -49,6 +49,7 @@ public:
     void inspect(int32_t source, int32_t target);
     const EdgeParameters& parameters() const { return m_params; }
     QString statisticsText() const;
+    QString headerText() const; // the edge, its slot and (sharded) where it lives, as rich text
     // The readout of the cell under a plot pixel ("" when none): what hovering shows.
     QString cellReadout(QPointF plotPos) const;
     QCustomPlot* plot() const { return m_plot; }

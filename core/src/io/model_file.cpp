@@ -144,7 +144,8 @@ ModelFile ModelFile::fromMapping(std::shared_ptr<const MappedFile> mapping) {
 
 LoadedModel ModelFile::load(const std::string& path, std::optional<at::ScalarType> dtype) {
     const ModelFile f = open(path);
-    return {f.model(dtype), f.metadata(), f.header().dtype, path, /*shards=*/0, /*mergedBecause=*/{}};
+    return {f.model(dtype), f.metadata(),         f.header().dtype,       path,
+            /*shards=*/0,   /*mergedBecause=*/{}, /*shardSourceBegin=*/{}};
 }
 
 ModelConfig ModelFile::config() const {

@@ -413,6 +413,7 @@ LoadedModel openShardedModel(const fs::path& dirOrManifest) {
     out.path = set.directory().string();
     out.storedDtype = set.file(0).header().dtype;
     out.shards = set.shards();
+    out.shardSourceBegin = set.plan().sourceBegin;
     out.mergedBecause = set.mappingProblem();
     out.model = out.mergedBecause.empty() ? set.mapped() : set.merged();
     return out;
@@ -442,6 +443,7 @@ LoadedModel mergeShards(const fs::path& dirOrManifest) {
     out.metadata = set.metadata();
     out.path = set.directory().string();
     out.shards = set.shards();
+    out.shardSourceBegin = set.plan().sourceBegin;
     out.mergedBecause = "merged on request";
     return out;
 }

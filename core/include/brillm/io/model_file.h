@@ -85,6 +85,8 @@ struct LoadedModel {
     // were merged in memory instead of mapped, why (empty when mapped).
     int shards = 0;
     std::string mergedBecause;
+    // a sharded model: the first source of each shard, then V (shards + 1 entries); empty otherwise
+    std::vector<int64_t> shardSourceBegin;
 };
 
 class ModelFile {
