@@ -2,7 +2,8 @@
 // The sharded training step with ATen operations on the shard's device (atenShardedLoss,
 // shard_loss.h): shardedLoss's sweep - x_i on every rank, edge i on the owner of its source, the
 // positives' outputs and the input gradients all-reduced per edge index - with each edge index's
-// candidates evaluated by one batched product and differentiated by autograd.
+// candidates evaluated by batched products (in chunks within a gather bound) and differentiated
+// by autograd.
 #include "brillm/error.h"
 #include "brillm/training/distributed.h"
 #include "brillm/training/shard_loss.h"

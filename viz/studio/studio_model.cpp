@@ -4,8 +4,6 @@
 #include <brillm/error.h>
 #include <brillm/io/sharded_model.h>
 
-#include <algorithm>
-
 #include <QCryptographicHash>
 #include <QDir>
 #include <QElapsedTimer>
@@ -140,10 +138,10 @@ QString StudioModel::shardNote() const {
 }
 
 QString StudioModel::shardOfSource(int32_t source) const {
-    const auto& begins = loaded.shardSourceBegin;
-    if (loaded.shards == 0 || static_cast<int>(begins.size()) != loaded.shards + 1) return {};
-    const auto it = std::upper_bound(begins.begin(), begins.end(), static_cast<int64_t>(source));
-    const int r = std::clamp(static_cast<int>(it - begins.begin()) - 1, 0, loaded.shards - 1);
+    if (loaded.shards == 0 || static_cast<int>(loaded.shardSourceBegin.size()) != loaded.shards + 1) return {};
+    ShardPlan plan; // the partition's owner rule, as the trainer applies it
+    plan.sourceBegin = loaded.shardSourceBegin;
+    const int r = plan.ownerOf(source);
     return QStringLiteral("shard %1 of %2 (%3)")
         .arg(r)
         .arg(loaded.shards)

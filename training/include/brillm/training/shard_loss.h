@@ -73,7 +73,7 @@ ShardedLossResult shardedLoss(const Model& shard, const ShardPlan& plan, int ran
 // The same step with ATen operations on whatever device the shard's tensors live: a GPU (the
 // collectives then take device tensors: NCCL), or the CPU, where it is checked against the
 // kernels of shardedLoss (float32, or float64 against the core's float64 loss). Per edge index
-// the owner gathers its candidates' matrices for one batched product; the backward sweep runs
+// the owner gathers its candidates' matrices for batched products (chunks, below); the backward sweep runs
 // autograd one edge index at a time, between the same all-reduces as shardedLoss (the same
 // payload). The replicated gradients (node_bias, positions) are made without atomics, so they are
 // bit-identical on the ranks of a shard group. The result's gradients live on the shard's device.
